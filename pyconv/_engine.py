@@ -1,0 +1,87 @@
+"""The one driver of the correlation kernel: tiling, threads and output handling.
+
+Every same-size filter, 1-D filter and scipy.signal-style correlation is expressed as
+
+    out[b, z, y, x] = sum_t w[t] * P[b, z + tz[t], y + ty[t], x + tx[t]]
+
+where P is the input seen through one index table per axis (padded position -> source index,
+-1 for the constant value).  The tables encode the boundary mode, the origin and the output
+size ('same', 'full', 'valid'), so the kernel itself never branches on them per tap.
+"""
+import numpy as np
+
+from . import _runtime
+from ._kernels import kernels
+from ._threads import effective_num_threads
+from ._validation import check_alloc
+
+#: bytes of padded input gathered per task; sized for L2 with room for the output rows
+TILE_BYTES = 192 * 1024
+#: widths above this are cut into column chunks (bounds the tile for very wide images)
+MAX_XCHUNK = 4096
+XCHUNK = 2048
+
+
+def index_table(start, count, n, mode):
+    """Source index of padded positions start .. start+count-1 of an axis of length n."""
+    table = np.empty(count, dtype=np.intp)
+    if count:
+        _runtime.index_table(table, start, n, mode)
+    return table
+
+
+def identity_table(n):
+    return np.arange(n, dtype=np.intp)
+
+
+def _tiling(out_shape, kshape, itemsize, nthreads):
+    B, Do, Ho, Wo = out_shape
+    kd, kh, kw = kshape
+    xchunk = Wo if Wo <= MAX_XCHUNK else XCHUNK
+    nx = -(-Wo // xchunk)
+    row_bytes = kd * (xchunk + kw - 1) * itemsize
+    strip = max(1, min(Ho, TILE_BYTES // row_bytes - (kh - 1)))
+    if nthreads > 1:
+        want = 4 * nthreads
+        if B * Do * nx * -(-Ho // strip) < want:
+            strip = max(1, -(-Ho // -(-want // (B * Do * nx))))
+        nstrips = -(-Ho // strip)
+        if B * Do * nx * nstrips < want and Wo > 128:
+            xchunk = max(64, -(-Wo // -(-want // (B * Do * nstrips))))
+    return strip, xchunk
+
+
+def correlate(src, out_shape, kshape, taps, weights, tables, ox, cval, num_threads, dest=None):
+    """Run the kernel.  src (B, D, H, W) C-contiguous; taps (tz, ty, tx) intp arrays; weights
+    in src.dtype; tables (tabz, taby, tabx).  Writes into ``dest`` (C-contiguous, shape
+    out_shape, not overlapping src) when given, else allocates.  Returns the 4-D result."""
+    if dest is None:
+        check_alloc(out_shape, src.dtype)
+        dest = np.empty(out_shape, dtype=src.dtype)
+    ntaps = len(weights)
+    work = int(np.prod(out_shape, dtype=np.float64) * max(1, ntaps))
+    nthreads = effective_num_threads(num_threads, work=work)
+    strip, xchunk = _tiling(out_shape, kshape, src.dtype.itemsize, nthreads)
+    tz, ty, tx = (np.ascontiguousarray(t, dtype=np.intp) for t in taps)
+    tabz, taby, tabx = (np.ascontiguousarray(t, dtype=np.intp) for t in tables)
+    kernels.correlate_tiled(src, dest, tabz, taby, tabx, int(ox), kshape[0], kshape[1],
+                            kshape[2], tz, ty, tx,
+                            np.ascontiguousarray(weights, dtype=src.dtype), float(cval),
+                            strip, xchunk, nthreads)
+    return dest
+
+
+def deliver(result, out):
+    """Return ``result``, or copy it into the user's ``out`` (any layout) and return that."""
+    if out is None:
+        return result
+    if result is not out:
+        np.copyto(out, result, casting="no")
+    return out
+
+
+def direct_dest(out, src, shape4):
+    """A 4-D C-contiguous view of ``out`` the kernel can write into directly, or None."""
+    if out is None or not out.flags.c_contiguous or np.may_share_memory(out, src):
+        return None
+    return out.reshape(shape4)

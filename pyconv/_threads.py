@@ -1,0 +1,87 @@
+"""Thread control: the only place where pyconv decides how many threads a call uses.
+
+Priority, highest first: the call's ``num_threads=``; the innermost ``num_threads(n)`` context;
+``set_num_threads(n)``; otherwise OpenMP's own default, ``omp_get_max_threads()`` read at call
+time, which follows ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits`` (capped at the
+CPUs this process may use when ``OMP_NUM_THREADS`` is unset).  A negative ``n`` means "all but
+``-n - 1``" (joblib style: -1 is every CPU).  Work below ``SERIAL_WORK`` multiply-adds runs on one
+thread, because starting a parallel region costs more than it saves there.
+"""
+import contextlib
+import contextvars
+import numbers
+import os
+
+from . import _runtime
+
+SERIAL_WORK = 1 << 18  # multiply-adds; a 64x64 image with a 3x3 kernel is ~37k
+
+_process_default = None
+_context_default = contextvars.ContextVar("pyconv_num_threads", default=None)
+
+
+def _cpu_count():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _check_count(n, name="num_threads"):
+    """Validate a thread count and resolve negative values; returns an int >= 1."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError("%s must be an int, got %s" % (name, type(n).__name__))
+    n = int(n)
+    if n == 0:
+        raise ValueError("%s must be a positive int, or negative to count back from the "
+                         "number of CPUs (-1 = all); 0 is invalid" % name)
+    if n < 0:
+        total = _cpu_count()
+        if n < -total:
+            raise ValueError("%s=%d asks for fewer than one thread on %d CPUs"
+                             % (name, n, total))
+        n = total + 1 + n
+    return n
+
+
+def get_num_threads():
+    """Number of threads a pyconv call without ``num_threads=`` uses (1 without OpenMP)."""
+    if not _runtime.openmp_enabled():
+        return 1
+    n = _context_default.get()
+    if n is None:
+        n = _process_default
+    if n is None:
+        n = _runtime.max_threads()
+        if "OMP_NUM_THREADS" not in os.environ:
+            n = min(n, _cpu_count())
+    return max(1, n)
+
+
+def set_num_threads(n):
+    """Set the process-wide default thread count (``None`` restores OpenMP's default)."""
+    global _process_default
+    _process_default = None if n is None else _check_count(n, "n")
+
+
+@contextlib.contextmanager
+def num_threads(n):
+    """Context manager: calls inside the block use ``n`` threads (per thread / task)."""
+    token = _context_default.set(_check_count(n, "n"))
+    try:
+        yield
+    finally:
+        _context_default.reset(token)
+
+
+def effective_num_threads(num_threads=None, work=None):
+    """Thread count for one call: validated request or default, 1 for small work."""
+    if num_threads is None:
+        n = get_num_threads()
+    else:
+        n = _check_count(num_threads)
+        if not _runtime.openmp_enabled():
+            n = 1
+    if work is not None and work < SERIAL_WORK:
+        n = 1
+    return n

@@ -1,0 +1,239 @@
+"""Image filters with scipy.ndimage / scikit-image conventions, multi-threaded.
+
+Every function takes arrays of 1-3 spatial dimensions, the boundary modes of scipy.ndimage
+(``reflect``, ``constant``, ``nearest``, ``mirror``, ``wrap`` and the ``grid-`` aliases), and
+returns float32 for float32 (and float16) input, float64 otherwise.
+
+Boundary modes (the line ``a b c d`` extended on both sides)::
+
+    reflect   d c b a | a b c d | d c b a    numpy 'symmetric', OpenCV BORDER_REFLECT
+    mirror      d c b | a b c d | c b a      numpy/torch 'reflect', OpenCV BORDER_REFLECT_101
+    nearest   a a a a | a b c d | d d d d    numpy 'edge', torch 'replicate'
+    wrap      a b c d | a b c d | a b c d    numpy 'wrap', torch 'circular'
+    constant  k k k k | a b c d | k k k k    k = cval
+
+Origins follow scipy.ndimage: for a kernel of length k along an axis, output ``i`` is centred on
+input ``i`` at kernel index ``k // 2 + origin``, and ``-(k // 2) <= origin <= (k - 1) // 2``.
+"""
+import numpy as np
+
+from . import _engine
+from ._modes import mode_code, mode_codes
+from ._validation import (as_array, check_nonempty, float_dtype, int_sequence,
+                          normalize_axis, promote, real_scalar, second_operand, check_out)
+
+__all__ = ["correlate", "convolve", "correlate1d", "convolve1d"]
+
+#: weights of at most this magnitude are skipped by correlate/convolve (as scipy.ndimage does),
+#: so a NaN or Inf under a zero weight does not spread
+ZERO_WEIGHT = np.finfo(np.float64).eps
+
+
+def _image(image, name="image"):
+    arr = as_array(image, name)
+    if arr.ndim == 0:
+        raise ValueError("%s must have at least one dimension" % name)
+    check_nonempty(arr, name)
+    return arr
+
+
+def _check_origin(origin, size, name="origin"):
+    if not -(size // 2) <= origin <= (size - 1) // 2:
+        raise ValueError("%s=%d is invalid for a kernel of length %d: it must satisfy "
+                         "-(k // 2) <= origin <= (k - 1) // 2" % (name, origin, size))
+
+
+def _flip_origin(origin, size):
+    # convolution = correlation with the reversed kernel; even lengths shift by one (scipy)
+    return -origin - (1 - size % 2)
+
+
+def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_threads, flip):
+    img = _image(image)
+    k, strong = second_operand(kernel, "kernel")
+    dt = promote(float_dtype(img.dtype, "image"), k, strong, "kernel")
+    if channel_axis is None:
+        ca = None
+        spatial = img.ndim
+    else:
+        ca = normalize_axis(channel_axis, img.ndim, "channel_axis")
+        spatial = img.ndim - 1
+    if not 1 <= spatial <= 3:
+        raise ValueError("image must have 1 to 3 spatial dimensions (plus an optional "
+                         "channel_axis), got %d" % spatial)
+    if k.ndim != spatial:
+        raise ValueError("kernel must have one dimension per spatial axis of image (%d), "
+                         "got %d" % (spatial, k.ndim))
+    check_nonempty(k, "kernel")
+    codes = mode_codes(mode, spatial)
+    cval = real_scalar(cval, "cval")
+    origins = int_sequence(origin, spatial, "origin")
+    w64 = k.astype(np.float64)
+    if flip:
+        w64 = w64[(slice(None, None, -1),) * spatial]
+        origins = [_flip_origin(o, s) for o, s in zip(origins, w64.shape)]
+    for o, s in zip(origins, w64.shape):
+        _check_origin(o, s)
+
+    x = img if ca is None else np.moveaxis(img, ca, 0)
+    if out is not None:
+        check_out(out, img.shape, dt)
+    src = np.ascontiguousarray(x, dtype=dt)
+    batch = 1 if ca is None else src.shape[0]
+    sshape = src.shape[src.ndim - spatial:]
+    pad = 3 - spatial
+    n3 = (1,) * pad + tuple(sshape)
+    k3 = (1,) * pad + tuple(w64.shape)
+    o3 = (0,) * pad + tuple(origins)
+    c3 = [mode_code("constant")] * pad + codes
+    taps = np.nonzero(np.abs(w64) > ZERO_WEIGHT)
+    weights = w64[taps]
+    taps3 = [np.zeros(len(weights), np.intp)] * pad + list(taps)
+    before = [kk // 2 + oo for kk, oo in zip(k3, o3)]
+    tables = [_engine.index_table(-b, n + kk - 1, n, m)
+              for b, n, kk, m in zip(before, n3, k3, c3)]
+    shape4 = (batch,) + n3
+    dest = _engine.direct_dest(out, src, shape4) if ca in (None, 0) else None
+    res = _engine.correlate(src.reshape(shape4), shape4, k3, taps3, weights, tables,
+                            before[2], cval, num_threads, dest=dest)
+    res = res.reshape(src.shape)
+    if ca not in (None, 0):
+        res = np.ascontiguousarray(np.moveaxis(res, 0, ca))
+    return _engine.deliver(res, out)
+
+
+def correlate(image, kernel, mode="reflect", cval=0.0, origin=0, *, channel_axis=None,
+              out=None, num_threads=None):
+    """Multidimensional correlation, equal to ``scipy.ndimage.correlate``.
+
+    Parameters
+    ----------
+    image : (..., ) array_like
+        Input with 1-3 spatial dimensions (plus ``channel_axis`` if given).
+    kernel : array_like
+        Weights, one dimension per spatial axis.  A float ndarray kernel takes part in the
+        result dtype; a list or an integer array adapts to the image's float type.
+    mode : str or sequence of str, optional
+        Boundary mode, one for all axes or one per spatial axis (see the module docstring).
+    cval : float, optional
+        Value outside the image for ``mode='constant'``.
+    origin : int or sequence of int, optional
+        Shift of the kernel centre, per axis; ``-(k // 2) <= origin <= (k - 1) // 2``.
+    channel_axis : int or None, optional
+        If given, this axis holds channels: each channel is filtered on its own over the other
+        axes, and ``kernel`` has one dimension fewer than ``image``.
+    out : ndarray, optional
+        Array of the result's shape and dtype to write into; it may be ``image`` itself.
+    num_threads : int, optional
+        Threads for this call (default: :func:`pyconv.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``image``; float32 for float16/float32 input, else float64.
+
+    Notes
+    -----
+    Weights with ``|w| <= 2.2e-16`` are skipped, as scipy.ndimage does, so a NaN under a
+    zero weight does not spread.  Float32 input is computed in float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.filters import correlate
+    >>> correlate(np.arange(5.0), [1, 1, 1], mode='nearest')
+    array([ 1.,  3.,  6.,  9., 11.])
+    """
+    return _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_threads,
+                         flip=False)
+
+
+def convolve(image, kernel, mode="reflect", cval=0.0, origin=0, *, channel_axis=None,
+             out=None, num_threads=None):
+    """Multidimensional convolution, equal to ``scipy.ndimage.convolve``.
+
+    The kernel is reversed along every axis and the origin becomes ``-origin`` (minus one
+    more for even lengths), exactly as in scipy.ndimage; otherwise as :func:`correlate`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.filters import convolve
+    >>> convolve(np.eye(5)[2], [1, 2, 3], mode='constant')
+    array([0., 1., 2., 3., 0.])
+    """
+    return _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_threads,
+                         flip=True)
+
+
+def _correlate_axis(image, weights, axis, mode, cval, origin, out, num_threads, flip):
+    img = _image(image)
+    w, strong = second_operand(weights, "weights")
+    if w.ndim != 1:
+        raise ValueError("weights must be one-dimensional, got %d dimensions" % w.ndim)
+    check_nonempty(w, "weights")
+    dt = promote(float_dtype(img.dtype, "image"), w, strong, "weights")
+    axis = normalize_axis(axis, img.ndim)
+    code = mode_code(mode)
+    cval = real_scalar(cval, "cval")
+    origin = int_sequence(origin, 1, "origin")[0]
+    w64 = w.astype(np.float64)
+    if flip:
+        w64 = w64[::-1]
+        origin = _flip_origin(origin, w64.size)
+    _check_origin(origin, w64.size)
+    if out is not None:
+        check_out(out, img.shape, dt)
+    src = np.ascontiguousarray(img, dtype=dt)
+    k = w64.size
+    n = img.shape[axis]
+    outer = int(np.prod(img.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(img.shape[axis + 1:], dtype=np.int64))
+    before = k // 2 + origin
+    line = _engine.index_table(-before, n + k - 1, n, code)
+    taps = np.arange(k, dtype=np.intp)
+    zeros = np.zeros(k, dtype=np.intp)
+    one = _engine.identity_table(1)
+    if inner == 1:  # lines are contiguous: taps run along x
+        shape4, kshape, ox = (1, 1, outer, n), (1, 1, k), before
+        tables, tapl = (one, _engine.identity_table(outer), line), (zeros, zeros, taps)
+    else:  # taps combine whole rows of the inner axes
+        shape4, kshape, ox = (outer, 1, n, inner), (1, k, 1), 0
+        tables, tapl = (one, line, _engine.identity_table(inner)), (zeros, taps, zeros)
+    dest = _engine.direct_dest(out, src, shape4)
+    res = _engine.correlate(src.reshape(shape4), shape4, kshape, tapl, w64, tables, ox, cval,
+                            num_threads, dest=dest)
+    return _engine.deliver(res.reshape(img.shape), out)
+
+
+def correlate1d(image, weights, axis=-1, mode="reflect", cval=0.0, origin=0, *, out=None,
+                num_threads=None):
+    """One-dimensional correlation along ``axis``, equal to ``scipy.ndimage.correlate1d``.
+
+    ``image`` may have any number of dimensions.  Every weight is applied (zeros included),
+    as scipy.ndimage's correlate1d does, so NaN and Inf spread across the whole kernel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.filters import correlate1d
+    >>> correlate1d(np.arange(5.0), [-1, 0, 1], mode='nearest')
+    array([1., 2., 2., 2., 1.])
+    """
+    return _correlate_axis(image, weights, axis, mode, cval, origin, out, num_threads,
+                           flip=False)
+
+
+def convolve1d(image, weights, axis=-1, mode="reflect", cval=0.0, origin=0, *, out=None,
+               num_threads=None):
+    """One-dimensional convolution along ``axis``, equal to ``scipy.ndimage.convolve1d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.filters import convolve1d
+    >>> convolve1d(np.arange(5.0), [-1, 0, 1], mode='nearest')
+    array([-1., -2., -2., -2., -1.])
+    """
+    return _correlate_axis(image, weights, axis, mode, cval, origin, out, num_threads,
+                           flip=True)

@@ -1,0 +1,222 @@
+# Correlation kernels.  Included by _kernels_base.pyx and _kernels_avx2.pyx, which compile the
+# same code for two instruction sets.  Contract for every function here: the arguments were
+# validated by pyconv (shapes consistent, buffers C-contiguous, num_threads >= 1); the kernels only
+# do arithmetic, release the GIL and never raise except MemoryError for their scratch space.
+
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
+from cython.parallel cimport prange
+from _openmp cimport omp_get_thread_num
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef inline void _fill_row(real* dst, const real* src, const Py_ssize_t* tabx, Py_ssize_t x0,
+                           Py_ssize_t width, Py_ssize_t ox, Py_ssize_t n,
+                           real cval) noexcept nogil:
+    # dst[i] = padded sample at padded column x0 + i.  Padded column x reads src[tabx[x]]
+    # (-1: cval); inside [ox, ox + n) that is src[x - ox], copied as one block.
+    cdef Py_ssize_t i, j, lo, hi
+    lo = ox - x0
+    if lo < 0:
+        lo = 0
+    if lo > width:
+        lo = width
+    hi = ox + n - x0
+    if hi > width:
+        hi = width
+    if hi < lo:
+        hi = lo
+    for i in range(lo):
+        j = tabx[x0 + i]
+        dst[i] = cval if j < 0 else src[j]
+    if hi > lo:
+        memcpy(dst + lo, src + (x0 + lo - ox), <size_t>(hi - lo) * sizeof(real))
+    for i in range(hi, width):
+        j = tabx[x0 + i]
+        dst[i] = cval if j < 0 else src[j]
+
+
+cdef inline void _row_taps(real* o, const real* base, const Py_ssize_t* off, const real* w,
+                           Py_ssize_t ntaps, Py_ssize_t n) noexcept nogil:
+    # o[i] = sum_t w[t] * base[off[t] + i], summed in tap order.  Taps go four at a time so
+    # that each pass over o loads and stores it once per four multiply-adds.
+    cdef Py_ssize_t i, t
+    cdef const real* s0
+    cdef const real* s1
+    cdef const real* s2
+    cdef const real* s3
+    cdef real w0, w1, w2, w3
+    if ntaps == 0:
+        for i in range(n):
+            o[i] = 0
+        return
+    # first group assigns
+    t = ntaps if ntaps < 4 else 4
+    s0 = base + off[0]
+    w0 = w[0]
+    if t == 1:
+        for i in range(n):
+            o[i] = w0 * s0[i]
+    elif t == 2:
+        s1 = base + off[1]
+        w1 = w[1]
+        for i in range(n):
+            o[i] = w0 * s0[i] + w1 * s1[i]
+    elif t == 3:
+        s1 = base + off[1]
+        s2 = base + off[2]
+        w1 = w[1]
+        w2 = w[2]
+        for i in range(n):
+            o[i] = w0 * s0[i] + w1 * s1[i] + w2 * s2[i]
+    else:
+        s1 = base + off[1]
+        s2 = base + off[2]
+        s3 = base + off[3]
+        w1 = w[1]
+        w2 = w[2]
+        w3 = w[3]
+        for i in range(n):
+            o[i] = w0 * s0[i] + w1 * s1[i] + w2 * s2[i] + w3 * s3[i]
+    # later groups accumulate
+    while t + 4 <= ntaps:
+        s0 = base + off[t]
+        s1 = base + off[t + 1]
+        s2 = base + off[t + 2]
+        s3 = base + off[t + 3]
+        w0 = w[t]
+        w1 = w[t + 1]
+        w2 = w[t + 2]
+        w3 = w[t + 3]
+        for i in range(n):
+            o[i] = o[i] + w0 * s0[i] + w1 * s1[i] + w2 * s2[i] + w3 * s3[i]
+        t = t + 4
+    if ntaps - t == 3:
+        s0 = base + off[t]
+        s1 = base + off[t + 1]
+        s2 = base + off[t + 2]
+        w0 = w[t]
+        w1 = w[t + 1]
+        w2 = w[t + 2]
+        for i in range(n):
+            o[i] = o[i] + w0 * s0[i] + w1 * s1[i] + w2 * s2[i]
+    elif ntaps - t == 2:
+        s0 = base + off[t]
+        s1 = base + off[t + 1]
+        w0 = w[t]
+        w1 = w[t + 1]
+        for i in range(n):
+            o[i] = o[i] + w0 * s0[i] + w1 * s1[i]
+    elif ntaps - t == 1:
+        s0 = base + off[t]
+        w0 = w[t]
+        for i in range(n):
+            o[i] = o[i] + w0 * s0[i]
+
+
+cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* tile,
+                            const Py_ssize_t* tabz, const Py_ssize_t* taby,
+                            const Py_ssize_t* tabx, Py_ssize_t ox,
+                            Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                            Py_ssize_t Do, Py_ssize_t Ho, Py_ssize_t Wo,
+                            Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                            Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t nstrips,
+                            Py_ssize_t nx, const Py_ssize_t* offs, const real* w,
+                            Py_ssize_t ntaps, real cval) noexcept nogil:
+    # One task = one (batch item, output plane, strip of output rows, chunk of columns):
+    # gather the padded input it needs into the thread's tile, then sweep the taps.
+    cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width
+    cdef Py_ssize_t trows = strip + kh - 1
+    cdef Py_ssize_t tw = xchunk + kw - 1
+    cdef real* dst
+    cdef const real* src_b
+    xi = task % nx
+    rest = task // nx
+    si = rest % nstrips
+    rest = rest // nstrips
+    z = rest % Do
+    b = rest // Do
+    x0 = xi * xchunk
+    cw = Wo - x0
+    if cw > xchunk:
+        cw = xchunk
+    y0 = si * strip
+    rows = Ho - y0
+    if rows > strip:
+        rows = strip
+    width = cw + kw - 1
+    src_b = src + b * D * H * W
+    for p in range(kd):
+        zi = tabz[z + p]
+        for j in range(rows + kh - 1):
+            dst = tile + (p * trows + j) * tw
+            yi = taby[y0 + j]
+            if zi < 0 or yi < 0:
+                for i in range(width):
+                    dst[i] = cval
+            else:
+                _fill_row(dst, src_b + (zi * H + yi) * W, tabx, x0, width, ox, W, cval)
+    for r in range(rows):
+        _row_taps(out + ((b * Do + z) * Ho + y0 + r) * Wo + x0, tile + r * tw, offs, w,
+                  ntaps, cw)
+
+
+def correlate_tiled(const real[:, :, :, ::1] src, real[:, :, :, ::1] out,
+                    const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
+                    const Py_ssize_t[::1] tabx, Py_ssize_t ox,
+                    Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                    const Py_ssize_t[::1] tapz, const Py_ssize_t[::1] tapy,
+                    const Py_ssize_t[::1] tapx, const real[::1] tapw, double cval,
+                    Py_ssize_t strip, Py_ssize_t xchunk, int num_threads):
+    """out[b,z,y,x] = sum_t tapw[t] * P[b, z+tapz[t], y+tapy[t], x+tapx[t]].
+
+    P is src (B, D, H, W) seen through per-axis index tables: padded position i of an axis reads
+    source index tab[i] (-1: cval); tabx[i] == i - ox wherever i - ox lies in [0, W).
+    Contract: len(tabz) >= Do+kd-1, len(taby) >= Ho+kh-1, len(tabx) >= Wo+kw-1; 0 <= tapz < kd,
+    0 <= tapy < kh, 0 <= tapx < kw; strip, xchunk >= 1; num_threads >= 1.
+    """
+    cdef Py_ssize_t B = out.shape[0], Do = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
+    cdef Py_ssize_t D = src.shape[1], H = src.shape[2], W = src.shape[3]
+    cdef Py_ssize_t nstrips, nx, ntasks, task, t, trows, tw, tile_len
+    cdef Py_ssize_t ntaps = tapw.shape[0]
+    cdef Py_ssize_t* offs = NULL
+    cdef real* scratch = NULL
+    cdef real c = <real>cval
+    cdef const real* wp = NULL
+    if B == 0 or Do == 0 or Ho == 0 or Wo == 0:
+        return
+    if strip > Ho:
+        strip = Ho
+    if xchunk > Wo:
+        xchunk = Wo
+    nstrips = (Ho + strip - 1) // strip
+    nx = (Wo + xchunk - 1) // xchunk
+    ntasks = B * Do * nstrips * nx
+    if num_threads > ntasks:
+        num_threads = <int>ntasks
+    trows = strip + kh - 1
+    tw = xchunk + kw - 1
+    # each thread's tile starts on its own 64-byte line
+    tile_len = ((kd * trows * tw * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 // sizeof(real)
+    offs = <Py_ssize_t*>malloc((ntaps + 1) * sizeof(Py_ssize_t))
+    scratch = <real*>malloc(<size_t>(num_threads * tile_len) * sizeof(real))
+    if offs == NULL or scratch == NULL:
+        free(offs)
+        free(scratch)
+        raise MemoryError("pyconv: cannot allocate the correlation scratch space")
+    for t in range(ntaps):
+        offs[t] = (tapz[t] * trows + tapy[t]) * tw + tapx[t]
+    if ntaps > 0:
+        wp = &tapw[0]
+    with nogil:
+        for task in prange(ntasks, schedule='static', num_threads=num_threads,
+                           use_threads_if=num_threads > 1):
+            _tile_task(task, &src[0, 0, 0, 0], &out[0, 0, 0, 0],
+                       scratch + omp_get_thread_num() * tile_len,
+                       &tabz[0], &taby[0], &tabx[0], ox, D, H, W, Do, Ho, Wo, kd, kh, kw,
+                       strip, xchunk, nstrips, nx, offs, wp, ntaps, c)
+    free(offs)
+    free(scratch)

@@ -1,0 +1,2 @@
+# The same kernels compiled with -mavx2 -mfma; chosen at import on CPUs that have both.
+include "_kernels.pxi"

@@ -1,0 +1,2 @@
+# Kernels compiled for the target's baseline instruction set.
+include "_kernels.pxi"

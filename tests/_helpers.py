@@ -1,0 +1,126 @@
+"""Shared helpers for the pyconv test suite.
+
+Every reference here is computed by scipy / numpy, never by pyconv.
+"""
+import math
+from functools import reduce
+
+import numpy as np
+
+MODES = (
+    "reflect",
+    "constant",
+    "nearest",
+    "mirror",
+    "wrap",
+    "grid-mirror",
+    "grid-constant",
+    "grid-wrap",
+)
+CONSTANT_MODES = ("constant", "grid-constant")
+
+F32 = np.dtype(np.float32)
+F64 = np.dtype(np.float64)
+
+
+def result_dtype(*dtypes):
+    """The dtype policy of DESIGN.md for ndarray operands.
+
+    float32 -> float32, float64 -> float64, float16 -> float32,
+    ints/bool -> float64, mixed -> the wider float.
+    """
+    out = None
+    for dt in dtypes:
+        dt = np.dtype(dt)
+        if dt.kind == "f":
+            r = F64 if dt.itemsize > 4 else F32
+        elif dt.kind in "iub":
+            r = F64
+        else:  # pragma: no cover - helper misuse
+            raise AssertionError(f"no policy for {dt}")
+        out = r if out is None else (F64 if F64 in (out, r) else F32)
+    return out
+
+
+def as_ref(x, dtype):
+    """The values pyconv computes with (cast to `dtype`), as float64 for scipy."""
+    return np.asarray(x).astype(dtype).astype(np.float64)
+
+
+def assert_close(got, ref, dtype, ntaps=1, *, what=""):
+    """Compare a pyconv result with a float64 scipy reference.
+
+    float64: rtol 1e-10, atol 1e-12 * max|ref| * sqrt(ntaps).
+    float32: rtol 1e-5,  atol 1e-5  * max|ref| * sqrt(ntaps).
+    NaN and +/-Inf positions must be identical.
+    """
+    dtype = np.dtype(dtype)
+    assert isinstance(got, np.ndarray), f"{what}: result is {type(got)!r}, not ndarray"
+    assert got.dtype == dtype, f"{what}: dtype {got.dtype}, expected {dtype}"
+    ref = np.asarray(ref, dtype=np.float64)
+    assert got.shape == ref.shape, f"{what}: shape {got.shape}, expected {ref.shape}"
+    g = got.astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(g), np.isnan(ref), err_msg=f"{what}: NaN positions differ")
+    np.testing.assert_array_equal(np.isposinf(g), np.isposinf(ref), err_msg=f"{what}: +Inf positions differ")
+    np.testing.assert_array_equal(np.isneginf(g), np.isneginf(ref), err_msg=f"{what}: -Inf positions differ")
+    fin = np.isfinite(ref)
+    if not fin.any():
+        return
+    scale = float(np.abs(ref[fin]).max())
+    scale = max(scale, np.finfo(np.float64).tiny)
+    root = max(1.0, math.sqrt(ntaps))
+    if dtype == F32:
+        rtol, atol = 1e-5, 1e-5 * scale * root
+    else:
+        rtol, atol = 1e-10, 1e-12 * scale * root
+    np.testing.assert_allclose(g[fin], ref[fin], rtol=rtol, atol=atol, err_msg=what)
+
+
+def make_kernel(kind, shape, rng):
+    """Kernels of several structures.
+
+    random: dense, full rank; rank1: outer product of 1-D vectors (takes
+    pyconv's separable path); sparse: random with exact zeros; rank1zeros:
+    rank-1 with exact zeros in the factors (separable path + dropped taps).
+    """
+    shape = tuple(shape)
+    if kind == "random":
+        return rng.standard_normal(shape)
+    if kind == "rank1":
+        vecs = [rng.uniform(0.2, 1.5, n) * rng.choice([-1.0, 1.0], n) for n in shape]
+        return reduce(np.multiply.outer, vecs) if len(vecs) > 1 else vecs[0]
+    if kind == "sparse":
+        k = rng.standard_normal(shape)
+        k[rng.random(shape) < 0.4] = 0.0
+        k.flat[0] = 1.0
+        if k.size > 1:
+            k.flat[-1] = 0.0
+        return k
+    if kind == "rank1zeros":
+        vecs = []
+        for n in shape:
+            v = rng.uniform(0.5, 1.5, n)
+            if n >= 3:
+                v[1::2] = 0.0
+            vecs.append(v)
+        return reduce(np.multiply.outer, vecs) if len(vecs) > 1 else vecs[0]
+    raise AssertionError(kind)
+
+
+def valid_origins(w, convolution):
+    """Origins scipy.ndimage accepts for a kernel axis of length w."""
+    lo, hi = -(w // 2), (w - 1) // 2  # correlate range
+    if not convolution:
+        return list(range(lo, hi + 1))
+    return [o for o in range(-w - 2, w + 3) if lo <= (-o - (0 if w % 2 else 1)) <= hi]
+
+
+def ref_channels(fn, image, kernel, channel_axis, **kw):
+    """scipy reference for channel_axis: loop over the channels."""
+    ax = channel_axis % image.ndim
+    outs = [fn(np.take(image, c, axis=ax), kernel, **kw) for c in range(image.shape[ax])]
+    return np.stack(outs, axis=ax)
+
+
+def ntaps(kernel):
+    return int(np.asarray(kernel).size)

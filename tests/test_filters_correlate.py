@@ -1,0 +1,351 @@
+"""pyconv.filters.correlate / convolve against scipy.ndimage.correlate / convolve."""
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from hypothesis import given, strategies as st
+
+from pyconv import filters
+from _helpers import (
+    CONSTANT_MODES,
+    MODES,
+    as_ref,
+    assert_close,
+    make_kernel,
+    ntaps,
+    ref_channels,
+    valid_origins,
+)
+
+FUNCS = {
+    "correlate": (filters.correlate, ndi.correlate),
+    "convolve": (filters.convolve, ndi.convolve),
+}
+IMAGE_SHAPES = {1: (13,), 2: (9, 11), 3: (5, 6, 7)}
+KERNEL_SHAPES = {
+    "odd": {1: (3,), 2: (3, 5), 3: (3, 3, 3)},
+    "even": {1: (4,), 2: (2, 4), 3: (2, 2, 4)},
+    "mixed": {1: (5,), 2: (4, 3), 3: (3, 2, 5)},
+}
+
+
+def _check(name, image, kernel, dtype, what="", **kw):
+    ours, theirs = FUNCS[name]
+    ref = theirs(as_ref(image, dtype), as_ref(kernel, dtype), **kw)
+    got = ours(image.astype(dtype), kernel.astype(dtype), **kw)
+    assert_close(got, ref, dtype, ntaps(kernel), what=what or f"{name} {kw}")
+    return got
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("size", sorted(KERNEL_SHAPES))
+@pytest.mark.parametrize("kind", ["random", "rank1"])
+def test_matches_scipy_every_mode(name, ndim, mode, size, kind, dtype, rng):
+    image = rng.uniform(-1, 1, IMAGE_SHAPES[ndim])
+    kernel = make_kernel(kind, KERNEL_SHAPES[size][ndim], rng)
+    _check(name, image, kernel, dtype, mode=mode)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("mode", CONSTANT_MODES)
+@pytest.mark.parametrize("kind", ["random", "rank1", "sparse"])
+@pytest.mark.parametrize("cval", [1.5, -2.25, 0.0])
+def test_cval(name, ndim, mode, kind, cval, dtype, rng):
+    image = rng.uniform(-1, 1, IMAGE_SHAPES[ndim])
+    kernel = make_kernel(kind, KERNEL_SHAPES["mixed"][ndim], rng)
+    _check(name, image, kernel, dtype, mode=mode, cval=cval)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("mode", ["reflect", "nearest", "mirror", "wrap"])
+def test_cval_ignored_by_other_modes(name, mode, rng):
+    image = rng.uniform(-1, 1, (6, 7))
+    kernel = rng.standard_normal((3, 3))
+    ours, theirs = FUNCS[name]
+    ref = theirs(image, kernel, mode=mode)
+    got = ours(image, kernel, mode=mode, cval=123.0)
+    assert_close(got, ref, np.float64, 9)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("w", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap"])
+def test_origin_1d_valid_range_and_error(name, w, mode, rng):
+    """Every origin scipy accepts gives scipy's numbers; every origin scipy
+    refuses raises ValueError naming 'origin' (covers convolve's even shift)."""
+    ours, theirs = FUNCS[name]
+    image = rng.uniform(-1, 1, 11)
+    kernel = rng.standard_normal(w)
+    accepted = []
+    for origin in range(-w - 2, w + 3):
+        try:
+            ref = theirs(image, kernel, mode=mode, origin=origin)
+        except ValueError:
+            with pytest.raises(ValueError, match="origin"):
+                ours(image, kernel, mode=mode, origin=origin)
+            continue
+        accepted.append(origin)
+        for o in (origin, (origin,)):
+            got = ours(image, kernel, mode=mode, origin=o)
+            assert_close(got, ref, np.float64, w, what=f"origin={o!r}")
+    assert accepted == valid_origins(w, name == "convolve")
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("kshape", [(4, 3), (2, 5), (3, 3, 2)])
+def test_origin_per_axis_tuple(name, kshape, dtype, rng):
+    ours, theirs = FUNCS[name]
+    image = rng.uniform(-1, 1, (7, 8, 5)[: len(kshape)])
+    kernel = rng.standard_normal(kshape)
+    conv = name == "convolve"
+    ranges = [valid_origins(w, conv) for w in kshape]
+    import itertools
+
+    for origin in itertools.product(*ranges):
+        ref = theirs(as_ref(image, dtype), as_ref(kernel, dtype), mode="mirror", origin=origin)
+        got = ours(image.astype(dtype), kernel.astype(dtype), mode="mirror", origin=origin)
+        assert_close(got, ref, dtype, kernel.size, what=f"origin={origin}")
+    # one axis out of range while the others are fine -> ValueError('origin')
+    bad = [r[0] for r in ranges]
+    bad[-1] = ranges[-1][-1] + 1
+    with pytest.raises(ValueError, match="origin"):
+        ours(image, kernel, origin=tuple(bad))
+    bad[-1] = ranges[-1][0] - 1
+    with pytest.raises(ValueError, match="origin"):
+        ours(image, kernel, origin=tuple(bad))
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "ishape,kshape",
+    [((3,), (9,)), ((2,), (10,)), ((2, 3), (7, 8)), ((4, 1), (5, 6)), ((2, 2, 3), (5, 6, 7))],
+)
+def test_kernel_larger_than_image(name, mode, ishape, kshape, dtype, rng):
+    image = rng.uniform(-1, 1, ishape)
+    kernel = rng.standard_normal(kshape)
+    _check(name, image, kernel, dtype, mode=mode, cval=0.75)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("shape", [(1,), (1, 1), (1, 1, 1)])
+@pytest.mark.parametrize("w", [1, 2, 3, 4])
+def test_one_pixel_image(name, mode, shape, w, dtype, rng):
+    image = np.full(shape, 2.5)
+    kernel = rng.standard_normal((w,) * len(shape))
+    _check(name, image, kernel, dtype, mode=mode, cval=-1.25)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kind", ["sparse", "rank1zeros", "cross"])
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_nan_not_spread_through_zero_weights(name, mode, kind, ndim, dtype, rng):
+    """scipy's n-D correlate drops taps with |w| <= DBL_EPSILON: a NaN under a
+    zero weight does not spread. pyconv must give the same NaN pattern."""
+    shape = {1: (15,), 2: (9, 10), 3: (6, 7, 5)}[ndim]
+    image = rng.uniform(-1, 1, shape)
+    flat = image.reshape(-1)
+    flat[rng.choice(flat.size, size=max(2, flat.size // 25), replace=False)] = np.nan
+    image.flat[0] = np.nan  # at a border too
+    if kind == "cross":
+        kernel = np.zeros((3,) * ndim)
+        for ax in range(ndim):
+            idx = [1] * ndim
+            for i in range(3):
+                idx[ax] = i
+                kernel[tuple(idx)] = 1.0 + i
+    else:
+        kernel = make_kernel(kind, (3, 5, 3)[:ndim], rng)
+    assert (kernel == 0).any()
+    _check(name, image, kernel, dtype, mode=mode, cval=0.5)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+def test_nan_under_tiny_weights_dropped(name, rng):
+    """|w| <= DBL_EPSILON counts as zero in scipy.ndimage.correlate."""
+    image = rng.uniform(-1, 1, (8, 9))
+    image[4, 4] = np.nan
+    image[0, 3] = np.nan
+    kernel = rng.standard_normal((3, 3))
+    kernel[0, 0] = 1e-17
+    kernel[2, 1] = -2e-16
+    kernel[1, 2] = 0.0
+    ref = FUNCS[name][1](image, kernel)
+    assert np.isfinite(ref).sum() < ref.size  # NaN does spread through the other taps
+    got = FUNCS[name][0](image, kernel)
+    assert_close(got, ref, np.float64, 9)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap", "nearest"])
+@pytest.mark.parametrize("kind", ["random", "sparse", "rank1", "rank1zeros"])
+def test_inf_propagates(name, mode, kind, dtype, rng):
+    image = rng.uniform(-1, 1, (9, 11))
+    image[2, 3] = np.inf
+    image[6, 8] = -np.inf
+    image[4, 0] = np.inf
+    kernel = make_kernel(kind, (3, 4), rng)
+    got = _check(name, image, kernel, dtype, mode=mode)
+    assert np.isinf(got).any()
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("mode", CONSTANT_MODES)
+def test_nan_cval(name, mode, rng):
+    image = rng.uniform(-1, 1, (6, 7))
+    kernel = make_kernel("sparse", (3, 3), rng)
+    ref = FUNCS[name][1](image, kernel, mode=mode, cval=np.nan)
+    got = FUNCS[name][0](image, kernel, mode=mode, cval=np.nan)
+    assert_close(got, ref, np.float64, 9)
+
+
+# ----------------------------------------------------------------- channel_axis
+
+CHANNEL_CASES = [
+    ((6, 7, 3), -1, (3, 3)),
+    ((6, 7, 3), 2, (2, 3)),
+    ((3, 6, 7), 0, (3, 4)),
+    ((6, 3, 7), 1, (5, 3)),
+    ((10, 3), 1, (4,)),
+    ((2, 10), 0, (3,)),
+    ((5, 6, 4, 2), 3, (3, 2, 3)),
+    ((2, 5, 6, 4), -4, (3, 3, 3)),
+]
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("shape,axis,kshape", CHANNEL_CASES)
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap"])
+def test_channel_axis(name, shape, axis, kshape, mode, dtype, rng):
+    ours, theirs = FUNCS[name]
+    image = rng.uniform(-1, 1, shape)
+    image = image + 3.0 * np.arange(shape[axis]).reshape(
+        [-1 if i == axis % len(shape) else 1 for i in range(len(shape))]
+    )  # channels differ, so mixing them up shows
+    kernel = rng.standard_normal(kshape)
+    ref = ref_channels(theirs, as_ref(image, dtype), as_ref(kernel, dtype), axis, mode=mode, cval=0.5)
+    got = ours(image.astype(dtype), kernel.astype(dtype), mode=mode, cval=0.5, channel_axis=axis)
+    assert_close(got, ref, dtype, kernel.size)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("kind", ["random", "rank1"])
+def test_channel_axis_with_origin(name, kind, rng):
+    ours, theirs = FUNCS[name]
+    image = rng.uniform(-1, 1, (7, 8, 3))
+    kernel = make_kernel(kind, (4, 3), rng)
+    for origin in [1, -1, (1, 0), (-2, 1)]:
+        ref = ref_channels(theirs, image, kernel, -1, origin=origin)
+        got = ours(image, kernel, origin=origin, channel_axis=-1)
+        assert_close(got, ref, np.float64, kernel.size, what=f"origin={origin}")
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+def test_channel_axis_kernel_must_have_one_dim_less(name, rng):
+    image = rng.uniform(-1, 1, (6, 7, 3))
+    with pytest.raises(ValueError, match="kernel"):
+        FUNCS[name][0](image, np.ones((3, 3, 3)), channel_axis=-1)
+
+
+# ------------------------------------------------------------------------ out=
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("kind", ["random", "rank1"])
+def test_out_receives_result(name, kind, dtype, rng):
+    ours, theirs = FUNCS[name]
+    image = rng.uniform(-1, 1, (8, 9)).astype(dtype)
+    kernel = make_kernel(kind, (3, 4), rng).astype(dtype)
+    out = np.full(image.shape, 99.0, dtype=dtype)
+    r = ours(image, kernel, mode="nearest", out=out)
+    assert r is out
+    assert_close(out, theirs(as_ref(image, dtype), as_ref(kernel, dtype), mode="nearest"), dtype, 12)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("kind", ["random", "rank1"])
+@pytest.mark.parametrize("shape", [(17,), (8, 9), (5, 6, 4)])
+def test_out_is_input(name, kind, shape, dtype, rng):
+    ours, theirs = FUNCS[name]
+    image = rng.uniform(-1, 1, shape).astype(dtype)
+    kernel = make_kernel(kind, (3, 4, 2)[: len(shape)], rng).astype(dtype)
+    ref = theirs(as_ref(image, dtype), as_ref(kernel, dtype), mode="mirror", origin=1 if len(shape) == 1 else 0)
+    r = ours(image, kernel, mode="mirror", origin=1 if len(shape) == 1 else 0, out=image)
+    assert r is image
+    assert_close(image, ref, dtype, kernel.size)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+def test_out_overlapping_view_of_input(name, rng):
+    """out is a different view of the same memory (reversed)."""
+    ours, theirs = FUNCS[name]
+    base = rng.uniform(-1, 1, (9, 10))
+    image = base[::-1]  # view
+    kernel = rng.standard_normal((3, 3))
+    ref = theirs(image.copy(), kernel)
+    out = base  # same memory, different strides
+    r = ours(image, kernel, out=out)
+    assert r is out
+    assert_close(out, ref, np.float64, 9)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+def test_out_with_channel_axis(name, rng):
+    ours, theirs = FUNCS[name]
+    image = rng.uniform(-1, 1, (3, 7, 8))
+    kernel = rng.standard_normal((3, 2))
+    ref = ref_channels(theirs, image, kernel, 0)
+    out = np.empty_like(image)
+    assert ours(image, kernel, channel_axis=0, out=out) is out
+    assert_close(out, ref, np.float64, 6)
+    r = ours(image, kernel, channel_axis=0, out=image)
+    assert r is image
+    assert_close(image, ref, np.float64, 6)
+
+
+# ---------------------------------------------------------------- hypothesis
+
+@st.composite
+def nd_cases(draw):
+    ndim = draw(st.integers(1, 3))
+    shape = tuple(draw(st.lists(st.integers(1, 7), min_size=ndim, max_size=ndim)))
+    kshape = tuple(draw(st.lists(st.integers(1, 6), min_size=ndim, max_size=ndim)))
+    name = draw(st.sampled_from(sorted(FUNCS)))
+    conv = name == "convolve"
+    origin = tuple(draw(st.sampled_from(valid_origins(w, conv))) for w in kshape)
+    if draw(st.booleans()) and len(set(origin)) == 1:
+        origin = origin[0]
+    return dict(
+        name=name,
+        shape=shape,
+        kshape=kshape,
+        origin=origin,
+        mode=draw(st.sampled_from(MODES)),
+        cval=draw(st.floats(-4, 4, allow_nan=False)),
+        kind=draw(st.sampled_from(["random", "rank1", "sparse", "rank1zeros"])),
+        nan=draw(st.booleans()),
+        dtype=draw(st.sampled_from([np.float32, np.float64])),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
+
+
+@given(nd_cases())
+def test_hypothesis_matches_scipy(case):
+    rng = np.random.default_rng(case["seed"])
+    image = rng.uniform(-1, 1, case["shape"])
+    if case["nan"]:
+        image.flat[rng.integers(image.size)] = np.nan
+    kernel = make_kernel(case["kind"], case["kshape"], rng)
+    _check(
+        case["name"],
+        image,
+        kernel,
+        np.dtype(case["dtype"]),
+        what=str(case),
+        mode=case["mode"],
+        cval=case["cval"],
+        origin=case["origin"],
+    )
