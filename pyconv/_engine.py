@@ -8,6 +8,9 @@ where P is the input seen through one index table per axis (padded position -> s
 -1 for the constant value).  The tables encode the boundary mode, the origin and the output
 size ('same', 'full', 'valid'), so the kernel itself never branches on them per tap.
 """
+import functools
+import math
+
 import numpy as np
 
 from . import _runtime
@@ -22,18 +25,26 @@ MAX_XCHUNK = 4096
 XCHUNK = 2048
 
 
+@functools.lru_cache(maxsize=256)
 def index_table(start, count, n, mode):
-    """Source index of padded positions start .. start+count-1 of an axis of length n."""
+    """Source index of padded positions start .. start+count-1 of an axis of length n.
+
+    Cached (read-only result): repeated calls on images of one size reuse their tables."""
     table = np.empty(count, dtype=np.intp)
     if count:
         _runtime.index_table(table, start, n, mode)
+    table.setflags(write=False)
     return table
 
 
+@functools.lru_cache(maxsize=64)
 def identity_table(n):
-    return np.arange(n, dtype=np.intp)
+    table = np.arange(n, dtype=np.intp)
+    table.setflags(write=False)
+    return table
 
 
+@functools.lru_cache(maxsize=256)
 def _tiling(out_shape, kshape, itemsize, nthreads):
     B, Do, Ho, Wo = out_shape
     kd, kh, kw = kshape
@@ -52,23 +63,36 @@ def _tiling(out_shape, kshape, itemsize, nthreads):
 
 
 def correlate(src, out_shape, kshape, taps, weights, tables, ox, cval, num_threads, dest=None):
-    """Run the kernel.  src (B, D, H, W) C-contiguous; taps (tz, ty, tx) intp arrays; weights
+    """Run the kernel.  src (B, D, H, W) C-contiguous; taps (tz, ty, tx) index arrays; weights
     in src.dtype; tables (tabz, taby, tabx).  Writes into ``dest`` (C-contiguous, shape
     out_shape, not overlapping src) when given, else allocates.  Returns the 4-D result."""
     if dest is None:
         check_alloc(out_shape, src.dtype)
         dest = np.empty(out_shape, dtype=src.dtype)
     ntaps = len(weights)
-    work = int(np.prod(out_shape, dtype=np.float64) * max(1, ntaps))
+    work = math.prod(out_shape) * max(1, ntaps)
     nthreads = effective_num_threads(num_threads, work=work)
     strip, xchunk = _tiling(out_shape, kshape, src.dtype.itemsize, nthreads)
-    tz, ty, tx = (np.ascontiguousarray(t, dtype=np.intp) for t in taps)
-    tabz, taby, tabx = (np.ascontiguousarray(t, dtype=np.intp) for t in tables)
-    kernels.correlate_tiled(src, dest, tabz, taby, tabx, int(ox), kshape[0], kshape[1],
-                            kshape[2], tz, ty, tx,
-                            np.ascontiguousarray(weights, dtype=src.dtype), float(cval),
-                            strip, xchunk, nthreads)
+    offs = _tap_offsets(taps, strip + kshape[1] - 1, xchunk + kshape[2] - 1)
+    run = kernels.correlate_tiled_f32 if src.dtype == np.float32 else kernels.correlate_tiled_f64
+    run(src, dest, tables[0], tables[1], tables[2], int(ox), kshape[0], kshape[1], kshape[2],
+        offs, np.ascontiguousarray(weights, dtype=src.dtype), float(cval), strip, xchunk,
+        nthreads)
     return dest
+
+
+def _tap_offsets(taps, trows, tw):
+    """Offset of every tap in a tile of ``trows`` rows of ``tw`` columns (per plane)."""
+    tz, ty, tx = (np.asarray(t, dtype=np.intp) for t in taps)
+    return _tap_offsets_cached(tz.tobytes(), ty.tobytes(), tx.tobytes(), trows, tw)
+
+
+@functools.lru_cache(maxsize=256)
+def _tap_offsets_cached(tz, ty, tx, trows, tw):
+    tz, ty, tx = (np.frombuffer(t, dtype=np.intp) for t in (tz, ty, tx))
+    offs = (tz * trows + ty) * tw + tx
+    offs.setflags(write=False)
+    return offs
 
 
 def deliver(result, out):

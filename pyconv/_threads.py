@@ -17,6 +17,7 @@ from . import _runtime
 SERIAL_WORK = 1 << 18  # multiply-adds; a 64x64 image with a 3x3 kernel is ~37k
 
 _process_default = None
+_OPENMP = _runtime.openmp_enabled()
 _context_default = contextvars.ContextVar("pyconv_num_threads", default=None)
 
 
@@ -46,7 +47,7 @@ def _check_count(n, name="num_threads"):
 
 def get_num_threads():
     """Number of threads a pyconv call without ``num_threads=`` uses (1 without OpenMP)."""
-    if not _runtime.openmp_enabled():
+    if not _OPENMP:
         return 1
     n = _context_default.get()
     if n is None:
@@ -76,12 +77,9 @@ def num_threads(n):
 
 def effective_num_threads(num_threads=None, work=None):
     """Thread count for one call: validated request or default, 1 for small work."""
-    if num_threads is None:
-        n = get_num_threads()
-    else:
+    if num_threads is not None:
         n = _check_count(num_threads)
-        if not _runtime.openmp_enabled():
-            n = 1
+        return 1 if (work is not None and work < SERIAL_WORK) or not _OPENMP else n
     if work is not None and work < SERIAL_WORK:
-        n = 1
-    return n
+        return 1
+    return get_num_threads()

@@ -15,6 +15,8 @@ Boundary modes (the line ``a b c d`` extended on both sides)::
 Origins follow scipy.ndimage: for a kernel of length k along an axis, output ``i`` is centred on
 input ``i`` at kernel index ``k // 2 + origin``, and ``-(k // 2) <= origin <= (k - 1) // 2``.
 """
+import functools
+
 import numpy as np
 
 from . import _engine
@@ -48,6 +50,23 @@ def _flip_origin(origin, size):
     return -origin - (1 - size % 2)
 
 
+@functools.lru_cache(maxsize=128)
+def _nd_taps(kbytes, kshape, flip, origins):
+    """(kernel shape, tap indices per axis, weights, origins) for correlating with a kernel
+    given as float64 bytes; convolution reverses it.  Cached: the same kernel is reused."""
+    w64 = np.frombuffer(kbytes, dtype=np.float64).reshape(kshape)
+    if flip:
+        w64 = w64[(slice(None, None, -1),) * w64.ndim]
+        origins = tuple(_flip_origin(o, s) for o, s in zip(origins, kshape))
+    for o, s in zip(origins, kshape):
+        _check_origin(o, s)
+    taps = np.nonzero(np.abs(w64) > ZERO_WEIGHT)
+    weights = np.ascontiguousarray(w64[taps])
+    for a in taps + (weights,):
+        a.setflags(write=False)
+    return tuple(kshape), taps, weights, origins
+
+
 def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_threads, flip):
     img = _image(image)
     k, strong = second_operand(kernel, "kernel")
@@ -68,12 +87,8 @@ def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_thre
     codes = mode_codes(mode, spatial)
     cval = real_scalar(cval, "cval")
     origins = int_sequence(origin, spatial, "origin")
-    w64 = k.astype(np.float64)
-    if flip:
-        w64 = w64[(slice(None, None, -1),) * spatial]
-        origins = [_flip_origin(o, s) for o, s in zip(origins, w64.shape)]
-    for o, s in zip(origins, w64.shape):
-        _check_origin(o, s)
+    w64 = np.ascontiguousarray(k, dtype=np.float64)
+    ksize, taps, weights, origins = _nd_taps(w64.tobytes(), w64.shape, flip, tuple(origins))
 
     x = img if ca is None else np.moveaxis(img, ca, 0)
     if out is not None:
@@ -83,11 +98,9 @@ def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_thre
     sshape = src.shape[src.ndim - spatial:]
     pad = 3 - spatial
     n3 = (1,) * pad + tuple(sshape)
-    k3 = (1,) * pad + tuple(w64.shape)
-    o3 = (0,) * pad + tuple(origins)
+    k3 = (1,) * pad + ksize
+    o3 = (0,) * pad + origins
     c3 = [mode_code("constant")] * pad + codes
-    taps = np.nonzero(np.abs(w64) > ZERO_WEIGHT)
-    weights = w64[taps]
     taps3 = [np.zeros(len(weights), np.intp)] * pad + list(taps)
     before = [kk // 2 + oo for kk, oo in zip(k3, o3)]
     tables = [_engine.index_table(-b, n + kk - 1, n, m)

@@ -187,34 +187,22 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                   ntaps, cw)
 
 
-def correlate_tiled(const real[:, :, :, ::1] src, real[:, :, :, ::1] out,
-                    const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
-                    const Py_ssize_t[::1] tabx, Py_ssize_t ox,
-                    Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
-                    const Py_ssize_t[::1] tapz, const Py_ssize_t[::1] tapy,
-                    const Py_ssize_t[::1] tapx, const real[::1] tapw, double cval,
-                    Py_ssize_t strip, Py_ssize_t xchunk, int num_threads):
-    """out[b,z,y,x] = sum_t tapw[t] * P[b, z+tapz[t], y+tapy[t], x+tapx[t]].
-
-    P is src (B, D, H, W) seen through per-axis index tables: padded position i of an axis reads
-    source index tab[i] (-1: cval); tabx[i] == i - ox wherever i - ox lies in [0, W).
-    Contract: len(tabz) >= Do+kd-1, len(taby) >= Ho+kh-1, len(tabx) >= Wo+kw-1; 0 <= tapz < kd,
-    0 <= tapy < kh, 0 <= tapx < kw; strip, xchunk >= 1; num_threads >= 1.
-    """
+cdef int _correlate_tiled(const real[:, :, :, ::1] src, real[:, :, :, ::1] out,
+                          const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
+                          const Py_ssize_t[::1] tabx, Py_ssize_t ox,
+                          Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                          const Py_ssize_t[::1] offs, const real[::1] tapw, double cval,
+                          Py_ssize_t strip, Py_ssize_t xchunk, int num_threads) except -1:
     cdef Py_ssize_t B = out.shape[0], Do = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
     cdef Py_ssize_t D = src.shape[1], H = src.shape[2], W = src.shape[3]
-    cdef Py_ssize_t nstrips, nx, ntasks, task, t, trows, tw, tile_len
+    cdef Py_ssize_t nstrips, nx, ntasks, task, trows, tw, tile_len
     cdef Py_ssize_t ntaps = tapw.shape[0]
-    cdef Py_ssize_t* offs = NULL
     cdef real* scratch = NULL
     cdef real c = <real>cval
     cdef const real* wp = NULL
+    cdef const Py_ssize_t* op = NULL
     if B == 0 or Do == 0 or Ho == 0 or Wo == 0:
-        return
-    if strip > Ho:
-        strip = Ho
-    if xchunk > Wo:
-        xchunk = Wo
+        return 0
     nstrips = (Ho + strip - 1) // strip
     nx = (Wo + xchunk - 1) // xchunk
     ntasks = B * Do * nstrips * nx
@@ -222,27 +210,56 @@ def correlate_tiled(const real[:, :, :, ::1] src, real[:, :, :, ::1] out,
         num_threads = <int>ntasks
     trows = strip + kh - 1
     tw = xchunk + kw - 1
+    # each thread's tile starts on its own 64-byte line
+    tile_len = ((kd * trows * tw * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 // sizeof(real)
+    scratch = <real*>malloc(<size_t>(num_threads * tile_len) * sizeof(real))
+    if scratch == NULL:
+        raise MemoryError("pyconv: cannot allocate the correlation scratch space")
+    if ntaps > 0:
+        wp = &tapw[0]
+        op = &offs[0]
     # Tasks are handed out dynamically: when the OS deschedules one thread (a busy machine),
     # the others take its share instead of waiting for it.  Which thread computes an output
     # does not change its value: each output is summed by one thread in tap order.
-    # each thread's tile starts on its own 64-byte line
-    tile_len = ((kd * trows * tw * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 // sizeof(real)
-    offs = <Py_ssize_t*>malloc((ntaps + 1) * sizeof(Py_ssize_t))
-    scratch = <real*>malloc(<size_t>(num_threads * tile_len) * sizeof(real))
-    if offs == NULL or scratch == NULL:
-        free(offs)
-        free(scratch)
-        raise MemoryError("pyconv: cannot allocate the correlation scratch space")
-    for t in range(ntaps):
-        offs[t] = (tapz[t] * trows + tapy[t]) * tw + tapx[t]
-    if ntaps > 0:
-        wp = &tapw[0]
     with nogil:
         for task in prange(ntasks, schedule='dynamic', num_threads=num_threads,
                            use_threads_if=num_threads > 1):
             _tile_task(task, &src[0, 0, 0, 0], &out[0, 0, 0, 0],
                        scratch + omp_get_thread_num() * tile_len,
                        &tabz[0], &taby[0], &tabx[0], ox, D, H, W, Do, Ho, Wo, kd, kh, kw,
-                       strip, xchunk, nstrips, nx, offs, wp, ntaps, c)
-    free(offs)
+                       strip, xchunk, nstrips, nx, op, wp, ntaps, c)
     free(scratch)
+    return 0
+
+
+# Two explicit entry points: a fused-type def function would inspect its buffers on every
+# call to pick the specialisation, which costs more than a small filter.
+
+def correlate_tiled_f32(const float[:, :, :, ::1] src, float[:, :, :, ::1] out,
+                        const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
+                        const Py_ssize_t[::1] tabx, Py_ssize_t ox,
+                        Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                        const Py_ssize_t[::1] offs, const float[::1] tapw, double cval,
+                        Py_ssize_t strip, Py_ssize_t xchunk, int num_threads):
+    """float32 version of :func:`correlate_tiled_f64`."""
+    _correlate_tiled(src, out, tabz, taby, tabx, ox, kd, kh, kw, offs, tapw, cval, strip,
+                     xchunk, num_threads)
+
+
+def correlate_tiled_f64(const double[:, :, :, ::1] src, double[:, :, :, ::1] out,
+                        const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
+                        const Py_ssize_t[::1] tabx, Py_ssize_t ox,
+                        Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                        const Py_ssize_t[::1] offs, const double[::1] tapw, double cval,
+                        Py_ssize_t strip, Py_ssize_t xchunk, int num_threads):
+    """out[b,z,y,x] = sum_t tapw[t] * P[b, z+tz[t], y+ty[t], x+tx[t]].
+
+    P is src (B, D, H, W) seen through per-axis index tables: padded position i of an axis
+    reads source index tab[i] (-1: cval); tabx[i] == i - ox wherever i - ox lies in [0, W).
+    The input of one task is gathered into a tile of kd planes x (strip + kh - 1) rows x
+    (xchunk + kw - 1) columns; offs[t] = (tz[t] * (strip + kh - 1) + ty[t]) * (xchunk + kw - 1)
+    + tx[t] is tap t's offset in it.  Contract: len(tabz) >= Do+kd-1, len(taby) >= Ho+kh-1,
+    len(tabx) >= Wo+kw-1; 1 <= strip <= Ho, 1 <= xchunk <= Wo; num_threads >= 1.
+    """
+    _correlate_tiled(src, out, tabz, taby, tabx, ox, kd, kh, kw, offs, tapw, cval, strip,
+                     xchunk, num_threads)
