@@ -25,6 +25,42 @@ def loadavg():
         return None
 
 
+class CpuMonitor:
+    """CPU time used by *other* processes (and hypervisor steal) over an interval,
+    from /proc/stat minus this process's own CPU time. A clean measure of noise:
+    unlike the load average it does not count our own threads."""
+
+    def __init__(self):
+        self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.start = self._snap()
+
+    @staticmethod
+    def _stat():
+        try:
+            with open("/proc/stat") as f:
+                v = [int(x) for x in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        # user nice system idle iowait irq softirq steal ...
+        busy = v[0] + v[1] + v[2] + v[5] + v[6]
+        steal = v[7] if len(v) > 7 else 0
+        return busy, steal
+
+    def _snap(self):
+        t = os.times()
+        return time.perf_counter(), self._stat(), t.user + t.system
+
+    def stop(self):
+        w1, s1, own1 = self._snap()
+        w0, s0, own0 = self.start
+        if s0 is None or s1 is None or w1 <= w0:
+            return None
+        wall = w1 - w0
+        foreign = max(0.0, ((s1[0] - s0[0]) / self.hz - (own1 - own0)) / wall)
+        steal = (s1[1] - s0[1]) / self.hz / wall
+        return {"foreign_cores": round(foreign, 3), "steal_cores": round(steal, 3)}
+
+
 def usable_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -143,7 +179,12 @@ def _split(n, parts):
 
 
 def _copy_chunk(a, b, lo, hi):
-    np.copyto(a[lo:hi], b[lo:hi])
+    # blocked so every copy uses the same (cached-store) memcpy path: glibc switches to
+    # non-temporal stores for some large sizes only, which made 1-thread and T-thread
+    # copies (different chunk sizes) incomparable
+    for i in range(lo, hi, _TRIAD_BLOCK):
+        j = min(i + _TRIAD_BLOCK, hi)
+        np.copyto(a[i:j], b[i:j])
 
 
 def _triad_chunk(a, b, c, s, lo, hi):
@@ -233,8 +274,10 @@ def calibrate(threads, quick=False, log=print):
     try:
         for T in Ts:
             log(f"  calibrating at {T} thread(s) ...")
+            mon = CpuMonitor()
             r = bandwidth(T, reps=reps, arrays=arrays)
             r.update(gemm_rate(T, reps=2 if quick else 3))
+            r["noise"] = mon.stop()
             res["per_threads"][str(T)] = r
     finally:
         del arrays
@@ -246,11 +289,13 @@ def calibration_markdown(cal) -> str:
         f"Calibration (STREAM-style on {cal['array_MiB']} MiB float32 arrays, best of N; "
         f"'GEMM rate' = float32 {cal['gemm_n']}^3 matmul, an FP32 FMA-throughput estimate, not the theoretical peak):",
         "",
-        "| threads | copy GB/s | triad GB/s | GEMM rate GFLOP/s | (torch / numpy) |",
-        "|---:|---:|---:|---:|---|",
+        "| threads | copy GB/s | triad GB/s | GEMM rate GFLOP/s | (torch / numpy) | other processes (cores) |",
+        "|---:|---:|---:|---:|---|---:|",
     ]
     for T, r in cal["per_threads"].items():
         parts = " / ".join(f"{r[k]:.0f}" if k in r else "-" for k in ("torch", "numpy"))
+        nz = r.get("noise")
+        nzs = f"{nz['foreign_cores']:.2f}" if nz else "-"
         lines.append(f"| {T} | {r['copy_GBps']:.1f} | {r['triad_GBps']:.1f} | "
-                     f"{r['gemm_rate_GFLOPs']:.0f} | {parts} |")
+                     f"{r['gemm_rate_GFLOPs']:.0f} | {parts} | {nzs} |")
     return "\n".join(lines)

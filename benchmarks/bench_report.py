@@ -20,7 +20,7 @@ def json_default(o):
     return str(o)
 
 
-def header_markdown(machine, la, warnings) -> str:
+def header_markdown(machine, la, warnings, idle=None) -> str:
     v = machine["versions"]
     vers = ", ".join(f"{k} {v[k]}" if v.get(k) else f"{k} (missing)" for k in
                      ("numpy", "scipy", "cv2", "torch", "skimage", "threadpoolctl", "pyconv"))
@@ -32,7 +32,9 @@ def header_markdown(machine, la, warnings) -> str:
         f"{machine['usable_cores']} usable cores of {machine['logical_cpus']} logical; {machine['mem_gib']} GiB RAM",
         f"- {machine['os']}, Python {machine['python']}",
         f"- versions: {vers}",
-        f"- /proc/loadavg at start: {la}",
+        f"- /proc/loadavg at start: {la}"
+        + (f"; CPU used by other processes in the second before: {idle['foreign_cores']:.2f} cores"
+           f" (steal {idle['steal_cores']:.2f})" if idle else ""),
     ]
     if machine.get("env"):
         lines.append("- env: " + " ".join(f"{k}={val}" for k, val in machine["env"].items()))
@@ -56,7 +58,7 @@ def _fmt_ms(s):
         return f"{ms:.1f}"
     if ms >= 1:
         return f"{ms:.2f}"
-    return f"{ms:.3f}"
+    return f"{ms:.3g}"
 
 
 def _fmt_rate(x):
@@ -71,7 +73,9 @@ def fmt_ratio(e):
         return "n/a (no peer)"
     if e["is_pyconv"]:
         s = 1.0 / r
-        return f"**{s:.2f}x faster**" if s >= 1.0 else f"**{s:.2f}x** (slower)"
+        if 0.97 <= s <= 1.03:
+            return f"**{s:.2f}x** (par)"
+        return f"**{s:.2f}x faster**" if s > 1.0 else f"**{s:.2f}x** (slower)"
     return "1.00 (fastest)" if e["contender"] == e.get("fastest_peer") else f"{r:.2f}"
 
 
@@ -83,7 +87,7 @@ def _cal_for(doc, T):
 
 
 def results_markdown(doc) -> str:
-    out = [header_markdown(doc["machine"], doc["loadavg_start"], doc["warnings"]), ""]
+    out = [header_markdown(doc["machine"], doc["loadavg_start"], doc["warnings"], doc.get("idle_probe")), ""]
     if doc.get("calibration"):
         out += [bm.calibration_markdown(doc["calibration"]), ""]
 
@@ -102,6 +106,7 @@ def results_markdown(doc) -> str:
     # summary: pyconv speed-up (or the fastest peer) per workload per T
     Ts = list(by_T)
     out += ["## Summary: pyconv vs the fastest peer", "",
+            "(noisy) = other processes used > 0.25 cores while that block ran: re-run it.", "",
             "| workload | " + " | ".join(f"T={T}: fastest peer | pyconv" for T in Ts) + " |",
             "|---|" + "---|---|" * len(Ts)]
     names = OrderedDict((r["workload"], None) for r in doc["results"])
@@ -117,10 +122,12 @@ def results_markdown(doc) -> str:
                 cells.append(f"{f['contender']} {_fmt_ms(f['median_s'])} ms")
             else:
                 cells.append("-")
+            nz = (r or {}).get("noise") or {}
+            noisy = " (noisy)" if nz.get("foreign_cores", 0) + nz.get("steal_cores", 0) > 0.25 else ""
             if pc is None:
-                cells.append("-")
+                cells.append("-" + noisy)
             elif pc.get("status") == "ok":
-                cells.append(fmt_ratio(pc))
+                cells.append(fmt_ratio(pc) + noisy)
             else:
                 cells.append(pc.get("status", "?"))
         out.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -152,7 +159,8 @@ def results_markdown(doc) -> str:
                     if cal:
                         cells += [f"{100 * e['gflops'] / cal['gemm_rate_GFLOPs']:.0f}%",
                                   f"{100 * e['gbps'] / cal['triad_GBps']:.0f}%"]
-                    cells.append(fmt_ratio(e))
+                    dt = e.get("out_dtype")
+                    cells.append(fmt_ratio(e) + (f" [out {dt}]" if dt and dt != "float32" else ""))
                 else:
                     msg = e.get("message", "")
                     cells = [f"**{st}**", "-", "-", "-"] + (["-", "-"] if cal else []) + [msg]
@@ -164,6 +172,11 @@ def results_markdown(doc) -> str:
         la = [r["loadavg_after"] for r in rows if r.get("loadavg_after")]
         if la:
             out.append(f"- /proc/loadavg during this block: 1-min {min(x[0] for x in la):.2f}..{max(x[0] for x in la):.2f}")
+        nz = [(r["workload"], r["noise"]) for r in rows if r.get("noise")]
+        if nz:
+            worst = max(nz, key=lambda x: x[1]["foreign_cores"])
+            out.append(f"- CPU used by other processes: max {worst[1]['foreign_cores']:.2f} cores ({worst[0]}); "
+                       f"steal max {max(x[1]['steal_cores'] for x in nz):.2f} cores")
         out.append("")
 
     out += ["## Notes", "",
@@ -196,8 +209,8 @@ def plot(doc, path) -> str:
         by_T.setdefault(r["threads"], []).append(r)
     nT = len(by_T)
     nW = max(len(v) for v in by_T.values())
-    fig, axes = plt.subplots(nT, 1, figsize=(max(8, 1.3 * nW + 3), 3.8 * nT), squeeze=False)
-    palette = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(nT, 1, figsize=(max(9, 1.3 * nW + 5), 3.8 * nT), squeeze=False)
+    palette = [plt.get_cmap("tab10")(i) for i in (0, 1, 2, 4, 5, 6, 7, 8, 9)]  # no red: red is pyconv
     colors = {}
     for ax, (T, rows) in zip(axes[:, 0], by_T.items()):
         labels = []
@@ -208,17 +221,21 @@ def plot(doc, path) -> str:
             for j, e in enumerate(ok):
                 c = e["contender"]
                 if c not in colors:
-                    colors[c] = "crimson" if e["is_pyconv"] else palette(len(colors) % 10)
-                ax.bar(i - 0.4 + width * (j + 0.5), 1.0 / e["ratio"], width, color=colors[c],
+                    npeer = sum(1 for k in colors if k != "pyconv")
+                    colors[c] = "crimson" if e["is_pyconv"] else palette[npeer % len(palette)]
+                xb, yb = i - 0.4 + width * (j + 0.5), 1.0 / e["ratio"]
+                ax.bar(xb, yb, width, color=colors[c],
                        label=c if c not in ax.get_legend_handles_labels()[1] else None,
                        edgecolor="black" if e["is_pyconv"] else None)
+                if e["is_pyconv"]:
+                    ax.annotate(f"{yb:.2g}x", (xb, yb), ha="center", va="bottom", fontsize=7)
         ax.axhline(1.0, color="gray", lw=0.8)
         ax.set_yscale("log")
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
         ax.set_ylabel("speed-up vs fastest peer")
         ax.set_title(f"{T} thread{'s' if T > 1 else ''}")
-        ax.legend(fontsize=7, ncol=3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(f"pyconv benchmark {doc['machine']['date']} ({doc['machine']['cpu_model']})", fontsize=9)
     fig.tight_layout()
     d = os.path.dirname(os.path.abspath(path))

@@ -125,6 +125,8 @@ def run_workload(w, inputs, ref, T, args, pyconv_digests):
     """Check and time every available contender of ``w`` at T threads. Returns a list of dicts."""
     entries = []
     for c in w.contenders:
+        if args.contenders and not c.is_pyconv and not any(p in c.name for p in args.contenders):
+            continue
         e = {"contender": c.name, "is_pyconv": c.is_pyconv, "threads": threads_label(c.threads, T),
              "threads_model": c.threads, "note": c.note}
         ok, why = c.available()
@@ -165,7 +167,11 @@ def run_workload(w, inputs, ref, T, args, pyconv_digests):
         rounds = args.repeat
         if t_est * n * rounds > args.budget:
             rounds = max(min(3, args.repeat), int(args.budget // (t_est * n)))
-        e.update(status="ok", fn=fn, calls_per_sample=n, rounds=rounds, times_s=[])
+        # short calls: one untimed call before each sample, so that the previous
+        # contender's spinning thread pool (libgomp, cv2, MKL) has gone quiet and
+        # this contender's own pool is awake, for every contender alike
+        rewarm = args.rewarm and t_est < 0.05
+        e.update(status="ok", fn=fn, calls_per_sample=n, rounds=rounds, rewarm=rewarm, times_s=[])
         entries.append(e)
 
     timed = [e for e in entries if e.get("status") == "ok"]
@@ -178,6 +184,8 @@ def run_workload(w, inputs, ref, T, args, pyconv_digests):
                 if r >= e["rounds"]:
                     continue
                 fn, n = e["fn"], e["calls_per_sample"]
+                if e["rewarm"]:
+                    fn()
                 t0 = time.perf_counter()
                 for _ in range(n):
                     fn()
@@ -206,6 +214,20 @@ def run_workload(w, inputs, ref, T, args, pyconv_digests):
     return entries
 
 
+def wait_for_idle(max_s, threshold=0.25):
+    """Wait (at most max_s seconds) until other processes use < threshold cores."""
+    deadline = time.perf_counter() + max_s
+    while True:
+        mon = bm.CpuMonitor()
+        time.sleep(0.5)
+        nz = mon.stop()
+        if nz is None or nz["foreign_cores"] + nz["steal_cores"] < threshold:
+            return True
+        if time.perf_counter() > deadline:
+            log(f"  still busy after waiting {max_s:.0f} s ({nz['foreign_cores']:.2f} cores); going on")
+            return False
+
+
 def run_all(workloads, threads, args):
     results, pyconv_digests = [], {}
     for w in workloads:
@@ -215,16 +237,21 @@ def run_all(workloads, threads, args):
         ref = w.reference(inputs)
         log(f"[{w.name}] reference in {time.perf_counter() - t0:.2f} s")
         for T in threads:
+            if args.wait_idle > 0:
+                wait_for_idle(args.wait_idle)
             with thread_env(T):
+                mon = bm.CpuMonitor()
                 t0 = time.perf_counter()
                 entries = run_workload(w, inputs, ref, T, args, pyconv_digests)
                 dt = time.perf_counter() - t0
+                noise = mon.stop()
             results.append({"threads": T, "workload": w.name, "loadavg_after": bm.loadavg(),
-                            "wall_s": dt, "contenders": entries})
+                            "noise": noise, "wall_s": dt, "contenders": entries})
             summary = ", ".join(
                 f"{e['contender']} {e['median_s'] * 1e3:.3g} ms" if e.get("status") == "ok"
                 else f"{e['contender']} {e['status']}" for e in entries)
-            log(f"[{w.name}] T={T} ({dt:.1f} s): {summary}")
+            busy = f", other processes {noise['foreign_cores']:.2f} cores" if noise else ""
+            log(f"[{w.name}] T={T} ({dt:.1f} s{busy}): {summary}")
         del inputs, ref
     # determinism across thread counts (DESIGN: bitwise identical for any thread count)
     nondet = {k: v for k, v in pyconv_digests.items() if len(set(v.values())) > 1}
@@ -252,6 +279,14 @@ def parse_args(argv=None):
     ap.add_argument("--sample-ms", type=float, help="min duration of one timed sample (default 20, --quick 10)")
     ap.add_argument("--budget", type=float, default=20.0,
                     help="seconds per contender per workload per thread count before rounds are cut (min 3)")
+    ap.add_argument("--contenders", type=lambda s: [p for p in s.split(",") if p],
+                    help="comma-separated substrings: keep only matching peers (pyconv always runs)")
+    ap.add_argument("--no-rewarm", dest="rewarm", action="store_false",
+                    help="do not make an untimed call before each sample of short (<50 ms) calls")
+    ap.add_argument("--from-json", metavar="RESULTS.json",
+                    help="do not run: re-render results.md (into --out-dir) and --plot from a saved results.json")
+    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
+                    help="before each workload block wait up to S s for other processes to go quiet (default 0)")
     ap.add_argument("--list", action="store_true", help="list workloads and contenders, then exit")
     args = ap.parse_args(argv)
     try:
@@ -282,12 +317,30 @@ def main(argv=None):
     if args.list:
         list_workloads()
         return 0
+    if args.from_json:
+        with open(args.from_json) as f:
+            doc = json.load(f)
+        os.makedirs(args.out_dir, exist_ok=True)
+        md = br.results_markdown(doc)
+        with open(os.path.join(args.out_dir, "results.md"), "w") as f:
+            f.write(md)
+        print(md)
+        if args.plot:
+            log(br.plot(doc, args.plot))
+        return 0
 
     la = bm.loadavg()
-    log(f"/proc/loadavg at start: {la}")
+    mon = bm.CpuMonitor()
+    time.sleep(1.0)
+    idle = mon.stop()
+    log(f"/proc/loadavg at start: {la}; other processes over 1 s: {idle}")
     warnings = []
     if la is not None and la[0] > 0.5:
         warnings.append(f"load average {la[0]:.2f} > 0.5 at start: the machine is busy, timings will be noisy")
+        log("WARNING: " + warnings[-1])
+    if idle and idle["foreign_cores"] + idle["steal_cores"] > 0.25:
+        warnings.append(f"other processes used {idle['foreign_cores']:.2f} cores (steal {idle['steal_cores']:.2f}) "
+                        "in the second before the run")
         log("WARNING: " + warnings[-1])
     cores = bm.usable_cores()
     if max(args.threads) > cores:
@@ -312,12 +365,12 @@ def main(argv=None):
         log("calibrating (memory bandwidth, GEMM rate) ...")
         cal = bm.calibrate(args.threads, quick=args.quick, log=log)
     if args.calibrate:
-        md = br.header_markdown(machine, la, warnings) + "\n\n" + bm.calibration_markdown(cal) + "\n"
+        md = br.header_markdown(machine, la, warnings, idle) + "\n\n" + bm.calibration_markdown(cal) + "\n"
         print(md)
         with open(os.path.join(args.out_dir, "calibration.md"), "w") as f:
             f.write(md)
         with open(os.path.join(args.out_dir, "calibration.json"), "w") as f:
-            json.dump({"machine": machine, "loadavg_start": la, "calibration": cal}, f, indent=1)
+            json.dump({"machine": machine, "loadavg_start": la, "idle_probe": idle, "calibration": cal}, f, indent=1)
         return 0
 
     workloads, quiet_skips = select_workloads(args.only, args.all)
@@ -325,13 +378,16 @@ def main(argv=None):
     results, nondet = run_all(workloads, args.threads, args)
     wall = time.perf_counter() - t_start
     la_end = bm.loadavg()
-    if la_end is not None and la_end[0] > 0.5 + max(args.threads):
-        warnings.append(f"load average {la_end[0]:.2f} at the end")
+    busy = [f"{r['workload']} T={r['threads']} ({r['noise']['foreign_cores']:.2f})" for r in results
+            if r.get("noise") and r["noise"]["foreign_cores"] + r["noise"]["steal_cores"] > 0.25]
+    if busy:
+        warnings.append("other processes used > 0.25 cores during: " + ", ".join(busy)
+                        + " -- those ratios are suspect, re-run them with --only")
     for name, d in nondet.items():
         warnings.append(f"pyconv output of {name} differs across thread counts: {d}")
 
     doc = {
-        "machine": machine, "loadavg_start": la, "loadavg_end": la_end, "calibration": cal,
+        "machine": machine, "loadavg_start": la, "idle_probe": idle, "loadavg_end": la_end, "calibration": cal,
         "args": {k: v for k, v in vars(args).items()}, "wall_s": wall,
         "workloads": [{"name": w.name, "description": w.description, "flops": w.flops, "bytes": w.nbytes,
                        "taps": w.taps, "group": w.group} for w in workloads],

@@ -54,7 +54,7 @@ def _valid_swap(shape1, shape2):
     return not ok1
 
 
-def _run(a, kern, dt, mode, code, fill, same_offsets):
+def _run(a, kern, dt, mode, code, fill, same_offsets, num_threads):
     """Correlate ``a`` with ``kern`` (already flipped for a convolution), padding ``a`` by the
     boundary ``code``; same_offsets[i] is where 'same' starts inside the 'full' result."""
     nd = a.ndim
@@ -82,7 +82,7 @@ def _run(a, kern, dt, mode, code, fill, same_offsets):
     taps = np.nonzero(np.ones(k3, dtype=bool))
     src = np.ascontiguousarray(a, dtype=dt).reshape((1,) + n3)
     res = _engine.correlate(src, (1,) + tuple(outs), k3, taps, w64[taps], tables, -starts[2],
-                            fill, None)
+                            fill, num_threads)
     return res.reshape(tuple(outs[pad:]))
 
 
@@ -90,7 +90,7 @@ def _flip(k):
     return k[(slice(None, None, -1),) * k.ndim]
 
 
-def _signal2d(in1, in2, mode, boundary, fillvalue, flip):
+def _signal2d(in1, in2, mode, boundary, fillvalue, flip, num_threads):
     what = "convolve2d" if flip else "correlate2d"
     a, b, dt = _inputs(in1, in2, 2, what)
     mode = _check_mode(mode)
@@ -102,13 +102,13 @@ def _signal2d(in1, in2, mode, boundary, fillvalue, flip):
     kern = _flip(b) if flip else b
     # scipy's 'same' anchor: (k-1)//2 into the full result for convolve2d, k//2 for correlate2d
     offs = [(k - 1) // 2 if flip else k // 2 for k in b.shape]
-    res = _run(a, kern, dt, mode, code, fill, offs)
+    res = _run(a, kern, dt, mode, code, fill, offs, num_threads)
     if swapped and not flip:
         res = np.ascontiguousarray(res[::-1, ::-1])
     return res
 
 
-def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
+def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, num_threads=None):
     """Two-dimensional convolution, equal to ``scipy.signal.convolve2d``.
 
     Parameters
@@ -122,6 +122,8 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
         reflection (scipy.ndimage's 'reflect'); 'pad', 'circular' and 'symmetric' are aliases.
     fillvalue : float
         Value outside ``in1`` for ``boundary='fill'``.
+    num_threads : int, optional
+        Threads for this call (default: :func:`pyconv.get_num_threads`); not in scipy.
 
     Examples
     --------
@@ -132,10 +134,10 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
            [ 4., 10.,  6.],
            [ 3.,  7.,  4.]])
     """
-    return _signal2d(in1, in2, mode, boundary, fillvalue, flip=True)
+    return _signal2d(in1, in2, mode, boundary, fillvalue, flip=True, num_threads=num_threads)
 
 
-def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
+def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, num_threads=None):
     """Two-dimensional cross-correlation, equal to ``scipy.signal.correlate2d``.
 
     Examples
@@ -147,10 +149,10 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
            [ 6., 10.,  4.],
            [ 2.,  3.,  1.]])
     """
-    return _signal2d(in1, in2, mode, boundary, fillvalue, flip=False)
+    return _signal2d(in1, in2, mode, boundary, fillvalue, flip=False, num_threads=num_threads)
 
 
-def _signal_nd(in1, in2, mode, flip):
+def _signal_nd(in1, in2, mode, flip, num_threads):
     a, b, dt = _inputs(in1, in2, None, "convolve" if flip else "correlate")
     mode = _check_mode(mode)
     swapped = mode == "valid" and _valid_swap(a.shape, b.shape)
@@ -158,13 +160,13 @@ def _signal_nd(in1, in2, mode, flip):
         a, b = b, a
     kern = _flip(b) if flip else b
     offs = [(k - 1) // 2 for k in b.shape]
-    res = _run(a, kern, dt, mode, mode_code("constant"), 0.0, offs)
+    res = _run(a, kern, dt, mode, mode_code("constant"), 0.0, offs, num_threads)
     if swapped and not flip:
         res = np.ascontiguousarray(_flip(res))
     return res
 
 
-def convolve(in1, in2, mode="full"):
+def convolve(in1, in2, mode="full", *, num_threads=None):
     """N-dimensional (1-3) convolution, equal to ``scipy.signal.convolve(method='direct')``.
 
     Examples
@@ -173,10 +175,10 @@ def convolve(in1, in2, mode="full"):
     >>> convolve([1, 2, 3], [0, 1, 0.5])
     array([0. , 1. , 2.5, 4. , 1.5])
     """
-    return _signal_nd(in1, in2, mode, flip=True)
+    return _signal_nd(in1, in2, mode, flip=True, num_threads=num_threads)
 
 
-def correlate(in1, in2, mode="full"):
+def correlate(in1, in2, mode="full", *, num_threads=None):
     """N-dimensional (1-3) cross-correlation, equal to ``scipy.signal.correlate(method='direct')``.
 
     Examples
@@ -185,4 +187,4 @@ def correlate(in1, in2, mode="full"):
     >>> correlate([1, 2, 3], [0, 1, 0.5])
     array([0.5, 2. , 3.5, 3. , 0. ])
     """
-    return _signal_nd(in1, in2, mode, flip=False)
+    return _signal_nd(in1, in2, mode, flip=False, num_threads=num_threads)
