@@ -5,7 +5,7 @@ import scipy.signal as ss
 from hypothesis import given, strategies as st
 
 from pyconv import signal as psig
-from _helpers import as_ref, assert_close
+from _helpers import as_ref, assert_close, signal_scale
 
 MODES = ("full", "same", "valid")
 BOUNDARIES = ("fill", "wrap", "symm")
@@ -39,7 +39,8 @@ def test_2d_matches_scipy(name, mode, boundary, s1, s2, dtype, rng):
     b = rng.standard_normal(s2)
     ref = theirs(as_ref(a, dtype), as_ref(b, dtype), mode=mode, boundary=boundary)
     got = ours(a.astype(dtype), b.astype(dtype), mode=mode, boundary=boundary)
-    assert_close(got, ref, dtype, b.size, what=f"{name} {mode} {boundary} {s1} {s2}")
+    assert_close(got, ref, dtype, b.size, what=f"{name} {mode} {boundary} {s1} {s2}",
+                 scale=signal_scale(a, b))
 
 
 @pytest.mark.parametrize("name", sorted(FUNCS2D))
@@ -51,7 +52,7 @@ def test_2d_fillvalue(name, mode, fillvalue, dtype, rng):
     b = rng.standard_normal((3, 4))
     ref = theirs(as_ref(a, dtype), as_ref(b, dtype), mode=mode, boundary="fill", fillvalue=fillvalue)
     got = ours(a.astype(dtype), b.astype(dtype), mode=mode, boundary="fill", fillvalue=fillvalue)
-    assert_close(got, ref, dtype, b.size)
+    assert_close(got, ref, dtype, b.size, scale=signal_scale(a, b, fillvalue))
 
 
 @pytest.mark.parametrize("name", sorted(FUNCS2D))
@@ -105,7 +106,8 @@ def test_nd_matches_scipy(name, mode, s1, s2, dtype, rng):
     b = rng.standard_normal(s2)
     ref = theirs(as_ref(a, dtype), as_ref(b, dtype), mode)
     got = ours(a.astype(dtype), b.astype(dtype), mode=mode)
-    assert_close(got, ref, dtype, min(a.size, b.size), what=f"{name} {mode} {s1} {s2}")
+    assert_close(got, ref, dtype, min(a.size, b.size), what=f"{name} {mode} {s1} {s2}",
+                 scale=signal_scale(a, b))
 
 
 @pytest.mark.parametrize("name", sorted(FUNCSND))
@@ -194,7 +196,7 @@ def test_hypothesis_nd(case):
             ours(a.astype(dtype), b.astype(dtype), mode=case["mode"])
         return
     got = ours(a.astype(dtype), b.astype(dtype), mode=case["mode"])
-    assert_close(got, ref, dtype, min(a.size, b.size), what=str(case))
+    assert_close(got, ref, dtype, min(a.size, b.size), what=str(case), scale=signal_scale(a, b))
 
 
 @st.composite
@@ -227,4 +229,17 @@ def test_hypothesis_2d(case):
             ours(a.astype(dtype), b.astype(dtype), **kw)
         return
     got = ours(a.astype(dtype), b.astype(dtype), **kw)
-    assert_close(got, ref, dtype, min(a.size, b.size), what=str(case))
+    assert_close(got, ref, dtype, min(a.size, b.size), what=str(case),
+                 scale=signal_scale(a, b, case["fillvalue"]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_inf_in_second_operand(bad, rng):
+    a = rng.uniform(-1, 1, (6, 7))
+    b = rng.standard_normal((3, 2))
+    b[1, 1] = bad
+    for name, (ours, theirs) in FUNCS2D.items():
+        for boundary in BOUNDARIES:
+            assert_close(ours(a, b, boundary=boundary), theirs(a, b, boundary=boundary), np.float64, 6)
+    for name, (ours, theirs) in FUNCSND.items():
+        assert_close(ours(a, b, mode="same"), theirs(a, b, "same"), np.float64, 6)
