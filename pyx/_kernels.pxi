@@ -172,9 +172,12 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
         rows = strip
     width = cw + kw - 1
     src_b = src + b * D * H * W
-    for p in range(kd):
-        zi = tabz[z + p]
-        for j in range(rows + kh - 1):
+    # Rows are gathered just before the output row that first needs them (the first
+    # kh - 1 up front), so reading the source from memory interleaves with the tap sweeps
+    # instead of preceding them all.
+    for j in range(rows + kh - 1):
+        for p in range(kd):
+            zi = tabz[z + p]
             dst = tile + (p * trows + j) * tw
             yi = taby[y0 + j]
             if zi < 0 or yi < 0:
@@ -182,9 +185,10 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                     dst[i] = cval
             else:
                 _fill_row(dst, src_b + (zi * H + yi) * W, tabx, x0, width, ox, W, cval)
-    for r in range(rows):
-        _row_taps(out + ((b * Do + z) * Ho + y0 + r) * Wo + x0, tile + r * tw, offs, w,
-                  ntaps, cw)
+        r = j - (kh - 1)
+        if r >= 0:
+            _row_taps(out + ((b * Do + z) * Ho + y0 + r) * Wo + x0, tile + r * tw, offs, w,
+                      ntaps, cw)
 
 
 cdef int _correlate_tiled(const real[:, :, :, ::1] src, real[:, :, :, ::1] out,
