@@ -38,18 +38,23 @@ def mode_code(mode, name="mode", table=FILTER_MODES):
     return _CODES[canonical_mode(mode, name, table)]
 
 
-def mode_codes(mode, ndim, name="mode"):
-    """One code per axis from a name or a sequence of names."""
+def canonical_modes(mode, ndim, name="mode"):
+    """One canonical name per axis from a name or a sequence of names."""
     if isinstance(mode, str):
-        return [mode_code(mode, name)] * ndim
+        return [canonical_mode(mode, name)] * ndim
     try:
         modes = list(mode)
     except TypeError:
         raise TypeError("%s must be a string or a sequence of strings" % name)
     if len(modes) != ndim:
-        raise ValueError("%s must name one mode per axis (%d), got %d"
+        raise ValueError("%s must name one mode per spatial axis (%d), got %d"
                          % (name, ndim, len(modes)))
-    return [mode_code(m, name) for m in modes]
+    return [canonical_mode(m, name) for m in modes]
+
+
+def mode_codes(mode, ndim, name="mode"):
+    """One kernel code per axis from a name or a sequence of names."""
+    return [_CODES[m] for m in canonical_modes(mode, ndim, name)]
 
 
 CONSTANT = _CODES["constant"]

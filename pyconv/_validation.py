@@ -58,6 +58,22 @@ def check_nonempty(arr, name):
         raise ValueError("%s must not be empty (shape %s)" % (name, arr.shape))
 
 
+def image_array(image, name="image"):
+    """A numeric array with at least one dimension and no empty axis."""
+    arr = as_array(image, name)
+    if arr.ndim == 0:
+        raise ValueError("%s must have at least one dimension" % name)
+    check_nonempty(arr, name)
+    return arr
+
+
+def check_origin(origin, size, name="origin"):
+    """scipy.ndimage's origin range for a kernel of length ``size``."""
+    if not -(size // 2) <= origin <= (size - 1) // 2:
+        raise ValueError("%s=%d is invalid for a kernel of length %d: it must satisfy "
+                         "-(k // 2) <= origin <= (k - 1) // 2" % (name, origin, size))
+
+
 def normalize_axis(axis, ndim, name="axis"):
     try:
         axis = operator.index(axis)

@@ -21,28 +21,16 @@ import numpy as np
 
 from . import _engine
 from ._modes import mode_code, mode_codes
-from ._validation import (as_array, check_nonempty, float_dtype, int_sequence,
-                          normalize_axis, promote, real_scalar, second_operand, check_out)
+from ._validation import (check_nonempty, check_origin, check_out, float_dtype, image_array,
+                          int_sequence, normalize_axis, promote, real_scalar, second_operand)
 
-__all__ = ["correlate", "convolve", "correlate1d", "convolve1d"]
+__all__ = ["correlate", "convolve", "correlate1d", "convolve1d", "sepfilter", "separate",
+           "sobel", "sobel_h", "sobel_v", "scharr", "scharr_h", "scharr_v", "prewitt",
+           "prewitt_h", "prewitt_v", "gaussian", "uniform"]
 
 #: weights of at most this magnitude are skipped by correlate/convolve (as scipy.ndimage does),
 #: so a NaN or Inf under a zero weight does not spread
 ZERO_WEIGHT = np.finfo(np.float64).eps
-
-
-def _image(image, name="image"):
-    arr = as_array(image, name)
-    if arr.ndim == 0:
-        raise ValueError("%s must have at least one dimension" % name)
-    check_nonempty(arr, name)
-    return arr
-
-
-def _check_origin(origin, size, name="origin"):
-    if not -(size // 2) <= origin <= (size - 1) // 2:
-        raise ValueError("%s=%d is invalid for a kernel of length %d: it must satisfy "
-                         "-(k // 2) <= origin <= (k - 1) // 2" % (name, origin, size))
 
 
 def _flip_origin(origin, size):
@@ -59,7 +47,7 @@ def _nd_taps(kbytes, kshape, flip, origins):
         w64 = w64[(slice(None, None, -1),) * w64.ndim]
         origins = tuple(_flip_origin(o, s) for o, s in zip(origins, kshape))
     for o, s in zip(origins, kshape):
-        _check_origin(o, s)
+        check_origin(o, s)
     taps = np.nonzero(np.abs(w64) > ZERO_WEIGHT)
     weights = np.ascontiguousarray(w64[taps])
     for a in taps + (weights,):
@@ -68,7 +56,7 @@ def _nd_taps(kbytes, kshape, flip, origins):
 
 
 def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_threads, flip):
-    img = _image(image)
+    img = image_array(image)
     k, strong = second_operand(kernel, "kernel")
     dt = promote(float_dtype(img.dtype, "image"), k, strong, "kernel")
     if channel_axis is None:
@@ -180,7 +168,7 @@ def convolve(image, kernel, mode="reflect", cval=0.0, origin=0, *, channel_axis=
 
 
 def _correlate_axis(image, weights, axis, mode, cval, origin, out, num_threads, flip):
-    img = _image(image)
+    img = image_array(image)
     w, strong = second_operand(weights, "weights")
     if w.ndim != 1:
         raise ValueError("weights must be one-dimensional, got %d dimensions" % w.ndim)
@@ -194,7 +182,7 @@ def _correlate_axis(image, weights, axis, mode, cval, origin, out, num_threads, 
     if flip:
         w64 = w64[::-1]
         origin = _flip_origin(origin, w64.size)
-    _check_origin(origin, w64.size)
+    check_origin(origin, w64.size)
     if out is not None:
         check_out(out, img.shape, dt)
     src = np.ascontiguousarray(img, dtype=dt)
@@ -250,3 +238,9 @@ def convolve1d(image, weights, axis=-1, mode="reflect", cval=0.0, origin=0, *, o
     """
     return _correlate_axis(image, weights, axis, mode, cval, origin, out, num_threads,
                            flip=True)
+
+
+# Separable and edge filters are chains of the 1-D passes above (defined in _separable,
+# which looks up correlate1d here at call time).
+from ._separable import (sepfilter, separate, sobel, sobel_h, sobel_v, scharr,  # noqa: E402
+                         scharr_h, scharr_v, prewitt, prewitt_h, prewitt_v, gaussian, uniform)
