@@ -76,6 +76,21 @@ def _probe_openmp(compiler, cflags, lflags):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _accepts_flag(compiler, flag):
+    """True if the compiler compiles a trivial file with ``flag`` and -Werror."""
+    tmp = tempfile.mkdtemp(prefix="pyconv-flag-")
+    try:
+        src = os.path.join(tmp, "flag.c")
+        with open(src, "w") as fh:
+            fh.write("int pyconv_flag_probe(void) { return 0; }\n")
+        compiler.compile([src], output_dir=tmp, extra_postargs=[flag, "-Werror"])
+        return True
+    except Exception:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 class build_ext(cython_build_ext):
     """Adds OpenMP (probed) and optimisation flags to every extension."""
 
@@ -99,6 +114,10 @@ class build_ext(cython_build_ext):
         else:
             opt = ["-O0", "-g"] if DEBUG else ["-O3"]
             opt += ["-fno-math-errno", "-Wno-unreachable-code"]
+            # GCC's unroll-and-jam turns the convolution micro-kernel's tap loop into scalar
+            # code (measured: 7 instead of ~80 GFLOP/s); the vectorised loop needs it off
+            if _accepts_flag(self.compiler, "-fno-loop-unroll-and-jam"):
+                opt += ["-fno-loop-unroll-and-jam"]
             if SANITIZE:
                 opt += ["-fsanitize=" + SANITIZE, "-fno-omit-frame-pointer"]
         for ext in self.extensions:

@@ -1,0 +1,117 @@
+"""The one driver of the deep-learning convolution kernel: plans, packing and threads.
+
+Every conv1d/2d/3d, depthwise, grouped, pointwise and (through the phase decomposition in
+:mod:`pyconv.nn`) transposed convolution reaches :func:`run`, which works on 5-D arrays
+(N, C, D, H, W) with per-axis padding given as index tables over padded coordinates.
+"""
+import functools
+import math
+
+import numpy as np
+
+from . import _engine
+from ._kernels import kernels
+from ._threads import effective_num_threads
+from ._validation import check_alloc
+
+#: output-channel tile of the dense micro-kernel (CONV_MR in pyx/_conv.pxi)
+MR = 3
+#: bytes of output columns per micro-tile (CONV_VEC_BYTES): 32 float32 or 16 float64 columns
+VEC_BYTES = 128
+#: target size of one task's gathered input rows (fits a 512 KB L2 with the weights)
+BUF_BYTES = 256 * 1024
+#: outputs wider than this are cut into column blocks of COL_BLOCK
+MAX_CW = 1024
+COL_BLOCK = 512
+
+
+@functools.lru_cache(maxsize=256)
+def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
+    """(geom tuple for the kernel, tap offsets) for one problem; cached per shape."""
+    N, C, D, H, W = shape5
+    _, O, Do, Ho, Wo = oshape5
+    KD, KH, KW = kshape
+    sd, sh, sw = stride
+    dd, dh, dw = dilation
+    Cg, Og = C // G, O // G
+    K = Cg * KD * KH * KW
+    nr = VEC_BYTES // itemsize
+    mr = MR if Og >= MR else 1
+    CW = Wo if Wo <= MAX_CW else COL_BLOCK
+    ncb = -(-Wo // CW)
+    reach = ((KW - 1) * dw) // sw
+    Wph = -(-CW // nr) * nr + reach + 1
+    Wph = -(-Wph // 16) * 16
+    Wrow = sw * Wph
+    per_row = max(1, Cg * KD * Wrow * itemsize)
+    # rows per task: as many as fit the buffer, at least two for the two-row kernel
+    R = (BUF_BYTES // per_row - (KH - 1) * dh - 1) // sh + 1
+    R = max(2 if mr == 1 else 1, min(Ho, R))
+    ntiles = -(-Og // MR) if mr == MR else Og
+    base = N * G * Do * ncb
+    want = 4 * nthreads if nthreads > 1 else 1
+    if base * -(-Ho // R) < want:
+        R = max(1, min(R, -(-Ho // -(-want // base))))
+    nrb = -(-Ho // R)
+    noc, OCT = 1, ntiles
+    if base * nrb < want:
+        noc = min(ntiles, -(-want // (base * nrb)))
+        OCT = -(-ntiles // noc)
+        noc = -(-ntiles // OCT)
+    ny = (R - 1) * sh + (KH - 1) * dh + 1
+    buf_len = Cg * KD * ny * Wrow + (sh + 1) * Wrow + nr
+    line_len = (CW - 1) * sw + (KW - 1) * dw + 1 if sw > 1 else 0
+    c, kz, ky, kx = np.meshgrid(np.arange(Cg), np.arange(KD), np.arange(KH), np.arange(KW),
+                                indexing="ij")
+    offs = (((c * KD + kz) * ny + ky * dh) * Wrow + ((kx * dw) % sw) * Wph
+            + (kx * dw) // sw).ravel().astype(np.intp)
+    offs.setflags(write=False)
+    geom = (N, C, D, H, W, O, Do, Ho, Wo, G, Cg, Og, K, KD, KH, KW, sd, sh, sw, dd, dh, dw,
+            ox, R, nrb, CW, ncb, OCT, noc, ny, Wph, Wrow, buf_len, line_len, mr)
+    return geom, offs
+
+
+def pack_weights(w5, G):
+    """Weights (O, Cg, KD, KH, KW) in the order the kernel reads them."""
+    O = w5.shape[0]
+    Og = O // G
+    K = math.prod(w5.shape[1:])
+    if Og < MR:
+        return np.ascontiguousarray(w5).reshape(-1)
+    ntiles = -(-Og // MR)
+    wt = np.zeros((G, ntiles * MR, K), dtype=w5.dtype)
+    wt[:, :Og] = w5.reshape(G, Og, K)
+    return np.ascontiguousarray(wt.reshape(G, ntiles, MR, K).transpose(0, 1, 3, 2)).reshape(-1)
+
+
+def output_size(n, k, s, d, lo, hi):
+    """PyTorch's output length along one axis (may be <= 0 for an impossible conv)."""
+    return (n + lo + hi - d * (k - 1) - 1) // s + 1
+
+
+def run(x5, w5, bias, stride, dilation, pads, mode, groups, num_threads, dest=None):
+    """Convolve x5 (N, C, D, H, W) with w5 (O, C/groups, KD, KH, KW), both C-contiguous in one
+    float dtype.  pads: ((lo, hi),) * 3; mode: the boundary code of the padding.  Writes into
+    dest (any strides, shape (N, O, Do, Ho, Wo), not overlapping x5) or a new array."""
+    N, C, D, H, W = x5.shape
+    O = w5.shape[0]
+    kshape = w5.shape[2:]
+    osize = tuple(output_size(n, k, s, d, lo, hi) for n, k, s, d, (lo, hi)
+                  in zip((D, H, W), kshape, stride, dilation, pads))
+    oshape = (N, O) + osize
+    if dest is None:
+        check_alloc(oshape, x5.dtype)
+        dest = np.empty(oshape, dtype=x5.dtype)
+    if dest.size == 0:
+        return dest
+    work = dest.size * max(1, math.prod(w5.shape[1:]))
+    nthreads = effective_num_threads(num_threads, work=work)
+    tables = [_engine.index_table(-lo, (o - 1) * s + (k - 1) * d + 1, n, mode)
+              for n, k, s, d, (lo, hi), o in zip((D, H, W), kshape, stride, dilation, pads, osize)]
+    geom, offs = plan(x5.shape, oshape, groups, tuple(kshape), tuple(stride), tuple(dilation),
+                      pads[2][0], x5.dtype.itemsize, nthreads)
+    wpack = pack_weights(w5, groups)
+    b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
+    fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64
+    fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads)
+    return dest

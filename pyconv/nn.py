@@ -1,0 +1,380 @@
+"""Convolution layers on NumPy arrays with PyTorch's conventions (torch.nn.functional).
+
+Cross-correlation, channels first: input ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``,
+weight ``(O, C // groups, *kernel)``, optional bias ``(O,)``.  Results equal
+``torch.nn.functional.conv1d/conv2d/conv3d`` to rounding, in float32 and float64, on any number
+of threads (bitwise identical for every thread count).
+
+Padding is an int, a tuple (one per spatial axis), ``'valid'`` (none) or ``'same'`` (output as
+large as the input; stride 1 only; the total ``dilation * (k - 1)`` is split as PyTorch splits it,
+the odd sample on the right).  ``padding_mode`` fills the padding as ``torch.nn.Conv2d`` does:
+
+    zeros       0 0 | a b c d | 0 0
+    reflect     c b | a b c d | c b     (pad < size along the axis)
+    replicate   a a | a b c d | d d
+    circular    c d | a b c d | a b     (pad <= size along the axis)
+"""
+import math
+import numbers
+import operator
+
+import numpy as np
+
+from . import _conv
+from ._modes import CONSTANT
+from ._runtime import MODES as _CODES
+from ._validation import as_array, check_out, float_dtype, int_sequence, second_operand
+
+__all__ = ["conv1d", "conv2d", "conv3d", "depthwise_conv2d", "separable_conv2d",
+           "channel_shuffle"]
+
+#: torch's padding_mode names -> boundary code (numpy.pad: constant, reflect, edge, wrap)
+PADDING_MODES = {
+    "zeros": CONSTANT,
+    "reflect": _CODES["mirror"],
+    "replicate": _CODES["nearest"],
+    "circular": _CODES["wrap"],
+}
+
+
+def _positive_ints(value, nd, name):
+    vals = int_sequence(value, nd, name)
+    if any(v < 1 for v in vals):
+        raise ValueError("%s must be positive, got %s" % (name, value))
+    return vals
+
+
+def _groups(groups):
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
+        raise TypeError("groups must be an int, got %s" % type(groups).__name__)
+    if groups < 1:
+        raise ValueError("groups must be a positive int, got %d" % groups)
+    return int(groups)
+
+
+def _padding_mode(padding_mode):
+    if not isinstance(padding_mode, str):
+        raise TypeError("padding_mode must be a string, got %s" % type(padding_mode).__name__)
+    try:
+        return PADDING_MODES[padding_mode]
+    except KeyError:
+        raise ValueError("padding_mode=%r is not one of %s"
+                         % (padding_mode, ", ".join(PADDING_MODES)))
+
+
+def _pads(padding, nd, ksize, stride, dilation):
+    """((lo, hi) per spatial axis) from PyTorch's padding argument."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [(0, 0)] * nd
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError("padding='same' needs stride 1, got stride=%s" % (stride,))
+            out = []
+            for k, d in zip(ksize, dilation):
+                total = d * (k - 1)
+                out.append((total // 2, total - total // 2))
+            return out
+        raise ValueError("padding=%r is not 'same', 'valid', an int or a tuple of ints"
+                         % padding)
+    vals = int_sequence(padding, nd, "padding", allow_negative=False)
+    return [(p, p) for p in vals]
+
+
+def _layer_arrays(x, weight, bias, nd):
+    """Validated (x, weight, bias, dtype, batched) for an nd-dimensional layer."""
+    xa = as_array(x, "x")
+    w, strong = second_operand(weight, "weight")
+    dt = float_dtype(xa.dtype, "x")
+    if strong:
+        dt = np.promote_types(dt, float_dtype(w.dtype, "weight"))
+    if xa.ndim not in (nd + 1, nd + 2):
+        raise ValueError("x must have shape (N, C, %s) or (C, %s) for a %d-D convolution, got "
+                         "%d dimensions" % (", ".join("L%d" % i for i in range(nd)),
+                                            ", ".join("L%d" % i for i in range(nd)), nd,
+                                            xa.ndim))
+    if w.ndim != nd + 2:
+        raise ValueError("weight must have shape (out_channels, in_channels / groups, %s), got "
+                         "%d dimensions" % (", ".join("k%d" % i for i in range(nd)), w.ndim))
+    if any(s == 0 for s in w.shape):
+        raise ValueError("weight must not be empty, got shape %s" % (w.shape,))
+    if any(s == 0 for s in xa.shape[-nd - 1:]):
+        raise ValueError("x must have at least one channel and one sample per spatial axis, "
+                         "got shape %s" % (xa.shape,))
+    b = None
+    if bias is not None:
+        b = as_array(bias, "bias")
+        if b.ndim != 1 or b.shape[0] != w.shape[0]:
+            raise ValueError("bias must have shape (%d,) (one per output channel), got %s"
+                             % (w.shape[0], b.shape))
+        b = b.astype(dt)
+    return xa, w, b, dt, xa.ndim == nd + 2
+
+
+def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, out, num_threads,
+          nd):
+    xa, w, b, dt, batched = _layer_arrays(x, weight, bias, nd)
+    groups = _groups(groups)
+    mode = _padding_mode(padding_mode)
+    stride = _positive_ints(stride, nd, "stride")
+    dilation = _positive_ints(dilation, nd, "dilation")
+    C = xa.shape[-nd - 1]
+    O = w.shape[0]
+    if C % groups:
+        raise ValueError("groups=%d must divide the %d input channels of x" % (groups, C))
+    if O % groups:
+        raise ValueError("groups=%d must divide the %d output channels of weight"
+                         % (groups, O))
+    if w.shape[1] * groups != C:
+        raise ValueError("weight has %d input channels per group; x has %d channels in %d "
+                         "group(s), so weight.shape[1] must be %d"
+                         % (w.shape[1], C, groups, C // groups))
+    ksize = w.shape[2:]
+    spatial = xa.shape[-nd:]
+    pads = _pads(padding, nd, ksize, stride, dilation)
+    if mode != CONSTANT:
+        for n, (lo, hi) in zip(spatial, pads):
+            if padding_mode == "reflect" and max(lo, hi) >= n:
+                raise ValueError("padding_mode='reflect' needs padding < input size along "
+                                 "every axis: padding %d, size %d" % (max(lo, hi), n))
+            if padding_mode == "circular" and max(lo, hi) > n:
+                raise ValueError("padding_mode='circular' needs padding <= input size along "
+                                 "every axis: padding %d, size %d" % (max(lo, hi), n))
+    osize = []
+    for n, k, s, d, (lo, hi) in zip(spatial, ksize, stride, dilation, pads):
+        o = _conv.output_size(n, k, s, d, lo, hi)
+        if o < 1:
+            raise ValueError("the kernel (size %d, dilation %d: extent %d) is larger than the "
+                             "padded input (%d + %d padding) along an axis of weight"
+                             % (k, d, d * (k - 1) + 1, n, lo + hi))
+        osize.append(o)
+    N = xa.shape[0] if batched else 1
+    oshape = ((N,) if batched else ()) + (O,) + tuple(osize)
+    if out is not None:
+        check_out(out, oshape, dt)
+    x5 = np.ascontiguousarray(xa, dtype=dt).reshape((N, C) + (1,) * (3 - nd) + spatial)
+    w5 = np.ascontiguousarray(w, dtype=dt).reshape((O, C // groups) + (1,) * (3 - nd) + ksize)
+    pads3 = [(0, 0)] * (3 - nd) + list(pads)
+    stride3 = [1] * (3 - nd) + stride
+    dil3 = [1] * (3 - nd) + dilation
+    pointwise = (all(k == 1 for k in ksize) and all(s == 1 for s in stride)
+                 and all(p == (0, 0) for p in pads))
+    if pointwise:
+        # a 1x1 stride-1 convolution is one matrix product per image: flatten the pixels
+        # into one long row so every micro-tile is full
+        S = math.prod(spatial)
+        x5 = x5.reshape(N, C, 1, 1, S)
+        w5 = w5.reshape(O, C // groups, 1, 1, 1)
+    dest = None
+    if out is not None and not np.may_share_memory(out, xa) and out.dtype.isnative \
+            and out.flags.aligned:
+        view = out if batched else out[np.newaxis]
+        if pointwise:
+            view = view.reshape(N, O, 1, 1, -1) if view.flags.c_contiguous else None
+        else:
+            view = view.reshape((N, O) + (1,) * (3 - nd) + tuple(osize)) \
+                if nd == 3 else view[(slice(None), slice(None)) + (np.newaxis,) * (3 - nd)]
+        dest = view
+    res = _conv.run(x5, w5, b, stride3, dil3, pads3, mode, groups, num_threads, dest=dest)
+    if dest is None:
+        res = res.reshape(oshape)
+        if out is not None:
+            np.copyto(out, res)
+            return out
+        return res
+    return out
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", out=None, num_threads=None):
+    """1-D convolution layer (cross-correlation), like ``torch.nn.functional.conv1d``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, L) or (C, L)
+        Input.  float32 stays float32; integers and float64 compute in float64.
+    weight : array_like, shape (O, C // groups, k)
+    bias : array_like, shape (O,), optional
+    stride, padding, dilation : int or tuple of one int
+        ``padding`` may also be ``'same'`` or ``'valid'``.
+    groups : int
+        Input and output channels are split into this many independent groups.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+    out : ndarray, optional
+        Destination of the result's shape and dtype.
+    num_threads : int, optional
+        Threads for this call (default: :func:`pyconv.get_num_threads`).
+
+    Returns
+    -------
+    ndarray, shape (N, O, L_out) or (O, L_out)
+
+    Examples
+    --------
+    >>> import numpy as np, pyconv
+    >>> x = np.arange(6, dtype=np.float32).reshape(1, 1, 6)
+    >>> pyconv.conv1d(x, np.array([[[1, 0, -1]]], np.float32))
+    array([[[-2., -2., -2., -2.]]], dtype=float32)
+    """
+    return _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, out,
+                 num_threads, 1)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", out=None, num_threads=None):
+    """2-D convolution layer (cross-correlation), like ``torch.nn.functional.conv2d``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+    weight : array_like, shape (O, C // groups, kH, kW)
+    bias : array_like, shape (O,), optional
+    stride, padding, dilation : int or (int, int)
+        ``padding`` may also be ``'same'`` (stride 1) or ``'valid'``.
+    groups : int
+        ``groups == C`` is a depthwise convolution (see :func:`depthwise_conv2d`).
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+    out : ndarray, optional
+    num_threads : int, optional
+
+    Returns
+    -------
+    ndarray, shape (N, O, H_out, W_out) or (O, H_out, W_out), with
+    ``H_out = (H + 2 * padding - dilation * (kH - 1) - 1) // stride + 1``.
+
+    Examples
+    --------
+    >>> import numpy as np, pyconv
+    >>> x = np.ones((1, 2, 4, 4), np.float32)
+    >>> w = np.ones((3, 2, 3, 3), np.float32)
+    >>> y = pyconv.conv2d(x, w, padding=1)
+    >>> y.shape, y[0, 0, 0, 0], y[0, 0, 1, 1]
+    ((1, 3, 4, 4), 8.0, 18.0)
+    """
+    return _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, out,
+                 num_threads, 2)
+
+
+def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", out=None, num_threads=None):
+    """3-D convolution layer (cross-correlation), like ``torch.nn.functional.conv3d``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, D, H, W) or (C, D, H, W)
+    weight : array_like, shape (O, C // groups, kD, kH, kW)
+    bias : array_like, shape (O,), optional
+    stride, padding, dilation : int or tuple of three ints
+    groups : int
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+    out : ndarray, optional
+    num_threads : int, optional
+
+    Returns
+    -------
+    ndarray, shape (N, O, D_out, H_out, W_out) or (O, D_out, H_out, W_out)
+
+    Examples
+    --------
+    >>> import numpy as np, pyconv
+    >>> x = np.ones((2, 5, 5, 5))
+    >>> pyconv.conv3d(x, np.ones((1, 2, 3, 3, 3)), stride=2).shape
+    (1, 2, 2, 2)
+    """
+    return _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, out,
+                 num_threads, 3)
+
+
+def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,
+                     padding_mode="zeros", out=None, num_threads=None):
+    """Depthwise 2-D convolution: each input channel filtered by its own kernels.
+
+    ``weight`` has shape ``(C * multiplier, 1, kH, kW)``: output channel ``c * multiplier + m``
+    filters input channel ``c``.  Equal to :func:`conv2d` with ``groups=C``.
+
+    Examples
+    --------
+    >>> import numpy as np, pyconv
+    >>> x = np.ones((1, 3, 5, 5), np.float32)
+    >>> w = np.ones((6, 1, 3, 3), np.float32)      # channel multiplier 2
+    >>> pyconv.depthwise_conv2d(x, w, padding=1).shape
+    (1, 6, 5, 5)
+    """
+    xa = as_array(x, "x")
+    if xa.ndim not in (3, 4):
+        raise ValueError("x must have shape (N, C, H, W) or (C, H, W), got %d dimensions"
+                         % xa.ndim)
+    w = as_array(weight, "weight")
+    if w.ndim != 4 or w.shape[1] != 1:
+        raise ValueError("weight must have shape (C * multiplier, 1, kH, kW), got %s"
+                         % (w.shape,))
+    C = xa.shape[-3]
+    if C == 0 or w.shape[0] % C:
+        raise ValueError("weight.shape[0] (%d) must be a multiple of the %d input channels"
+                         % (w.shape[0], C))
+    return _convnd(x, weight, bias, stride, padding, dilation, C, padding_mode, out,
+                 num_threads, 2)
+
+
+def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, stride=1, padding=0,
+                     dilation=1, *, padding_mode="zeros", out=None, num_threads=None):
+    """Depthwise-separable convolution (MobileNet, Xception): depthwise, then 1x1.
+
+    ``depthwise_weight`` (C * multiplier, 1, kH, kW) filters each channel; ``pointwise_weight``
+    (O, C * multiplier, 1, 1) (or (O, C * multiplier)) mixes the channels; ``bias`` (O,) is added
+    after the pointwise step.  The parameter count is ``C*m*kH*kW + O*C*m`` instead of
+    ``O*C*kH*kW``.
+
+    Examples
+    --------
+    >>> import numpy as np, pyconv
+    >>> x = np.ones((1, 16, 8, 8), np.float32)
+    >>> dw = np.ones((16, 1, 3, 3), np.float32)
+    >>> pw = np.ones((32, 16, 1, 1), np.float32)
+    >>> pyconv.separable_conv2d(x, dw, pw, padding=1).shape
+    (1, 32, 8, 8)
+    """
+    pw = as_array(pointwise_weight, "pointwise_weight")
+    if pw.ndim == 2:
+        pw = pw[:, :, None, None]
+    if pw.ndim != 4 or pw.shape[2:] != (1, 1):
+        raise ValueError("pointwise_weight must have shape (O, C * multiplier, 1, 1) or "
+                         "(O, C * multiplier), got %s" % (pointwise_weight.shape if
+                                                           hasattr(pointwise_weight, "shape")
+                                                           else pw.shape,))
+    dwa = as_array(depthwise_weight, "depthwise_weight")
+    if dwa.ndim == 4 and pw.shape[1] != dwa.shape[0]:
+        raise ValueError("pointwise_weight.shape[1] (%d) must equal the depthwise output "
+                         "channels depthwise_weight.shape[0] (%d)" % (pw.shape[1],
+                                                                       dwa.shape[0]))
+    mid = depthwise_conv2d(x, depthwise_weight, None, stride, padding, dilation,
+                           padding_mode=padding_mode, num_threads=num_threads)
+    if not (isinstance(pointwise_weight, np.ndarray) and pointwise_weight.dtype.kind == "f"):
+        pw = pw.astype(mid.dtype)  # a list or integer array adapts to the data's dtype
+    return _convnd(mid, pw, bias, 1, 0, 1, 1, "zeros", out, num_threads, 2)
+
+
+def channel_shuffle(x, groups):
+    """ShuffleNet's channel shuffle: (N, g*k, ...) -> view as (N, g, k, ...) -> swap -> merge.
+
+    Channel ``i*k + j`` moves to position ``j*g + i``, so the next grouped convolution sees one
+    channel from every group.  Returns a new array; the input dtype is kept.
+
+    Examples
+    --------
+    >>> import numpy as np, pyconv
+    >>> pyconv.channel_shuffle(np.arange(6).reshape(1, 6, 1, 1), 2).ravel()
+    array([0, 3, 1, 4, 2, 5])
+    """
+    xa = as_array(x, "x")
+    if xa.ndim < 2:
+        raise ValueError("x must have shape (N, C, ...), got %d dimensions" % xa.ndim)
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
+        raise TypeError("groups must be an int, got %s" % type(groups).__name__)
+    groups = operator.index(groups)
+    C = xa.shape[1]
+    if groups < 1 or C % groups:
+        raise ValueError("groups=%d must be positive and divide the %d channels" % (groups, C))
+    shape = xa.shape
+    y = xa.reshape((shape[0], groups, C // groups) + shape[2:]).swapaxes(1, 2)
+    return np.ascontiguousarray(y).reshape(shape)
