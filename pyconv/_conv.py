@@ -12,6 +12,7 @@ import numpy as np
 from . import _engine
 from ._kernels import kernels
 from ._threads import effective_num_threads
+from ._modes import CONSTANT as _CONSTANT
 from ._validation import check_alloc
 
 #: output-channel tile of the dense micro-kernel (CONV_MR in pyx/_conv.pxi)
@@ -110,6 +111,30 @@ def run(x5, w5, bias, stride, dilation, pads, mode, groups, num_threads, dest=No
               for n, k, s, d, (lo, hi), o in zip((D, H, W), kshape, stride, dilation, pads, osize)]
     geom, offs = plan(x5.shape, oshape, groups, tuple(kshape), tuple(stride), tuple(dilation),
                       pads[2][0], x5.dtype.itemsize, nthreads)
+    wpack = pack_weights(w5, groups)
+    b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
+    fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64
+    fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads)
+    return dest
+
+
+def run_phase(x5, w5, bias, dilation, starts, dest, num_threads):
+    """Stride-1 correlation of x5 with w5 at the given dilation into ``dest`` (any strides):
+    dest[..., q] = bias + sum_k w[k] x[q + start + k*dilation] per axis, zeros outside x.
+    The building block of the transposed convolution's phase decomposition."""
+    N, C, D, H, W = x5.shape
+    O = w5.shape[0]
+    kshape = w5.shape[2:]
+    osize = dest.shape[2:]
+    if dest.size == 0:
+        return dest
+    groups = C // w5.shape[1]
+    work = dest.size * max(1, math.prod(w5.shape[1:]))
+    nthreads = effective_num_threads(num_threads, work=work)
+    tables = [_engine.index_table(st, (o - 1) + (k - 1) * d + 1, n, _CONSTANT)
+              for n, k, d, st, o in zip((D, H, W), kshape, dilation, starts, osize)]
+    geom, offs = plan(x5.shape, (N, O) + tuple(osize), groups, tuple(kshape), (1, 1, 1),
+                      tuple(dilation), -starts[2], x5.dtype.itemsize, nthreads)
     wpack = pack_weights(w5, groups)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64

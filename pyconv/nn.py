@@ -25,8 +25,8 @@ from ._modes import CONSTANT
 from ._runtime import MODES as _CODES
 from ._validation import as_array, check_out, float_dtype, int_sequence, second_operand
 
-__all__ = ["conv1d", "conv2d", "conv3d", "depthwise_conv2d", "separable_conv2d",
-           "channel_shuffle"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "depthwise_conv2d", "separable_conv2d", "channel_shuffle"]
 
 #: torch's padding_mode names -> boundary code (numpy.pad: constant, reflect, edge, wrap)
 PADDING_MODES = {
@@ -101,19 +101,42 @@ def _layer_arrays(x, weight, bias, nd):
     if any(s == 0 for s in xa.shape[-nd - 1:]):
         raise ValueError("x must have at least one channel and one sample per spatial axis, "
                          "got shape %s" % (xa.shape,))
-    b = None
-    if bias is not None:
-        b = as_array(bias, "bias")
-        if b.ndim != 1 or b.shape[0] != w.shape[0]:
-            raise ValueError("bias must have shape (%d,) (one per output channel), got %s"
-                             % (w.shape[0], b.shape))
-        b = b.astype(dt)
+    b = None if bias is None else as_array(bias, "bias")
     return xa, w, b, dt, xa.ndim == nd + 2
 
 
+def _bias(b, O, dt):
+    if b is None:
+        return None
+    if b.ndim != 1 or b.shape[0] != O:
+        raise ValueError("bias must have shape (%d,) (one per output channel), got %s"
+                         % (O, b.shape))
+    return b.astype(dt)
+
+
+def _dest5(out, xa, batched, nd):
+    """A 5-D view of the user's ``out`` the kernel may write into, or None."""
+    if out is None or np.may_share_memory(out, xa) or not out.dtype.isnative \
+            or not out.flags.aligned:
+        return None
+    view = out if batched else out[np.newaxis]
+    return view[(slice(None), slice(None)) + (np.newaxis,) * (3 - nd)]
+
+
+def _finish(res, out, oshape, written):
+    if written:
+        return out
+    res = res.reshape(oshape)
+    if out is not None:
+        np.copyto(out, res)
+        return out
+    return res
+
+
 def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, out, num_threads,
-          nd):
+            nd):
     xa, w, b, dt, batched = _layer_arrays(x, weight, bias, nd)
+    b = _bias(b, w.shape[0], dt)
     groups = _groups(groups)
     mode = _padding_mode(padding_mode)
     stride = _positive_ints(stride, nd, "stride")
@@ -165,24 +188,86 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, ou
         S = math.prod(spatial)
         x5 = x5.reshape(N, C, 1, 1, S)
         w5 = w5.reshape(O, C // groups, 1, 1, 1)
-    dest = None
-    if out is not None and not np.may_share_memory(out, xa) and out.dtype.isnative \
-            and out.flags.aligned:
-        view = out if batched else out[np.newaxis]
-        if pointwise:
-            view = view.reshape(N, O, 1, 1, -1) if view.flags.c_contiguous else None
-        else:
-            view = view.reshape((N, O) + (1,) * (3 - nd) + tuple(osize)) \
-                if nd == 3 else view[(slice(None), slice(None)) + (np.newaxis,) * (3 - nd)]
-        dest = view
+    dest = _dest5(out, xa, batched, nd)
+    if dest is not None and pointwise:
+        dest = dest.reshape(N, O, 1, 1, -1) if dest.flags.c_contiguous else None
     res = _conv.run(x5, w5, b, stride3, dil3, pads3, mode, groups, num_threads, dest=dest)
-    if dest is None:
-        res = res.reshape(oshape)
-        if out is not None:
-            np.copyto(out, res)
-            return out
-        return res
-    return out
+    return _finish(res, out, oshape, dest is not None)
+
+
+def _phase_taps(o0, k, s, p, d):
+    """Taps of a transposed convolution that reach outputs o0, o0 + s, ...: (kernel indices
+    in ascending input offset, first offset, offset step)."""
+    ks = [j for j in range(k - 1, -1, -1) if (o0 + p - j * d) % s == 0]
+    if not ks:
+        return ks, 0, 1
+    a = [(o0 + p - j * d) // s for j in ks]
+    return ks, a[0], (a[1] - a[0]) if len(a) > 1 else 1
+
+
+def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation, out,
+                    num_threads, nd):
+    xa, w, b, dt, batched = _layer_arrays(x, weight, bias, nd)
+    groups = _groups(groups)
+    stride = _positive_ints(stride, nd, "stride")
+    dilation = _positive_ints(dilation, nd, "dilation")
+    if isinstance(padding, str):
+        raise ValueError("padding=%r: a transposed convolution takes int padding only"
+                         % padding)
+    pads = int_sequence(padding, nd, "padding", allow_negative=False)
+    opad = int_sequence(output_padding, nd, "output_padding", allow_negative=False)
+    for op, s, d in zip(opad, stride, dilation):
+        if op >= max(s, d):
+            raise ValueError("output_padding (%d) must be smaller than stride (%d) or dilation "
+                             "(%d)" % (op, s, d))
+    C = xa.shape[-nd - 1]
+    if w.shape[0] != C:
+        raise ValueError("weight must have shape (in_channels=%d, out_channels / groups, ...) "
+                         "for a transposed convolution, got weight.shape[0] = %d"
+                         % (C, w.shape[0]))
+    if C % groups:
+        raise ValueError("groups=%d must divide the %d input channels of x" % (groups, C))
+    Cg, Og = C // groups, w.shape[1]
+    O = Og * groups
+    b = _bias(b, O, dt)
+    ksize = w.shape[2:]
+    spatial = xa.shape[-nd:]
+    osize = []
+    for n, k, s, p, d, op in zip(spatial, ksize, stride, pads, dilation, opad):
+        o = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+        if o < 0:  # an empty output (o == 0) is returned, as PyTorch returns it
+            raise ValueError("padding %d is larger than the output (size %d before cropping)"
+                             % (p, o + 2 * p))
+        osize.append(o)
+    N = xa.shape[0] if batched else 1
+    oshape = ((N,) if batched else ()) + (O,) + tuple(osize)
+    if out is not None:
+        check_out(out, oshape, dt)
+    x5 = np.ascontiguousarray(xa, dtype=dt).reshape((N, C) + (1,) * (3 - nd) + spatial)
+    # (C, Og, *k) -> the correlation weights (O, Cg, *k) of each group
+    wc = np.asarray(w, dtype=dt).reshape((groups, Cg, Og) + ksize).swapaxes(1, 2)
+    wc = wc.reshape((O, Cg) + (1,) * (3 - nd) + ksize)
+    dest = _dest5(out, xa, batched, nd)
+    res = dest
+    if res is None:
+        res = np.empty((N, O) + (1,) * (3 - nd) + tuple(osize), dtype=dt)
+    geo = list(zip([1] * (3 - nd) + stride, [0] * (3 - nd) + pads,
+                   [1] * (3 - nd) + dilation, res.shape[2:], (1,) * (3 - nd) + ksize))
+    axes = [[(o0,) + _phase_taps(o0, k, s, p, d) for o0 in range(min(s, o))]
+            for s, p, d, o, k in geo]
+    if res.size == 0:
+        return _finish(res, out, oshape, dest is not None)
+    for pz in axes[0]:
+        for py in axes[1]:
+            for px in axes[2]:
+                view = res[:, :, pz[0]::geo[0][0], py[0]::geo[1][0], px[0]::geo[2][0]]
+                if not (pz[1] and py[1] and px[1]):
+                    view[...] = 0 if b is None else b[:, None, None, None]
+                    continue
+                sub = np.ascontiguousarray(wc[:, :, pz[1]][:, :, :, py[1]][..., px[1]])
+                _conv.run_phase(x5, sub, b, (pz[3], py[3], px[3]), (pz[2], py[2], px[2]),
+                                view, num_threads)
+    return _finish(res, out, oshape, dest is not None)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -248,7 +333,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     >>> x = np.ones((1, 2, 4, 4), np.float32)
     >>> w = np.ones((3, 2, 3, 3), np.float32)
     >>> y = pyconv.conv2d(x, w, padding=1)
-    >>> y.shape, y[0, 0, 0, 0], y[0, 0, 1, 1]
+    >>> y.shape, float(y[0, 0, 0, 0]), float(y[0, 0, 1, 1])
     ((1, 3, 4, 4), 8.0, 18.0)
     """
     return _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, out,
@@ -352,6 +437,72 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, stride=1,
     if not (isinstance(pointwise_weight, np.ndarray) and pointwise_weight.dtype.kind == "f"):
         pw = pw.astype(mid.dtype)  # a list or integer array adapts to the data's dtype
     return _convnd(mid, pw, bias, 1, 0, 1, 1, "zeros", out, num_threads, 2)
+
+
+_TRANSPOSE_DOC = """{nd}-D transposed convolution, like ``torch.nn.functional.conv_transpose{nd}d``.
+
+    The adjoint of :func:`conv{nd}d`: every input sample ``x[n, c, i]`` adds ``x * weight[c, o]``
+    to the outputs at ``i * stride - padding + k * dilation``.  Computed as a gather: the output
+    splits into ``stride`` phases per axis, each a stride-1 correlation with the taps that reach
+    it (no zeros inserted, no column buffer).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, {dims}) or (C, {dims})
+    weight : array_like, shape (C, O // groups, {ks})
+    bias : array_like, shape (O,), optional
+    stride, padding, output_padding, dilation : int or tuple of {nd} ints
+        The output length is ``(L - 1) * stride - 2 * padding + dilation * (k - 1)
+        + output_padding + 1``; ``output_padding < max(stride, dilation)``.
+    groups : int
+    out : ndarray, optional
+    num_threads : int, optional
+
+    Returns
+    -------
+    ndarray, shape (N, O, ...) or (O, ...)
+
+    Examples
+    --------
+    >>> import numpy as np, pyconv
+    {example}
+    """
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, out=None, num_threads=None):
+    return _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation,
+                           out, num_threads, 1)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, out=None, num_threads=None):
+    return _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation,
+                           out, num_threads, 2)
+
+
+def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, out=None, num_threads=None):
+    return _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation,
+                           out, num_threads, 3)
+
+
+conv_transpose1d.__doc__ = _TRANSPOSE_DOC.format(
+    nd=1, dims="L", ks="k", example=""">>> pyconv.conv_transpose1d(np.ones((1, 1, 3)), np.ones((1, 1, 3)), stride=2)
+    array([[[1., 1., 2., 1., 2., 1., 1.]]])""")
+conv_transpose2d.__doc__ = _TRANSPOSE_DOC.format(
+    nd=2, dims="H, W", ks="kH, kW", example=""">>> y = pyconv.conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)), stride=2)
+    >>> y.shape
+    (1, 1, 5, 5)
+    >>> y[0, 0]
+    array([[1., 1., 2., 1., 1.],
+           [1., 1., 2., 1., 1.],
+           [2., 2., 4., 2., 2.],
+           [1., 1., 2., 1., 1.],
+           [1., 1., 2., 1., 1.]])""")
+conv_transpose3d.__doc__ = _TRANSPOSE_DOC.format(
+    nd=3, dims="D, H, W", ks="kD, kH, kW", example=""">>> pyconv.conv_transpose3d(np.ones((2, 3, 3, 3)), np.ones((2, 4, 2, 2, 2)), stride=2).shape
+    (4, 6, 6, 6)""")
 
 
 def channel_shuffle(x, groups):
