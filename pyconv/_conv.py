@@ -23,6 +23,8 @@ VEC_BYTES = 128
 BUF_BYTES = 256 * 1024
 #: outputs wider than this are cut into column blocks of COL_BLOCK
 MAX_CW = 1024
+#: input bytes one chunk of taps may read per column tile (half of a 32 KB L1)
+L1_BYTES = 16 * 1024
 COL_BLOCK = 512
 
 
@@ -41,13 +43,14 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
     CW = Wo if Wo <= MAX_CW else COL_BLOCK
     ncb = -(-Wo // CW)
     reach = ((KW - 1) * dw) // sw
-    Wph = -(-CW // nr) * nr + reach + 1
-    Wph = -(-Wph // 16) * 16
-    Wrow = sw * Wph
-    per_row = max(1, Cg * KD * Wrow * itemsize)
-    # rows per task: as many as fit the buffer, at least two for the two-row kernel
-    R = (BUF_BYTES // per_row - (KH - 1) * dh - 1) // sh + 1
-    R = max(2 if mr == 1 else 1, min(Ho, R))
+    Wph = CW + reach
+
+    def nyp_of(R):  # gathered rows per stride-phase plane for R output rows
+        return -(-((R - 1) * sh + (KH - 1) * dh + 1) // sh)
+
+    planes = Cg * KD * sh * sw
+    # rows per task: as many as fit the buffer
+    R = max(1, min(Ho, BUF_BYTES // max(1, planes * Wph * itemsize) - (KH - 1) * dh // sh))
     ntiles = -(-Og // MR) if mr == MR else Og
     base = N * G * Do * ncb
     want = 4 * nthreads if nthreads > 1 else 1
@@ -59,16 +62,22 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
         noc = min(ntiles, -(-want // (base * nrb)))
         OCT = -(-ntiles // noc)
         noc = -(-ntiles // OCT)
-    ny = (R - 1) * sh + (KH - 1) * dh + 1
-    buf_len = Cg * KD * ny * Wrow + (sh + 1) * Wrow + nr
+    nyp = nyp_of(R)
+    buf_len = planes * nyp * Wph + Wph + 2 * nr + 16
     line_len = (CW - 1) * sw + (KW - 1) * dw + 1 if sw > 1 else 0
     c, kz, ky, kx = np.meshgrid(np.arange(Cg), np.arange(KD), np.arange(KH), np.arange(KW),
                                 indexing="ij")
-    offs = (((c * KD + kz) * ny + ky * dh) * Wrow + ((kx * dw) % sw) * Wph
-            + (kx * dw) // sw).ravel().astype(np.intp)
+    offs = (((((c * KD + kz) * sh + (ky * dh) % sh) * sw + (kx * dw) % sw) * nyp
+             + (ky * dh) // sh) * Wph + (kx * dw) // sw).ravel().astype(np.intp)
     offs.setflags(write=False)
-    geom = (N, C, D, H, W, O, Do, Ho, Wo, G, Cg, Og, K, KD, KH, KW, sd, sh, sw, dd, dh, dw,
-            ox, R, nrb, CW, ncb, OCT, noc, ny, Wph, Wrow, buf_len, line_len, mr)
+    # taps per chunk of the micro-kernel's loop: the input rows one chunk reads for a block
+    # of lanes (channels x KD x KH rows of nr + reach columns) stay within L1_BYTES
+    per_c = KD * KH * (nr + reach + 1) * itemsize
+    cc = max(1, min(Cg, L1_BYTES // per_c))
+    cc = -(-Cg // -(-Cg // cc))
+    Kc = cc * KD * KH * KW
+    geom = (N, C, D, H, W, O, Do, Ho, Wo, G, Cg, Og, K, Kc, KD, KH, KW, sd, sh, sw, dd, dh, dw,
+            ox, R, nrb, CW, ncb, OCT, noc, nyp, Wph, buf_len, line_len, mr)
     return geom, offs
 
 

@@ -2,7 +2,8 @@
 # (O, C/groups, kd, kh, kw)).  Included by _kernels_base.pyx and _kernels_avx2.pyx after
 # _kernels.pxi, whose `real` fused type and `_fill_row` it uses.
 #
-# Every conv1d/2d/3d, depthwise, grouped, pointwise, strided and dilated case runs here:
+# Every conv1d/2d/3d, depthwise, grouped, pointwise, strided, dilated and (phase by phase)
+# transposed case runs here:
 #
 #   out[n, g*Og + o, z, y, x] = bias[g*Og + o]
 #       + sum_t wpack[g, o, t] * P[n, g*Cg + c(t), z*sd + kz(t)*dd, y*sh + ky(t)*dh, x*sw + kx(t)*dw]
@@ -12,13 +13,17 @@
 #
 # One task = (image n, group g, output plane z, block of output rows, block of output columns,
 # chunk of output-channel tiles).  It gathers the padded input rows it needs for the group's
-# input channels into its thread's buffer, with each row split into `sw` phases (column
-# p + i*sw of the padded row goes to phase p, index i) so that every tap of a strided conv reads
-# a contiguous run.  Then a register-blocked micro-kernel walks the taps:
-#   _mk3: 3 output channels x NR columns (12 vector accumulators), weights broadcast, per tap
-#         NR/8 (float32) input loads + 3 broadcasts for 12 fused multiply-adds;
-#   _mk1: 1 output channel x 2 output rows x NR columns, for groups of one or two output
-#         channels (depthwise, single-channel images).
+# input channels into its thread's buffer, split by stride phase along y and x:
+#
+#   buf[((((c*KD + kz)*sh + j % sh)*sw + q)*nyp + j // sh)*Wph + i] = P[c, kz, row j, col q + i*sw]
+#
+# so that output (r, x) of tap t reads buf[offs[t] + r*Wph + x]: one linear "lane" index
+# L = r*Wph + x covers every output row of the task (lanes with x >= cw are padding, computed and
+# dropped).  A register-blocked micro-kernel walks the taps for a block of lanes:
+#   _mk3: 3 output channels x NR lanes (12 AVX2 accumulators): per tap NR/8 input loads and 3
+#         broadcasts for 12 fused multiply-adds;
+#   _mk1: 1 output channel x 2*NR lanes, for groups of one or two output channels (depthwise,
+#         single-channel images).
 # Each output is summed by one thread, over t in order, then the bias is added: the result does
 # not depend on the number of threads.  Scratch per thread is bounded by one task's rows.
 
@@ -26,41 +31,142 @@ from libc.stdlib cimport calloc
 
 cdef enum:
     CONV_MR = 3            # output channels per _mk3 tile
-    CONV_VEC_BYTES = 128   # NR * sizeof(real): 32 float32 or 16 float64 columns per tile
+    CONV_VEC_BYTES = 128   # NR * sizeof(real): 32 float32 or 16 float64 lanes per tile
 
 
 ctypedef struct ConvPlan:
     Py_ssize_t N, C, D, H, W          # input (contiguous)
     Py_ssize_t O, Do, Ho, Wo          # output
     Py_ssize_t G, Cg, Og, K           # groups, in/out channels per group, taps per output
+    Py_ssize_t Kc                     # taps per chunk of the _mk3 tap loop (fits L1)
     Py_ssize_t KD, KH, KW
     Py_ssize_t sd, sh, sw, dd, dh, dw
     Py_ssize_t ox                     # left padding of x: tabx[i] == i - ox inside the row
     Py_ssize_t R, nrb                 # output rows per task, row blocks
     Py_ssize_t CW, ncb                # output columns per task, column blocks
     Py_ssize_t OCT, noc               # output-channel tiles per task, tile chunks
-    Py_ssize_t ny, Wph, Wrow          # gathered rows per (c, kz), phase length, row length
+    Py_ssize_t nyp, Wph               # gathered rows per phase plane, lane pitch of a row
     Py_ssize_t buf_len, line_len      # per-thread scratch (elements)
     Py_ssize_t so_n, so_c, so_z, so_y, so_x   # output strides (elements)
     int mr                            # 3: _mk3 tiles, 1: _mk1 per channel
 
 
-cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t so_x, Py_ssize_t mv, Py_ssize_t nv,
+cdef struct Lanes:
+    # where a block of lanes lands in the output: rows of the task, valid columns, pitch
+    Py_ssize_t rows, cw, Wph, so_y, so_x
+
+
+cdef inline bint _lanes_contiguous(const Lanes* ln, Py_ssize_t l0, Py_ssize_t n) noexcept nogil:
+    # lanes [l0, l0 + n) are n consecutive valid outputs of one row, stored contiguously
+    cdef Py_ssize_t x = l0 % ln.Wph
+    return ln.so_x == 1 and x + n <= ln.cw and l0 // ln.Wph < ln.rows
+
+
+cdef inline real* _lane_ptr(real* o, const Lanes* ln, Py_ssize_t l) noexcept nogil:
+    return o + (l // ln.Wph) * ln.so_y + (l % ln.Wph) * ln.so_x
+
+
+cdef inline void _load_lanes(real* acc, const real* o, const Lanes* ln, Py_ssize_t l0,
+                             Py_ssize_t n) noexcept nogil:
+    # acc[j] = stored partial sum of lane l0 + j (0 for padding lanes), one row run at a time
+    cdef Py_ssize_t i, j = 0, m, seg, r = l0 // ln.Wph, x = l0 % ln.Wph
+    cdef const real* src
+    while j < n:
+        seg = ln.Wph - x
+        if seg > n - j:
+            seg = n - j
+        m = ln.cw - x if r < ln.rows else 0
+        if m > seg:
+            m = seg
+        if m < 0:
+            m = 0
+        src = o + r * ln.so_y + x * ln.so_x
+        if ln.so_x == 1:
+            for i in range(m):
+                acc[j + i] = src[i]
+        else:
+            for i in range(m):
+                acc[j + i] = src[i * ln.so_x]
+        for i in range(m, seg):
+            acc[j + i] = 0
+        j = j + seg
+        x = 0
+        r = r + 1
+
+
+cdef inline void _store_lanes(real* o, const Lanes* ln, Py_ssize_t l0, Py_ssize_t n,
+                              const real* acc, real b) noexcept nogil:
+    # the valid lanes of acc (+ b) to the output, one row run at a time
+    cdef Py_ssize_t i, j = 0, m, seg, r = l0 // ln.Wph, x = l0 % ln.Wph
+    cdef real* dst
+    while j < n and r < ln.rows:
+        seg = ln.Wph - x
+        if seg > n - j:
+            seg = n - j
+        m = ln.cw - x
+        if m > seg:
+            m = seg
+        dst = o + r * ln.so_y + x * ln.so_x
+        if ln.so_x == 1:
+            for i in range(m):
+                dst[i] = acc[j + i] + b
+        else:
+            for i in range(m):
+                dst[i * ln.so_x] = acc[j + i] + b
+        j = j + seg
+        x = 0
+        r = r + 1
+
+
+cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln, Py_ssize_t l0,
                       const real* xb, const Py_ssize_t* offs, const real* wp, Py_ssize_t K,
-                      const real* bias) noexcept nogil:
-    # o[i*so_c + j*so_x] = bias[i] + sum_t wp[3t + i] * xb[offs[t] + j], i < mv, j < nv
+                      bint first, bint last, const real* bias) noexcept nogil:
+    # For lanes l0 .. l0+NR-1 and channels i < mv of the tile whose output starts at o:
+    # out (=, or += when not first) sum_t wp[3t + i] * xb[offs[t] + lane], then + bias[i] when
+    # last; K >= 1.  A sum split over several calls (chunks of taps) continues from the stored
+    # partial sum, so its rounding is that of one call.
     cdef real a0[32]
     cdef real a1[32]
     cdef real a2[32]
-    cdef real w0, w1, w2, b
+    cdef real c0[32]
+    cdef real c1[32]
+    cdef real c2[32]
+    cdef real w0, w1, w2
     cdef const real* xp
+    cdef real* op
     cdef Py_ssize_t t, j
+    cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
+    cdef bint full = mv == 3 and _lanes_contiguous(ln, l0, nr)
+    xb = xb + l0
+    # the first tap starts the sums (from 0, or from the stored partial sums): c + w*x
+    # rounds as the loop's own steps do
+    xp = xb + offs[0]
+    w0 = wp[0]
+    w1 = wp[1]
+    w2 = wp[2]
+    if first:
+        for j in range(32 if real is float else 16):
+            a0[j] = w0 * xp[j]
+            a1[j] = w1 * xp[j]
+            a2[j] = w2 * xp[j]
+    elif full:
+        op = _lane_ptr(o, ln, l0)
+        for j in range(32 if real is float else 16):
+            a0[j] = op[j] + w0 * xp[j]
+            a1[j] = op[so_c + j] + w1 * xp[j]
+            a2[j] = op[2 * so_c + j] + w2 * xp[j]
+    else:
+        _load_lanes(c0, o, ln, l0, nr)
+        if mv > 1:
+            _load_lanes(c1, o + so_c, ln, l0, nr)
+        if mv > 2:
+            _load_lanes(c2, o + 2 * so_c, ln, l0, nr)
+        for j in range(32 if real is float else 16):
+            a0[j] = c0[j] + w0 * xp[j]
+            a1[j] = (c1[j] if mv > 1 else 0) + w1 * xp[j]
+            a2[j] = (c2[j] if mv > 2 else 0) + w2 * xp[j]
     if real is float:
-        for j in range(32):
-            a0[j] = 0
-            a1[j] = 0
-            a2[j] = 0
-        for t in range(K):
+        for t in range(1, K):
             xp = xb + offs[t]
             w0 = wp[3 * t]
             w1 = wp[3 * t + 1]
@@ -70,11 +176,7 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t so_x, Py_ssize_t mv, 
                 a1[j] = a1[j] + w1 * xp[j]
                 a2[j] = a2[j] + w2 * xp[j]
     else:
-        for j in range(16):
-            a0[j] = 0
-            a1[j] = 0
-            a2[j] = 0
-        for t in range(K):
+        for t in range(1, K):
             xp = xb + offs[t]
             w0 = wp[3 * t]
             w1 = wp[3 * t + 1]
@@ -83,71 +185,77 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t so_x, Py_ssize_t mv, 
                 a0[j] = a0[j] + w0 * xp[j]
                 a1[j] = a1[j] + w1 * xp[j]
                 a2[j] = a2[j] + w2 * xp[j]
-    b = bias[0] if bias != NULL else 0
-    for j in range(nv):
-        o[j * so_x] = a0[j] + b
+    w0 = bias[0] if last and bias != NULL else 0
+    w1 = bias[1] if last and bias != NULL and mv > 1 else 0
+    w2 = bias[2] if last and bias != NULL and mv > 2 else 0
+    if full:
+        op = _lane_ptr(o, ln, l0)
+        for j in range(32 if real is float else 16):
+            op[j] = a0[j] + w0
+            op[so_c + j] = a1[j] + w1
+            op[2 * so_c + j] = a2[j] + w2
+        return
+    _store_lanes(o, ln, l0, nr, a0, w0)
     if mv > 1:
-        b = bias[1] if bias != NULL else 0
-        for j in range(nv):
-            o[so_c + j * so_x] = a1[j] + b
+        _store_lanes(o + so_c, ln, l0, nr, a1, w1)
     if mv > 2:
-        b = bias[2] if bias != NULL else 0
-        for j in range(nv):
-            o[2 * so_c + j * so_x] = a2[j] + b
+        _store_lanes(o + 2 * so_c, ln, l0, nr, a2, w2)
 
 
-cdef inline void _mk1(real* o, Py_ssize_t so_y, Py_ssize_t so_x, Py_ssize_t rv, Py_ssize_t nv,
-                      const real* xb, Py_ssize_t xrow, const Py_ssize_t* offs, const real* wp,
-                      Py_ssize_t K, const real* bias) noexcept nogil:
-    # Rows r < rv (<= 2) of one output channel: o[r*so_y + j*so_x] = bias + sum_t wp[t] *
-    # xb[r*xrow + offs[t] + j]
+cdef inline void _mk1(real* o, const Lanes* ln, Py_ssize_t l0, const real* xb,
+                      const Py_ssize_t* offs, const real* wp, Py_ssize_t K,
+                      const real* bias) noexcept nogil:
+    # One output channel, lanes l0 .. l0 + 2*NR - 1: out = bias + sum_t wp[t] * xb[offs[t] + lane]
     cdef real a0[32]
     cdef real a1[32]
     cdef real w0, b
     cdef const real* xp
-    cdef const real* xq
+    cdef real* op
     cdef Py_ssize_t t, j
+    cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
+    xb = xb + l0
+    xp = xb + offs[0]
+    w0 = wp[0]
     if real is float:
         for j in range(32):
-            a0[j] = 0
-            a1[j] = 0
-        for t in range(K):
+            a0[j] = w0 * xp[j]
+            a1[j] = w0 * xp[j + 32]
+        for t in range(1, K):
             xp = xb + offs[t]
-            xq = xp + xrow
             w0 = wp[t]
             for j in range(32):
                 a0[j] = a0[j] + w0 * xp[j]
-                a1[j] = a1[j] + w0 * xq[j]
+                a1[j] = a1[j] + w0 * xp[j + 32]
     else:
         for j in range(16):
-            a0[j] = 0
-            a1[j] = 0
-        for t in range(K):
+            a0[j] = w0 * xp[j]
+            a1[j] = w0 * xp[j + 16]
+        for t in range(1, K):
             xp = xb + offs[t]
-            xq = xp + xrow
             w0 = wp[t]
             for j in range(16):
                 a0[j] = a0[j] + w0 * xp[j]
-                a1[j] = a1[j] + w0 * xq[j]
+                a1[j] = a1[j] + w0 * xp[j + 16]
     b = bias[0] if bias != NULL else 0
-    for j in range(nv):
-        o[j * so_x] = a0[j] + b
-    if rv > 1:
-        for j in range(nv):
-            o[so_y + j * so_x] = a1[j] + b
+    if _lanes_contiguous(ln, l0, 2 * nr):
+        op = _lane_ptr(o, ln, l0)
+        for j in range(32 if real is float else 16):
+            op[j] = a0[j] + b
+            op[j + nr] = a1[j] + b
+        return
+    _store_lanes(o, ln, l0, nr, a0, b)
+    _store_lanes(o, ln, l0 + nr, nr, a1, b)
 
 
 cdef inline void _conv_gather(const ConvPlan* p, const real* xg, real* buf, real* line,
                               const Py_ssize_t* tabz, const Py_ssize_t* taby,
                               const Py_ssize_t* tabx, Py_ssize_t z, Py_ssize_t y0,
                               Py_ssize_t rows, Py_ssize_t x0, Py_ssize_t cw) noexcept nogil:
-    # Rows of padded input for output plane z, output rows [y0, y0 + rows), output columns
-    # [x0, x0 + cw): buf[((c*KD + kz)*ny + j)*Wrow + q*Wph + i] = P[c, z*sd + kz*dd,
-    # y0*sh + j, x0*sw + q + i*sw]
-    cdef Py_ssize_t c, kz, j, zi, yi, i, q, cnt, width, xp0
+    # The padded input rows output rows [y0, y0 + rows) x columns [x0, x0 + cw) of plane z
+    # read, split into stride phases (see the layout at the top of this file).
+    cdef Py_ssize_t c, kz, j, zi, yi, i, q, cnt, width, xp0, plane
     cdef Py_ssize_t ny = (rows - 1) * p.sh + (p.KH - 1) * p.dh + 1
-    cdef real* row
-    cdef real* ph
+    cdef real* dst
     cdef const real* src
     width = (cw - 1) * p.sw + (p.KW - 1) * p.dw + 1
     xp0 = x0 * p.sw
@@ -155,34 +263,38 @@ cdef inline void _conv_gather(const ConvPlan* p, const real* xg, real* buf, real
         for kz in range(p.KD):
             zi = tabz[z * p.sd + kz * p.dd]
             for j in range(ny):
-                row = buf + ((c * p.KD + kz) * p.ny + j) * p.Wrow
+                # first phase plane of this row
+                plane = (((c * p.KD + kz) * p.sh + j % p.sh) * p.sw) * p.nyp + j // p.sh
                 yi = taby[y0 * p.sh + j]
-                if zi < 0 or yi < 0:
-                    for q in range(p.sw):
-                        ph = row + q * p.Wph
-                        cnt = (width - q + p.sw - 1) // p.sw
-                        for i in range(cnt):
-                            ph[i] = 0
-                    continue
-                src = xg + ((c * p.D + zi) * p.H + yi) * p.W
+                src = NULL if zi < 0 or yi < 0 else xg + ((c * p.D + zi) * p.H + yi) * p.W
                 if p.sw == 1:
-                    _fill_row(row, src, tabx, xp0, width, p.ox, p.W, <real>0)
+                    dst = buf + plane * p.Wph
+                    if src == NULL:
+                        for i in range(width):
+                            dst[i] = 0
+                    else:
+                        _fill_row(dst, src, tabx, xp0, width, p.ox, p.W, <real>0)
+                    continue
+                if src == NULL:
+                    for i in range(width):
+                        line[i] = 0
                 else:
                     _fill_row(line, src, tabx, xp0, width, p.ox, p.W, <real>0)
-                    for q in range(p.sw):
-                        ph = row + q * p.Wph
-                        cnt = (width - q + p.sw - 1) // p.sw
-                        for i in range(cnt):
-                            ph[i] = line[q + i * p.sw]
+                for q in range(p.sw):
+                    dst = buf + (plane + q * p.nyp) * p.Wph
+                    cnt = (width - q + p.sw - 1) // p.sw
+                    for i in range(cnt):
+                        dst[i] = line[q + i * p.sw]
 
 
 cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, real* out,
                             const real* wpack, const real* bias, const Py_ssize_t* offs,
                             const Py_ssize_t* tabz, const Py_ssize_t* taby,
                             const Py_ssize_t* tabx, real* buf, real* line) noexcept nogil:
-    cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile, r, xb, nv
-    cdef Py_ssize_t oc, mv, rv
+    cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile
+    cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lx
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
+    cdef Lanes ln
     cdef const real* bp
     cdef real* ob
     rest = task
@@ -206,52 +318,52 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
         cw = p.CW
     _conv_gather(p, x + (n * p.C + g * p.Cg) * p.D * p.H * p.W, buf, line, tabz, taby, tabx,
                  z, y0, rows, x0, cw)
+    ln.rows = rows
+    ln.cw = cw
+    ln.Wph = p.Wph
+    ln.so_y = p.so_y
+    ln.so_x = p.so_x
     ob = out + n * p.so_n + g * p.Og * p.so_c + z * p.so_z + y0 * p.so_y + x0 * p.so_x
+    nlanes = (rows - 1) * p.Wph + cw
     t0 = ci * p.OCT
-    if p.mr == 3:
-        t1 = (p.Og + CONV_MR - 1) // CONV_MR
-        if t1 > t0 + p.OCT:
-            t1 = t0 + p.OCT
-        # rows, then column tiles, then channel tiles: the input a column tile reads stays in
-        # L1 while every channel tile of the chunk uses it
-        for r in range(rows):
-            xb = 0
-            while xb < cw:
-                nv = cw - xb
-                if nv > nr:
-                    nv = nr
+    step = nr if p.mr == 3 else 2 * nr
+    l0 = 0
+    while l0 < nlanes:
+        lx = l0 % p.Wph
+        if lx >= cw and lx + step <= p.Wph:
+            l0 = l0 + step      # a block of padding lanes only
+            continue
+        if p.mr == 3:
+            # chunks of taps, then channel tiles: the input rows a chunk reads for this block
+            # of lanes stay in L1 while every channel tile of the task uses them
+            t1 = (p.Og + CONV_MR - 1) // CONV_MR
+            if t1 > t0 + p.OCT:
+                t1 = t0 + p.OCT
+            wtile = p.K * CONV_MR
+            k0 = 0
+            while k0 < p.K:
+                kn = p.K - k0
+                if kn > p.Kc:
+                    kn = p.Kc
                 for tile in range(t0, t1):
                     oc = tile * CONV_MR
                     mv = p.Og - oc
                     if mv > CONV_MR:
                         mv = CONV_MR
                     bp = NULL if bias == NULL else bias + g * p.Og + oc
-                    _mk3(ob + oc * p.so_c + r * p.so_y + xb * p.so_x, p.so_c, p.so_x, mv, nv,
-                         buf + r * p.sh * p.Wrow + xb, offs,
-                         wpack + (g * ((p.Og + CONV_MR - 1) // CONV_MR) + tile) * p.K * CONV_MR,
-                         p.K, bp)
-                xb = xb + nr
-    else:
-        t1 = p.Og
-        if t1 > t0 + p.OCT:
-            t1 = t0 + p.OCT
-        r = 0
-        while r < rows:
-            rv = rows - r
-            if rv > 2:
-                rv = 2
-            xb = 0
-            while xb < cw:
-                nv = cw - xb
-                if nv > nr:
-                    nv = nr
-                for oc in range(t0, t1):
-                    bp = NULL if bias == NULL else bias + g * p.Og + oc
-                    _mk1(ob + oc * p.so_c + r * p.so_y + xb * p.so_x, p.so_y, p.so_x, rv, nv,
-                         buf + r * p.sh * p.Wrow + xb, p.sh * p.Wrow, offs,
-                         wpack + (g * p.Og + oc) * p.K, p.K, bp)
-                xb = xb + nr
-            r = r + 2
+                    _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, l0, buf, offs + k0,
+                         wpack + (g * ((p.Og + CONV_MR - 1) // CONV_MR) + tile) * wtile
+                         + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp)
+                k0 = k0 + kn
+        else:
+            t1 = p.Og
+            if t1 > t0 + p.OCT:
+                t1 = t0 + p.OCT
+            for oc in range(t0, t1):
+                bp = NULL if bias == NULL else bias + g * p.Og + oc
+                _mk1(ob + oc * p.so_c, &ln, l0, buf, offs, wpack + (g * p.Og + oc) * p.K, p.K,
+                     bp)
+        l0 = l0 + step
 
 
 cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpack,
@@ -264,8 +376,8 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
         return 0
     if num_threads > ntasks:
         num_threads = <int>ntasks
-    # each thread's scratch starts on its own 64-byte line; calloc: the slack a micro-tile
-    # reads past a row's end (lanes that are never stored) is initialised memory
+    # each thread's scratch starts on its own 64-byte line; calloc: the lanes a micro-tile
+    # reads past the gathered rows (padding lanes, never stored) are initialised memory
     per = (((p.buf_len + p.line_len) * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 // sizeof(real)
     scratch = <real*>calloc(<size_t>(num_threads * per), sizeof(real))
     if scratch == NULL:
@@ -281,9 +393,9 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
 
 
 cdef int _plan_from(ConvPlan* p, tuple geom) except -1:
-    (p.N, p.C, p.D, p.H, p.W, p.O, p.Do, p.Ho, p.Wo, p.G, p.Cg, p.Og, p.K,
+    (p.N, p.C, p.D, p.H, p.W, p.O, p.Do, p.Ho, p.Wo, p.G, p.Cg, p.Og, p.K, p.Kc,
      p.KD, p.KH, p.KW, p.sd, p.sh, p.sw, p.dd, p.dh, p.dw, p.ox, p.R, p.nrb, p.CW, p.ncb,
-     p.OCT, p.noc, p.ny, p.Wph, p.Wrow, p.buf_len, p.line_len, p.mr) = geom
+     p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.mr) = geom
     return 0
 
 
