@@ -504,28 +504,40 @@ def dl_conv_workload(name, description, xshape, wshape, stride=1, padding=0, dil
     ))
 
 
-dl_conv_workload("dl_conv2d_3x3_64c_56", "pyconv.conv2d 3x3, 64->64, 56x56, N=1, padding=1",
-                 (1, 64, 56, 56), (64, 64, 3, 3), padding=1)
-dl_conv_workload("dl_conv2d_3x3_64c_56_n8", "pyconv.conv2d 3x3, 64->64, 56x56, N=8, padding=1",
+# The targets of the deep-learning convolution and transposed-convolution work (float32).
+dl_conv_workload("dl_conv2d_3x3_64c_56_n8", "conv2d 3x3, N=8, 64->64, 56x56, padding 1",
                  (8, 64, 56, 56), (64, 64, 3, 3), padding=1)
-dl_conv_workload("dl_conv2d_3x3_256c_14", "pyconv.conv2d 3x3, 256->256, 14x14, N=1, padding=1",
-                 (1, 256, 14, 14), (256, 256, 3, 3), padding=1)
-dl_conv_workload("dl_conv2d_1x1_256to64_56", "pyconv.conv2d 1x1, 256->64, 56x56, N=1",
-                 (1, 256, 56, 56), (64, 256, 1, 1))
-dl_conv_workload("dl_conv2d_stem_7x7s2", "pyconv.conv2d 7x7 stride 2, 3->64, 224x224, padding=3",
-                 (1, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3)
-dl_conv_workload("dl_conv2d_3x3_dil2_64c_56", "pyconv.conv2d 3x3 dilation 2, 64->64, 56x56, padding=2",
-                 (1, 64, 56, 56), (64, 64, 3, 3), padding=2, dilation=2)
-dl_conv_workload("dl_conv2d_grouped_g32_128c_28", "pyconv.conv2d 3x3 groups=32, 128->128, 28x28, padding=1",
-                 (1, 128, 28, 28), (128, 4, 3, 3), padding=1, groups=32)
-dl_conv_workload("dl_depthwise_3x3_256c_56", "pyconv.depthwise_conv2d 3x3, 256 channels, 56x56, padding=1",
-                 (1, 256, 56, 56), (256, 1, 3, 3), padding=1, groups=256,
+dl_conv_workload("dl_conv2d_3x3s2_64to128_112_n8", "conv2d 3x3 stride 2, N=8, 64->128, 112->56",
+                 (8, 64, 112, 112), (128, 64, 3, 3), stride=2, padding=1)
+dl_conv_workload("dl_conv2d_3x3_dil2_64c_56_n8", "conv2d 3x3 dilation 2, N=8, 64->64, 56x56",
+                 (8, 64, 56, 56), (64, 64, 3, 3), padding=2, dilation=2)
+dl_conv_workload("dl_conv2d_1x1_256c_28_n8", "conv2d 1x1, N=8, 256->256, 28x28",
+                 (8, 256, 28, 28), (256, 256, 1, 1))
+dl_conv_workload("dl_conv2d_grouped_g8_128c_56_n8", "conv2d 3x3 groups=8, N=8, 128->128, 56x56",
+                 (8, 128, 56, 56), (128, 16, 3, 3), padding=1, groups=8)
+dl_conv_workload("dl_depthwise_3x3_256c_56_n8", "depthwise_conv2d 3x3, N=8, 256 channels, 56x56",
+                 (8, 256, 56, 56), (256, 1, 3, 3), padding=1, groups=256,
                  pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
-dl_conv_workload("dl_conv_transpose2d_4x4s2_64to32_28", "pyconv.conv_transpose2d 4x4 stride 2, 64->32, 28->56, padding=1",
-                 (1, 64, 28, 28), (64, 32, 4, 4), stride=2, padding=1,
+dl_conv_workload("dl_conv3d_3x3x3_16c_32_n2", "conv3d 3x3x3, N=2, 16->16, 32^3, padding 1",
+                 (2, 16, 32, 32, 32), (16, 16, 3, 3, 3), padding=1, pyconv_fn="pyconv.conv3d")
+dl_conv_workload("dl_conv2d_1ch_3x3_2048", "conv2d 3x3, one channel, 2048x2048, padding 1",
+                 (1, 1, 2048, 2048), (1, 1, 3, 3), padding=1)
+dl_conv_workload("dl_conv2d_3x3_256c_14", "conv2d 3x3, N=1, 256->256, 14x14, padding 1",
+                 (1, 256, 14, 14), (256, 256, 3, 3), padding=1)
+dl_conv_workload("dl_conv2d_stem_7x7s2", "conv2d 7x7 stride 2, 3->64, 224x224, padding 3",
+                 (1, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3)
+dl_conv_workload("dl_conv_transpose2d_4x4s2_64to32_28_n8",
+                 "conv_transpose2d 4x4 stride 2, N=8, 64->32, 28->56, padding 1",
+                 (8, 64, 28, 28), (64, 32, 4, 4), stride=2, padding=1,
                  pyconv_fn="pyconv.conv_transpose2d", transposed=True)
-dl_conv_workload("dl_conv3d_3x3x3_32c_16x32x32", "pyconv.conv3d 3x3x3, 32->32, 16x32x32, padding=1",
-                 (1, 32, 16, 32, 32), (32, 32, 3, 3, 3), padding=1, pyconv_fn="pyconv.conv3d")
+dl_conv_workload("dl_conv_transpose1d_k8s4_32c_16384_n4",
+                 "conv_transpose1d k=8 stride 4, N=4, 32->32, length 16384",
+                 (4, 32, 16384), (32, 32, 8), stride=4,
+                 pyconv_fn="pyconv.conv_transpose1d", transposed=True)
+dl_conv_workload("dl_conv_transpose3d_4s2_16c_16_n2",
+                 "conv_transpose3d 4^3 stride 2, N=2, 16->16, 16^3->32^3, padding 1",
+                 (2, 16, 16, 16, 16), (16, 16, 4, 4, 4), stride=2, padding=1,
+                 pyconv_fn="pyconv.conv_transpose3d", transposed=True)
 
 
 # ---- image filters: sobel, gaussian, sepfilter --------------------------------
