@@ -114,10 +114,11 @@ def _bias(b, O, dt):
     return b.astype(dt)
 
 
-def _dest5(out, xa, batched, nd):
-    """A 5-D view of the user's ``out`` the kernel may write into, or None."""
-    if out is None or np.may_share_memory(out, xa) or not out.dtype.isnative \
-            or not out.flags.aligned:
+def _dest5(out, operands, batched, nd):
+    """A 5-D view of the user's ``out`` the kernel may write into, or None (then the result
+    is computed into a new array and copied): ``out`` must not share memory with any operand."""
+    if out is None or not out.dtype.isnative or not out.flags.aligned \
+            or any(a is not None and np.may_share_memory(out, a) for a in operands):
         return None
     view = out if batched else out[np.newaxis]
     return view[(slice(None), slice(None)) + (np.newaxis,) * (3 - nd)]
@@ -188,7 +189,7 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, ou
         S = math.prod(spatial)
         x5 = x5.reshape(N, C, 1, 1, S)
         w5 = w5.reshape(O, C // groups, 1, 1, 1)
-    dest = _dest5(out, xa, batched, nd)
+    dest = _dest5(out, (xa, w, b, bias), batched, nd)
     if dest is not None and pointwise:
         dest = dest.reshape(N, O, 1, 1, -1) if dest.flags.c_contiguous else None
     res = _conv.run(x5, w5, b, stride3, dil3, pads3, mode, groups, num_threads, dest=dest)
@@ -247,7 +248,7 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     # (C, Og, *k) -> the correlation weights (O, Cg, *k) of each group
     wc = np.asarray(w, dtype=dt).reshape((groups, Cg, Og) + ksize).swapaxes(1, 2)
     wc = wc.reshape((O, Cg) + (1,) * (3 - nd) + ksize)
-    dest = _dest5(out, xa, batched, nd)
+    dest = _dest5(out, (xa, w, b, bias), batched, nd)
     res = dest
     if res is None:
         res = np.empty((N, O) + (1,) * (3 - nd) + tuple(osize), dtype=dt)
@@ -432,11 +433,19 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, stride=1,
         raise ValueError("pointwise_weight.shape[1] (%d) must equal the depthwise output "
                          "channels depthwise_weight.shape[0] (%d)" % (pw.shape[1],
                                                                        dwa.shape[0]))
-    mid = depthwise_conv2d(x, depthwise_weight, None, stride, padding, dilation,
-                           padding_mode=padding_mode, num_threads=num_threads)
-    if not (isinstance(pointwise_weight, np.ndarray) and pointwise_weight.dtype.kind == "f"):
-        pw = pw.astype(mid.dtype)  # a list or integer array adapts to the data's dtype
-    return _convnd(mid, pw, bias, 1, 0, 1, 1, "zeros", out, num_threads, 2)
+    # the result type is decided by every operand up front (a float64 pointwise weight makes
+    # the depthwise step float64 too); lists and integer arrays adapt to it
+    xa = as_array(x, "x")
+    dt = float_dtype(xa.dtype, "x")
+    for arr, given, name in ((dwa, depthwise_weight, "depthwise_weight"),
+                             (pw, pointwise_weight, "pointwise_weight")):
+        if isinstance(given, np.ndarray) and given.dtype.kind == "f":
+            dt = np.promote_types(dt, float_dtype(arr.dtype, name))
+    mid = depthwise_conv2d(xa.astype(dt, copy=False), dwa.astype(dt, copy=False), None, stride,
+                           padding, dilation, padding_mode=padding_mode,
+                           num_threads=num_threads)
+    return _convnd(mid, pw.astype(dt, copy=False), bias, 1, 0, 1, 1, "zeros", out,
+                   num_threads, 2)
 
 
 _TRANSPOSE_DOC = """{nd}-D transposed convolution, like ``torch.nn.functional.conv_transpose{nd}d``.
@@ -509,7 +518,7 @@ def channel_shuffle(x, groups):
     """ShuffleNet's channel shuffle: (N, g*k, ...) -> view as (N, g, k, ...) -> swap -> merge.
 
     Channel ``i*k + j`` moves to position ``j*g + i``, so the next grouped convolution sees one
-    channel from every group.  Returns a new array; the input dtype is kept.
+    channel from every group.  Always a new array (native byte order, the input dtype).
 
     Examples
     --------
@@ -527,5 +536,8 @@ def channel_shuffle(x, groups):
     if groups < 1 or C % groups:
         raise ValueError("groups=%d must be positive and divide the %d channels" % (groups, C))
     shape = xa.shape
-    y = xa.reshape((shape[0], groups, C // groups) + shape[2:]).swapaxes(1, 2)
-    return np.ascontiguousarray(y).reshape(shape)
+    res = np.empty(shape, dtype=xa.dtype.newbyteorder("="))
+    # always a new array, even where the shuffle is the identity (groups 1 or C)
+    res.reshape((shape[0], C // groups, groups) + shape[2:])[...] = \
+        xa.reshape((shape[0], groups, C // groups) + shape[2:]).swapaxes(1, 2)
+    return res
