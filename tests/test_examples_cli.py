@@ -49,3 +49,38 @@ def test_cli_without_command_prints_help():
     res = _run(["-m", "pyconv"])
     assert res.returncode == 2
     assert "demo" in res.stdout
+
+
+def test_checkerboard_example(tmp_path):
+    out = tmp_path / "out"
+    res = _run([str(ROOT / "examples" / "checkerboard.py"), "-o", str(out)])
+    assert res.returncode == 0, res.stderr
+    png = out / "checkerboard.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = {}
+    for line in res.stdout.splitlines():
+        words = line.split()
+        if len(words) > 3 and words[-1] in ("flat", "checkerboard"):
+            rows[" ".join(words[:-3])] = (float(words[-3]), float(words[-2]), words[-1])
+    # k=3, s=2 covers interior pixels 1, 2 or 4 times; k=4, s=2 and resize-convolve evenly
+    assert rows["overlap k=3 s=2"] == (1.0, 4.0, "checkerboard")
+    assert rows["overlap k=4 s=2"] == (4.0, 4.0, "flat")
+    lo, hi, kind = rows["transposed conv k=3 s=2"]
+    assert kind == "checkerboard" and hi / lo == pytest.approx(4.0, rel=1e-3)
+    assert rows["transposed conv k=4 s=2"] == (1.0, 1.0, "flat")
+    assert rows["resize x2 + conv k=3 s=1"] == (1.0, 1.0, "flat")
+    # an existing picture is kept unless --overwrite
+    before = png.stat().st_mtime_ns
+    res = _run([str(ROOT / "examples" / "checkerboard.py"), "-o", str(out)])
+    assert res.returncode != 0 and "--overwrite" in res.stderr
+    assert png.stat().st_mtime_ns == before
+    res = _run([str(ROOT / "examples" / "checkerboard.py"), "-o", str(out), "--overwrite"])
+    assert res.returncode == 0, res.stderr
+
+
+def test_shufflenet_unit_example():
+    res = _run([str(ROOT / "examples" / "shufflenet_unit.py"), "--channels", "48", "--groups",
+                "3", "--size", "9", "--batch", "2"])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "OK" in res.stdout.splitlines()[-1]
+    assert "(2, 48, 9, 9) float32" in res.stdout
