@@ -236,9 +236,9 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     osize = []
     for n, k, s, p, d, op in zip(spatial, ksize, stride, pads, dilation, opad):
         o = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
-        if o < 0:  # an empty output (o == 0) is returned, as PyTorch returns it
-            raise ValueError("padding %d is larger than the output (size %d before cropping)"
-                             % (p, o + 2 * p))
+        if o < 1:
+            raise ValueError("padding %d leaves no output (size %d before cropping %d on each "
+                             "side)" % (p, o + 2 * p, p))
         osize.append(o)
     N = xa.shape[0] if batched else 1
     oshape = ((N,) if batched else ()) + (O,) + tuple(osize)
@@ -256,7 +256,7 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
                    [1] * (3 - nd) + dilation, res.shape[2:], (1,) * (3 - nd) + ksize))
     axes = [[(o0,) + _phase_taps(o0, k, s, p, d) for o0 in range(min(s, o))]
             for s, p, d, o, k in geo]
-    if res.size == 0:
+    if res.size == 0:  # an empty batch or channel axis
         return _finish(res, out, oshape, dest is not None)
     for pz in axes[0]:
         for py in axes[1]:

@@ -1,0 +1,951 @@
+"""pyconv.conv1d/conv2d/conv3d, depthwise_conv2d, separable_conv2d and channel_shuffle against
+two independent float64 references: tests/_conv_reference.py (plain NumPy loops over taps,
+index-arithmetic padding) and pyconv.reference (scipy.signal + numpy.pad); the transposed
+convolutions too.  The two references are checked against each other in
+test_conv_reference.py, everything against PyTorch in test_conv_torch.py."""
+import copy
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import pyconv
+import pyconv._runtime
+from pyconv import reference as R
+import _conv_reference as CR
+from _conv_cases import (F32, F64, PADDING_MODES, conv_cases, conv_scale, conv_transpose_cases,
+                         random_conv_cases, transpose_scale)
+from _helpers import as_ref, assert_close, result_dtype
+
+F16 = np.dtype(np.float16)
+CONV = {1: pyconv.conv1d, 2: pyconv.conv2d, 3: pyconv.conv3d}
+REF = {1: R.conv1d, 2: R.conv2d, 3: R.conv3d}
+REF_T = {1: R.conv_transpose1d, 2: R.conv_transpose2d, 3: R.conv_transpose3d}
+OPENMP = bool(pyconv._runtime.openmp_enabled())
+
+
+def policy_dtype(x, weight):
+    """DESIGN.md's result dtype: x's float type (float16 -> float32, ints/bool -> float64),
+    widened by a floating-point ndarray weight; lists and integer weights adapt."""
+    dt = result_dtype(np.asarray(x).dtype)
+    if isinstance(weight, np.ndarray) and weight.dtype.kind == "f":
+        dt = np.promote_types(dt, result_dtype(weight.dtype))
+    return dt
+
+
+def _ref_dtype(x, dtype):
+    return None if x is None else as_ref(x, dtype)
+
+
+def check_conv(nsp, x, weight, bias=None, *, dtype=None, what="", **kw):
+    """pyconv's conv{nsp}d against both references, computed on the values pyconv uses
+    (the inputs cast to the result dtype) in float64.  Returns pyconv's result."""
+    got = CONV[nsp](x, weight, bias, **kw)
+    dtype = np.dtype(dtype if dtype is not None else policy_dtype(x, weight))
+    xr, wr, br = as_ref(x, dtype), as_ref(weight, dtype), _ref_dtype(bias, dtype)
+    ntaps = int(np.prod(np.shape(weight)[1:]))
+    scale = conv_scale(xr, wr, br)
+    what = what or f"conv{nsp}d x{np.shape(x)} w{np.shape(weight)} {kw}"
+    loops = CR.conv(xr, wr, br, **kw)
+    assert_close(got, loops, dtype, ntaps, what=what + " [loops]", scale=scale)
+    scipy_ref = REF[nsp](xr, wr, br, **kw)
+    assert_close(got, scipy_ref, dtype, ntaps, what=what + " [pyconv.reference]", scale=scale)
+    return got
+
+
+# ------------------------------------------------------------------ randomised parameters
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@given(data=st.data())
+def test_conv_random_parameters(nsp, data):
+    case = data.draw(conv_cases(nsp, max_k=5 if nsp < 3 else 4), label="case")
+    check_conv(nsp, case.x, case.weight, case.bias, dtype=case.dtype, what=repr(case),
+               **case.kwargs)
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("chunk", range(4))
+def test_conv_random_parameters_seeded(nsp, chunk, rng):
+    """The same space as above, 4 x 25 cases per dimension from a seeded Generator (hypothesis'
+    derandomized search stays close to its first examples)."""
+    for case in random_conv_cases(rng, nsp, 25, max_k=5 if nsp < 3 else 4):
+        check_conv(nsp, case.x, case.weight, case.bias, dtype=case.dtype, what=repr(case),
+                   **case.kwargs)
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("mode", PADDING_MODES)
+def test_every_padding_mode_grouped_strided_dilated(nsp, mode, dtype, rng):
+    size = {1: (11,), 2: (9, 8), 3: (6, 5, 7)}[nsp]
+    k = {1: (3,), 2: (3, 2), 3: (2, 3, 2)}[nsp]
+    x = rng.uniform(-1, 1, (2, 6) + size).astype(dtype)
+    w = rng.standard_normal((9, 2) + k).astype(dtype)
+    b = rng.standard_normal(9).astype(dtype)
+    for stride, padding, dilation in [(1, 2, 1), (2, 1, 2), ((1, 3, 2)[:nsp], (2, 0, 1)[:nsp], 1),
+                                      (1, "same", (2, 1, 3)[:nsp]), (3, "valid", 1)]:
+        check_conv(nsp, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=3,
+                   padding_mode=mode)
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+def test_same_padding_odd_and_even_kernels(nsp, k, dtype, rng):
+    """'same': output size = input size; the odd extra sample goes on the right."""
+    size = (7, 6, 5)[:nsp]
+    x = rng.uniform(-1, 1, (1, 2) + size).astype(dtype)
+    w = rng.standard_normal((2, 2) + (k,) * nsp).astype(dtype)
+    for dilation in (1, 2):
+        for mode in PADDING_MODES:
+            got = check_conv(nsp, x, w, padding="same", dilation=dilation, padding_mode=mode)
+            assert got.shape == (1, 2) + size
+
+
+# ------------------------------------------------------------------------- special shapes
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("groups,cin,cout", [(1, 1, 1), (1, 4, 5), (2, 4, 6), (4, 4, 4),
+                                              (4, 4, 8), (3, 6, 3)])
+@pytest.mark.parametrize("stride,padding", [(1, 0), (2, 0), (3, 1), ((2, 1, 3), (0, 1, 0))])
+def test_pointwise_1x1(nsp, groups, cin, cout, stride, padding, dtype, rng):
+    """1x1 kernels: plain (a matrix product), strided, padded, grouped."""
+    if isinstance(stride, tuple):
+        stride, padding = stride[:nsp], padding[:nsp]
+    size = (9, 7, 5)[:nsp]
+    x = rng.uniform(-1, 1, (2, cin) + size).astype(dtype)
+    w = rng.standard_normal((cout, cin // groups) + (1,) * nsp).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype)
+    check_conv(nsp, x, w, b, stride=stride, padding=padding, groups=groups)
+    check_conv(nsp, x[0], w, None, stride=stride, padding=padding, groups=groups)
+
+
+def test_pointwise_1x1_equals_matrix_product(dtype, rng):
+    x = rng.uniform(-1, 1, (3, 5, 6, 7)).astype(dtype)
+    w = rng.standard_normal((4, 5, 1, 1)).astype(dtype)
+    got = pyconv.conv2d(x, w)
+    ref = np.einsum("oc,nchw->nohw", w[:, :, 0, 0].astype(np.float64), x.astype(np.float64))
+    assert_close(got, ref, dtype, 5, scale=conv_scale(x, w))
+
+
+@pytest.mark.parametrize("multiplier", [1, 2, 3])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("mode", PADDING_MODES)
+def test_depthwise_conv2d(multiplier, channels, mode, dtype, rng):
+    x = rng.uniform(-1, 1, (2, channels, 9, 10)).astype(dtype)
+    w = rng.standard_normal((channels * multiplier, 1, 3, 4)).astype(dtype)
+    b = rng.standard_normal(channels * multiplier).astype(dtype)
+    for kw in [dict(), dict(stride=2, padding=1), dict(padding="same", dilation=2),
+               dict(stride=(1, 2), padding=(2, 1), dilation=(2, 1))]:
+        got = pyconv.depthwise_conv2d(x, w, b, padding_mode=mode, **kw)
+        xr, wr, br = as_ref(x, dtype), as_ref(w, dtype), as_ref(b, dtype)
+        scale = conv_scale(xr, wr, br)
+        ref = CR.conv(xr, wr, br, groups=channels, padding_mode=mode, **kw)
+        assert_close(got, ref, dtype, 12, what=f"depthwise {kw}", scale=scale)
+        ref2 = R.depthwise_conv2d(xr, wr, br, padding_mode=mode, **kw)
+        assert_close(got, ref2, dtype, 12, what=f"depthwise {kw} [reference]", scale=scale)
+        # the same as conv2d with groups=C, bit for bit
+        np.testing.assert_array_equal(
+            got, pyconv.conv2d(x, w, b, groups=channels, padding_mode=mode, **kw))
+        # unbatched
+        np.testing.assert_array_equal(
+            pyconv.depthwise_conv2d(x[1], w, b, padding_mode=mode, **kw), got[1])
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("dilation", [2, 3, (3, 1, 2)])
+def test_dilated(nsp, dilation, dtype, rng):
+    if isinstance(dilation, tuple):
+        dilation = dilation[:nsp]
+    size = (13, 11, 9)[:nsp]
+    x = rng.uniform(-1, 1, (1, 2) + size).astype(dtype)
+    w = rng.standard_normal((3, 2) + (3, 2, 3)[:nsp]).astype(dtype)
+    check_conv(nsp, x, w, dilation=dilation)
+    check_conv(nsp, x, w, dilation=dilation, padding=2, padding_mode="reflect")
+    check_conv(nsp, x, w, dilation=dilation, stride=2, padding=1, padding_mode="circular")
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("mode", PADDING_MODES)
+def test_single_channel(nsp, mode, dtype, rng):
+    size = (10, 8, 6)[:nsp]
+    x = rng.uniform(-1, 1, size).astype(dtype)
+    w = rng.standard_normal((1, 1) + (3,) * nsp).astype(dtype)
+    check_conv(nsp, x[None], w, padding=1, padding_mode=mode)  # unbatched (C=1, ...)
+    check_conv(nsp, x[None, None], w, padding=1, padding_mode=mode)
+
+
+@pytest.mark.parametrize("case", [
+    dict(x=(2, 3, 6, 7, 8), w=(4, 3, 3, 3, 3), kw=dict(padding=1)),
+    dict(x=(1, 4, 5, 6, 7), w=(4, 2, 2, 3, 2), kw=dict(groups=2, stride=(2, 1, 2))),
+    dict(x=(4, 7, 6, 5), w=(8, 1, 3, 1, 3), kw=dict(groups=4, padding="same", dilation=(1, 2, 2),
+                                                     padding_mode="reflect")),
+    dict(x=(3, 2, 9, 4, 5), w=(5, 2, 4, 2, 2), kw=dict(padding=(0, 1, 2), dilation=(2, 1, 1),
+                                                        padding_mode="circular")),
+    dict(x=(1, 1, 5, 5, 5), w=(1, 1, 5, 5, 5), kw=dict()),
+    dict(x=(2, 2, 3, 3, 3), w=(3, 2, 1, 1, 1), kw=dict(stride=2, padding_mode="replicate",
+                                                        padding=1)),
+    dict(x=(1, 3, 4, 9, 9), w=(6, 3, 1, 3, 3), kw=dict(stride=(1, 3, 2), padding="valid")),
+])
+def test_conv3d_explicit(case, dtype, rng):
+    x = rng.uniform(-1, 1, case["x"]).astype(dtype)
+    w = rng.standard_normal(case["w"]).astype(dtype)
+    b = rng.standard_normal(case["w"][0]).astype(dtype)
+    check_conv(3, x, w, b, **case["kw"])
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("mode", PADDING_MODES)
+@pytest.mark.parametrize("k,padding", [(1, 0), (1, 1), (3, 1), (2, 1), (3, "same"), (2, "same")])
+def test_one_pixel_image(nsp, mode, k, padding, dtype, rng):
+    x = np.full((2, 2) + (1,) * nsp, 1.5, dtype) * np.array([1, -2]).reshape((1, 2) + (1,) * nsp)
+    w = rng.standard_normal((3, 2) + (k,) * nsp).astype(dtype)
+    pad = padding if padding != "same" else (k - 1) - (k - 1) // 2  # the larger side
+    if mode == "reflect" and pad >= 1:
+        with pytest.raises(ValueError, match="padding"):
+            CONV[nsp](x, w, padding=padding, padding_mode=mode)
+        return
+    if mode == "circular" and pad > 1:
+        with pytest.raises(ValueError, match="padding"):
+            CONV[nsp](x, w, padding=padding, padding_mode=mode)
+        return
+    if k > 1 + 2 * (padding if padding != "same" else 0) and padding != "same":
+        with pytest.raises(ValueError):
+            CONV[nsp](x, w, padding=padding, padding_mode=mode)
+        return
+    check_conv(nsp, x, w, padding=padding, padding_mode=mode)
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("padding", [0, 1, 2])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_kernel_as_large_as_padded_input(nsp, padding, dilation, dtype, rng):
+    """Extent d*(k-1)+1 equal to the padded size: one output per axis (or stride-many)."""
+    size = (5, 4, 3)[:nsp]
+    k = tuple((n + 2 * padding - 1) // dilation + 1 for n in size)
+    x = rng.uniform(-1, 1, (2, 3) + size).astype(dtype)
+    w = rng.standard_normal((2, 3) + k).astype(dtype)
+    # with dilation, the extent may fall short of the padded size by < dilation: still valid
+    for mode in PADDING_MODES:
+        if mode == "reflect" and padding >= min(size):
+            continue
+        got = check_conv(nsp, x, w, padding=padding, dilation=dilation, padding_mode=mode)
+        # extent d*(k-1)+1 is within d-1 of the padded size: 1 output (up to d with dilation)
+        assert got.shape[2:] == tuple(n + 2 * padding - dilation * (kk - 1)
+                                      for n, kk in zip(size, k))
+        assert all(1 <= m <= dilation for m in got.shape[2:])
+        check_conv(nsp, x, w, padding=padding, dilation=dilation, padding_mode=mode, stride=3)
+    # one more tap is too large
+    w2 = rng.standard_normal((2, 3) + tuple(kk + (i == nsp - 1) for i, kk in enumerate(k)))
+    with pytest.raises(ValueError, match="kernel|weight|input"):
+        CONV[nsp](x, w2, padding=padding, dilation=dilation)
+
+
+@pytest.mark.parametrize("nsp", [1, 2])
+def test_wide_outputs_cut_into_column_blocks(nsp, dtype, rng):
+    """Outputs wider than 1024 columns (pyconv cuts them into column blocks)."""
+    size = (2100,) if nsp == 1 else (8, 1100)
+    x = rng.uniform(-1, 1, (1, 2) + size).astype(dtype)
+    w = rng.standard_normal((4, 2) + (3,) * nsp).astype(dtype)
+    check_conv(nsp, x, w, padding=1, padding_mode="reflect")
+    check_conv(nsp, x, w, stride=2, dilation=3)
+
+
+@pytest.mark.parametrize("out_ch", [1, 2, 3, 4, 5, 7])
+def test_output_channel_counts(out_ch, dtype, rng):
+    """Every remainder of the output-channel tiling, grouped and not."""
+    x = rng.uniform(-1, 1, (2, 2, 7, 9)).astype(dtype)
+    w = rng.standard_normal((out_ch, 2, 3, 3)).astype(dtype)
+    check_conv(2, x, w, padding=1)
+    w2 = rng.standard_normal((2 * out_ch, 1, 2, 3)).astype(dtype)
+    check_conv(2, x, w2, groups=2, stride=(2, 1))
+
+
+# ------------------------------------------------------------------- non-finite values
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("mode", PADDING_MODES)
+def test_nan_inf_propagate(nsp, mode, dtype, rng):
+    """NaN and +-Inf spread as in the loop reference: through every tap, zero weights too
+    (0 * inf = nan), but never through the zeros of 'zeros' padding or a dilation gap."""
+    size = (12, 7, 5)[:nsp]
+    x = rng.uniform(-1, 1, (1, 2) + size).astype(dtype)
+    flat = x.reshape(-1)
+    flat[[1, 5, 9]] = [np.nan, np.inf, -np.inf]
+    flat[-1] = np.inf
+    w = rng.standard_normal((2, 2) + (3,) * nsp).astype(dtype)
+    w.reshape(-1)[[0, 4]] = 0.0
+    check_conv(nsp, x, w, padding=1, padding_mode=mode)
+    check_conv(nsp, x, w, padding=2, dilation=2, padding_mode=mode)
+    check_conv(nsp, x, w, stride=2, padding=1, padding_mode=mode)
+
+
+# ---------------------------------------------------------------- layouts and the inputs
+
+
+def _layouts(base):
+    """(name, array) views with the values of `base` in other memory layouts."""
+    nd = base.ndim
+    big = np.zeros(tuple(2 * s + 1 for s in base.shape), dtype=base.dtype)
+    sl = tuple(slice(1, None, 2) for _ in range(nd))
+    big[sl] = base
+    rev = np.ascontiguousarray(base[(slice(None, None, -1),) * nd])
+    ro = base.copy()
+    ro.setflags(write=False)
+    out = [
+        ("strided", big[sl]),
+        ("negative", rev[(slice(None, None, -1),) * nd]),
+        ("fortran", np.asfortranarray(base)),
+        ("byteswapped", base.astype(base.dtype.newbyteorder("S"))),
+        ("readonly", ro),
+    ]
+    if nd >= 2:
+        perm = tuple(range(nd))[::-1]
+        out.append(("transposed", np.ascontiguousarray(base.transpose(perm)).transpose(perm)))
+    for name, arr in out:
+        assert np.array_equal(arr, base), name
+    return out
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("which", ["x", "weight", "bias"])
+def test_any_layout_same_numbers(nsp, which, dtype, rng):
+    size = (9, 8, 6)[:nsp]
+    x = rng.uniform(-1, 1, (2, 4) + size).astype(dtype)
+    w = rng.standard_normal((6, 2) + (3, 2, 3)[:nsp]).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    kw = dict(stride=2, padding=1, groups=2, padding_mode="reflect")
+    expect = check_conv(nsp, x, w, b, **kw)
+    args = {"x": x, "weight": w, "bias": b}
+    for lname, arr in _layouts(args[which]):
+        call = dict(args, **{which: arr})
+        got = CONV[nsp](call["x"], call["weight"], call["bias"], **kw)
+        assert got.dtype == dtype and got.dtype.isnative, (lname, got.dtype)
+        np.testing.assert_array_equal(got, expect, err_msg=f"{which} {lname}")
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+def test_layout_unbatched_and_1x1(nsp, dtype, rng):
+    size = (10, 6, 5)[:nsp]
+    x = rng.uniform(-1, 1, (3,) + size).astype(dtype)
+    w = rng.standard_normal((4, 3) + (1,) * nsp).astype(dtype)
+    expect = check_conv(nsp, x, w)
+    for lname, arr in _layouts(x):
+        np.testing.assert_array_equal(CONV[nsp](arr, w), expect, err_msg=lname)
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("mode", PADDING_MODES)
+def test_input_never_modified(nsp, mode, dtype, rng):
+    size = (9, 8, 6)[:nsp]
+    x = rng.uniform(-1, 1, (2, 2) + size).astype(dtype)
+    x.reshape(-1)[3] = np.nan
+    w = rng.standard_normal((2, 2) + (3,) * nsp).astype(dtype)
+    b = rng.standard_normal(2).astype(dtype)
+    x0, w0, b0 = x.copy(), w.copy(), b.copy()
+    CONV[nsp](x, w, b, padding=1, padding_mode=mode)
+    CONV[nsp](x, w, b, padding="same", padding_mode=mode, stride=1, dilation=2)
+    CONV[nsp](x[:, :, ::-1], w[:, :, ::-1], b[::-1], stride=2)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(w, w0)
+    np.testing.assert_array_equal(b, b0)
+    assert x.flags.writeable and w.flags.writeable and b.flags.writeable
+    wl, bl = w.tolist(), b.tolist()
+    wl0, bl0 = copy.deepcopy(wl), copy.deepcopy(bl)
+    CONV[nsp](x, wl, bl, padding=1, padding_mode=mode)
+    assert wl == wl0 and bl == bl0
+
+
+def test_depthwise_separable_shuffle_never_modify_inputs(rng):
+    x = rng.uniform(-1, 1, (2, 4, 7, 6))
+    dw = rng.standard_normal((8, 1, 3, 3))
+    pw = rng.standard_normal((5, 8, 1, 1))
+    b = rng.standard_normal(5)
+    saved = [a.copy() for a in (x, dw, pw, b)]
+    pyconv.depthwise_conv2d(x, dw, b[:1].repeat(8), padding=1, padding_mode="circular")
+    pyconv.separable_conv2d(x, dw, pw, b, padding=1, padding_mode="reflect")
+    pyconv.channel_shuffle(x, 2)
+    for a, a0 in zip((x, dw, pw, b), saved):
+        np.testing.assert_array_equal(a, a0)
+
+
+# --------------------------------------------------------------------------- dtypes
+
+
+DTYPE_CASES = [
+    # x dtype, weight (from a float64 array), result dtype
+    (F32, lambda w: w.astype(np.float32), F32),
+    (F64, lambda w: w.astype(np.float64), F64),
+    (F16, lambda w: w.astype(np.float16), F32),
+    (F16, lambda w: w.astype(np.float32), F32),
+    (F16, lambda w: w.astype(np.float64), F64),
+    (F32, lambda w: w.astype(np.float64), F64),
+    (F64, lambda w: w.astype(np.float32), F64),
+    (F32, lambda w: w.astype(np.float16), F32),
+    (F32, lambda w: w.tolist(), F32),
+    (F64, lambda w: w.tolist(), F64),
+    (F16, lambda w: w.tolist(), F32),
+    (np.dtype(np.int16), lambda w: np.round(3 * w).astype(np.int16), F64),
+    (np.dtype(np.uint8), lambda w: np.round(3 * w).astype(np.int64), F64),
+    (np.dtype(np.int64), lambda w: w.astype(np.float32), F64),
+    (np.dtype(np.uint16), lambda w: w.tolist(), F64),
+    (np.dtype(np.bool_), lambda w: w.astype(np.float64), F64),
+    (np.dtype(np.int32), lambda w: w.astype(np.float16), F64),
+]
+
+
+def _typed(rng, dtype, shape):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return rng.random(shape) > 0.5
+    if dtype.kind in "iu":
+        return rng.integers(0, 9, shape).astype(dtype)
+    return rng.uniform(-2, 2, shape).astype(dtype)
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("xdt,wmake,expect", DTYPE_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(DTYPE_CASES)])
+def test_dtype_policy(nsp, xdt, wmake, expect, rng):
+    x = _typed(rng, xdt, (2, 2) + (6, 5, 4)[:nsp])
+    w = wmake(np.round(rng.standard_normal((3, 2) + (2,) * nsp), 3))
+    got = check_conv(nsp, x, w, dtype=expect, padding=1, padding_mode="replicate")
+    assert got.dtype == expect
+
+
+@pytest.mark.parametrize("bias_kind", ["list", "int array", "same dtype"])
+def test_bias_forms(bias_kind, dtype, rng):
+    x = rng.uniform(-1, 1, (2, 3, 6, 7)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    b = {"list": [0.5, -1.0, 2.0, 0.25], "int array": np.array([1, -2, 3, 0]),
+         "same dtype": np.array([0.5, -1.0, 2.0, 0.25], dtype)}[bias_kind]
+    got = check_conv(2, x, w, b, padding=1)
+    assert got.dtype == dtype
+
+
+def test_list_inputs(rng):
+    x = rng.integers(-3, 4, (2, 7)).tolist()
+    w = rng.integers(-2, 3, (3, 2, 3)).tolist()
+    got = check_conv(1, x, w, [1, 2, 3], padding=1)
+    assert got.dtype == F64
+
+
+# --------------------------------------------------------------------------- threads
+
+
+@pytest.fixture
+def _restore_threads():
+    saved = pyconv.get_num_threads()
+    yield
+    try:
+        pyconv.set_num_threads(None)
+    except (TypeError, ValueError):
+        pyconv.set_num_threads(saved)
+
+
+THREAD_CASES = [
+    # (x shape, weight shape, kwargs)
+    ((2, 16, 40, 40), (16, 16, 3, 3), dict(padding=1)),
+    ((1, 8, 40, 40), (16, 8, 3, 3), dict(padding="same", padding_mode="reflect")),
+    ((2, 16, 40, 40), (16, 1, 3, 3), dict(groups=16, padding=1, padding_mode="circular")),
+    ((2, 16, 40, 40), (32, 16, 1, 1), dict()),
+    ((1, 4, 6, 600), (24, 4, 3, 5), dict(stride=(1, 2), dilation=2)),
+    ((2, 8, 3000), (8, 8, 5), dict(padding=2, padding_mode="replicate")),
+    ((1, 4, 12, 14, 16), (6, 4, 3, 3, 3), dict(padding=1)),
+    ((1, 3, 2, 2, 1500), (7, 3, 1, 2, 3), dict()),
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", THREAD_CASES, ids=[f"{c[1]}" for c in THREAD_CASES])
+def test_thread_count_bitwise_identical(xs, ws, kw, dtype, rng, _restore_threads):
+    nsp = len(ws) - 2
+    x = rng.uniform(-1, 1, xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    one = CONV[nsp](x, w, b, num_threads=1, **kw)
+    for n in (2, 3, 4):
+        np.testing.assert_array_equal(CONV[nsp](x, w, b, num_threads=n, **kw), one,
+                                      err_msg=f"num_threads={n}")
+    with pyconv.num_threads(2):
+        np.testing.assert_array_equal(CONV[nsp](x, w, b, **kw), one, err_msg="context")
+    # and the numbers are right
+    xr, wr, br = as_ref(x, dtype), as_ref(w, dtype), as_ref(b, dtype)
+    assert_close(one, CR.conv(xr, wr, br, **kw), dtype, int(np.prod(ws[1:])),
+                 scale=conv_scale(xr, wr, br))
+
+
+@pytest.mark.skipif(not OPENMP, reason="built without OpenMP")
+def test_depthwise_separable_thread_identical(rng):
+    x = rng.uniform(-1, 1, (2, 16, 40, 40)).astype(np.float32)
+    dw = rng.standard_normal((32, 1, 3, 3)).astype(np.float32)
+    pw = rng.standard_normal((16, 32, 1, 1)).astype(np.float32)
+    a = pyconv.separable_conv2d(x, dw, pw, padding=1, num_threads=1)
+    np.testing.assert_array_equal(pyconv.separable_conv2d(x, dw, pw, padding=1, num_threads=2), a)
+    a = pyconv.depthwise_conv2d(x, dw, stride=2, num_threads=1)
+    np.testing.assert_array_equal(pyconv.depthwise_conv2d(x, dw, stride=2, num_threads=3), a)
+
+
+# ------------------------------------------------------------------------------ out=
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("k", [1, 3])
+def test_out_argument(nsp, batched, k, dtype, rng):
+    size = (9, 7, 5)[:nsp]
+    x = rng.uniform(-1, 1, (2, 3) + size).astype(dtype)
+    if not batched:
+        x = x[0]
+    w = rng.standard_normal((4, 3) + (k,) * nsp).astype(dtype)
+    pad = 0 if k == 1 else 1  # k == 1: the pointwise (matrix product) path
+    expect = check_conv(nsp, x, w, padding=pad)
+    out = np.full(expect.shape, 7.0, dtype)
+    ret = CONV[nsp](x, w, padding=pad, out=out)
+    assert ret is out
+    np.testing.assert_array_equal(out, expect)
+    # a non-contiguous out: only its elements are written
+    big = np.full(tuple(2 * s for s in expect.shape), 7.0, dtype)
+    view = big[(slice(None, None, 2),) * expect.ndim]
+    assert CONV[nsp](x, w, padding=pad, out=view) is view
+    np.testing.assert_array_equal(view, expect)
+    mask = np.ones(big.shape, bool)
+    mask[(slice(None, None, 2),) * expect.ndim] = False
+    assert (big[mask] == 7.0).all()
+    # Fortran-ordered out
+    fout = np.asfortranarray(np.zeros(expect.shape, dtype))
+    assert CONV[nsp](x, w, padding=pad, out=fout) is fout
+    np.testing.assert_array_equal(fout, expect)
+    # an unaligned out
+    raw = np.zeros(expect.size * dtype.itemsize + 1, np.uint8)
+    uout = raw[1:].view(dtype).reshape(expect.shape)
+    assert not uout.flags.aligned
+    assert CONV[nsp](x, w, padding=pad, out=uout) is uout
+    np.testing.assert_array_equal(uout, expect)
+
+
+@pytest.mark.parametrize("nsp", [1, 2])
+def test_out_overlapping_weight(nsp, dtype, rng):
+    """out sharing memory with weight: the result of the original weights."""
+    # out (N=2, O=2, *osize=k) has the shape of weight (O=2, Cg=2, *k)
+    k = (3, 2)[:nsp]
+    x = rng.uniform(-1, 1, (2, 2) + tuple(2 * kk - 1 for kk in k)).astype(dtype)
+    w = rng.standard_normal((2, 2) + k).astype(dtype)
+    b = rng.standard_normal(2).astype(dtype)
+    expect = check_conv(nsp, x, w.copy(), b.copy(), stride=1)
+    assert expect.shape == w.shape
+    assert CONV[nsp](x, w, b, out=w) is w
+    np.testing.assert_array_equal(w, expect)
+
+
+@pytest.mark.parametrize("nsp", [1, 2])
+def test_out_overlapping_bias(nsp, dtype, rng):
+    """out (1, 2, 1, ...) whose elements are the bias itself."""
+    k = (3, 2)[:nsp]
+    x = rng.uniform(-1, 1, (2, 2) + tuple(2 * kk - 1 for kk in k)).astype(dtype)
+    b = rng.standard_normal(2).astype(dtype)
+    w = rng.standard_normal((2, 2) + k).astype(dtype)
+    x1 = x[:1, :, :k[0]][(Ellipsis,) + tuple(slice(0, kk) for kk in k[1:])]
+    buf = np.zeros((1, 2) + (1,) * nsp, dtype)
+    buf.reshape(-1)[:] = b
+    bias_view = buf.reshape(-1)
+    expect = check_conv(nsp, x1, w, b.copy())
+    assert CONV[nsp](x1, w, bias_view, out=buf) is buf
+    np.testing.assert_array_equal(buf, expect)
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+def test_out_wrong_shape_or_dtype(nsp, dtype, rng):
+    size = (9, 7, 5)[:nsp]
+    x = rng.uniform(-1, 1, (2, 3) + size).astype(dtype)
+    w = rng.standard_normal((4, 3) + (3,) * nsp).astype(dtype)
+    shape = (2, 4) + tuple(n - 2 for n in size)
+    other = F64 if dtype == F32 else F32
+    bad = [np.zeros(shape[1:], dtype), np.zeros((2, 5) + shape[2:], dtype),
+           np.zeros(shape[:-1] + (shape[-1] + 1,), dtype), np.zeros(shape, other),
+           np.zeros(shape, np.int64)]
+    for out in bad:
+        out0 = out.copy()
+        with pytest.raises(ValueError, match="out"):
+            CONV[nsp](x, w, out=out)
+        np.testing.assert_array_equal(out, out0)
+    ro = np.zeros(shape, dtype)
+    ro.setflags(write=False)
+    with pytest.raises(ValueError, match="out"):
+        CONV[nsp](x, w, out=ro)
+    with pytest.raises(TypeError, match="out"):
+        CONV[nsp](x, w, out=np.zeros(shape, dtype).tolist())
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("kind", ["1x1", "same", "same-reflect", "shifted-view"])
+def test_out_overlapping_x(nsp, kind, dtype, rng):
+    """out sharing memory with x (in-place, or a shifted view of the same buffer) gives the
+    result computed from the original x."""
+    size = (10, 8, 6)[:nsp]
+    buf = rng.uniform(-1, 1, (2, 4) + tuple(n + 1 for n in size)).astype(dtype)
+    x = buf[(slice(None), slice(None)) + tuple(slice(0, n) for n in size)]
+    kw = {}
+    if kind == "1x1":
+        w = rng.standard_normal((4, 4) + (1,) * nsp).astype(dtype)
+    else:
+        w = rng.standard_normal((4, 2) + (3,) * nsp).astype(dtype)
+        kw = dict(padding="same", groups=2,
+                  padding_mode="reflect" if kind == "same-reflect" else "zeros")
+    expect = CONV[nsp](x.copy(), w, **kw)
+    check_conv(nsp, x.copy(), w, **kw)
+    if kind == "shifted-view":
+        out = buf[(slice(None), slice(None)) + tuple(slice(1, n + 1) for n in size)]
+    else:
+        out = x
+    ret = CONV[nsp](x, w, out=out, **kw)
+    assert ret is out
+    np.testing.assert_array_equal(out, expect)
+
+
+def test_out_depthwise_separable(rng):
+    x = rng.uniform(-1, 1, (2, 3, 8, 9))
+    dw = rng.standard_normal((6, 1, 3, 3))
+    pw = rng.standard_normal((4, 6, 1, 1))
+    out = np.empty((2, 6, 8, 9))
+    assert pyconv.depthwise_conv2d(x, dw, padding=1, out=out) is out
+    np.testing.assert_array_equal(out, pyconv.depthwise_conv2d(x, dw, padding=1))
+    out = np.empty((2, 4, 8, 9))
+    assert pyconv.separable_conv2d(x, dw, pw, padding=1, out=out) is out
+    np.testing.assert_array_equal(out, pyconv.separable_conv2d(x, dw, pw, padding=1))
+    with pytest.raises(ValueError, match="out"):
+        pyconv.separable_conv2d(x, dw, pw, padding=1, out=np.empty((2, 6, 8, 9)))
+
+
+# ------------------------------------------------------------------ argument validation
+
+
+def _x(nsp=2, c=4, n=2):
+    return np.random.default_rng(3).uniform(-1, 1, (n, c) + (6, 7, 5)[:nsp])
+
+
+def _w(nsp=2, o=6, cpg=4, k=3):
+    return np.random.default_rng(4).standard_normal((o, cpg) + (k,) * nsp)
+
+
+BAD_CALLS = [
+    # (id, call(module), exception type(s), pattern the message must contain)
+    ("channels", lambda m: m.conv2d(_x(), _w(cpg=3)), ValueError, "weight|channel"),
+    ("channels-groups", lambda m: m.conv2d(_x(), _w(cpg=4), groups=2), ValueError, "weight|channel"),
+    ("groups-not-dividing-C", lambda m: m.conv2d(_x(c=4), _w(o=6, cpg=1), groups=3), ValueError, "groups"),
+    ("groups-not-dividing-O", lambda m: m.conv2d(_x(c=4), _w(o=6, cpg=1), groups=4), ValueError, "groups"),
+    ("groups-zero", lambda m: m.conv2d(_x(), _w(), groups=0), ValueError, "groups"),
+    ("groups-negative", lambda m: m.conv2d(_x(), _w(), groups=-2), ValueError, "groups"),
+    ("groups-float", lambda m: m.conv2d(_x(), _w(), groups=1.0), TypeError, "groups"),
+    ("groups-str", lambda m: m.conv2d(_x(), _w(), groups="1"), TypeError, "groups"),
+    ("stride-zero", lambda m: m.conv2d(_x(), _w(), stride=0), ValueError, "stride"),
+    ("stride-negative", lambda m: m.conv1d(_x(1), _w(1), stride=-1), ValueError, "stride"),
+    ("stride-tuple-zero", lambda m: m.conv2d(_x(), _w(), stride=(1, 0)), ValueError, "stride"),
+    ("stride-float", lambda m: m.conv2d(_x(), _w(), stride=1.5), TypeError, "stride"),
+    ("stride-tuple-float", lambda m: m.conv3d(_x(3), _w(3), stride=(1, 2.0, 1)), TypeError, "stride"),
+    ("stride-len", lambda m: m.conv2d(_x(), _w(), stride=(1, 1, 1)), ValueError, "stride"),
+    ("stride-str", lambda m: m.conv2d(_x(), _w(), stride="2"), (TypeError, ValueError), "stride"),
+    ("dilation-zero", lambda m: m.conv2d(_x(), _w(), dilation=0), ValueError, "dilation"),
+    ("dilation-negative", lambda m: m.conv3d(_x(3), _w(3), dilation=(1, -1, 1)), ValueError, "dilation"),
+    ("dilation-float", lambda m: m.conv1d(_x(1), _w(1), dilation=2.0), TypeError, "dilation"),
+    ("dilation-len", lambda m: m.conv1d(_x(1), _w(1), dilation=(1, 1)), ValueError, "dilation"),
+    ("padding-negative", lambda m: m.conv2d(_x(), _w(), padding=-1), ValueError, "padding"),
+    ("padding-tuple-negative", lambda m: m.conv2d(_x(), _w(), padding=(1, -1)), ValueError, "padding"),
+    ("padding-float", lambda m: m.conv2d(_x(), _w(), padding=1.0), TypeError, "padding"),
+    ("padding-len", lambda m: m.conv3d(_x(3), _w(3), padding=(1, 1)), ValueError, "padding"),
+    ("padding-same-stride", lambda m: m.conv2d(_x(), _w(), padding="same", stride=2), ValueError, "same|stride"),
+    ("padding-same-stride-tuple", lambda m: m.conv1d(_x(1), _w(1), padding="same", stride=(2,)), ValueError, "same|stride"),
+    ("padding-unknown", lambda m: m.conv2d(_x(), _w(), padding="full"), ValueError, "padding"),
+    ("padding-upper", lambda m: m.conv2d(_x(), _w(), padding="SAME"), ValueError, "padding"),
+    ("padding_mode-unknown", lambda m: m.conv2d(_x(), _w(), padding=1, padding_mode="mirror"), ValueError, "padding_mode"),
+    ("padding_mode-constant", lambda m: m.conv2d(_x(), _w(), padding=1, padding_mode="constant"), ValueError, "padding_mode"),
+    ("padding_mode-unknown-nopad", lambda m: m.conv2d(_x(), _w(), padding_mode="zero"), ValueError, "padding_mode"),
+    ("padding_mode-int", lambda m: m.conv2d(_x(), _w(), padding_mode=0), (TypeError, ValueError), "padding_mode"),
+    ("kernel-too-large", lambda m: m.conv2d(_x(), _w(k=8)), ValueError, "kernel|weight|input"),
+    ("kernel-too-large-dilated", lambda m: m.conv2d(_x(), _w(k=3), dilation=4), ValueError, "kernel|weight|input"),
+    ("kernel-too-large-3d", lambda m: m.conv3d(_x(3), _w(3, k=6), padding=(1, 1, 0)), ValueError, "kernel|weight|input"),
+    ("reflect-pad-equal-size", lambda m: m.conv1d(_x(1)[..., :3], _w(1, k=1), padding=3, padding_mode="reflect"), ValueError, "padding"),
+    ("reflect-pad-larger", lambda m: m.conv2d(_x(), _w(), padding=(1, 7), padding_mode="reflect"), ValueError, "padding"),
+    ("reflect-same", lambda m: m.conv1d(_x(1)[..., :2], _w(1, k=5), padding="same", padding_mode="reflect"), ValueError, "padding"),
+    ("circular-pad-larger", lambda m: m.conv2d(_x(), _w(), padding=(7, 0), padding_mode="circular"), ValueError, "padding"),
+    ("circular-pad-larger-3d", lambda m: m.conv3d(_x(3), _w(3), padding=(0, 0, 6), padding_mode="circular"), ValueError, "padding"),
+    ("x-ndim-low", lambda m: m.conv2d(_x(1), _w()), ValueError, "x"),
+    ("x-ndim-high", lambda m: m.conv1d(_x(3), _w(1)), ValueError, "x"),
+    ("x-ndim-5-for-2d", lambda m: m.conv2d(_x()[None], _w()), ValueError, "x"),
+    ("x-0d", lambda m: m.conv1d(np.float64(1.0), _w(1)), ValueError, "x"),
+    ("weight-ndim-low", lambda m: m.conv2d(_x(), _w(1)), ValueError, "weight"),
+    ("weight-ndim-high", lambda m: m.conv2d(_x(), _w(3)), ValueError, "weight"),
+    ("weight-empty", lambda m: m.conv2d(_x(), np.zeros((0, 4, 3, 3))), ValueError, "weight"),
+    ("x-empty-spatial", lambda m: m.conv2d(np.zeros((2, 4, 0, 5)), _w(k=1)), ValueError, "x"),
+    ("bias-size", lambda m: m.conv2d(_x(), _w(), np.ones(5)), ValueError, "bias"),
+    ("bias-ndim", lambda m: m.conv2d(_x(), _w(), np.ones((6, 1))), ValueError, "bias"),
+    ("bias-scalar", lambda m: m.conv2d(_x(), _w(), 1.0), ValueError, "bias"),
+    ("bias-complex", lambda m: m.conv2d(_x(), _w(), np.ones(6, complex)), TypeError, "bias"),
+    ("x-complex", lambda m: m.conv2d(_x().astype(np.complex128), _w()), TypeError, "x"),
+    ("x-complex64", lambda m: m.conv1d(_x(1).astype(np.complex64), _w(1)), TypeError, "x"),
+    ("weight-complex", lambda m: m.conv3d(_x(3), _w(3).astype(np.complex128)), TypeError, "weight"),
+    ("x-object", lambda m: m.conv2d(_x().astype(object), _w()), TypeError, "x"),
+    ("x-str", lambda m: m.conv2d(_x().astype(str), _w()), TypeError, "x"),
+    ("weight-str", lambda m: m.conv2d(_x(), _w().astype("S4")), TypeError, "weight"),
+    ("x-none", lambda m: m.conv2d(None, _w()), TypeError, "x"),
+    ("weight-none", lambda m: m.conv2d(_x(), None), TypeError, "weight"),
+    ("num_threads-zero", lambda m: m.conv2d(_x(), _w(), num_threads=0), ValueError, "num_threads"),
+    ("num_threads-float", lambda m: m.conv2d(_x(), _w(), num_threads=1.5), TypeError, "num_threads"),
+    ("depthwise-weight-shape1", lambda m: m.depthwise_conv2d(_x(), _w(o=8, cpg=2)), ValueError, "weight"),
+    ("depthwise-weight-multiple", lambda m: m.depthwise_conv2d(_x(), _w(o=6, cpg=1)), ValueError, "weight"),
+    ("depthwise-weight-ndim", lambda m: m.depthwise_conv2d(_x(), _w(1, o=4, cpg=1)), ValueError, "weight"),
+    ("depthwise-x-ndim", lambda m: m.depthwise_conv2d(_x(3), _w(o=4, cpg=1)), ValueError, "x"),
+    ("depthwise-x-complex", lambda m: m.depthwise_conv2d(_x().astype(complex), _w(o=4, cpg=1)), TypeError, "x"),
+    ("depthwise-bias", lambda m: m.depthwise_conv2d(_x(), _w(o=4, cpg=1), np.ones(3)), ValueError, "bias"),
+    ("depthwise-stride", lambda m: m.depthwise_conv2d(_x(), _w(o=4, cpg=1), stride=0), ValueError, "stride"),
+    ("depthwise-padding_mode", lambda m: m.depthwise_conv2d(_x(), _w(o=4, cpg=1), padding=1, padding_mode="wrap"), ValueError, "padding_mode"),
+    ("separable-pointwise-channels", lambda m: m.separable_conv2d(_x(), _w(o=8, cpg=1), _w(o=3, cpg=4, k=1)), ValueError, "pointwise_weight"),
+    ("separable-pointwise-kernel", lambda m: m.separable_conv2d(_x(), _w(o=4, cpg=1), _w(o=3, cpg=4, k=3)), ValueError, "pointwise_weight"),
+    ("separable-pointwise-complex", lambda m: m.separable_conv2d(_x(), _w(o=4, cpg=1), _w(o=3, cpg=4, k=1).astype(complex)), TypeError, "pointwise_weight"),
+    ("separable-depthwise-shape", lambda m: m.separable_conv2d(_x(), _w(o=4, cpg=2), _w(o=3, cpg=4, k=1)), ValueError, "weight"),
+    ("separable-bias", lambda m: m.separable_conv2d(_x(), _w(o=4, cpg=1), _w(o=3, cpg=4, k=1), np.ones(4)), ValueError, "bias"),
+    ("shuffle-groups-not-dividing", lambda m: m.channel_shuffle(_x(c=6), 4), ValueError, "groups"),
+    ("shuffle-groups-zero", lambda m: m.channel_shuffle(_x(c=6), 0), ValueError, "groups"),
+    ("shuffle-groups-negative", lambda m: m.channel_shuffle(_x(c=6), -3), ValueError, "groups"),
+    ("shuffle-groups-float", lambda m: m.channel_shuffle(_x(c=6), 2.0), TypeError, "groups"),
+    ("shuffle-x-1d", lambda m: m.channel_shuffle(np.ones(6), 2), ValueError, "x"),
+    ("shuffle-x-complex", lambda m: m.channel_shuffle(_x(c=6).astype(complex), 2), TypeError, "x"),
+]
+
+
+@pytest.mark.parametrize("call,exc,pattern", [c[1:] for c in BAD_CALLS], ids=[c[0] for c in BAD_CALLS])
+def test_bad_arguments(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call(pyconv)
+
+
+@pytest.mark.parametrize("bad", [dict(padding_mode="bogus"), dict(groups=3), dict(stride=0),
+                                 dict(padding="same", stride=2), dict(padding=-1)])
+def test_bad_arguments_leave_out_untouched(bad):
+    """A bad argument is refused before any work: nothing is written to out."""
+    out = np.full((2, 6, 4, 5), 7.0)
+    with pytest.raises((ValueError, TypeError)):
+        pyconv.conv2d(_x(), _w(), out=out, **bad)
+    with pytest.raises(ValueError):
+        pyconv.conv2d(_x(), _w(cpg=3), out=out)
+    np.testing.assert_array_equal(out, 7.0)
+
+
+# --------------------------------------------------------- reference ValueErrors agree
+
+REF_CALLS = [c for c in BAD_CALLS if not c[0].startswith(("num_threads", "x-none", "weight-none"))]
+
+
+@pytest.mark.parametrize("call,exc,pattern", [c[1:] for c in REF_CALLS], ids=[c[0] for c in REF_CALLS])
+def test_reference_refuses_the_same_calls(call, exc, pattern):
+    """pyconv.reference, given the same bad call, refuses it with the same exception type."""
+    with pytest.raises(exc):
+        call(R)
+
+
+# ---------------------------------------------------------------------- separable_conv2d
+
+
+def _separable_scale(x, dw, pw, bias):
+    """max|x| * max_o sum_m |pw[o, m]| * sum|dw[m]| + max|bias|."""
+    dws = np.abs(np.asarray(dw, np.float64)).reshape(np.shape(dw)[0], -1).sum(1)
+    pwa = np.abs(np.asarray(pw, np.float64)).reshape(np.shape(pw)[0], -1)
+    s = float(np.abs(np.asarray(x, np.float64)).max()) * float((pwa * dws).sum(1).max())
+    return s + (0.0 if bias is None else float(np.abs(np.asarray(bias, np.float64)).max()))
+
+
+@pytest.mark.parametrize("multiplier", [1, 2])
+@pytest.mark.parametrize("mode", PADDING_MODES)
+@pytest.mark.parametrize("kw", [dict(), dict(padding=1), dict(stride=2, padding=(2, 1)),
+                                dict(padding="same", dilation=(2, 1)),
+                                dict(stride=(1, 3), dilation=2, padding="valid")],
+                         ids=["plain", "pad1", "strided", "same-dilated", "valid"])
+def test_separable_conv2d(multiplier, mode, kw, dtype, rng):
+    C, O = 3, 5
+    x = rng.uniform(-1, 1, (2, C, 9, 10)).astype(dtype)
+    dw = rng.standard_normal((C * multiplier, 1, 3, 2)).astype(dtype)
+    pw = rng.standard_normal((O, C * multiplier, 1, 1)).astype(dtype)
+    b = rng.standard_normal(O).astype(dtype)
+    got = pyconv.separable_conv2d(x, dw, pw, b, padding_mode=mode, **kw)
+    assert got.dtype == dtype
+    # equal to pointwise(depthwise(x)) computed by pyconv itself
+    two_step = pyconv.conv2d(pyconv.depthwise_conv2d(x, dw, None, padding_mode=mode, **kw), pw, b)
+    scale = _separable_scale(x, dw, pw, b)
+    ntaps = 6 * C * multiplier
+    assert_close(got, two_step, dtype, ntaps, what=f"two-step {kw}", scale=scale)
+    xr, dwr, pwr, br = (as_ref(a, dtype) for a in (x, dw, pw, b))
+    ref = R.separable_conv2d(xr, dwr, pwr, br, padding_mode=mode, **kw)
+    assert_close(got, ref, dtype, ntaps, what=f"reference {kw}", scale=scale)
+    loops = CR.conv(CR.conv(xr, dwr, None, groups=C, padding_mode=mode, **kw), pwr, br)
+    assert_close(got, loops, dtype, ntaps, what=f"loops {kw}", scale=scale)
+    # unbatched, and the pointwise weight as a 2-D (O, C * multiplier) matrix
+    np.testing.assert_array_equal(
+        pyconv.separable_conv2d(x[1], dw, pw, b, padding_mode=mode, **kw), got[1])
+    assert_close(pyconv.separable_conv2d(x, dw, pw[:, :, 0, 0], b, padding_mode=mode, **kw),
+                 ref, dtype, ntaps, what="2-D pointwise", scale=scale)
+
+
+def test_separable_conv2d_mixed_dtypes(rng):
+    x = rng.uniform(-1, 1, (1, 2, 6, 6)).astype(np.float32)
+    dw = rng.standard_normal((2, 1, 3, 3)).astype(np.float32)
+    pw = rng.standard_normal((3, 2, 1, 1))
+    got = pyconv.separable_conv2d(x, dw, pw)  # a float64 pointwise weight widens the result
+    assert got.dtype == F64
+    ref = R.separable_conv2d(x, dw, pw)
+    assert_close(got, ref, F64, 18, scale=_separable_scale(x, dw, pw, None))
+    got = pyconv.separable_conv2d(x, dw, pw.tolist())  # a list adapts
+    assert got.dtype == F32
+    assert_close(got, ref, F32, 18, scale=_separable_scale(x, dw, pw, None))
+
+
+# ---------------------------------------------------------------------- channel_shuffle
+
+
+def _numpy_shuffle(x, g):
+    n, c = x.shape[:2]
+    return x.reshape((n, g, c // g) + x.shape[2:]).swapaxes(1, 2).reshape(x.shape)
+
+
+@pytest.mark.parametrize("shape", [(2, 12), (1, 12, 5), (3, 12, 4, 3), (2, 12, 2, 3, 2),
+                                   (1, 1, 4, 4), (2, 7, 3)])
+def test_channel_shuffle(shape, dtype, rng):
+    x = rng.uniform(-1, 1, shape).astype(dtype)
+    C = shape[1]
+    for g in [d for d in range(1, C + 1) if C % d == 0]:
+        got = pyconv.channel_shuffle(x, g)
+        assert got.dtype == dtype and got.shape == x.shape
+        np.testing.assert_array_equal(got, _numpy_shuffle(x, g), err_msg=f"groups={g}")
+        np.testing.assert_array_equal(got, CR.channel_shuffle(x, g), err_msg=f"groups={g}")
+        np.testing.assert_array_equal(got, R.channel_shuffle(x, g), err_msg=f"groups={g}")
+        # the inverse shuffle
+        np.testing.assert_array_equal(pyconv.channel_shuffle(got, C // g), x)
+        if g in (1, C):
+            np.testing.assert_array_equal(got, x)
+
+
+@pytest.mark.parametrize("shape", [(2, 6), (1, 6, 5), (2, 6, 4, 3), (1, 1, 4, 4)])
+def test_channel_shuffle_returns_a_new_array(shape, rng):
+    """Every groups value (1 and C included, where the shuffle is the identity) returns a new
+    array: writing to the result never changes x."""
+    x = rng.standard_normal(shape)
+    x0 = x.copy()
+    for g in [d for d in range(1, shape[1] + 1) if shape[1] % d == 0]:
+        got = pyconv.channel_shuffle(x, g)
+        assert not np.shares_memory(got, x), f"groups={g}: the result is a view of x"
+        got[...] = 0.0
+        np.testing.assert_array_equal(x, x0)
+
+
+def test_channel_shuffle_explicit_order():
+    x = np.arange(6.0).reshape(1, 6, 1, 1)
+    np.testing.assert_array_equal(pyconv.channel_shuffle(x, 2).ravel(), [0, 3, 1, 4, 2, 5])
+    np.testing.assert_array_equal(pyconv.channel_shuffle(x, 3).ravel(), [0, 2, 4, 1, 3, 5])
+
+
+@given(n=st.integers(1, 3), g=st.integers(1, 5), k=st.integers(1, 5),
+       spatial=st.lists(st.integers(1, 4), max_size=3))
+def test_channel_shuffle_involution(n, g, k, spatial):
+    x = np.random.default_rng(n * 100 + g * 10 + k).standard_normal((n, g * k) + tuple(spatial))
+    y = pyconv.channel_shuffle(x, g)
+    np.testing.assert_array_equal(y, _numpy_shuffle(x, g))
+    np.testing.assert_array_equal(pyconv.channel_shuffle(y, k), x)
+
+
+def test_channel_shuffle_layouts(rng):
+    x = rng.standard_normal((2, 6, 5, 4))
+    expect = _numpy_shuffle(x, 3)
+    for lname, arr in _layouts(x):
+        np.testing.assert_array_equal(pyconv.channel_shuffle(arr, 3), expect, err_msg=lname)
+    x32 = x.astype(np.float32)
+    for lname, arr in _layouts(x32):
+        got = pyconv.channel_shuffle(arr, 2)
+        np.testing.assert_array_equal(got, _numpy_shuffle(x32, 2), err_msg=lname)
+
+
+@pytest.mark.parametrize("dt", [">f4", ">f8", "<f4", "<f8"])
+def test_channel_shuffle_native_float_out(dt, rng):
+    """float32 in, float32 out (native byte order, as every other function returns)."""
+    x = rng.standard_normal((2, 6, 3)).astype(dt)
+    got = pyconv.channel_shuffle(x, 3)
+    assert got.dtype == np.dtype(dt).newbyteorder("="), got.dtype
+    np.testing.assert_array_equal(got, _numpy_shuffle(x, 3))
+
+
+# ---------------------------------------------------------------- transposed convolution
+
+CONV_T = {n: getattr(pyconv, "conv_transpose%dd" % n, None) for n in (1, 2, 3)}
+needs_transpose = pytest.mark.skipif(CONV_T[2] is None, reason="no pyconv.conv_transpose2d")
+
+
+@needs_transpose
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@given(data=st.data())
+def test_conv_transpose_random(nsp, data):
+    case = data.draw(conv_transpose_cases(nsp, max_k=4 if nsp < 3 else 3), label="case")
+    dtype = np.dtype(data.draw(st.sampled_from([F32, F64]), label="dtype"))
+    x, w = case.x.astype(dtype), case.weight.astype(dtype)
+    b = None if case.bias is None else case.bias.astype(dtype)
+    got = CONV_T[nsp](x, w, b, **case.kwargs)
+    xr, wr, br = as_ref(x, dtype), as_ref(w, dtype), _ref_dtype(b, dtype)
+    scale = transpose_scale(xr, wr, br)
+    ntaps = w[:, 0].size
+    assert_close(got, CR.conv_transpose(xr, wr, br, **case.kwargs), dtype, ntaps,
+                 what=repr(case) + " [loops]", scale=scale)
+    assert_close(got, REF_T[nsp](xr, wr, br, **case.kwargs), dtype, ntaps,
+                 what=repr(case) + " [pyconv.reference]", scale=scale)
+
+
+@needs_transpose
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+def test_conv_transpose_threads_and_layouts(nsp, dtype, rng):
+    x = rng.uniform(-1, 1, (2, 6) + (12, 10, 6)[:nsp]).astype(dtype)
+    w = rng.standard_normal((6, 4) + (3, 4, 3)[:nsp]).astype(dtype)
+    kw = dict(stride=2, padding=1, output_padding=1, groups=2)
+    one = CONV_T[nsp](x, w, num_threads=1, **kw)
+    for n in (2, 3):
+        np.testing.assert_array_equal(CONV_T[nsp](x, w, num_threads=n, **kw), one)
+    for lname, arr in _layouts(x):
+        np.testing.assert_array_equal(CONV_T[nsp](arr, w, **kw), one, err_msg=lname)
+    xr, wr = as_ref(x, dtype), as_ref(w, dtype)
+    assert_close(one, CR.conv_transpose(xr, wr, **kw), dtype, w[:, 0].size,
+                 scale=transpose_scale(xr, wr))
+
+
+@needs_transpose
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+def test_conv_transpose_out(nsp, dtype, rng):
+    x = rng.uniform(-1, 1, (2, 4) + (5, 4, 3)[:nsp]).astype(dtype)
+    w = rng.standard_normal((4, 3) + (3,) * nsp).astype(dtype)
+    kw = dict(stride=2, padding=1, output_padding=1)
+    expect = CONV_T[nsp](x, w, **kw)
+    for out in (np.empty(expect.shape, dtype),
+                np.zeros(tuple(2 * n for n in expect.shape), dtype)[(slice(None, None, 2),) * x.ndim],
+                np.asfortranarray(np.zeros(expect.shape, dtype))):
+        assert CONV_T[nsp](x, w, out=out, **kw) is out
+        np.testing.assert_array_equal(out, expect)
+    with pytest.raises(ValueError, match="out"):
+        CONV_T[nsp](x, w, out=np.empty(expect.shape, F64 if dtype == F32 else F32), **kw)
+    with pytest.raises(ValueError, match="out"):
+        CONV_T[nsp](x, w, out=np.empty(expect.shape[:-1] + (expect.shape[-1] + 1,), dtype), **kw)
+
+
+@needs_transpose
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+def test_conv_transpose_out_overlapping_inputs(nsp, dtype, rng):
+    # out is x: stride 1, k = 2p + 1 keeps the size; O = C
+    x = rng.uniform(-1, 1, (2, 3) + (6, 5, 4)[:nsp]).astype(dtype)
+    w = rng.standard_normal((3, 3) + (3,) * nsp).astype(dtype)
+    expect = CONV_T[nsp](x.copy(), w, padding=1)
+    xr, wr = as_ref(x, dtype), as_ref(w, dtype)
+    assert_close(expect, CR.conv_transpose(xr, wr, padding=1), dtype, w[:, 0].size,
+                 scale=transpose_scale(xr, wr))
+    assert CONV_T[nsp](x, w, padding=1, out=x) is x
+    np.testing.assert_array_equal(x, expect)
+    # out is weight: x (N=C, C, 1, ...) gives out (C, O, *k), the shape of weight (C, O, *k)
+    x = rng.uniform(-1, 1, (3, 3) + (1,) * nsp).astype(dtype)
+    w = rng.standard_normal((3, 3) + (3, 2, 2)[:nsp]).astype(dtype)
+    expect = CONV_T[nsp](x, w.copy())
+    assert expect.shape == w.shape
+    assert CONV_T[nsp](x, w, out=w) is w
+    np.testing.assert_array_equal(w, expect)
