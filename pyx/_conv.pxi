@@ -52,24 +52,24 @@ ctypedef struct ConvPlan:
 
 
 cdef struct Lanes:
-    # where a block of lanes lands in the output: rows of the task, valid columns, pitch
+    # where the current block of lanes lands in the output: rows of the task, valid columns,
+    # lane pitch, output strides; and, set once per block, its first lane's row and column and
+    # whether the block's lanes are consecutive valid outputs of one row stored contiguously
     Py_ssize_t rows, cw, Wph, so_y, so_x
+    Py_ssize_t r0, x0
+    bint contiguous
 
 
-cdef inline bint _lanes_contiguous(const Lanes* ln, Py_ssize_t l0, Py_ssize_t n) noexcept nogil:
-    # lanes [l0, l0 + n) are n consecutive valid outputs of one row, stored contiguously
-    cdef Py_ssize_t x = l0 % ln.Wph
-    return ln.so_x == 1 and x + n <= ln.cw and l0 // ln.Wph < ln.rows
+cdef inline void _lanes_at(Lanes* ln, Py_ssize_t l0, Py_ssize_t n) noexcept nogil:
+    ln.r0 = l0 // ln.Wph
+    ln.x0 = l0 - ln.r0 * ln.Wph
+    ln.contiguous = ln.so_x == 1 and ln.x0 + n <= ln.cw and ln.r0 < ln.rows
 
 
-cdef inline real* _lane_ptr(real* o, const Lanes* ln, Py_ssize_t l) noexcept nogil:
-    return o + (l // ln.Wph) * ln.so_y + (l % ln.Wph) * ln.so_x
-
-
-cdef inline void _load_lanes(real* acc, const real* o, const Lanes* ln, Py_ssize_t l0,
+cdef inline void _load_lanes(real* acc, const real* o, const Lanes* ln,
                              Py_ssize_t n) noexcept nogil:
-    # acc[j] = stored partial sum of lane l0 + j (0 for padding lanes), one row run at a time
-    cdef Py_ssize_t i, j = 0, m, seg, r = l0 // ln.Wph, x = l0 % ln.Wph
+    # acc[j] = stored partial sum of the block's lane j (0 for padding lanes), by row runs
+    cdef Py_ssize_t i, j = 0, m, seg, r = ln.r0, x = ln.x0
     cdef const real* src
     while j < n:
         seg = ln.Wph - x
@@ -94,11 +94,13 @@ cdef inline void _load_lanes(real* acc, const real* o, const Lanes* ln, Py_ssize
         r = r + 1
 
 
-cdef inline void _store_lanes(real* o, const Lanes* ln, Py_ssize_t l0, Py_ssize_t n,
+cdef inline void _store_lanes(real* o, const Lanes* ln, Py_ssize_t j0, Py_ssize_t n,
                               const real* acc, real b) noexcept nogil:
-    # the valid lanes of acc (+ b) to the output, one row run at a time
-    cdef Py_ssize_t i, j = 0, m, seg, r = l0 // ln.Wph, x = l0 % ln.Wph
+    # the valid lanes j0 .. j0 + n - 1 of the block (acc[0 .. n-1], + b) to the output
+    cdef Py_ssize_t i, j = 0, m, seg, r, x
     cdef real* dst
+    r = ln.r0 + (ln.x0 + j0) // ln.Wph
+    x = (ln.x0 + j0) % ln.Wph
     while j < n and r < ln.rows:
         seg = ln.Wph - x
         if seg > n - j:
@@ -118,10 +120,11 @@ cdef inline void _store_lanes(real* o, const Lanes* ln, Py_ssize_t l0, Py_ssize_
         r = r + 1
 
 
-cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln, Py_ssize_t l0,
+cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
                       const real* xb, const Py_ssize_t* offs, const real* wp, Py_ssize_t K,
                       bint first, bint last, const real* bias) noexcept nogil:
-    # For lanes l0 .. l0+NR-1 and channels i < mv of the tile whose output starts at o:
+    # For the block's NR lanes (from xb) and channels i < mv of the tile whose output starts
+    # at o:
     # out (=, or += when not first) sum_t wp[3t + i] * xb[offs[t] + lane], then + bias[i] when
     # last; K >= 1.  A sum split over several calls (chunks of taps) continues from the stored
     # partial sum, so its rounding is that of one call.
@@ -136,8 +139,7 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln, 
     cdef real* op
     cdef Py_ssize_t t, j
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
-    cdef bint full = mv == 3 and _lanes_contiguous(ln, l0, nr)
-    xb = xb + l0
+    cdef bint full = mv == 3 and ln.contiguous
     # the first tap starts the sums (from 0, or from the stored partial sums): c + w*x
     # rounds as the loop's own steps do
     xp = xb + offs[0]
@@ -150,17 +152,17 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln, 
             a1[j] = w1 * xp[j]
             a2[j] = w2 * xp[j]
     elif full:
-        op = _lane_ptr(o, ln, l0)
+        op = o + ln.r0 * ln.so_y + ln.x0
         for j in range(32 if real is float else 16):
             a0[j] = op[j] + w0 * xp[j]
             a1[j] = op[so_c + j] + w1 * xp[j]
             a2[j] = op[2 * so_c + j] + w2 * xp[j]
     else:
-        _load_lanes(c0, o, ln, l0, nr)
+        _load_lanes(c0, o, ln, nr)
         if mv > 1:
-            _load_lanes(c1, o + so_c, ln, l0, nr)
+            _load_lanes(c1, o + so_c, ln, nr)
         if mv > 2:
-            _load_lanes(c2, o + 2 * so_c, ln, l0, nr)
+            _load_lanes(c2, o + 2 * so_c, ln, nr)
         for j in range(32 if real is float else 16):
             a0[j] = c0[j] + w0 * xp[j]
             a1[j] = (c1[j] if mv > 1 else 0) + w1 * xp[j]
@@ -189,23 +191,24 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln, 
     w1 = bias[1] if last and bias != NULL and mv > 1 else 0
     w2 = bias[2] if last and bias != NULL and mv > 2 else 0
     if full:
-        op = _lane_ptr(o, ln, l0)
+        op = o + ln.r0 * ln.so_y + ln.x0
         for j in range(32 if real is float else 16):
             op[j] = a0[j] + w0
             op[so_c + j] = a1[j] + w1
             op[2 * so_c + j] = a2[j] + w2
         return
-    _store_lanes(o, ln, l0, nr, a0, w0)
+    _store_lanes(o, ln, 0, nr, a0, w0)
     if mv > 1:
-        _store_lanes(o + so_c, ln, l0, nr, a1, w1)
+        _store_lanes(o + so_c, ln, 0, nr, a1, w1)
     if mv > 2:
-        _store_lanes(o + 2 * so_c, ln, l0, nr, a2, w2)
+        _store_lanes(o + 2 * so_c, ln, 0, nr, a2, w2)
 
 
-cdef inline void _mk1(real* o, const Lanes* ln, Py_ssize_t l0, const real* xb,
+cdef inline void _mk1(real* o, const Lanes* ln, const real* xb,
                       const Py_ssize_t* offs, const real* wp, Py_ssize_t K,
                       const real* bias) noexcept nogil:
-    # One output channel, lanes l0 .. l0 + 2*NR - 1: out = bias + sum_t wp[t] * xb[offs[t] + lane]
+    # One output channel, the block's 2*NR lanes (from xb): out = bias + sum_t wp[t] *
+    # xb[offs[t] + lane]
     cdef real a0[32]
     cdef real a1[32]
     cdef real w0, b
@@ -213,7 +216,6 @@ cdef inline void _mk1(real* o, const Lanes* ln, Py_ssize_t l0, const real* xb,
     cdef real* op
     cdef Py_ssize_t t, j
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
-    xb = xb + l0
     xp = xb + offs[0]
     w0 = wp[0]
     if real is float:
@@ -237,14 +239,14 @@ cdef inline void _mk1(real* o, const Lanes* ln, Py_ssize_t l0, const real* xb,
                 a0[j] = a0[j] + w0 * xp[j]
                 a1[j] = a1[j] + w0 * xp[j + 16]
     b = bias[0] if bias != NULL else 0
-    if _lanes_contiguous(ln, l0, 2 * nr):
-        op = _lane_ptr(o, ln, l0)
+    if ln.contiguous:
+        op = o + ln.r0 * ln.so_y + ln.x0
         for j in range(32 if real is float else 16):
             op[j] = a0[j] + b
             op[j + nr] = a1[j] + b
         return
-    _store_lanes(o, ln, l0, nr, a0, b)
-    _store_lanes(o, ln, l0 + nr, nr, a1, b)
+    _store_lanes(o, ln, 0, nr, a0, b)
+    _store_lanes(o, ln, nr, nr, a1, b)
 
 
 cdef inline void _conv_gather(const ConvPlan* p, const real* xg, real* buf, real* line,
@@ -292,7 +294,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                             const Py_ssize_t* tabz, const Py_ssize_t* taby,
                             const Py_ssize_t* tabx, real* buf, real* line) noexcept nogil:
     cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile
-    cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lx
+    cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
     cdef Lanes ln
     cdef const real* bp
@@ -329,8 +331,8 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     step = nr if p.mr == 3 else 2 * nr
     l0 = 0
     while l0 < nlanes:
-        lx = l0 % p.Wph
-        if lx >= cw and lx + step <= p.Wph:
+        _lanes_at(&ln, l0, step)
+        if ln.x0 >= cw and ln.x0 + step <= p.Wph:
             l0 = l0 + step      # a block of padding lanes only
             continue
         if p.mr == 3:
@@ -351,7 +353,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     if mv > CONV_MR:
                         mv = CONV_MR
                     bp = NULL if bias == NULL else bias + g * p.Og + oc
-                    _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, l0, buf, offs + k0,
+                    _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
                          wpack + (g * ((p.Og + CONV_MR - 1) // CONV_MR) + tile) * wtile
                          + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp)
                 k0 = k0 + kn
@@ -361,7 +363,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                 t1 = t0 + p.OCT
             for oc in range(t0, t1):
                 bp = NULL if bias == NULL else bias + g * p.Og + oc
-                _mk1(ob + oc * p.so_c, &ln, l0, buf, offs, wpack + (g * p.Og + oc) * p.K, p.K,
+                _mk1(ob + oc * p.so_c, &ln, buf + l0, offs, wpack + (g * p.Og + oc) * p.K, p.K,
                      bp)
         l0 = l0 + step
 
