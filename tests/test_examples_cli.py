@@ -41,8 +41,9 @@ def test_cli_demo_writes_images(tmp_path):
     diffs = [float(line.split()[-1]) for line in res.stdout.splitlines()
              if line.split() and line.split()[-1][:1].isdigit() and "e" in line.split()[-1]]
     assert diffs and max(diffs) < 1e-4
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "camera.png", "gaussian_like.png", "random.png", "sharpen.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        ["camera.png", "astronaut.png"] + ["%s_%s.png" % (i, f) for i in ("camera", "astronaut")
+                                           for f in ("sobel", "gaussian", "sharpen")])
 
 
 def test_cli_without_command_prints_help():
@@ -84,3 +85,4 @@ def test_shufflenet_unit_example():
     assert res.returncode == 0, res.stdout + res.stderr
     assert "OK" in res.stdout.splitlines()[-1]
     assert "(2, 48, 9, 9) float32" in res.stdout
+
