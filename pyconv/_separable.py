@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from . import _engine
+from . import _engine, _kernels
 from . import filters as _filters  # used at call time: filters re-exports this module
 from ._modes import CONSTANT, canonical_modes, mode_code
 from ._threads import effective_num_threads
@@ -117,8 +117,16 @@ def _run_passes(img, dt, passes, out, num_threads):
     if not passes:
         return _engine.deliver(np.array(img, dtype=dt, order="C"), out)
     x = img if float_dtype(img.dtype, "image") == dt else img.astype(dt)
-    for i, p in enumerate(passes):
+    i = 0
+    while i < len(passes):
+        p = passes[i]
+        q = passes[i + 1] if i + 1 < len(passes) else None
+        if _fusable(x, p, q):
+            x = _fused_pair(x, p, q, dt, out if i + 2 == len(passes) else None, num_threads)
+            i += 2
+            continue
         dest = out if i == len(passes) - 1 else None
+        i += 1
         if p.kind == "diff":
             y = _central_difference(x, p.axis, p.mode, p.cval, dt)
             x = _engine.deliver(y, dest)
@@ -138,6 +146,44 @@ def _run_passes(img, dt, passes, out, num_threads):
             y[mask] = np.nan
         x = y
     return x
+
+
+#: bytes of one task's strip buffer in the fused two-pass kernel (fits L2)
+SEP_STRIP_BYTES = 256 * 1024
+
+
+def _fusable(x, p, q):
+    """Two weighted passes over the last two axes (rows, then columns): one fused kernel."""
+    return (q is not None and p.kind == "corr" and q.kind == "corr" and x.ndim >= 2
+            and p.axis == x.ndim - 2 and q.axis == x.ndim - 1)
+
+
+def _fused_pair(x, py, px, dt, out, num_threads):
+    """The passes py (along rows) and px (along columns) in one sweep: each strip of rows is
+    filtered vertically into a per-thread row and horizontally from there, so the
+    intermediate image never goes to memory.  Same taps, order, boundary rules and cvals as
+    the two correlate1d passes, so the same numbers, bit for bit."""
+    H, W = x.shape[-2:]
+    B = int(np.prod(x.shape[:-2], dtype=np.int64))
+    wy = np.ascontiguousarray(py.weights, dtype=dt)
+    wx = np.ascontiguousarray(px.weights, dtype=dt)
+    kv, kh = wy.size, wx.size
+    by, bx = kv // 2 + py.origin, kh // 2 + px.origin
+    taby = _engine.index_table(-by, H + kv - 1, H, mode_code(py.mode))
+    tabx = _engine.index_table(-bx, W + kh - 1, W, mode_code(px.mode))
+    src = np.ascontiguousarray(x, dtype=dt).reshape(B, H, W)
+    if out is not None:
+        check_out(out, x.shape, dt)
+    dest = _engine.direct_dest(out, src, (B, H, W))
+    res = np.empty((B, H, W), dtype=dt) if dest is None else dest
+    nthreads = effective_num_threads(num_threads, work=B * H * W * (kv + kh))
+    strip = max(1, min(H, SEP_STRIP_BYTES // (W * dt.itemsize) - (kv - 1)))
+    if nthreads > 1 and B * -(-H // strip) < 4 * nthreads:
+        strip = max(1, -(-H // -(-4 * nthreads // B)))
+    run = _kernels.kernels.sep2d_f32 if dt == np.float32 else _kernels.kernels.sep2d_f64
+    run(src, res, taby, tabx, bx, wy, wx, float(py.cval), float(px.cval), strip, nthreads)
+    res = res.reshape(x.shape)
+    return _engine.deliver(res, out) if dest is None else out
 
 
 def _central_difference(x, axis, mode, cval, dt):

@@ -267,3 +267,109 @@ def correlate_tiled_f64(const double[:, :, :, ::1] src, double[:, :, :, ::1] out
     """
     _correlate_tiled(src, out, tabz, taby, tabx, ox, kd, kh, kw, offs, tapw, cval, strip,
                      xchunk, num_threads)
+
+
+# ---- separable 2-D filter, fused: vertical then horizontal pass per strip -----------------
+
+cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* tile, real* line,
+                           const Py_ssize_t* taby, const Py_ssize_t* tabx, Py_ssize_t ox,
+                           Py_ssize_t H, Py_ssize_t W, Py_ssize_t strip, Py_ssize_t nstrips,
+                           const real* wy, Py_ssize_t kv, const Py_ssize_t* offv,
+                           const real* wx, Py_ssize_t kh, const Py_ssize_t* offh,
+                           real cval, real cval2) noexcept nogil:
+    # One task = (image b, strip of output rows).  Input rows are gathered into the thread's
+    # tile just before the first output row that needs them; each output row is the vertical
+    # pass over kv tile rows (into `line`, at offset ox, padded by tabx with cval2), then the
+    # horizontal pass over that line.  The arithmetic of each pass is that of one correlate1d
+    # pass (same taps, same order, same row routine), so the result equals the two passes.
+    cdef Py_ssize_t si, b, y0, rows, j, yi, i, r
+    cdef real* dst
+    cdef real* vrow = line + ox
+    si = task % nstrips
+    b = task // nstrips
+    y0 = si * strip
+    rows = H - y0
+    if rows > strip:
+        rows = strip
+    for j in range(rows + kv - 1):
+        yi = taby[y0 + j]
+        dst = tile + j * W
+        if yi < 0:
+            for i in range(W):
+                dst[i] = cval
+        else:
+            memcpy(dst, src + (b * H + yi) * W, <size_t>W * sizeof(real))
+        r = j - (kv - 1)
+        if r < 0:
+            continue
+        _row_taps(vrow, tile + r * W, offv, wy, kv, W)
+        # the padding columns of the vertically filtered row, by the x table
+        for i in range(ox):
+            line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
+        for i in range(ox + W, W + kh - 1):
+            line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
+        _row_taps(out + (b * H + y0 + r) * W, line, offh, wx, kh, W)
+
+
+cdef int _sep2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_t[::1] taby,
+                const Py_ssize_t[::1] tabx, Py_ssize_t ox, const real[::1] wy,
+                const real[::1] wx, double cval, double cval2, Py_ssize_t strip,
+                int num_threads) except -1:
+    cdef Py_ssize_t B = src.shape[0], H = src.shape[1], W = src.shape[2]
+    cdef Py_ssize_t kh = wx.shape[0], kv = wy.shape[0]
+    cdef Py_ssize_t nstrips, ntasks, task, per, i
+    cdef Py_ssize_t* offs = NULL
+    cdef real* scratch = NULL
+    if B == 0 or H == 0 or W == 0:
+        return 0
+    nstrips = (H + strip - 1) // strip
+    ntasks = B * nstrips
+    if num_threads > ntasks:
+        num_threads = <int>ntasks
+    # per thread: the strip's input rows (strip + kv - 1 rows of W) and one padded row
+    per = (((strip + kv - 1) * W + W + kh - 1) * <Py_ssize_t>sizeof(real) + 63) \
+        // 64 * 64 // sizeof(real)
+    scratch = <real*>malloc(<size_t>(num_threads * per) * sizeof(real))
+    offs = <Py_ssize_t*>malloc(<size_t>(kh + kv) * sizeof(Py_ssize_t))
+    if scratch == NULL or offs == NULL:
+        free(scratch)
+        free(offs)
+        raise MemoryError("pyconv: cannot allocate the separable filter's scratch space")
+    for i in range(kv):
+        offs[i] = i * W
+    for i in range(kh):
+        offs[kv + i] = i
+    with nogil:
+        for task in prange(ntasks, schedule='dynamic', num_threads=num_threads,
+                           use_threads_if=num_threads > 1):
+            _sep_task(task, &src[0, 0, 0], &out[0, 0, 0],
+                      scratch + omp_get_thread_num() * per,
+                      scratch + omp_get_thread_num() * per + (strip + kv - 1) * W,
+                      &taby[0], &tabx[0], ox, H, W, strip, nstrips,
+                      &wy[0], kv, offs, &wx[0], kh, offs + kv, <real>cval, <real>cval2)
+    free(scratch)
+    free(offs)
+    return 0
+
+
+def sep2d_f32(const float[:, :, ::1] src, float[:, :, ::1] out, const Py_ssize_t[::1] taby,
+              const Py_ssize_t[::1] tabx, Py_ssize_t ox, const float[::1] wy,
+              const float[::1] wx, double cval, double cval2, Py_ssize_t strip,
+              int num_threads):
+    """float32 version of :func:`sep2d_f64`."""
+    _sep2d(src, out, taby, tabx, ox, wy, wx, cval, cval2, strip, num_threads)
+
+
+def sep2d_f64(const double[:, :, ::1] src, double[:, :, ::1] out, const Py_ssize_t[::1] taby,
+              const Py_ssize_t[::1] tabx, Py_ssize_t ox, const double[::1] wy,
+              const double[::1] wx, double cval, double cval2, Py_ssize_t strip,
+              int num_threads):
+    """out[b] = wx along rows of (wy along columns of src[b]), one strip of rows at a time.
+
+    The vertical pass reads padded row j from src row taby[j] (-1: cval); the horizontal pass
+    reads padded column i of the vertically filtered row from column tabx[i] (-1: cval2),
+    tabx[i] == i - ox inside the row.  Each pass sums its taps in order (every weight
+    applied), exactly as correlate1d does.  Contract: len(taby) >= H + len(wy) - 1,
+    len(tabx) >= W + len(wx) - 1, 0 <= ox, strip >= 1; out does not overlap src.
+    """
+    _sep2d(src, out, taby, tabx, ox, wy, wx, cval, cval2, strip, num_threads)

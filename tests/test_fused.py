@@ -1,0 +1,60 @@
+"""The fused two-pass kernel (sepfilter over the last two axes) gives the numbers of the two
+correlate1d passes bit for bit, in every mode, with origins, cval, batches and threads."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from pyconv import filters
+from pyconv import _separable
+
+from _helpers import MODES
+
+
+def _chain(x, ky, kx, mode, cval, origin):
+    step = filters.correlate1d(x, ky, axis=-2, mode=mode[0], cval=cval, origin=origin[0])
+    cval2 = cval * float(np.sum(np.asarray(ky, dtype=np.float64)))
+    return filters.correlate1d(step, kx, axis=-1, mode=mode[1], cval=cval2, origin=origin[1])
+
+
+@given(h=st.integers(1, 40), w=st.integers(1, 40), kv=st.integers(1, 9), kh=st.integers(1, 9),
+       my=st.sampled_from(MODES), mx=st.sampled_from(MODES), f32=st.booleans(),
+       batch=st.booleans(), seed=st.integers(0, 2**31), cval=st.sampled_from([0.0, 1.5]))
+def test_fused_equals_two_passes(h, w, kv, kh, my, mx, f32, batch, seed, cval):
+    rng = np.random.default_rng(seed)
+    dt = np.float32 if f32 else np.float64
+    x = rng.uniform(-1, 1, ((3,) if batch else ()) + (h, w)).astype(dt)
+    ky = rng.standard_normal(kv).astype(dt)
+    kx = rng.standard_normal(kh).astype(dt)
+    oy = int(rng.integers(-(kv // 2), (kv - 1) // 2 + 1))
+    ox = int(rng.integers(-(kh // 2), (kh - 1) // 2 + 1))
+    lead = [None] if batch else []  # a batch axis that no kernel filters
+    modes = ["reflect"] * len(lead) + [my, mx]
+    got = filters.sepfilter(x, lead + [ky, kx], mode=modes, cval=cval,
+                            origin=[0] * len(lead) + [oy, ox])
+    expect = _chain(x, ky, kx, (my, mx), cval, (oy, ox))
+    assert got.dtype == dt
+    np.testing.assert_array_equal(got, expect)
+
+
+def test_fused_path_is_taken_and_threads_bitwise(monkeypatch):
+    calls = []
+    real = _separable._fused_pair
+    monkeypatch.setattr(_separable, "_fused_pair", lambda *a: calls.append(1) or real(*a))
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 257, 301)).astype(np.float32)
+    one = filters.gaussian(x, 2.0, channel_axis=0, num_threads=1)
+    assert calls
+    np.testing.assert_array_equal(one, filters.gaussian(x, 2.0, channel_axis=0, num_threads=2))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_out_and_nan(dtype):
+    x = np.random.default_rng(1).uniform(-1, 1, (30, 31)).astype(dtype)
+    x[10, 10] = np.nan
+    k = [np.ones(3, dtype), np.ones(5, dtype)]
+    out = np.empty_like(x)
+    res = filters.sepfilter(x, k, out=out)
+    assert res is out
+    assert np.isnan(out[9:12, 8:13]).all() and np.isfinite(out[:8]).all()
+    y = x.copy()
+    filters.sepfilter(y, k, out=y)  # in place
+    np.testing.assert_array_equal(y, out)
