@@ -272,17 +272,19 @@ def correlate_tiled_f64(const double[:, :, :, ::1] src, double[:, :, :, ::1] out
 # ---- separable 2-D filter, fused: vertical then horizontal pass per strip -----------------
 
 cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* tile, real* line,
-                           const Py_ssize_t* taby, const Py_ssize_t* tabx, Py_ssize_t ox,
-                           Py_ssize_t H, Py_ssize_t W, Py_ssize_t strip, Py_ssize_t nstrips,
-                           const real* wy, Py_ssize_t kv, const Py_ssize_t* offv,
-                           const real* wx, Py_ssize_t kh, const Py_ssize_t* offh,
-                           real cval, real cval2) noexcept nogil:
-    # One task = (image b, strip of output rows).  Input rows are gathered into the thread's
-    # tile just before the first output row that needs them; each output row is the vertical
-    # pass over kv tile rows (into `line`, at offset ox, padded by tabx with cval2), then the
-    # horizontal pass over that line.  The arithmetic of each pass is that of one correlate1d
-    # pass (same taps, same order, same row routine), so the result equals the two passes.
-    cdef Py_ssize_t si, b, y0, rows, j, yi, i, r
+                           Py_ssize_t* roff, const Py_ssize_t* taby, const Py_ssize_t* tabx,
+                           Py_ssize_t ox, Py_ssize_t H, Py_ssize_t W, Py_ssize_t strip,
+                           Py_ssize_t nstrips, const real* wy, Py_ssize_t kv,
+                           const Py_ssize_t* offv, const real* wx, Py_ssize_t kh,
+                           const Py_ssize_t* offh, real cval, real cval2) noexcept nogil:
+    # One task = (image b, strip of output rows).  Each output row is the vertical pass over
+    # its kv input rows (read in place through per-row offsets; copied into the thread's tile
+    # only when one of them is outside the image in constant mode) into `line` at offset ox,
+    # padded by tabx with cval2, then the horizontal pass over that line.  The arithmetic of
+    # each pass is that of one correlate1d pass (same taps, same order, same row routine), so
+    # the result equals the two passes bit for bit.
+    cdef Py_ssize_t si, b, y0, rows, t, yi, i, r
+    cdef bint inside
     cdef real* dst
     cdef real* vrow = line + ox
     si = task % nstrips
@@ -291,18 +293,25 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
     rows = H - y0
     if rows > strip:
         rows = strip
-    for j in range(rows + kv - 1):
-        yi = taby[y0 + j]
-        dst = tile + j * W
-        if yi < 0:
-            for i in range(W):
-                dst[i] = cval
+    for r in range(rows):
+        inside = True
+        for t in range(kv):
+            yi = taby[y0 + r + t]
+            roff[t] = (b * H + yi) * W
+            if yi < 0:
+                inside = False
+        if inside:
+            _row_taps(vrow, src, roff, wy, kv, W)
         else:
-            memcpy(dst, src + (b * H + yi) * W, <size_t>W * sizeof(real))
-        r = j - (kv - 1)
-        if r < 0:
-            continue
-        _row_taps(vrow, tile + r * W, offv, wy, kv, W)
+            for t in range(kv):
+                yi = taby[y0 + r + t]
+                dst = tile + t * W
+                if yi < 0:
+                    for i in range(W):
+                        dst[i] = cval
+                else:
+                    memcpy(dst, src + (b * H + yi) * W, <size_t>W * sizeof(real))
+            _row_taps(vrow, tile, offv, wy, kv, W)
         # the padding columns of the vertically filtered row, by the x table
         for i in range(ox):
             line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
@@ -326,11 +335,10 @@ cdef int _sep2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_t
     ntasks = B * nstrips
     if num_threads > ntasks:
         num_threads = <int>ntasks
-    # per thread: the strip's input rows (strip + kv - 1 rows of W) and one padded row
-    per = (((strip + kv - 1) * W + W + kh - 1) * <Py_ssize_t>sizeof(real) + 63) \
-        // 64 * 64 // sizeof(real)
+    # per thread: kv rows (constant-mode edges only), one padded row and kv row offsets
+    per = ((kv * W + W + kh - 1) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
     scratch = <real*>malloc(<size_t>(num_threads * per) * sizeof(real))
-    offs = <Py_ssize_t*>malloc(<size_t>(kh + kv) * sizeof(Py_ssize_t))
+    offs = <Py_ssize_t*>malloc(<size_t>(kh + kv + num_threads * kv) * sizeof(Py_ssize_t))
     if scratch == NULL or offs == NULL:
         free(scratch)
         free(offs)
@@ -344,7 +352,8 @@ cdef int _sep2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_t
                            use_threads_if=num_threads > 1):
             _sep_task(task, &src[0, 0, 0], &out[0, 0, 0],
                       scratch + omp_get_thread_num() * per,
-                      scratch + omp_get_thread_num() * per + (strip + kv - 1) * W,
+                      scratch + omp_get_thread_num() * per + kv * W,
+                      offs + kh + kv + omp_get_thread_num() * kv,
                       &taby[0], &tabx[0], ox, H, W, strip, nstrips,
                       &wy[0], kv, offs, &wx[0], kh, offs + kv, <real>cval, <real>cval2)
     free(scratch)
