@@ -153,9 +153,20 @@ SEP_STRIP_BYTES = 256 * 1024
 
 
 def _fusable(x, p, q):
-    """Two weighted passes over the last two axes (rows, then columns): one fused kernel."""
-    return (q is not None and p.kind == "corr" and q.kind == "corr" and x.ndim >= 2
-            and p.axis == x.ndim - 2 and q.axis == x.ndim - 1)
+    """Two weighted passes (or central differences) over the last two axes, rows then
+    columns: one fused kernel."""
+    return (q is not None and p.kind in ("corr", "diff") and q.kind in ("corr", "diff")
+            and x.ndim >= 2 and p.axis == x.ndim - 2 and q.axis == x.ndim - 1)
+
+
+def _taps_of(p, dt):
+    """(weights, tap positions, extent, origin) of a pass for the fused kernel.  A central
+    difference is the taps -1 at 0 and +1 at 2 (no multiply by the zero centre weight); in
+    floating point -a + b rounds exactly as b - a."""
+    if p.kind == "diff":
+        return np.array([-1, 1], dtype=dt), np.array([0, 2], dtype=np.intp), 3, 0
+    w = np.ascontiguousarray(p.weights, dtype=dt)
+    return w, np.arange(w.size, dtype=np.intp), w.size, p.origin
 
 
 def _fused_pair(x, py, px, dt, out, num_threads):
@@ -165,10 +176,9 @@ def _fused_pair(x, py, px, dt, out, num_threads):
     the two correlate1d passes, so the same numbers, bit for bit."""
     H, W = x.shape[-2:]
     B = int(np.prod(x.shape[:-2], dtype=np.int64))
-    wy = np.ascontiguousarray(py.weights, dtype=dt)
-    wx = np.ascontiguousarray(px.weights, dtype=dt)
-    kv, kh = wy.size, wx.size
-    by, bx = kv // 2 + py.origin, kh // 2 + px.origin
+    wy, ty, kv, oy = _taps_of(py, dt)
+    wx, tx, kh, ox = _taps_of(px, dt)
+    by, bx = kv // 2 + oy, kh // 2 + ox
     taby = _engine.index_table(-by, H + kv - 1, H, mode_code(py.mode))
     tabx = _engine.index_table(-bx, W + kh - 1, W, mode_code(px.mode))
     src = np.ascontiguousarray(x, dtype=dt).reshape(B, H, W)
@@ -176,12 +186,13 @@ def _fused_pair(x, py, px, dt, out, num_threads):
         check_out(out, x.shape, dt)
     dest = _engine.direct_dest(out, src, (B, H, W))
     res = np.empty((B, H, W), dtype=dt) if dest is None else dest
-    nthreads = effective_num_threads(num_threads, work=B * H * W * (kv + kh))
+    nthreads = effective_num_threads(num_threads, work=B * H * W * (wy.size + wx.size))
     strip = max(1, min(H, SEP_STRIP_BYTES // (W * dt.itemsize) - (kv - 1)))
     if nthreads > 1 and B * -(-H // strip) < 4 * nthreads:
         strip = max(1, -(-H // -(-4 * nthreads // B)))
     run = _kernels.kernels.sep2d_f32 if dt == np.float32 else _kernels.kernels.sep2d_f64
-    run(src, res, taby, tabx, bx, wy, wx, float(py.cval), float(px.cval), strip, nthreads)
+    run(src, res, taby, tabx, bx, wy, ty, kv, wx, tx, kh, float(py.cval), float(px.cval), strip,
+        nthreads)
     res = res.reshape(x.shape)
     return _engine.deliver(res, out) if dest is None else out
 

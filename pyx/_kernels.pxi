@@ -274,15 +274,16 @@ def correlate_tiled_f64(const double[:, :, :, ::1] src, double[:, :, :, ::1] out
 cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* tile, real* line,
                            Py_ssize_t* roff, const Py_ssize_t* taby, const Py_ssize_t* tabx,
                            Py_ssize_t ox, Py_ssize_t H, Py_ssize_t W, Py_ssize_t strip,
-                           Py_ssize_t nstrips, const real* wy, Py_ssize_t kv,
-                           const Py_ssize_t* offv, const real* wx, Py_ssize_t kh,
-                           const Py_ssize_t* offh, real cval, real cval2) noexcept nogil:
+                           Py_ssize_t nstrips, const real* wy, const Py_ssize_t* ty,
+                           Py_ssize_t nv, const Py_ssize_t* offv, const real* wx,
+                           Py_ssize_t kh, Py_ssize_t nh, const Py_ssize_t* offh, real cval,
+                           real cval2) noexcept nogil:
     # One task = (image b, strip of output rows).  Each output row is the vertical pass over
-    # its kv input rows (read in place through per-row offsets; copied into the thread's tile
-    # only when one of them is outside the image in constant mode) into `line` at offset ox,
-    # padded by tabx with cval2, then the horizontal pass over that line.  The arithmetic of
-    # each pass is that of one correlate1d pass (same taps, same order, same row routine), so
-    # the result equals the two passes bit for bit.
+    # its input rows y + ty[t] (read in place through per-row offsets; copied into the thread's
+    # tile only when one of them is outside the image in constant mode) into `line` at offset
+    # ox, padded by tabx with cval2, then the horizontal pass (taps at columns offh[t]) over
+    # that line.  The arithmetic of each pass is that of one correlate1d pass (same taps, same
+    # order, same row routine), so the result equals the two passes bit for bit.
     cdef Py_ssize_t si, b, y0, rows, t, yi, i, r
     cdef bint inside
     cdef real* dst
@@ -295,67 +296,69 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
         rows = strip
     for r in range(rows):
         inside = True
-        for t in range(kv):
-            yi = taby[y0 + r + t]
+        for t in range(nv):
+            yi = taby[y0 + r + ty[t]]
             roff[t] = (b * H + yi) * W
             if yi < 0:
                 inside = False
         if inside:
-            _row_taps(vrow, src, roff, wy, kv, W)
+            _row_taps(vrow, src, roff, wy, nv, W)
         else:
-            for t in range(kv):
-                yi = taby[y0 + r + t]
-                dst = tile + t * W
+            for t in range(nv):
+                yi = taby[y0 + r + ty[t]]
+                dst = tile + ty[t] * W
                 if yi < 0:
                     for i in range(W):
                         dst[i] = cval
                 else:
                     memcpy(dst, src + (b * H + yi) * W, <size_t>W * sizeof(real))
-            _row_taps(vrow, tile, offv, wy, kv, W)
+            _row_taps(vrow, tile, offv, wy, nv, W)
         # the padding columns of the vertically filtered row, by the x table
         for i in range(ox):
             line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
         for i in range(ox + W, W + kh - 1):
             line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
-        _row_taps(out + (b * H + y0 + r) * W, line, offh, wx, kh, W)
+        _row_taps(out + (b * H + y0 + r) * W, line, offh, wx, nh, W)
 
 
 cdef int _sep2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_t[::1] taby,
                 const Py_ssize_t[::1] tabx, Py_ssize_t ox, const real[::1] wy,
-                const real[::1] wx, double cval, double cval2, Py_ssize_t strip,
-                int num_threads) except -1:
+                const Py_ssize_t[::1] ty, Py_ssize_t kv, const real[::1] wx,
+                const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
+                Py_ssize_t strip, int num_threads) except -1:
     cdef Py_ssize_t B = src.shape[0], H = src.shape[1], W = src.shape[2]
-    cdef Py_ssize_t kh = wx.shape[0], kv = wy.shape[0]
+    cdef Py_ssize_t nv = wy.shape[0], nh = wx.shape[0]
     cdef Py_ssize_t nstrips, ntasks, task, per, i
     cdef Py_ssize_t* offs = NULL
     cdef real* scratch = NULL
-    if B == 0 or H == 0 or W == 0:
+    if B == 0 or H == 0 or W == 0 or nv == 0 or nh == 0:
         return 0
     nstrips = (H + strip - 1) // strip
     ntasks = B * nstrips
     if num_threads > ntasks:
         num_threads = <int>ntasks
-    # per thread: kv rows (constant-mode edges only), one padded row and kv row offsets
+    # per thread: kv rows (constant-mode edges only) and one padded row; kv row offsets
     per = ((kv * W + W + kh - 1) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
     scratch = <real*>malloc(<size_t>(num_threads * per) * sizeof(real))
-    offs = <Py_ssize_t*>malloc(<size_t>(kh + kv + num_threads * kv) * sizeof(Py_ssize_t))
+    offs = <Py_ssize_t*>malloc(<size_t>(nh + nv + num_threads * nv) * sizeof(Py_ssize_t))
     if scratch == NULL or offs == NULL:
         free(scratch)
         free(offs)
         raise MemoryError("pyconv: cannot allocate the separable filter's scratch space")
-    for i in range(kv):
-        offs[i] = i * W
-    for i in range(kh):
-        offs[kv + i] = i
+    for i in range(nv):
+        offs[i] = ty[i] * W
+    for i in range(nh):
+        offs[nv + i] = tx[i]
     with nogil:
         for task in prange(ntasks, schedule='dynamic', num_threads=num_threads,
                            use_threads_if=num_threads > 1):
             _sep_task(task, &src[0, 0, 0], &out[0, 0, 0],
                       scratch + omp_get_thread_num() * per,
                       scratch + omp_get_thread_num() * per + kv * W,
-                      offs + kh + kv + omp_get_thread_num() * kv,
+                      offs + nh + nv + omp_get_thread_num() * nv,
                       &taby[0], &tabx[0], ox, H, W, strip, nstrips,
-                      &wy[0], kv, offs, &wx[0], kh, offs + kv, <real>cval, <real>cval2)
+                      &wy[0], &ty[0], nv, offs, &wx[0], kh, nh, offs + nv, <real>cval,
+                      <real>cval2)
     free(scratch)
     free(offs)
     return 0
@@ -363,22 +366,26 @@ cdef int _sep2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_t
 
 def sep2d_f32(const float[:, :, ::1] src, float[:, :, ::1] out, const Py_ssize_t[::1] taby,
               const Py_ssize_t[::1] tabx, Py_ssize_t ox, const float[::1] wy,
-              const float[::1] wx, double cval, double cval2, Py_ssize_t strip,
-              int num_threads):
+              const Py_ssize_t[::1] ty, Py_ssize_t kv, const float[::1] wx,
+              const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
+              Py_ssize_t strip, int num_threads):
     """float32 version of :func:`sep2d_f64`."""
-    _sep2d(src, out, taby, tabx, ox, wy, wx, cval, cval2, strip, num_threads)
+    _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip, num_threads)
 
 
 def sep2d_f64(const double[:, :, ::1] src, double[:, :, ::1] out, const Py_ssize_t[::1] taby,
               const Py_ssize_t[::1] tabx, Py_ssize_t ox, const double[::1] wy,
-              const double[::1] wx, double cval, double cval2, Py_ssize_t strip,
-              int num_threads):
-    """out[b] = wx along rows of (wy along columns of src[b]), one strip of rows at a time.
+              const Py_ssize_t[::1] ty, Py_ssize_t kv, const double[::1] wx,
+              const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
+              Py_ssize_t strip, int num_threads):
+    """out[b] = (taps wx at columns tx) along rows of ((taps wy at rows ty) along columns of
+    src[b]), one strip of rows at a time; kv, kh are the kernels' extents (max tap + 1).
 
     The vertical pass reads padded row j from src row taby[j] (-1: cval); the horizontal pass
     reads padded column i of the vertically filtered row from column tabx[i] (-1: cval2),
-    tabx[i] == i - ox inside the row.  Each pass sums its taps in order (every weight
-    applied), exactly as correlate1d does.  Contract: len(taby) >= H + len(wy) - 1,
-    len(tabx) >= W + len(wx) - 1, 0 <= ox, strip >= 1; out does not overlap src.
+    tabx[i] == i - ox inside the row.  Each pass sums its taps in order, exactly as
+    correlate1d (or the two-tap central difference) does.  Contract: len(taby) >= H + kv - 1,
+    len(tabx) >= W + kh - 1, taps within [0, kv) and [0, kh), strip >= 1; out does not
+    overlap src.
     """
-    _sep2d(src, out, taby, tabx, ox, wy, wx, cval, cval2, strip, num_threads)
+    _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip, num_threads)

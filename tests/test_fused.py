@@ -58,3 +58,21 @@ def test_fused_out_and_nan(dtype):
     y = x.copy()
     filters.sepfilter(y, k, out=y)  # in place
     np.testing.assert_array_equal(y, out)
+
+
+@pytest.mark.parametrize("name", ["sobel", "scharr", "prewitt", "gaussian", "uniform"])
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap", "mirror", "nearest"])
+def test_fused_filters_equal_the_chained_passes(name, mode, monkeypatch):
+    """Edge filters (central difference + smoothing) and smoothing filters through the fused
+    kernel give the bits of the pass-by-pass chain, NaN included."""
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-1, 1, (2, 37, 41)).astype(np.float32)
+    x[1, 5, 6] = np.nan
+    kw = {"mode": mode, "cval": 0.25}
+    if name == "gaussian":
+        kw["sigma"] = 1.5
+    fn = getattr(filters, name)
+    fused = fn(x, channel_axis=0, **kw)
+    monkeypatch.setattr(_separable, "_fusable", lambda *a: False)
+    chained = fn(x, channel_axis=0, **kw)
+    np.testing.assert_array_equal(fused, chained)
