@@ -86,3 +86,28 @@ def test_shufflenet_unit_example():
     assert "OK" in res.stdout.splitlines()[-1]
     assert "(2, 48, 9, 9) float32" in res.stdout
 
+
+def test_dask_volume_example(tmp_path):
+    pytest.importorskip("dask.array")
+    import numpy as np
+    from pyconv import filters
+
+    out = tmp_path / "out"
+    args = [str(ROOT / "examples" / "dask_volume.py"), "--size", "40", "--slab", "6",
+            "--workers", "2", "--out", str(out)]
+    res = _run(args + ["--filter", "sobel", "--mode", "wrap", "--check"])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "identical to the in-memory pyconv result: True" in res.stdout
+    assert "100% Completed" in res.stdout and "peak RSS" in res.stdout
+    vol = np.load(out / "input.npy")
+    assert vol.shape == (40, 40, 40) and vol.dtype == np.float32
+    got = np.load(out / "sobel.npy")
+    assert got.tobytes() == filters.sobel(vol, mode="wrap").tobytes()
+    # existing outputs are kept unless --overwrite
+    before = (out / "sobel.npy").stat().st_mtime_ns
+    res = _run(args + ["--filter", "sobel"])
+    assert res.returncode != 0 and "--overwrite" in res.stderr
+    assert (out / "sobel.npy").stat().st_mtime_ns == before
+    res = _run(args + ["--filter", "gaussian", "--sigma", "1.5", "--overwrite", "--check"])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "identical to the in-memory pyconv result: True" in res.stdout

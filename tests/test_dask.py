@@ -1,0 +1,437 @@
+"""pyconv.dask: every result equals the in-memory pyconv result bitwise, at every chunk border,
+for every boundary mode, uneven and one-pixel chunks, and chunks smaller than the halo."""
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+import dask  # noqa: E402
+
+import pyconv  # noqa: E402
+import pyconv.dask as pdask  # noqa: E402
+from pyconv import filters  # noqa: E402
+from pyconv._modes import mode_code  # noqa: E402
+
+from _helpers import MODES  # noqa: E402
+
+HAS_CONV = hasattr(pyconv, "conv2d")
+needs_conv = pytest.mark.skipif(not HAS_CONV, reason="pyconv.conv2d not available yet")
+
+
+def random_chunks(rng, n, style):
+    """A chunking of an axis of length n: 'one' (1-pixel chunks), 'small' (1-3, mostly
+    smaller than the halo), 'uneven' (random cut points), 'whole' (one chunk)."""
+    if style == "one" or n == 1:
+        return (1,) * n
+    if style == "whole":
+        return (n,)
+    if style == "small":
+        out = []
+        while sum(out) < n:
+            out.append(int(min(rng.integers(1, 4), n - sum(out))))
+        return tuple(out)
+    cuts = np.sort(rng.choice(np.arange(1, n), size=min(n - 1, int(rng.integers(1, 4))),
+                              replace=False))
+    return tuple(int(c) for c in np.diff(np.concatenate([[0], cuts, [n]])))
+
+
+def chunkings(rng, shape, count=3):
+    """``count`` chunkings: one-pixel chunks along one random axis, chunks of 1-3 (smaller
+    than most halos) along every axis, then random uneven/whole ones."""
+    styles = ["uneven", "whole"]
+    one = int(rng.integers(len(shape)))
+    out = [tuple(random_chunks(rng, n, "one" if a == one else "uneven")
+                 for a, n in enumerate(shape)),
+           tuple(random_chunks(rng, n, "small") for n in shape)]
+    while len(out) < count:
+        out.append(tuple(random_chunks(rng, n, styles[rng.integers(2)]) for n in shape))
+    return out[:count]
+
+
+@pytest.fixture(autouse=True)
+def synchronous_scheduler():
+    """The grids below run on the synchronous scheduler (dask's per-task overhead dominates
+    these tiny arrays); the threaded and distributed schedulers have their own tests."""
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+def image(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def check(result, expected):
+    assert isinstance(result, da.Array)
+    got = result.compute()
+    assert got.dtype == expected.dtype
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    # bitwise, including the sign of zeros and NaN payload positions
+    assert got.tobytes() == np.ascontiguousarray(expected).tobytes()
+
+
+# --------------------------------------------------------------------------------------------
+# n-D correlate / convolve
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("func", ["correlate", "convolve"])
+def test_nd_every_mode(func, mode, dtype, rng):
+    shape = (9, 8)
+    x = image(rng, shape, dtype)
+    for ch in chunkings(rng, shape):
+        kshape = tuple(int(k) for k in rng.integers(1, 6, size=2))  # odd and even lengths
+        k = rng.standard_normal(kshape).astype(dtype)
+        origin = tuple(int(rng.integers(-(s // 2), (s - 1) // 2 + 1)) for s in kshape)
+        cval = float(rng.standard_normal())
+        expected = getattr(filters, func)(x, k, mode=mode, cval=cval, origin=origin)
+        res = getattr(pdask, func)(da.from_array(x, chunks=ch), k, mode=mode, cval=cval,
+                                   origin=origin)
+        check(res, expected)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "mirror", "wrap", "nearest", "constant"])
+def test_nd_3d_per_axis_modes_and_channels(mode, rng):
+    x = image(rng, (5, 6, 4), np.float32)
+    k = rng.standard_normal((3, 2, 4)).astype(np.float32)
+    modes = [mode, "wrap", "mirror"]
+    for ch in chunkings(rng, x.shape, count=2):
+        dx = da.from_array(x, chunks=ch)
+        check(pdask.correlate(dx, k, mode=modes, origin=(0, -1, 1)),
+              filters.correlate(x, k, mode=modes, origin=(0, -1, 1)))
+        check(pdask.convolve(dx, k[:, :, 0], mode=mode, cval=2.5, channel_axis=-1),
+              filters.convolve(x, k[:, :, 0], mode=mode, cval=2.5, channel_axis=-1))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_one_pixel_chunks_everywhere(mode, rng):
+    x = image(rng, (5, 6), np.float32)
+    dx = da.from_array(x, chunks=1)
+    k = rng.standard_normal((2, 3)).astype(np.float32)
+    check(pdask.correlate(dx, k, mode=mode, cval=0.5, origin=(-1, 1)),
+          filters.correlate(x, k, mode=mode, cval=0.5, origin=(-1, 1)))
+    check(pdask.gaussian(dx, 0.7, mode=mode, cval=0.5), filters.gaussian(x, 0.7, mode=mode,
+                                                                          cval=0.5))
+
+
+def test_outer_edge_padded_when_an_outer_chunk_is_too_short(rng):
+    # mirror reads samples 1..lo past the edge: an outer block of lo samples cannot reflect
+    # itself, so that axis is padded from the whole array instead (both ends)
+    mirror = mode_code("mirror")
+    assert not pdask._edge_is_local(mirror, 2, 0, 9, 2, 4)
+    assert not pdask._edge_is_local(mirror, 0, 2, 9, 4, 2)
+    assert pdask._edge_is_local(mirror, 2, 0, 9, 3, 4)
+    x = image(rng, (9, 4), np.float64)
+    w = np.array([1.0, 2.0, 4.0])
+    for mode in ("mirror", "reflect", "nearest", "wrap", "constant"):
+        for origin, ch in [(1, (2, 3, 4)), (-1, (4, 3, 2))]:
+            check(pdask.correlate1d(da.from_array(x, chunks=(ch, 4)), w, axis=0, mode=mode,
+                                    origin=origin),
+                  filters.correlate1d(x, w, axis=0, mode=mode, origin=origin))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kernel_longer_than_the_array(mode, rng):
+    # repeated reflections / wrap-arounds on the outer edge, every chunk smaller than the halo
+    x = image(rng, (3, 7), np.float64)
+    k = rng.standard_normal((8, 11))
+    for ch in [((1, 1, 1), (1,) * 7), ((2, 1), (3, 4)), ((3,), (7,))]:
+        check(pdask.correlate(da.from_array(x, chunks=ch), k, mode=mode, origin=(2, -4)),
+              filters.correlate(x, k, mode=mode, origin=(2, -4)))
+
+
+# --------------------------------------------------------------------------------------------
+# 1-D passes
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("func", ["correlate1d", "convolve1d"])
+def test_1d_every_mode(func, mode, dtype, rng):
+    x = image(rng, (6, 13), dtype)
+    for ch in chunkings(rng, x.shape):
+        size = int(rng.integers(1, 8))
+        w = rng.standard_normal(size).astype(dtype)
+        origin = int(rng.integers(-(size // 2), (size - 1) // 2 + 1))
+        axis = int(rng.integers(-2, 2))
+        expected = getattr(filters, func)(x, w, axis=axis, mode=mode, cval=0.7, origin=origin)
+        res = getattr(pdask, func)(da.from_array(x, chunks=ch), w, axis=axis, mode=mode,
+                                   cval=0.7, origin=origin)
+        check(res, expected)
+
+
+# --------------------------------------------------------------------------------------------
+# separable and edge filters
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gaussian_uniform_sepfilter(mode, rng):
+    for dtype, ch in zip([np.float32, np.float64], chunkings(rng, (10, 7), count=2)):
+        x = image(rng, (10, 7), dtype)
+        dx = da.from_array(x, chunks=ch)
+        check(pdask.gaussian(dx, sigma=(1.2, 0.7), mode=mode, cval=1.5),
+              filters.gaussian(x, sigma=(1.2, 0.7), mode=mode, cval=1.5))
+        check(pdask.uniform(dx, size=(4, 3), mode=mode, cval=-2.0, origin=(1, -1)),
+              filters.uniform(x, size=(4, 3), mode=mode, cval=-2.0, origin=(1, -1)))
+        ks = [rng.standard_normal(4).astype(dtype), [1, -2, 3]]
+        check(pdask.sepfilter(dx, ks, mode=mode, cval=0.5, origin=(-1, 0)),
+              filters.sepfilter(x, ks, mode=mode, cval=0.5, origin=(-1, 0)))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_edges(mode, rng):
+    for name, dtype in [("sobel", np.float32), ("scharr", np.float64), ("prewitt", np.float32)]:
+        x = image(rng, (7, 9), dtype)
+        ch = chunkings(rng, x.shape, count=3)[rng.integers(3)]
+        dx = da.from_array(x, chunks=ch)
+        for axis in (None, int(rng.integers(-2, 2))):
+            check(getattr(pdask, name)(dx, axis=axis, mode=mode, cval=0.25),
+                  getattr(filters, name)(x, axis=axis, mode=mode, cval=0.25))
+
+
+def test_edges_3d_mask_channels_and_hv(rng):
+    x = image(rng, (6, 5, 3), np.float32)
+    mask = rng.random((6, 5)) > 0.2
+    dx = da.from_array(x, chunks=(2, (1, 4), 2))
+    check(pdask.sobel(dx), filters.sobel(x))
+    check(pdask.prewitt(dx, mask=mask, channel_axis=-1, mode="wrap"),
+          filters.prewitt(x, mask=mask, channel_axis=-1, mode="wrap"))
+    check(pdask.scharr(dx, mask=da.from_array(mask, chunks=3), channel_axis=2),
+          filters.scharr(x, mask=mask, channel_axis=2))
+    x2, dx2 = x[..., 0], dx[..., 0]
+    for name in ["sobel_h", "sobel_v", "scharr_h", "scharr_v", "prewitt_h", "prewitt_v"]:
+        check(getattr(pdask, name)(dx2), getattr(filters, name)(x2))
+    check(pdask.sobel_h(dx2, mask=mask), filters.sobel_h(x2, mask=mask))
+
+
+def test_gaussian_channel_axis_3d(rng):
+    x = image(rng, (4, 9, 8, 5), np.float64)
+    dx = da.from_array(x, chunks=(2, 4, 3, 5))
+    modes = ["wrap", "constant", "mirror"]
+    check(pdask.gaussian(dx, sigma=(0.8, 1.1, 0.6), channel_axis=0, mode=modes, cval=3.0),
+          filters.gaussian(x, sigma=(0.8, 1.1, 0.6), channel_axis=0, mode=modes, cval=3.0))
+    check(pdask.sobel(dx, channel_axis=0, mode=modes, cval=-1.0),
+          filters.sobel(x, channel_axis=0, mode=modes, cval=-1.0))
+    check(pdask.sepfilter(dx[0], [[1, 2], None, [3, -1, 2]], mode=modes, cval=2.0),
+          filters.sepfilter(x[0], [[1, 2], None, [3, -1, 2]], mode=modes, cval=2.0))
+    check(pdask.gaussian(dx, sigma=(0.8, 1.5, 0), channel_axis=0, mode="mirror"),
+          filters.gaussian(x, sigma=(0.8, 1.5, 0), channel_axis=0, mode="mirror"))
+    check(pdask.uniform(dx, size=1, channel_axis=0), filters.uniform(x, size=1, channel_axis=0))
+
+
+# --------------------------------------------------------------------------------------------
+# NaN/Inf, dtypes, threads, laziness, errors
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap", "mirror"])
+def test_nan_and_inf_spread_as_in_memory(mode, rng):
+    x = image(rng, (8, 12), np.float64)
+    x[2, 3] = np.nan
+    x[5, 9] = np.inf
+    x[6, 1] = -np.inf
+    k = rng.standard_normal((3, 3))
+    k[1, 1] = 0.0  # a zero weight does not spread NaN in the n-D correlation
+    for ch in [(1, (5, 7)), (3, 12)]:
+        dx = da.from_array(x, chunks=ch)
+        check(pdask.correlate(dx, k, mode=mode), filters.correlate(x, k, mode=mode))
+        # scipy's running mean: after a NaN enters a line, the rest of the line is NaN
+        check(pdask.uniform(dx, size=3, mode=mode), filters.uniform(x, size=3, mode=mode))
+        check(pdask.gaussian(dx, 1.0, mode=mode), filters.gaussian(x, 1.0, mode=mode))
+        check(pdask.sobel(dx, mode=mode), filters.sobel(x, mode=mode))
+    check(pdask.uniform(da.from_array(x, chunks=3), 4, mode="constant", cval=np.nan),
+          filters.uniform(x, 4, mode="constant", cval=np.nan))
+
+
+@pytest.mark.parametrize("in_dtype", [np.float16, np.float32, np.float64, np.int16, np.uint8,
+                                      bool])
+def test_dtype_policy(in_dtype, rng):
+    x = (rng.random((7, 6)) * 10).astype(in_dtype)
+    dx = da.from_array(x, chunks=(3, 2))
+    for fn, args in [("correlate", ([[1, 2], [3, 4]],)), ("gaussian", (1.0,)),
+                     ("uniform", (3,)), ("sobel", ())]:
+        res = getattr(pdask, fn)(dx, *args)
+        expected = getattr(filters, fn)(x, *args)
+        assert res.dtype == expected.dtype  # known before computing
+        check(res, expected)
+    # a float64 ndarray kernel widens float32, as in memory
+    res = pdask.correlate(dx.astype(np.float32), np.ones((2, 2)))
+    assert res.dtype == np.float64
+
+
+def test_float32_stays_float32(rng):
+    x = image(rng, (5, 5), np.float32)
+    dx = da.from_array(x, chunks=2)
+    for res in [pdask.gaussian(dx), pdask.uniform(dx), pdask.sobel(dx),
+                pdask.correlate(dx, np.ones((3, 3), np.float32)),
+                pdask.correlate1d(dx, [1.0, 2.0]), pdask.sepfilter(dx, [[1, 2], None])]:
+        assert res.dtype == np.float32
+        assert res.compute().dtype == np.float32
+
+
+def test_thread_counts_do_not_change_the_result(rng):
+    x = image(rng, (70, 65), np.float32)
+    k = rng.standard_normal((5, 4)).astype(np.float32)
+    expected = filters.correlate(x, k, mode="wrap", num_threads=1)
+    dx = da.from_array(x, chunks=(33, 20))
+    for n in (1, 2, 3):
+        check(pdask.correlate(dx, k, mode="wrap", num_threads=n), expected)
+    with dask.config.set(scheduler="synchronous"):
+        check(pdask.correlate(dx, k, mode="wrap"), expected)
+
+
+def test_chunk_num_threads_rule():
+    ones = da.ones(8, chunks=1)
+
+    def decided(**kw):
+        out = ones.map_blocks(lambda b: np.full(b.shape, pdask.chunk_num_threads()),
+                              dtype=int)
+        return set(out.compute(**kw).tolist())
+
+    assert decided(scheduler="synchronous") == {pyconv.get_num_threads()}
+    assert decided(scheduler="threads", num_workers=2) == {1}
+    assert decided(scheduler="threads", num_workers=1) == {pyconv.get_num_threads()}
+    assert pdask.chunk_num_threads(3) == 3
+    with pytest.raises(ValueError):
+        pdask.chunk_num_threads(0)
+
+
+def test_lazy_and_chunks_kept(rng):
+    calls = []
+
+    def source(block):
+        calls.append(block.shape)
+        return block
+
+    x = image(rng, (12, 10), np.float32)
+    dx = da.from_array(x, chunks=(4, 5)).map_blocks(source, dtype=np.float32)
+    calls.clear()  # map_blocks may call source on an empty array to learn its output
+    res = pdask.gaussian(dx, 0.6, mode="wrap")
+    res2 = pdask.correlate(dx, np.ones((3, 3), np.float32), mode="constant")
+    assert not calls  # nothing computed while building the graph
+    assert res.chunks == dx.chunks and res2.chunks == dx.chunks  # chunks >= halo: kept
+    check(res, filters.gaussian(x, 0.6, mode="wrap"))
+    # a chunk smaller than the halo is merged with its neighbour
+    res3 = pdask.correlate(da.from_array(x, chunks=(4, (1, 9))), np.ones((5, 5)))
+    assert res3.chunks == ((4, 4, 4), (10,))
+
+
+def test_errors_match_in_memory(rng):
+    x = image(rng, (5, 5), np.float64)
+    dx = da.from_array(x, chunks=2)
+    cases = [("correlate", (np.ones((3, 3)),), dict(mode="bogus")),
+             ("correlate", (np.ones((3, 3)),), dict(origin=2)),
+             ("correlate", (np.ones(3),), {}),
+             ("gaussian", (-1.0,), {}),
+             ("uniform", (0,), {}),
+             ("sobel", (), dict(axis=5)),
+             ("correlate1d", ([1, 2],), dict(axis=2))]
+    for fn, args, kw in cases:
+        with pytest.raises((ValueError, TypeError)) as mem:
+            getattr(filters, fn)(x, *args, **kw)
+        with pytest.raises(type(mem.value)) as lazy:
+            getattr(pdask, fn)(dx, *args, **kw)
+        assert str(lazy.value) == str(mem.value)
+    with pytest.raises(TypeError):
+        pdask.gaussian(da.ones((3, 3), dtype=complex, chunks=2))
+    with pytest.raises(ValueError, match="empty"):
+        pdask.gaussian(da.ones((0, 3), chunks=2))
+    with pytest.raises(ValueError, match="num_threads"):
+        pdask.gaussian(dx, num_threads=0)
+
+
+def test_numpy_input_is_accepted(rng):
+    x = image(rng, (6, 6), np.float32)
+    check(pdask.uniform(x, 3), filters.uniform(x, 3))
+
+
+# --------------------------------------------------------------------------------------------
+# convolution layers (PyTorch conventions)
+
+CONV_CASES = [
+    # kernel, stride, dilation, padding, padding_mode, groups
+    ((3, 3), 1, 1, 1, "zeros", 1),
+    ((3, 2), 2, 1, 0, "zeros", 1),
+    ((4, 3), 1, (2, 1), "same", "reflect", 2),
+    ((3, 3), (3, 2), 2, 2, "circular", 1),
+    ((1, 1), 1, 1, 0, "zeros", 4),
+    ((5, 5), 2, 1, "valid", "replicate", 1),
+    ((2, 2), 3, 2, 3, "zeros", 2),
+]
+
+
+@needs_conv
+@pytest.mark.parametrize("case", CONV_CASES, ids=[str(i) for i in range(len(CONV_CASES))])
+def test_conv2d(case, dtype, rng):
+    k, s, d, p, pm, g = case
+    x = image(rng, (3, 4, 13, 11), dtype)
+    w = rng.standard_normal((4, 4 // g) + k).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    expected = pyconv.conv2d(x, w, b, stride=s, padding=p, dilation=d, groups=g,
+                             padding_mode=pm)
+    for ch in [(1, 4, 1, 11), (2, 2, (5, 1, 7), (2, 9)), (3, 4, 13, 11), (3, 1, 13, 1),
+               (1, 3) + tuple(random_chunks(rng, n, "uneven") for n in (13, 11))]:
+        res = pdask.conv2d(da.from_array(x, chunks=ch), w, b, stride=s, padding=p,
+                           dilation=d, groups=g, padding_mode=pm)
+        check(res, expected)
+
+
+@needs_conv
+def test_conv3d_conv1d_unbatched(rng):
+    x = image(rng, (2, 3, 6, 7, 5), np.float32)
+    w = rng.standard_normal((2, 3, 3, 2, 3)).astype(np.float32)
+    for kw in [dict(padding=1), dict(padding="same", dilation=(1, 2, 1)),
+               dict(stride=(2, 1, 3), padding=(0, 1, 2), padding_mode="circular")]:
+        expected = pyconv.conv3d(x, w, **kw)
+        check(pdask.conv3d(da.from_array(x, chunks=(1, 2, 2, 3, 2)), w, **kw), expected)
+        check(pdask.conv3d(da.from_array(x[0], chunks=(3, 1, 4, 1)), w, **kw),
+              pyconv.conv3d(x[0], w, **kw))
+    x1 = image(rng, (2, 3, 17), np.float64)
+    w1 = rng.standard_normal((6, 1, 4))
+    check(pdask.conv1d(da.from_array(x1, chunks=(1, 1, 3)), w1, padding=2, stride=2, groups=3,
+                       padding_mode="reflect"),
+          pyconv.conv1d(x1, w1, padding=2, stride=2, groups=3, padding_mode="reflect"))
+
+
+@needs_conv
+def test_conv2d_errors_and_output_chunks(rng):
+    x = image(rng, (2, 3, 12, 12), np.float32)
+    w = np.ones((5, 3, 3, 3), np.float32)
+    dx = da.from_array(x, chunks=(1, 1, 4, 6))
+    res = pdask.conv2d(dx, w, stride=2, padding=1)
+    assert res.chunks == ((1, 1), (5,), (2, 2, 2), (3, 3))
+    for kw in [dict(padding="same", stride=2), dict(groups=2), dict(padding_mode="bogus"),
+               dict(padding=12, padding_mode="reflect")]:
+        with pytest.raises((ValueError, TypeError)) as mem:
+            pyconv.conv2d(x, w, **kw)
+        with pytest.raises(type(mem.value)):
+            pdask.conv2d(dx, w, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# a distributed cluster of two worker processes
+
+
+def test_distributed_local_cluster(rng):
+    distributed = pytest.importorskip("distributed")
+    x = image(rng, (40, 37), np.float32)
+    k = rng.standard_normal((4, 5)).astype(np.float32)
+    dx = da.from_array(x, chunks=(17, (3, 20, 14)))
+    lazy = [pdask.gaussian(dx, 1.3, mode="grid-wrap"), pdask.sobel(dx, mode="mirror"),
+            pdask.correlate(dx, k, mode="wrap", origin=(1, -2)),
+            pdask.uniform(dx, 4, mode="constant", cval=1.0),
+            dx.map_blocks(lambda b: np.full(b.shape, pdask.chunk_num_threads()), dtype=int)]
+    expected = [filters.gaussian(x, 1.3, mode="grid-wrap"), filters.sobel(x, mode="mirror"),
+                filters.correlate(x, k, mode="wrap", origin=(1, -2)),
+                filters.uniform(x, 4, mode="constant", cval=1.0)]
+    if HAS_CONV:
+        xc = image(rng, (2, 3, 15, 14), np.float32)
+        wc = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+        lazy.insert(4, pdask.conv2d(da.from_array(xc, chunks=(1, 3, 8, 7)), wc, padding=1,
+                                    stride=2))
+        expected.append(pyconv.conv2d(xc, wc, padding=1, stride=2))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, silence_logs=50) as cluster, \
+            distributed.Client(cluster) as client:
+        results = client.compute(lazy, sync=True)
+    for got, exp in zip(results[:-1], expected):
+        assert got.dtype == exp.dtype
+        assert got.tobytes() == exp.tobytes()
+    assert set(np.unique(results[-1])) == {1}  # one pyconv thread per chunk on the workers
