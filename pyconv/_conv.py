@@ -76,8 +76,11 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
     cc = max(1, min(Cg, L1_BYTES // per_c))
     cc = -(-Cg // -(-Cg // cc))
     Kc = cc * KD * KH * KW
+    # loop order: channel tiles outside the lane blocks when a chunk's weights (all tiles of
+    # a task) are larger than the input rows the chunk reads for all lanes
+    wouter = int(mr == MR and OCT * Kc * MR > cc * KD * sh * sw * nyp * Wph)
     geom = (N, C, D, H, W, O, Do, Ho, Wo, G, Cg, Og, K, Kc, KD, KH, KW, sd, sh, sw, dd, dh, dw,
-            ox, R, nrb, CW, ncb, OCT, noc, nyp, Wph, buf_len, line_len, mr)
+            ox, R, nrb, CW, ncb, OCT, noc, nyp, Wph, buf_len, line_len, mr, wouter)
     return geom, offs
 
 

@@ -49,6 +49,8 @@ ctypedef struct ConvPlan:
     Py_ssize_t buf_len, line_len      # per-thread scratch (elements)
     Py_ssize_t so_n, so_c, so_z, so_y, so_x   # output strides (elements)
     int mr                            # 3: _mk3 tiles, 1: _mk1 per channel
+    int wouter                        # 1: loop channel tiles outside lane blocks (the
+                                      # weights of a tap chunk outweigh its input rows)
 
 
 cdef struct Lanes:
@@ -329,6 +331,34 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     nlanes = (rows - 1) * p.Wph + cw
     t0 = ci * p.OCT
     step = nr if p.mr == 3 else 2 * nr
+    if p.mr == 3 and p.wouter:
+        # many channels, few lanes (small images): each tile's chunk of weights stays in L1
+        # while it sweeps every block of lanes; the chunk's input rows stay in L2
+        t1 = (p.Og + CONV_MR - 1) // CONV_MR
+        if t1 > t0 + p.OCT:
+            t1 = t0 + p.OCT
+        wtile = p.K * CONV_MR
+        k0 = 0
+        while k0 < p.K:
+            kn = p.K - k0
+            if kn > p.Kc:
+                kn = p.Kc
+            for tile in range(t0, t1):
+                oc = tile * CONV_MR
+                mv = p.Og - oc
+                if mv > CONV_MR:
+                    mv = CONV_MR
+                bp = NULL if bias == NULL else bias + g * p.Og + oc
+                l0 = 0
+                while l0 < nlanes:
+                    _lanes_at(&ln, l0, nr)
+                    if not (ln.x0 >= cw and ln.x0 + nr <= p.Wph):
+                        _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
+                             wpack + (g * ((p.Og + CONV_MR - 1) // CONV_MR) + tile) * wtile
+                             + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp)
+                    l0 = l0 + nr
+            k0 = k0 + kn
+        return
     l0 = 0
     while l0 < nlanes:
         _lanes_at(&ln, l0, step)
@@ -397,7 +427,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
 cdef int _plan_from(ConvPlan* p, tuple geom) except -1:
     (p.N, p.C, p.D, p.H, p.W, p.O, p.Do, p.Ho, p.Wo, p.G, p.Cg, p.Og, p.K, p.Kc,
      p.KD, p.KH, p.KW, p.sd, p.sh, p.sw, p.dd, p.dh, p.dw, p.ox, p.R, p.nrb, p.CW, p.ncb,
-     p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.mr) = geom
+     p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.mr, p.wouter) = geom
     return 0
 
 
