@@ -54,14 +54,19 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
     ntiles = -(-Og // MR) if mr == MR else Og
     base = N * G * Do * ncb
     want = 4 * nthreads if nthreads > 1 else 1
-    if base * -(-Ho // R) < want:
+    noc, OCT = 1, ntiles
+    tasks = base * -(-Ho // R)
+    # too few tasks for the threads: split the output channels when there are tiles enough
+    # (each task then still gathers whole rows once), else cut the rows finer
+    if tasks < want and ntiles >= 4 * -(-want // tasks):
+        noc = -(-want // tasks)
+    elif tasks < want:
         R = max(1, min(R, -(-Ho // -(-want // base))))
     nrb = -(-Ho // R)
-    noc, OCT = 1, ntiles
-    if base * nrb < want:
+    if base * nrb * noc < want:
         noc = min(ntiles, -(-want // (base * nrb)))
-        OCT = -(-ntiles // noc)
-        noc = -(-ntiles // OCT)
+    OCT = -(-ntiles // noc)
+    noc = -(-ntiles // OCT)
     nyp = nyp_of(R)
     buf_len = planes * nyp * Wph + Wph + 2 * nr + 16
     line_len = (CW - 1) * sw + (KW - 1) * dw + 1 if sw > 1 else 0
