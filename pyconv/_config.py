@@ -25,7 +25,20 @@ def config():
 
 
 def show_config(file=None):
-    """Print version, compiler, OpenMP, SIMD path and default threads; return them as text."""
+    """Print version, compiler, OpenMP, SIMD path and default threads; return them as text.
+
+    Parameters
+    ----------
+    file : file object, optional
+        Where to print (default ``sys.stdout``).
+
+    Examples
+    --------
+    >>> import io, pyconv
+    >>> text = pyconv.show_config(file=io.StringIO())
+    >>> text.splitlines()[0].startswith("pyconv " + pyconv.__version__)
+    True
+    """
     c = config()
     lines = [
         "pyconv %s (Python %s)" % (c["version"], c["python"]),

@@ -46,7 +46,14 @@ def _check_count(n, name="num_threads"):
 
 
 def get_num_threads():
-    """Number of threads a pyconv call without ``num_threads=`` uses (1 without OpenMP)."""
+    """Number of threads a pyconv call without ``num_threads=`` uses (1 without OpenMP).
+
+    Examples
+    --------
+    >>> import pyconv
+    >>> pyconv.get_num_threads() >= 1
+    True
+    """
     if not _OPENMP:
         return 1
     n = _context_default.get()
@@ -60,14 +67,42 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Set the process-wide default thread count (``None`` restores OpenMP's default)."""
+    """Set the process-wide default thread count (``None`` restores OpenMP's default).
+
+    Parameters
+    ----------
+    n : int or None
+        Threads for every later call without ``num_threads=``; negative counts back from the
+        number of CPUs (-1: all of them).
+
+    Examples
+    --------
+    >>> import pyconv
+    >>> pyconv.set_num_threads(1)
+    >>> pyconv.get_num_threads()
+    1
+    >>> pyconv.set_num_threads(None)    # back to OpenMP's default
+    """
     global _process_default
     _process_default = None if n is None else _check_count(n, "n")
 
 
 @contextlib.contextmanager
 def num_threads(n):
-    """Context manager: calls inside the block use ``n`` threads (per thread / task)."""
+    """Context manager: calls inside the block use ``n`` threads (per thread / task).
+
+    Parameters
+    ----------
+    n : int
+        Thread count inside the block (negative: counted back from the number of CPUs).
+
+    Examples
+    --------
+    >>> import numpy as np, pyconv
+    >>> with pyconv.num_threads(1):
+    ...     pyconv.get_num_threads()
+    1
+    """
     token = _context_default.set(_check_count(n, "n"))
     try:
         yield

@@ -449,6 +449,12 @@ def verify(quick=False, *, seed=0, torch=True, num_threads=None, failures_only=F
     -------
     bool
         True if every check passed.
+
+    Examples
+    --------
+    >>> import io, pyconv
+    >>> pyconv.verify(quick=True, torch=False, file=io.StringIO())
+    True
     """
     import pyconv
 

@@ -901,3 +901,66 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     along the batch and spatial axes (the channel axis is rechunked to one chunk)."""
     return _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode,
                    num_threads, 3)
+
+
+# --------------------------------------------------------------------------------------------
+# runnable examples: each function's result equals the in-memory one, bit for bit
+
+_EXAMPLE = """
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import pyconv.dask as pdask
+    >>> from pyconv import filters
+    >>> img = np.random.default_rng(0).random((48, 40), dtype=np.float32)
+    >>> x = da.from_array(img, chunks=16)
+    >>> bool(np.array_equal(pdask.{call}.compute(), filters.{call_img}))
+    True
+"""
+
+_LAYER_EXAMPLE = """
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import pyconv, pyconv.dask as pdask
+    >>> a = np.random.default_rng(0).random({shape}, dtype=np.float32)
+    >>> w = np.random.default_rng(1).random({wshape}, dtype=np.float32)
+    >>> x = da.from_array(a, chunks={chunks})
+    >>> bool(np.array_equal(pdask.{fn}(x, w, padding=1).compute(), pyconv.{fn}(a, w, padding=1)))
+    True
+"""
+
+
+def _add_examples():
+    calls = {
+        "convolve": "convolve({}, [[1, 2], [3, 4]], mode='wrap')",
+        "correlate1d": "correlate1d({}, [1, -2, 1], axis=0, mode='mirror')",
+        "convolve1d": "convolve1d({}, [1, 2, 3, 4], mode='nearest')",
+        "sepfilter": "sepfilter({}, [[1, 2, 1], [1, 0, -1]], mode='wrap')",
+        "gaussian": "gaussian({}, 1.5)",
+        "uniform": "uniform({}, 5)",
+    }
+    for name in ("sobel", "scharr", "prewitt"):
+        for suffix in ("", "_h", "_v"):
+            calls[name + suffix] = name + suffix + "({})"
+    g = globals()
+    for name, call in calls.items():
+        g[name].__doc__ += _EXAMPLE.format(call=call.format("x"), call_img=call.format("img"))
+    g["conv1d"].__doc__ += _LAYER_EXAMPLE.format(shape=(2, 3, 50), wshape=(4, 3, 3),
+                                                 chunks=(1, 3, 16), fn="conv1d")
+    g["conv3d"].__doc__ += _LAYER_EXAMPLE.format(shape=(1, 2, 12, 12, 12),
+                                                 wshape=(2, 2, 3, 3, 3),
+                                                 chunks=(1, 2, 6, 6, 6), fn="conv3d")
+    chunk_num_threads.__doc__ += """
+
+    Examples
+    --------
+    >>> import pyconv.dask as pdask
+    >>> pdask.chunk_num_threads(3)     # an explicit count wins
+    3
+"""
+
+
+_add_examples()

@@ -378,6 +378,18 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,
     ``weight`` has shape ``(C * multiplier, 1, kH, kW)``: output channel ``c * multiplier + m``
     filters input channel ``c``.  Equal to :func:`conv2d` with ``groups=C``.
 
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+    weight : array_like, shape (C * multiplier, 1, kH, kW)
+    bias : array_like, shape (C * multiplier,), optional
+    stride, padding, dilation, padding_mode, out, num_threads
+        As in :func:`conv2d`.
+
+    Returns
+    -------
+    ndarray, shape (N, C * multiplier, H_out, W_out) or (C * multiplier, H_out, W_out)
+
     Examples
     --------
     >>> import numpy as np, pyconv
@@ -410,6 +422,21 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, stride=1,
     (O, C * multiplier, 1, 1) (or (O, C * multiplier)) mixes the channels; ``bias`` (O,) is added
     after the pointwise step.  The parameter count is ``C*m*kH*kW + O*C*m`` instead of
     ``O*C*kH*kW``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+    depthwise_weight : array_like, shape (C * m, 1, kH, kW)
+    pointwise_weight : array_like, shape (O, C * m, 1, 1) or (O, C * m)
+    bias : array_like, shape (O,), optional
+    stride, padding, dilation, padding_mode
+        Of the depthwise step, as in :func:`conv2d`.
+    out, num_threads
+        As in :func:`conv2d`.
+
+    Returns
+    -------
+    ndarray, shape (N, O, H_out, W_out) or (O, H_out, W_out)
 
     Examples
     --------
@@ -519,6 +546,16 @@ def channel_shuffle(x, groups):
 
     Channel ``i*k + j`` moves to position ``j*g + i``, so the next grouped convolution sees one
     channel from every group.  Always a new array (native byte order, the input dtype).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, ...)
+    groups : int
+        Divides C.
+
+    Returns
+    -------
+    ndarray, the shape of x
 
     Examples
     --------
