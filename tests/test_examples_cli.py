@@ -111,3 +111,18 @@ def test_dask_volume_example(tmp_path):
     res = _run(args + ["--filter", "gaussian", "--sigma", "1.5", "--overwrite", "--check"])
     assert res.returncode == 0, res.stdout + res.stderr
     assert "identical to the in-memory pyconv result: True" in res.stdout
+
+
+def test_edges_photo_example(tmp_path):
+    from skimage import data, io
+    photo = tmp_path / "photo.png"
+    io.imsave(photo, data.coffee())
+    args = [str(ROOT / "examples" / "edges_photo.py"), str(photo), "-o", str(tmp_path / "e")]
+    res = _run(args)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.strip().endswith("OK")
+    assert (tmp_path / "e" / "sobel.png").read_bytes()[:4] == b"\x89PNG"
+    assert _run(args).returncode == 2                      # kept without --overwrite
+    assert _run(args + ["--overwrite"]).returncode == 0
+    res = _run([str(ROOT / "examples" / "edges_photo.py"), str(tmp_path / "missing.png")])
+    assert res.returncode == 2 and "cannot read" in res.stderr
