@@ -107,6 +107,21 @@ def output_size(n, k, s, d, lo, hi):
     return (n + lo + hi - d * (k - 1) - 1) // s + 1
 
 
+def _strided_table(n, k, s, d, lo, o, mode):
+    """(index table, stride) for one axis.  When the stride exceeds the kernel's extent
+    e = d*(k-1) + 1, the samples between windows are never read: the table lists only the
+    e positions of each of the o windows and the kernel steps by e (a 1x1 stride-2 conv reads
+    every other column, and a stride of 10**9 costs nothing).  Same positions, same sums."""
+    e = d * (k - 1) + 1
+    if o == 1 or s <= e:
+        return _engine.index_table(-lo, (o - 1) * s + e, n, mode), (1 if o == 1 else s)
+    full = _engine.index_table(-lo, (o - 1) * s + e, n, mode)
+    pos = (np.arange(o, dtype=np.intp)[:, None] * s + np.arange(e, dtype=np.intp)).ravel()
+    table = np.ascontiguousarray(full[pos])
+    table.setflags(write=False)
+    return table, e
+
+
 def run(x5, w5, bias, stride, dilation, pads, mode, groups, num_threads, dest=None):
     """Convolve x5 (N, C, D, H, W) with w5 (O, C/groups, KD, KH, KW), both C-contiguous in one
     float dtype.  pads: ((lo, hi),) * 3; mode: the boundary code of the padding.  Writes into
@@ -124,10 +139,15 @@ def run(x5, w5, bias, stride, dilation, pads, mode, groups, num_threads, dest=No
         return dest
     work = dest.size * max(1, math.prod(w5.shape[1:]))
     nthreads = effective_num_threads(num_threads, work=work)
-    tables = [_engine.index_table(-lo, (o - 1) * s + (k - 1) * d + 1, n, mode)
-              for n, k, s, d, (lo, hi), o in zip((D, H, W), kshape, stride, dilation, pads, osize)]
-    geom, offs = plan(x5.shape, oshape, groups, tuple(kshape), tuple(stride), tuple(dilation),
-                      pads[2][0], x5.dtype.itemsize, nthreads)
+    tables, steps = [], []
+    for n, k, s, d, (lo, hi), o in zip((D, H, W), kshape, stride, dilation, pads, osize):
+        table, step = _strided_table(n, k, s, d, lo, o, mode)
+        tables.append(table)
+        steps.append(step)
+    # a remapped x table has no identity run: every column goes through the table
+    ox = pads[2][0] if steps[2] == stride[2] else W + len(tables[2]) + 1
+    geom, offs = plan(x5.shape, oshape, groups, tuple(kshape), tuple(steps), tuple(dilation),
+                      ox, x5.dtype.itemsize, nthreads)
     wpack = pack_weights(w5, groups)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64

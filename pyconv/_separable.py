@@ -24,9 +24,9 @@ from . import _engine, _kernels
 from . import filters as _filters  # used at call time: filters re-exports this module
 from ._modes import CONSTANT, canonical_modes, mode_code
 from ._threads import effective_num_threads
-from ._validation import (as_array, check_nonempty, check_origin, check_out, float_dtype,
-                          image_array, int_sequence, normalize_axis, promote, real_scalar,
-                          second_operand)
+from ._validation import (as_array, check_alloc, check_nonempty, check_origin, check_out,
+                          float_dtype, image_array, int_sequence, normalize_axis, promote,
+                          real_scalar, second_operand)
 
 __all__ = ["sepfilter", "separate", "sobel", "sobel_h", "sobel_v", "scharr", "scharr_h",
            "scharr_v", "prewitt", "prewitt_h", "prewitt_v", "gaussian", "uniform",
@@ -751,7 +751,13 @@ prewitt_v.__doc__ = _hv_doc("prewitt_v", "prewitt", "Prewitt", 1, [1, 1, 1], 3, 
 def gaussian_weights(sigma, truncate=4.0):
     """Normalised 1-D Gaussian weights of radius ``int(truncate * sigma + 0.5)``, as
     scipy.ndimage.gaussian_filter1d builds them."""
-    radius = int(truncate * sigma + 0.5)
+    r = truncate * sigma + 0.5
+    if not np.isfinite(r):
+        raise ValueError("sigma=%r with truncate=%r gives an infinite kernel radius"
+                         % (sigma, truncate))
+    radius = int(r)
+    check_alloc((2 * radius + 1,), np.float64,
+                "the Gaussian kernel of sigma=%r, truncate=%r" % (sigma, truncate))
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     w = np.exp(-0.5 / (sigma * sigma) * x * x)
     return w / w.sum()
@@ -883,6 +889,8 @@ def uniform(image, size=3, mode="reflect", cval=0.0, origin=0, *, channel_axis=N
         check_origin(o, s, "origin")
     num_threads = _num_threads(num_threads)
     dt = float_dtype(img.dtype, "image")
+    for s in sizes:
+        check_alloc((s,), np.float64, "the box kernel of size=%d" % s)
     passes = [_Pass("box", a, m, cval, np.ones(s), o)
               for a, s, m, o in zip(axes, sizes, modes, origins) if s > 1]
     return _run(img, dt, passes, out, num_threads)
@@ -983,6 +991,8 @@ def flattened_conv2d(x, channel_weight, vertical_weight, horizontal_weight, bias
         raise ValueError("the output would be empty: H + 2*pH - kH + 1 = %d, "
                          "W + 2*pW - kW + 1 = %d (padding=%s)" % (ho, wo, (ph, pw)))
     num_threads = _num_threads(num_threads)
+    check_alloc((n, o, ho, wo), dt)
+    check_alloc((n, o, h + 2 * ph, w + 2 * pw), dt, "the padded intermediate")
     if n == 0:
         res = np.zeros((0, o, ho, wo), dtype=dt)
         return res[0] if unbatched else res

@@ -5,7 +5,9 @@ Priority, highest first: the call's ``num_threads=``; the innermost ``num_thread
 time, which follows ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits`` (capped at the
 CPUs this process may use when ``OMP_NUM_THREADS`` is unset).  A negative ``n`` means "all but
 ``-n - 1``" (joblib style: -1 is every CPU).  Work below ``SERIAL_WORK`` multiply-adds runs on one
-thread, because starting a parallel region costs more than it saves there.
+thread, because starting a parallel region costs more than it saves there.  A request above
+``max(16, 4 * CPUs)`` threads is capped there (more only oversubscribes, and thousands make the
+OpenMP runtime abort the process); one above ``MAX_THREADS`` is a ValueError.
 """
 import contextlib
 import contextvars
@@ -15,6 +17,8 @@ import os
 from . import _runtime
 
 SERIAL_WORK = 1 << 18  # multiply-adds; a 64x64 image with a 3x3 kernel is ~37k
+#: the largest thread count accepted at all (a larger one is a mistake: ValueError)
+MAX_THREADS = 1 << 16
 
 _process_default = None
 _OPENMP = _runtime.openmp_enabled()
@@ -33,6 +37,9 @@ def _check_count(n, name="num_threads"):
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError("%s must be an int, got %s" % (name, type(n).__name__))
     n = int(n)
+    if n > MAX_THREADS:
+        raise ValueError("%s=%d is more than the %d threads pyconv accepts"
+                         % (name, n, MAX_THREADS))
     if n == 0:
         raise ValueError("%s must be a positive int, or negative to count back from the "
                          "number of CPUs (-1 = all); 0 is invalid" % name)
@@ -110,11 +117,21 @@ def num_threads(n):
         _context_default.reset(token)
 
 
+def _team_cap():
+    """The most threads one parallel region starts: more than this oversubscribes the CPUs
+    for no gain (results do not depend on the count) and, in the thousands, makes the
+    OpenMP runtime abort the process when it cannot create them."""
+    return max(16, 4 * _cpu_count())
+
+
 def effective_num_threads(num_threads=None, work=None):
-    """Thread count for one call: validated request or default, 1 for small work."""
+    """Thread count for one call: validated request or default, 1 for small work, at most
+    ``max(16, 4 * CPUs)``."""
     if num_threads is not None:
         n = _check_count(num_threads)
-        return 1 if (work is not None and work < SERIAL_WORK) or not _OPENMP else n
+        if (work is not None and work < SERIAL_WORK) or not _OPENMP:
+            return 1
+        return min(n, _team_cap())
     if work is not None and work < SERIAL_WORK:
         return 1
-    return get_num_threads()
+    return min(get_num_threads(), _team_cap())

@@ -8,6 +8,7 @@ string and other non-numeric data raise TypeError.
 """
 import numbers
 import operator
+import os
 
 import numpy as np
 
@@ -75,6 +76,8 @@ def check_origin(origin, size, name="origin"):
 
 
 def normalize_axis(axis, ndim, name="axis"):
+    if isinstance(axis, bool):
+        raise TypeError("%s must be an int, got bool" % name)
     try:
         axis = operator.index(axis)
     except TypeError:
@@ -110,17 +113,47 @@ def real_scalar(value, name):
         if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
             return float(value)
         raise TypeError("%s must be a real number, got %s" % (name, type(value).__name__))
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError("%s=%s is too large for a floating-point value" % (name, value))
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return _MAX_BYTES
+
+
+#: no single array larger than the machine's physical memory is attempted
+_PHYSICAL_BYTES = min(_MAX_BYTES, max(_physical_memory(), 1 << 30))
+
+
+def memory_limit():
+    """Bytes one array may take: the machine's physical memory, or this process's address
+    space limit (``ulimit -v``, read at call time) when that is smaller."""
+    limit = _PHYSICAL_BYTES
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY and soft > 0:
+            limit = min(limit, soft)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        pass
+    return limit
 
 
 def check_alloc(shape, dtype, name="output"):
-    """Refuse, before allocating, a result whose size overflows or cannot exist."""
+    """Refuse, before allocating, an array larger than the memory this process can have (or
+    whose size overflows); exact Python-int arithmetic, so no size wraps around."""
     nbytes = np.dtype(dtype).itemsize
     for s in shape:
         nbytes *= int(s)
-    if nbytes > _MAX_BYTES:
-        raise MemoryError("%s of shape %s would need %d bytes; refused"
-                          % (name, tuple(shape), nbytes))
+    limit = memory_limit()
+    if nbytes > limit:
+        raise MemoryError("%s of shape %s would need %d bytes, more than the %d bytes of memory "
+                          "this process can have; refused" % (name, tuple(shape), nbytes, limit))
 
 
 def check_out(out, shape, dtype):

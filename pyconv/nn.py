@@ -14,6 +14,7 @@ the odd sample on the right).  ``padding_mode`` fills the padding as ``torch.nn.
     replicate   a a | a b c d | d d
     circular    c d | a b c d | a b     (pad <= size along the axis)
 """
+import itertools
 import math
 import numbers
 import operator
@@ -23,7 +24,8 @@ import numpy as np
 from . import _conv
 from ._modes import CONSTANT
 from ._runtime import MODES as _CODES
-from ._validation import as_array, check_out, float_dtype, int_sequence, second_operand
+from ._validation import (as_array, check_alloc, check_out, float_dtype, int_sequence,
+                          second_operand)
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "depthwise_conv2d", "separable_conv2d", "channel_shuffle"]
@@ -37,11 +39,27 @@ PADDING_MODES = {
 }
 
 
+#: strides and dilations are passed to the kernels as 64-bit indices
+_MAX_INDEX = 2 ** 63 - 1
+
+
 def _positive_ints(value, nd, name):
     vals = int_sequence(value, nd, name)
     if any(v < 1 for v in vals):
         raise ValueError("%s must be positive, got %s" % (name, value))
     return vals
+
+
+def _dilations(dilation, ksize):
+    """The dilation of a 1-tap axis is irrelevant: 1 there, whatever its size; elsewhere the
+    extent d*(k-1)+1 is checked against the input in exact arithmetic by the caller, and
+    must fit a 64-bit index."""
+    dil = [1 if k == 1 else d for d, k in zip(dilation, ksize)]
+    for d, k in zip(dil, ksize):
+        if d * (k - 1) + 1 > _MAX_INDEX:
+            raise ValueError("dilation=%d makes the kernel extent %d, which does not fit a "
+                             "64-bit index" % (d, d * (k - 1) + 1))
+    return dil
 
 
 def _groups(groups):
@@ -154,6 +172,7 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, ou
                          "group(s), so weight.shape[1] must be %d"
                          % (w.shape[1], C, groups, C // groups))
     ksize = w.shape[2:]
+    dilation = _dilations(dilation, ksize)
     spatial = xa.shape[-nd:]
     pads = _pads(padding, nd, ksize, stride, dilation)
     if mode != CONSTANT:
@@ -172,10 +191,16 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, ou
                              "padded input (%d + %d padding) along an axis of weight"
                              % (k, d, d * (k - 1) + 1, n, lo + hi))
         osize.append(o)
+    # along an axis with one output the stride is never taken: the padded length stands in
+    # for any larger one there, and elsewhere the stride is below the padded length, so
+    # every value reaching the kernels fits an index
+    stride = [s if o > 1 else n + lo + hi
+              for s, o, n, (lo, hi) in zip(stride, osize, spatial, pads)]
     N = xa.shape[0] if batched else 1
     oshape = ((N,) if batched else ()) + (O,) + tuple(osize)
     if out is not None:
         check_out(out, oshape, dt)
+    check_alloc(oshape, dt)
     x5 = np.ascontiguousarray(xa, dtype=dt).reshape((N, C) + (1,) * (3 - nd) + spatial)
     w5 = np.ascontiguousarray(w, dtype=dt).reshape((O, C // groups) + (1,) * (3 - nd) + ksize)
     pads3 = [(0, 0)] * (3 - nd) + list(pads)
@@ -206,6 +231,34 @@ def _phase_taps(o0, k, s, p, d):
     return ks, a[0], (a[1] - a[0]) if len(a) > 1 else 1
 
 
+def _scatter_transpose(x5, wc, b, groups, geo, res):
+    """Transposed convolution by its definition: input sample i of every axis adds
+    x * w[k] to output i*s - p + k*d.  Used for non-finite weights only (NumPy speed)."""
+    N, C = x5.shape[:2]
+    O = wc.shape[0]
+    Cg, Og = C // groups, O // groups
+    xg = x5.reshape((N, groups, Cg) + x5.shape[2:])
+    wg = wc.reshape((groups, Og, Cg) + wc.shape[2:])
+    rv = res.reshape((N, groups, Og) + res.shape[2:])
+    rv[...] = 0
+    for k in itertools.product(*(range(g[4]) for g in geo)):
+        src, dst = [Ellipsis], [Ellipsis]
+        for (s, p, d, o, _), kk, n in zip(geo, k, x5.shape[2:]):
+            i0 = max(0, -(-(p - kk * d) // s))
+            i1 = min(n - 1, (o - 1 + p - kk * d) // s)
+            if i1 < i0:
+                break
+            o0 = i0 * s - p + kk * d
+            src.append(slice(i0, i1 + 1))
+            dst.append(slice(o0, o0 + (i1 - i0) * s + 1, s))
+        else:
+            rv[tuple([slice(None)] * 3 + dst[1:])] += np.einsum(
+                "ngc...,goc->ngo...", xg[tuple([slice(None)] * 3 + src[1:])],
+                wg[(Ellipsis,) + k])
+    if b is not None:
+        res += b.reshape((1, O) + (1,) * (res.ndim - 2))
+
+
 def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation, out,
                     num_threads, nd):
     xa, w, b, dt, batched = _layer_arrays(x, weight, bias, nd)
@@ -232,6 +285,7 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     O = Og * groups
     b = _bias(b, O, dt)
     ksize = w.shape[2:]
+    dilation = _dilations(dilation, ksize)
     spatial = xa.shape[-nd:]
     osize = []
     for n, k, s, p, d, op in zip(spatial, ksize, stride, pads, dilation, opad):
@@ -240,10 +294,14 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
             raise ValueError("padding %d leaves no output (size %d before cropping %d on each "
                              "side)" % (p, o + 2 * p, p))
         osize.append(o)
+    # a 1-sample input axis never takes a stride: any size is fine there (the output size
+    # above already holds it); elsewhere the stride is below the output size
+    stride = [s if n > 1 else 1 for s, n in zip(stride, spatial)]
     N = xa.shape[0] if batched else 1
     oshape = ((N,) if batched else ()) + (O,) + tuple(osize)
     if out is not None:
         check_out(out, oshape, dt)
+    check_alloc(oshape, dt)
     x5 = np.ascontiguousarray(xa, dtype=dt).reshape((N, C) + (1,) * (3 - nd) + spatial)
     # (C, Og, *k) -> the correlation weights (O, Cg, *k) of each group
     wc = np.asarray(w, dtype=dt).reshape((groups, Cg, Og) + ksize).swapaxes(1, 2)
@@ -257,6 +315,11 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     axes = [[(o0,) + _phase_taps(o0, k, s, p, d) for o0 in range(min(s, o))]
             for s, p, d, o, k in geo]
     if res.size == 0:  # an empty batch or channel axis
+        return _finish(res, out, oshape, dest is not None)
+    if not np.isfinite(wc).all():
+        # a NaN or Inf weight must meet only the input samples it really multiplies (the
+        # gather would also multiply it by the zeros outside the input): scatter-add
+        _scatter_transpose(x5, wc, b, groups, geo, res)
         return _finish(res, out, oshape, dest is not None)
     for pz in axes[0]:
         for py in axes[1]:
@@ -371,8 +434,8 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
                  num_threads, 3)
 
 
-def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,
-                     padding_mode="zeros", out=None, num_threads=None):
+def _depthwise(x, weight, bias, stride, padding, dilation, padding_mode, out, num_threads,
+               weight_name):
     """Depthwise 2-D convolution: each input channel filtered by its own kernels.
 
     ``weight`` has shape ``(C * multiplier, 1, kH, kW)``: output channel ``c * multiplier + m``
@@ -402,16 +465,26 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,
     if xa.ndim not in (3, 4):
         raise ValueError("x must have shape (N, C, H, W) or (C, H, W), got %d dimensions"
                          % xa.ndim)
-    w = as_array(weight, "weight")
-    if w.ndim != 4 or w.shape[1] != 1:
-        raise ValueError("weight must have shape (C * multiplier, 1, kH, kW), got %s"
-                         % (w.shape,))
+    w = as_array(weight, weight_name)
+    if w.ndim != 4 or w.shape[1] != 1 or 0 in w.shape:
+        raise ValueError("%s must have shape (C * multiplier, 1, kH, kW), got %s"
+                         % (weight_name, w.shape))
     C = xa.shape[-3]
     if C == 0 or w.shape[0] % C:
-        raise ValueError("weight.shape[0] (%d) must be a multiple of the %d input channels"
-                         % (w.shape[0], C))
+        raise ValueError("%s.shape[0] (%d) must be a multiple of the %d input channels"
+                         % (weight_name, w.shape[0], C))
     return _convnd(x, weight, bias, stride, padding, dilation, C, padding_mode, out,
-                 num_threads, 2)
+                   num_threads, 2)
+
+
+def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,
+                     padding_mode="zeros", out=None, num_threads=None):
+    return _depthwise(x, weight, bias, stride, padding, dilation, padding_mode, out,
+                      num_threads, "weight")
+
+
+depthwise_conv2d.__doc__ = _depthwise.__doc__
+_depthwise.__doc__ = "The body of depthwise_conv2d; errors name the weight ``weight_name``."
 
 
 def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, stride=1, padding=0,
@@ -450,11 +523,9 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, stride=1,
     pw = as_array(pointwise_weight, "pointwise_weight")
     if pw.ndim == 2:
         pw = pw[:, :, None, None]
-    if pw.ndim != 4 or pw.shape[2:] != (1, 1):
+    if pw.ndim != 4 or pw.shape[2:] != (1, 1) or 0 in pw.shape:
         raise ValueError("pointwise_weight must have shape (O, C * multiplier, 1, 1) or "
-                         "(O, C * multiplier), got %s" % (pointwise_weight.shape if
-                                                           hasattr(pointwise_weight, "shape")
-                                                           else pw.shape,))
+                         "(O, C * multiplier), got %s" % (np.shape(pointwise_weight),))
     dwa = as_array(depthwise_weight, "depthwise_weight")
     if dwa.ndim == 4 and pw.shape[1] != dwa.shape[0]:
         raise ValueError("pointwise_weight.shape[1] (%d) must equal the depthwise output "
@@ -468,9 +539,8 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, stride=1,
                              (pw, pointwise_weight, "pointwise_weight")):
         if isinstance(given, np.ndarray) and given.dtype.kind == "f":
             dt = np.promote_types(dt, float_dtype(arr.dtype, name))
-    mid = depthwise_conv2d(xa.astype(dt, copy=False), dwa.astype(dt, copy=False), None, stride,
-                           padding, dilation, padding_mode=padding_mode,
-                           num_threads=num_threads)
+    mid = _depthwise(xa.astype(dt, copy=False), dwa.astype(dt, copy=False), None, stride,
+                     padding, dilation, padding_mode, None, num_threads, "depthwise_weight")
     return _convnd(mid, pw.astype(dt, copy=False), bias, 1, 0, 1, 1, "zeros", out,
                    num_threads, 2)
 

@@ -620,7 +620,9 @@ def conv_matrix(size, kernel, stride=1, padding=0, dilation=1):
         raise ValueError("size must have 1, 2 or 3 axes, got %d" % k_arr.ndim)
     _, i, k, s, d, before, out = _conv_geometry(size, k_arr.shape, stride, padding, dilation,
                                                 ndim=k_arr.ndim)
-    check_alloc((math.prod(out), math.prod(k), 3), np.float64, "conv_matrix")
+    # peak: the column index and mask of every (output pixel, tap) pair, the kept rows,
+    # columns and weights, and scipy's COO -> CSR copies: about six 8-byte words per pair
+    check_alloc((math.prod(out), math.prod(k), 6), np.float64, "conv_matrix")
     n = len(i)
     # Broadcast over an array of shape (out_0, k_0, out_1, k_1, ...): entry (o, t) is the
     # input pixel o*s - pad + t*d that tap t of output pixel o reads.
@@ -696,7 +698,14 @@ def overlap_map(size, kernel_size, stride=1, padding=0, dilation=1, output_paddi
     check_alloc(out, np.int64, "overlap_map")
     result = np.ones((), dtype=np.int64)
     for ii, kk, ss, dd, pp, oo in zip(i, k, s, d, p, out):
-        pos = (np.arange(ii)[:, None] * ss + np.arange(kk)[None, :] * dd - pp).ravel()
-        counts = np.bincount(pos[(pos >= 0) & (pos < oo)], minlength=oo).astype(np.int64)
+        # tap t of input pixel j lands on t*d - p + j*s: one strided slice per tap, so the
+        # memory is the output's whatever the input and kernel sizes
+        counts = np.zeros(oo, dtype=np.int64)
+        for t in range(kk):
+            start = t * dd - pp
+            j0 = max(0, -(start // ss))             # first j with start + j*s >= 0
+            j1 = min(ii, (oo - 1 - start) // ss + 1)  # past the last j inside the output
+            if j1 > j0:
+                counts[start + j0 * ss:start + (j1 - 1) * ss + 1:ss] += 1
         result = np.multiply.outer(result, counts)
     return result

@@ -11,8 +11,8 @@ import numpy as np
 
 from . import _engine
 from ._modes import SIGNAL_BOUNDARIES, mode_code
-from ._validation import (as_array, check_nonempty, float_dtype, promote, real_scalar,
-                          second_operand)
+from ._validation import (as_array, check_alloc, check_nonempty, float_dtype, promote,
+                          real_scalar, second_operand)
 
 __all__ = ["convolve2d", "correlate2d", "convolve", "correlate"]
 
@@ -76,6 +76,8 @@ def _run(a, kern, dt, mode, code, fill, same_offsets, num_threads):
         else:
             starts.append(0)
             outs.append(n - k + 1)
+    check_alloc(tuple(outs[pad:]), dt)
+    check_alloc(kern.shape, np.float64, "the kernel (in2) copy")
     tables = [_engine.index_table(s, o + k - 1, n, code) for s, o, k, n in
               zip(starts, outs, k3, n3)]
     w64 = kern.astype(np.float64).reshape(k3)
