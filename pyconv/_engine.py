@@ -63,9 +63,10 @@ def _tiling(out_shape, kshape, itemsize, nthreads):
 
 
 def correlate(src, out_shape, kshape, taps, weights, tables, ox, cval, num_threads, dest=None):
-    """Run the kernel.  src (B, D, H, W) C-contiguous; taps (tz, ty, tx) index arrays; weights
-    in src.dtype; tables (tabz, taby, tabx).  Writes into ``dest`` (C-contiguous, shape
-    out_shape, not overlapping src) when given, else allocates.  Returns the 4-D result."""
+    """Run the kernel.  src (B, D, H, W), any strides that are multiples of the item size;
+    taps (tz, ty, tx) index arrays; weights in src.dtype; tables (tabz, taby, tabx).  Writes
+    into ``dest`` (shape out_shape, item-size strides, not overlapping src) when given, else
+    allocates a C-contiguous result.  Returns the 4-D result."""
     if dest is None:
         check_alloc(out_shape, src.dtype)
         dest = np.empty(out_shape, dtype=src.dtype)
@@ -104,8 +105,39 @@ def deliver(result, out):
     return out
 
 
-def direct_dest(out, src, shape4):
-    """A 4-D C-contiguous view of ``out`` the kernel can write into directly, or None."""
-    if out is None or not out.flags.c_contiguous or np.may_share_memory(out, src):
+def _kernel_layout(arr, dtype):
+    """True if the strided kernel can read or write ``arr`` in place: dtype ``dtype`` in
+    native byte order, aligned, every stride a multiple of the item size."""
+    return (arr.dtype == dtype and arr.dtype.isnative and arr.flags.aligned
+            and all(st % arr.itemsize == 0 for st in arr.strides))
+
+
+def kernel_source(arr, dtype):
+    """``arr`` itself when the kernel can read it in place (any strides: a channel-last or
+    Fortran-ordered image is not copied), else a C-contiguous copy in ``dtype``."""
+    if _kernel_layout(arr, dtype):
+        return arr
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def as4d(view, spatial):
+    """(batch, *spatial) view -> (batch, D, H, W) view, unit axes inserted by indexing (a
+    view whatever the strides: reshape could silently copy)."""
+    return view[(slice(None),) + (None,) * (3 - spatial)]
+
+
+def direct_dest(out, src, shape4, spatial=None, axis=None):
+    """A 4-D view of ``out`` the kernel can write into directly, or None.
+
+    ``axis``: the batch (channel) axis of ``out``, moved first; ``spatial``: the number of
+    spatial axes (default: ``out`` is already ``shape4``-compatible in C order)."""
+    if out is None or not _kernel_layout(out, src.dtype) or np.may_share_memory(out, src):
         return None
-    return out.reshape(shape4)
+    if any(st == 0 and n > 1 for st, n in zip(out.strides, out.shape)):
+        return None     # an output that writes one element for several: not in place
+    if spatial is None:
+        if not out.flags.c_contiguous:
+            return None
+        return out.reshape(shape4)
+    view = out[None] if axis is None else np.moveaxis(out, axis, 0)
+    return as4d(view, spatial)

@@ -21,8 +21,9 @@ import numpy as np
 
 from . import _engine
 from ._modes import mode_code, mode_codes
-from ._validation import (check_nonempty, check_origin, check_out, float_dtype, image_array,
-                          int_sequence, normalize_axis, promote, real_scalar, second_operand)
+from ._validation import (check_alloc, check_nonempty, check_origin, check_out, float_dtype,
+                          image_array, int_sequence, normalize_axis, promote, real_scalar,
+                          second_operand)
 
 __all__ = ["correlate", "convolve", "correlate1d", "convolve1d", "sepfilter", "separate",
            "sobel", "sobel_h", "sobel_v", "scharr", "scharr_h", "scharr_v", "prewitt",
@@ -110,14 +111,14 @@ def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_thre
                          origin=list(origins), channel_axis=channel_axis, out=out,
                          num_threads=num_threads)
 
-    x = img if ca is None else np.moveaxis(img, ca, 0)
     if out is not None:
         check_out(out, img.shape, dt)
-    src = np.ascontiguousarray(x, dtype=dt)
-    batch = 1 if ca is None else src.shape[0]
-    sshape = src.shape[src.ndim - spatial:]
+    # the kernel reads any strides: a channel axis (wherever it is) becomes the batch axis
+    # of a view, so neither the input nor the result is copied or transposed
+    x = img[None] if ca is None else np.moveaxis(img, ca, 0)
+    src = _engine.as4d(_engine.kernel_source(x, dt), spatial)
     pad = 3 - spatial
-    n3 = (1,) * pad + tuple(sshape)
+    n3 = (1,) * pad + tuple(img.shape[i] for i in range(img.ndim) if i != ca)
     k3 = (1,) * pad + ksize
     o3 = (0,) * pad + origins
     c3 = [mode_code("constant")] * pad + codes
@@ -125,13 +126,16 @@ def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_thre
     before = [kk // 2 + oo for kk, oo in zip(k3, o3)]
     tables = [_engine.index_table(-b, n + kk - 1, n, m)
               for b, n, kk, m in zip(before, n3, k3, c3)]
-    shape4 = (batch,) + n3
-    dest = _engine.direct_dest(out, src, shape4) if ca in (None, 0) else None
-    res = _engine.correlate(src.reshape(shape4), shape4, k3, taps3, weights, tables,
-                            before[2], cval, num_threads, dest=dest)
-    res = res.reshape(src.shape)
-    if ca not in (None, 0):
-        res = np.ascontiguousarray(np.moveaxis(res, 0, ca))
+    shape4 = src.shape
+    dest = _engine.direct_dest(out, src, shape4, spatial, ca)
+    if dest is None:
+        check_alloc(img.shape, dt)
+        res = np.empty(img.shape, dtype=dt)
+        dest = _engine.as4d(res[None] if ca is None else np.moveaxis(res, ca, 0), spatial)
+    else:
+        res = out
+    _engine.correlate(src, shape4, k3, taps3, weights, tables, before[2], cval, num_threads,
+                      dest=dest)
     return _engine.deliver(res, out)
 
 

@@ -5,6 +5,7 @@
 
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
+from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport prange
 from _openmp cimport omp_get_thread_num
 
@@ -16,6 +17,34 @@ ctypedef fused real:
 # touches stay in a 32 KB L1 for kernels up to ~15 rows.
 cdef enum:
     ROW_BLOCK_BYTES = 1024
+
+
+# Interrupts: a parallel loop runs its tasks in rounds of about ROUND_WORK multiply-adds per
+# thread, and between rounds, holding the GIL, checks for signals (Ctrl-C): a pending
+# KeyboardInterrupt stops the call within a round (well under a second), scratch freed, the
+# output partly written.  A round ends with a barrier, so it is large enough for that to be
+# rare: at least 8 tasks per thread.
+cdef enum:
+    ROUND_WORK = 1 << 27
+
+
+cdef inline Py_ssize_t _round_tasks(Py_ssize_t ntasks, Py_ssize_t task_work,
+                                    int num_threads) noexcept nogil:
+    cdef Py_ssize_t per = ROUND_WORK // (task_work if task_work > 0 else 1)
+    if per < 8:
+        per = 8
+    per = per * num_threads
+    return ntasks if per > ntasks else per
+
+
+cdef inline void _fill_row_strided(real* dst, const real* src, Py_ssize_t sx,
+                                   const Py_ssize_t* tabx, Py_ssize_t x0, Py_ssize_t width,
+                                   real cval) noexcept nogil:
+    # as _fill_row for a row whose samples are sx elements apart (sx may be negative)
+    cdef Py_ssize_t i, j
+    for i in range(width):
+        j = tabx[x0 + i]
+        dst[i] = cval if j < 0 else src[j * sx]
 
 
 cdef inline void _fill_row(real* dst, const real* src, const Py_ssize_t* tabx, Py_ssize_t x0,
@@ -141,9 +170,9 @@ cdef inline void _row_taps(real* o, const real* base, const Py_ssize_t* off, con
 
 
 cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* tile,
-                            const Py_ssize_t* tabz, const Py_ssize_t* taby,
+                            real* line, const Py_ssize_t* tabz, const Py_ssize_t* taby,
                             const Py_ssize_t* tabx, Py_ssize_t ox,
-                            Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                            const Py_ssize_t* ss, const Py_ssize_t* os, Py_ssize_t W,
                             Py_ssize_t Do, Py_ssize_t Ho, Py_ssize_t Wo,
                             Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                             Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t nstrips,
@@ -151,10 +180,13 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                             Py_ssize_t ntaps, real cval) noexcept nogil:
     # One task = one (batch item, output plane, strip of output rows, chunk of columns):
     # gather the padded input it needs into the thread's tile, then sweep the taps.
+    # ss / os: element strides (b, z, y, x) of the source and the output; a row whose x
+    # stride is not 1 is gathered sample by sample, or swept into `line` and scattered.
     cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width
     cdef Py_ssize_t trows = strip + kh - 1
     cdef Py_ssize_t tw = xchunk + kw - 1
     cdef real* dst
+    cdef real* orow
     cdef const real* src_b
     xi = task % nx
     rest = task // nx
@@ -171,7 +203,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     if rows > strip:
         rows = strip
     width = cw + kw - 1
-    src_b = src + b * D * H * W
+    src_b = src + b * ss[0]
     # Rows are gathered just before the output row that first needs them (the first
     # kh - 1 up front), so reading the source from memory interleaves with the tap sweeps
     # instead of preceding them all.
@@ -183,30 +215,43 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
             if zi < 0 or yi < 0:
                 for i in range(width):
                     dst[i] = cval
+            elif ss[3] == 1:
+                _fill_row(dst, src_b + zi * ss[1] + yi * ss[2], tabx, x0, width, ox, W, cval)
             else:
-                _fill_row(dst, src_b + (zi * H + yi) * W, tabx, x0, width, ox, W, cval)
+                _fill_row_strided(dst, src_b + zi * ss[1] + yi * ss[2], ss[3], tabx, x0,
+                                  width, cval)
         r = j - (kh - 1)
         if r >= 0:
-            _row_taps(out + ((b * Do + z) * Ho + y0 + r) * Wo + x0, tile + r * tw, offs, w,
-                      ntaps, cw)
+            orow = out + b * os[0] + z * os[1] + (y0 + r) * os[2] + x0 * os[3]
+            if os[3] == 1:
+                _row_taps(orow, tile + r * tw, offs, w, ntaps, cw)
+            else:
+                _row_taps(line, tile + r * tw, offs, w, ntaps, cw)
+                for i in range(cw):
+                    orow[i * os[3]] = line[i]
 
 
-cdef int _correlate_tiled(const real[:, :, :, ::1] src, real[:, :, :, ::1] out,
+cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                           const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
                           const Py_ssize_t[::1] tabx, Py_ssize_t ox,
                           Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                           const Py_ssize_t[::1] offs, const real[::1] tapw, double cval,
                           Py_ssize_t strip, Py_ssize_t xchunk, int num_threads) except -1:
     cdef Py_ssize_t B = out.shape[0], Do = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
-    cdef Py_ssize_t D = src.shape[1], H = src.shape[2], W = src.shape[3]
-    cdef Py_ssize_t nstrips, nx, ntasks, task, trows, tw, tile_len
+    cdef Py_ssize_t W = src.shape[3]
+    cdef Py_ssize_t nstrips, nx, ntasks, task, trows, tw, tile_len, t0, t1, per_round, a
     cdef Py_ssize_t ntaps = tapw.shape[0]
+    cdef Py_ssize_t ss[4]
+    cdef Py_ssize_t os[4]
     cdef real* scratch = NULL
     cdef real c = <real>cval
     cdef const real* wp = NULL
     cdef const Py_ssize_t* op = NULL
     if B == 0 or Do == 0 or Ho == 0 or Wo == 0:
         return 0
+    for a in range(4):  # byte strides -> element strides (pyconv passes itemsize multiples)
+        ss[a] = src.strides[a] // <Py_ssize_t>sizeof(real)
+        os[a] = out.strides[a] // <Py_ssize_t>sizeof(real)
     nstrips = (Ho + strip - 1) // strip
     nx = (Wo + xchunk - 1) // xchunk
     ntasks = B * Do * nstrips * nx
@@ -214,24 +259,36 @@ cdef int _correlate_tiled(const real[:, :, :, ::1] src, real[:, :, :, ::1] out,
         num_threads = <int>ntasks
     trows = strip + kh - 1
     tw = xchunk + kw - 1
-    # each thread's tile starts on its own 64-byte line
-    tile_len = ((kd * trows * tw * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 // sizeof(real)
+    # each thread's tile (and output line) starts on its own 64-byte line
+    tile_len = (((kd * trows * tw + xchunk) * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 \
+        // sizeof(real)
     scratch = <real*>malloc(<size_t>(num_threads * tile_len) * sizeof(real))
     if scratch == NULL:
         raise MemoryError("pyconv: cannot allocate the correlation scratch space")
     if ntaps > 0:
         wp = &tapw[0]
         op = &offs[0]
+    per_round = _round_tasks(ntasks, strip * xchunk * (ntaps + 1), num_threads)
     # Tasks are handed out dynamically: when the OS deschedules one thread (a busy machine),
     # the others take its share instead of waiting for it.  Which thread computes an output
     # does not change its value: each output is summed by one thread in tap order.
-    with nogil:
-        for task in prange(ntasks, schedule='dynamic', num_threads=num_threads,
-                           use_threads_if=num_threads > 1):
-            _tile_task(task, &src[0, 0, 0, 0], &out[0, 0, 0, 0],
-                       scratch + omp_get_thread_num() * tile_len,
-                       &tabz[0], &taby[0], &tabx[0], ox, D, H, W, Do, Ho, Wo, kd, kh, kw,
-                       strip, xchunk, nstrips, nx, op, wp, ntaps, c)
+    t0 = 0
+    while t0 < ntasks:
+        t1 = t0 + per_round
+        if t1 > ntasks:
+            t1 = ntasks
+        with nogil:
+            for task in prange(t0, t1, schedule='dynamic', num_threads=num_threads,
+                               use_threads_if=num_threads > 1):
+                _tile_task(task, &src[0, 0, 0, 0], &out[0, 0, 0, 0],
+                           scratch + omp_get_thread_num() * tile_len,
+                           scratch + omp_get_thread_num() * tile_len + kd * trows * tw,
+                           &tabz[0], &taby[0], &tabx[0], ox, ss, os, W, Do, Ho, Wo,
+                           kd, kh, kw, strip, xchunk, nstrips, nx, op, wp, ntaps, c)
+        t0 = t1
+        if t0 < ntasks and PyErr_CheckSignals() != 0:
+            free(scratch)
+            return -1
     free(scratch)
     return 0
 
@@ -239,7 +296,7 @@ cdef int _correlate_tiled(const real[:, :, :, ::1] src, real[:, :, :, ::1] out,
 # Two explicit entry points: a fused-type def function would inspect its buffers on every
 # call to pick the specialisation, which costs more than a small filter.
 
-def correlate_tiled_f32(const float[:, :, :, ::1] src, float[:, :, :, ::1] out,
+def correlate_tiled_f32(const float[:, :, :, :] src, float[:, :, :, :] out,
                         const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
                         const Py_ssize_t[::1] tabx, Py_ssize_t ox,
                         Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
@@ -250,7 +307,7 @@ def correlate_tiled_f32(const float[:, :, :, ::1] src, float[:, :, :, ::1] out,
                      xchunk, num_threads)
 
 
-def correlate_tiled_f64(const double[:, :, :, ::1] src, double[:, :, :, ::1] out,
+def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
                         const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
                         const Py_ssize_t[::1] tabx, Py_ssize_t ox,
                         Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
@@ -258,7 +315,8 @@ def correlate_tiled_f64(const double[:, :, :, ::1] src, double[:, :, :, ::1] out
                         Py_ssize_t strip, Py_ssize_t xchunk, int num_threads):
     """out[b,z,y,x] = sum_t tapw[t] * P[b, z+tz[t], y+ty[t], x+tx[t]].
 
-    P is src (B, D, H, W) seen through per-axis index tables: padded position i of an axis
+    P is src (B, D, H, W; any strides that are multiples of the item size, the output's too)
+    seen through per-axis index tables: padded position i of an axis
     reads source index tab[i] (-1: cval); tabx[i] == i - ox wherever i - ox lies in [0, W).
     The input of one task is gathered into a tile of kd planes x (strip + kh - 1) rows x
     (xchunk + kw - 1) columns; offs[t] = (tz[t] * (strip + kh - 1) + ty[t]) * (xchunk + kw - 1)
@@ -328,7 +386,7 @@ cdef int _sep2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_t
                 Py_ssize_t strip, int num_threads) except -1:
     cdef Py_ssize_t B = src.shape[0], H = src.shape[1], W = src.shape[2]
     cdef Py_ssize_t nv = wy.shape[0], nh = wx.shape[0]
-    cdef Py_ssize_t nstrips, ntasks, task, per, i
+    cdef Py_ssize_t nstrips, ntasks, task, per, i, t0, t1, per_round
     cdef Py_ssize_t* offs = NULL
     cdef real* scratch = NULL
     if B == 0 or H == 0 or W == 0 or nv == 0 or nh == 0:
@@ -349,16 +407,27 @@ cdef int _sep2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_t
         offs[i] = ty[i] * W
     for i in range(nh):
         offs[nv + i] = tx[i]
-    with nogil:
-        for task in prange(ntasks, schedule='dynamic', num_threads=num_threads,
-                           use_threads_if=num_threads > 1):
-            _sep_task(task, &src[0, 0, 0], &out[0, 0, 0],
-                      scratch + omp_get_thread_num() * per,
-                      scratch + omp_get_thread_num() * per + kv * W,
-                      offs + nh + nv + omp_get_thread_num() * nv,
-                      &taby[0], &tabx[0], ox, H, W, strip, nstrips,
-                      &wy[0], &ty[0], nv, offs, &wx[0], kh, nh, offs + nv, <real>cval,
-                      <real>cval2)
+    per_round = _round_tasks(ntasks, strip * W * (nv + nh), num_threads)
+    t0 = 0
+    while t0 < ntasks:
+        t1 = t0 + per_round
+        if t1 > ntasks:
+            t1 = ntasks
+        with nogil:
+            for task in prange(t0, t1, schedule='dynamic', num_threads=num_threads,
+                               use_threads_if=num_threads > 1):
+                _sep_task(task, &src[0, 0, 0], &out[0, 0, 0],
+                          scratch + omp_get_thread_num() * per,
+                          scratch + omp_get_thread_num() * per + kv * W,
+                          offs + nh + nv + omp_get_thread_num() * nv,
+                          &taby[0], &tabx[0], ox, H, W, strip, nstrips,
+                          &wy[0], &ty[0], nv, offs, &wx[0], kh, nh, offs + nv, <real>cval,
+                          <real>cval2)
+        t0 = t1
+        if t0 < ntasks and PyErr_CheckSignals() != 0:
+            free(scratch)
+            free(offs)
+            return -1
     free(scratch)
     free(offs)
     return 0
