@@ -623,6 +623,10 @@ def conv_matrix(size, kernel, stride=1, padding=0, dilation=1):
     # peak: the column index and mask of every (output pixel, tap) pair, the kept rows,
     # columns and weights, and scipy's COO -> CSR copies: about six 8-byte words per pair
     check_alloc((math.prod(out), math.prod(k), 6), np.float64, "conv_matrix")
+    # a stride never taken (one output) or a dilation never taken (one tap) may be any size;
+    # elsewhere both are below the padded input, so the index arithmetic fits int64
+    s = [1 if o == 1 else ss for ss, o in zip(s, out)]
+    d = [1 if kk == 1 else dd for dd, kk in zip(d, k)]
     n = len(i)
     # Broadcast over an array of shape (out_0, k_0, out_1, k_1, ...): entry (o, t) is the
     # input pixel o*s - pad + t*d that tap t of output pixel o reads.

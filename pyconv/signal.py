@@ -5,7 +5,9 @@ size of ``in1``, centred as scipy.signal centres it) and ``'valid'`` (full overl
 ``n - k + 1``; if ``in2`` is larger than ``in1`` in every dimension the two are swapped, as in
 scipy).  Unlike scipy.signal, integer inputs compute and return float64 (see the dtype policy of
 :mod:`pyconv`), every call releases the GIL, and the cost is the output size times the kernel
-size whatever the shapes (no pathological loop orders).
+size whatever the shapes (no pathological loop orders).  In ``'full'`` mode with zero fill the
+smaller operand serves as the kernel (the two are interchangeable there), so a 10**6-sample
+``in2`` over a 10-sample ``in1`` costs 10**7 multiply-adds, not 10**12.
 """
 import numpy as np
 
@@ -99,6 +101,10 @@ def _signal2d(in1, in2, mode, boundary, fillvalue, flip, num_threads):
     code = mode_code(boundary, "boundary", SIGNAL_BOUNDARIES)
     fill = real_scalar(fillvalue, "fillvalue")
     swapped = mode == "valid" and _valid_swap(a.shape, b.shape)
+    # 'full' with zero fill is symmetric in its operands: the smaller one is the kernel
+    # (cost: output size x kernel size), so a long kernel over a short signal is cheap
+    swapped = swapped or (mode == "full" and code == mode_code("constant") and fill == 0
+                          and b.size > a.size)
     if swapped:
         a, b = b, a
     kern = _flip(b) if flip else b
@@ -158,6 +164,7 @@ def _signal_nd(in1, in2, mode, flip, num_threads):
     a, b, dt = _inputs(in1, in2, None, "convolve" if flip else "correlate")
     mode = _check_mode(mode)
     swapped = mode == "valid" and _valid_swap(a.shape, b.shape)
+    swapped = swapped or (mode == "full" and b.size > a.size)  # as in _signal2d
     if swapped:
         a, b = b, a
     kern = _flip(b) if flip else b

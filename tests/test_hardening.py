@@ -1027,10 +1027,13 @@ HUGE_CASES = [
     ("flattened-padding-1e30",
      "pyconv.flattened_conv2d(x2, [[1, 1]], [[1, 1, 1]], [[1, 1]], padding=10**30)",
      "error:padding|output"),
-    # (a 10**6 kernel over 10 samples costs 10**12 multiply-adds here, as the docstring says:
-    # the output size times the kernel size; scipy swaps the operands.  10**5 is ~1 s.)
-    ("signal-full-1e5-kernel", "S.convolve(np.arange(10.0), np.ones(10**5))",
-     "answer:__import__('scipy.signal').signal.convolve(np.arange(10.0), np.ones(10**5))"),
+    # a 10**6 kernel over 10 samples: 'full' swaps the operands (10**7 multiply-adds, not
+    # 10**12), for convolve and correlate alike
+    ("signal-full-1e6-kernel", "S.convolve(np.arange(10.0), np.ones(10**6))",
+     "answer:__import__('scipy.signal').signal.convolve(np.arange(10.0), np.ones(10**6))"),
+    ("signal-correlate-full-1e6-kernel",
+     "S.correlate(np.arange(10.0), np.arange(10.0**6))",
+     "answer:__import__('scipy.signal').signal.correlate(np.arange(10.0), np.arange(10.0**6))"),
     ("signal-2d-big-full", "S.convolve2d(np.ones((2, 2)), np.broadcast_to(1.0, (10**6, 10**6)))",
      "error:in1|in2|output"),
     # huge kernels and filter parameters

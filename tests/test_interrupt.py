@@ -8,6 +8,7 @@ same small call gives the same bits before and after, several interrupted calls 
 not grow the memory.
 """
 import json
+import os
 import subprocess
 import sys
 
@@ -19,6 +20,10 @@ import numpy as np
 import pyconv
 from pyconv import filters as F
 
+# a process started in the background (nohup, `cmd &` in a script) inherits SIGINT ignored,
+# and Python then installs no KeyboardInterrupt handler: install it, as an interactive
+# session has it
+signal.signal(signal.SIGINT, signal.default_int_handler)
 which = sys.argv[1]
 rng = np.random.default_rng(0)
 if which == "correlate":        # the tiled n-D kernel (61x61 is not rank-1: no fast path)
@@ -92,8 +97,10 @@ def test_ctrl_c_interrupts_a_long_call(which):
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["outcome"] == "interrupted", (
         "%s ran to the end (%.1f s) although SIGINT came after 0.5 s" % (which, res["seconds"]))
-    # within a second of the signal, with room for a loaded 2-core machine
-    assert max(res["latencies"]) < 1.0, res["latencies"]
+    # within a second of the signal (rounds of ~2**27 multiply-adds per thread); the -O0
+    # debug and sanitizer builds of tools/sanitize.sh run those rounds 10-50x slower
+    bound = 10.0 if os.environ.get("PYCONV_SANITIZE_BUILD") else 1.0
+    assert max(res["latencies"]) < bound, res["latencies"]
     assert res["same_after"], "results changed after an interrupted call"
     assert res["threads_same"]
     # three interrupted calls: their outputs and scratch are all released (< 1 MB kept)
