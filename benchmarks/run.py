@@ -3,6 +3,7 @@
 
     python benchmarks/run.py [--threads 1,2] [--quick] [--only NAME...] [--repeat K]
                              [--out-dir DIR] [--plot FILE.png] [--calibrate] [--list]
+    python benchmarks/run.py --memory [--threads T] [--only NAME...]
 
 For every thread count T and every workload (benchmarks/bench_workloads.py):
   1. every contender is set to T threads (pyconv num_threads=T, cv2.setNumThreads,
@@ -15,6 +16,12 @@ For every thread count T and every workload (benchmarks/bench_workloads.py):
      calls to last >= ~20 ms (tiny workloads), per-call median and min are kept;
   4. ratio to the fastest correct non-pyconv peer at the same T.
 Speed is judged only as such ratios (DESIGN.md, "How speed is judged").
+
+--memory measures memory instead of time: every contender of every selected workload runs
+in a fresh process (inputs built, one warm-up call, the RSS high-water mark reset), and the
+table gives the peak resident memory of one call above its level before the call, next to
+the input and output sizes: "scratch" = peak - output is what the call needs beyond its
+result (per-thread tiles, packed weights, copies of the input).
 """
 
 from __future__ import annotations
@@ -259,6 +266,78 @@ def run_all(workloads, threads, args):
 
 
 # ----------------------------------------------------------------------------
+# Memory (--memory): peak RSS of one call, each contender in a fresh process
+# ----------------------------------------------------------------------------
+
+def _rss_now():
+    import resource
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def _rss_hwm():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no VmHWM")
+
+
+def memory_child(name, contender, T):
+    """Runs in its own process: one contender, one call; prints a JSON line."""
+    for m in ("threadpoolctl", "cv2", "torch", "pyconv"):
+        bw.lib(m)
+    w = next(w for w in bw.REGISTRY if w.name == name)
+    c = next(c for c in w.contenders if c.name == contender)
+    inputs = w.inputs()
+    in_bytes = sum(a.nbytes for a in inputs.values() if isinstance(a, np.ndarray))
+    with thread_env(T):
+        fn = c.make(inputs, T)
+        out = fn()                       # warm-up: plans, thread pools, caches
+        out_bytes = np.asarray(c.to_numpy(out)).nbytes
+        del out
+        gc.collect()
+        with open("/proc/self/clear_refs", "w") as f:   # VmHWM := current RSS (Linux >= 4.0)
+            f.write("5")
+        rss0 = _rss_now()
+        out = fn()
+        peak = _rss_hwm() - rss0
+        del out
+    print(json.dumps({"workload": name, "contender": contender, "threads": T,
+                      "input": in_bytes, "output": out_bytes, "peak": peak}))
+
+
+def run_memory(workloads, threads, args):
+    import subprocess
+    rows = []
+    for w in workloads:
+        for T in threads:
+            for c in w.contenders:
+                if args.contenders and not c.is_pyconv and \
+                        not any(p in c.name for p in args.contenders):
+                    continue
+                ok, why = c.available()
+                if not ok:
+                    continue
+                r = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child",
+                                    w.name, c.name, str(T)], capture_output=True, text=True)
+                if r.returncode != 0:
+                    log(f"[{w.name}] {c.name}: failed: {r.stderr.strip().splitlines()[-1:]}")
+                    continue
+                row = json.loads(r.stdout.strip().splitlines()[-1])
+                rows.append(row)
+                log(f"[{w.name}] T={T} {c.name}: peak {row['peak'] / 2**20:.1f} MB "
+                    f"(output {row['output'] / 2**20:.1f} MB)")
+    mb = lambda b: f"{b / 2**20:.1f}"
+    lines = ["| workload | T | contender | input MB | output MB | peak RSS of a call MB | "
+             "scratch (peak - output) MB |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['workload']} | {r['threads']} | {r['contender']} | {mb(r['input'])} "
+                     f"| {mb(r['output'])} | {mb(r['peak'])} | {mb(r['peak'] - r['output'])} |")
+    return "\n".join(lines), rows
+
+
+# ----------------------------------------------------------------------------
 # CLI
 # ----------------------------------------------------------------------------
 
@@ -288,6 +367,11 @@ def parse_args(argv=None):
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
                     help="before each workload block wait up to S s for other processes to go quiet (default 0)")
     ap.add_argument("--list", action="store_true", help="list workloads and contenders, then exit")
+    ap.add_argument("--memory", action="store_true",
+                    help="measure the peak RSS of one call per contender (fresh processes) "
+                         "instead of time")
+    ap.add_argument("--memory-child", nargs=3, metavar=("WORKLOAD", "CONTENDER", "T"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     try:
         args.threads = sorted({int(t) for t in str(args.threads).split(",") if t.strip()})
@@ -316,6 +400,20 @@ def main(argv=None):
     args = parse_args(argv)
     if args.list:
         list_workloads()
+        return 0
+    if args.memory_child:
+        name, contender, T = args.memory_child
+        memory_child(name, contender, int(T))
+        return 0
+    if args.memory:
+        workloads, _ = select_workloads(args.only, args.all)
+        md, rows = run_memory(workloads, args.threads, args)
+        os.makedirs(args.out_dir, exist_ok=True)
+        with open(os.path.join(args.out_dir, "memory.md"), "w") as f:
+            f.write(md + "\n")
+        with open(os.path.join(args.out_dir, "memory.json"), "w") as f:
+            json.dump({"machine": bm.machine_info(), "rows": rows}, f, indent=1)
+        print(md)
         return 0
     if args.from_json:
         with open(args.from_json) as f:
