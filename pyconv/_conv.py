@@ -107,19 +107,57 @@ def output_size(n, k, s, d, lo, hi):
     return (n + lo + hi - d * (k - 1) - 1) // s + 1
 
 
-def _strided_table(n, k, s, d, lo, o, mode):
-    """(index table, stride) for one axis.  When the stride exceeds the kernel's extent
-    e = d*(k-1) + 1, the samples between windows are never read: the table lists only the
-    e positions of each of the o windows and the kernel steps by e (a 1x1 stride-2 conv reads
-    every other column, and a stride of 10**9 costs nothing).  Same positions, same sums."""
+#: an axis whose dilation exceeds this many outputs per task (columns of a task for x, rows
+#: for y) is gathered tap by tap (see _axis_table); depth is gathered plane by plane anyway
+COMPRESS_BLOCK = (None, 16, COL_BLOCK)
+
+
+def _axis_table(axis, n, k, s, d, start, o, mode):
+    """(index table, step, dilation, remapped) for one axis of the kernel's gather.
+
+    Plain: padded positions start .. start + (o-1)*s + d*(k-1), stepped by s.  Two cases
+    list only the positions the windows read, window after window, so the kernel never
+    gathers the samples between them: a stride larger than the kernel's extent e (the table
+    holds each window's e positions, step e: a stride of 10**9 costs nothing), and a
+    dilation larger than a task's block of outputs (the table holds each window's k taps,
+    step k, dilation 1: a dilation of 10**5 would otherwise make every block of outputs
+    gather the whole dilated span, a cost quadratic in the dilation).  Same positions in the
+    same tap order: the sums are bit for bit those of the plain gather."""
     e = d * (k - 1) + 1
-    if o == 1 or s <= e:
-        return _engine.index_table(-lo, (o - 1) * s + e, n, mode), (1 if o == 1 else s)
-    full = _engine.index_table(-lo, (o - 1) * s + e, n, mode)
-    pos = (np.arange(o, dtype=np.intp)[:, None] * s + np.arange(e, dtype=np.intp)).ravel()
+    full = _engine.index_table(start, (o - 1) * s + e, n, mode)
+    block = COMPRESS_BLOCK[axis]
+    if o == 1:
+        return full, 1, d, False
+    if s > e:
+        pos = (np.arange(o, dtype=np.intp)[:, None] * s + np.arange(e, dtype=np.intp)).ravel()
+        step, dil = e, d
+    elif k > 1 and block is not None and d > min(o, block):
+        pos = (np.arange(o, dtype=np.intp)[:, None] * s
+               + np.arange(k, dtype=np.intp) * d).ravel()
+        step, dil = k, 1
+    else:
+        return full, s, d, False
+    check_alloc(pos.shape, np.intp, "the index table")
     table = np.ascontiguousarray(full[pos])
     table.setflags(write=False)
-    return table, e
+    return table, step, dil, True
+
+
+def _tables(x5, kshape, stride, dilation, starts, osize, mode):
+    """Per-axis tables, steps, dilations and the x offset of the identity run for plan()."""
+    tables, steps, dils = [], [], []
+    remapped_x = False
+    for axis, (n, k, s, d, st, o) in enumerate(zip(x5.shape[2:], kshape, stride, dilation,
+                                                  starts, osize)):
+        table, step, dil, remapped = _axis_table(axis, n, k, s, d, st, o, mode)
+        tables.append(table)
+        steps.append(step)
+        dils.append(dil)
+        remapped_x = remapped if axis == 2 else remapped_x
+    W = x5.shape[4]
+    # a remapped x table has no identity run: every column goes through the table
+    ox = W + len(tables[2]) + 1 if remapped_x else -starts[2]
+    return tables, tuple(steps), tuple(dils), ox
 
 
 def run(x5, w5, bias, stride, dilation, pads, mode, groups, num_threads, dest=None):
@@ -139,15 +177,10 @@ def run(x5, w5, bias, stride, dilation, pads, mode, groups, num_threads, dest=No
         return dest
     work = dest.size * max(1, math.prod(w5.shape[1:]))
     nthreads = effective_num_threads(num_threads, work=work)
-    tables, steps = [], []
-    for n, k, s, d, (lo, hi), o in zip((D, H, W), kshape, stride, dilation, pads, osize):
-        table, step = _strided_table(n, k, s, d, lo, o, mode)
-        tables.append(table)
-        steps.append(step)
-    # a remapped x table has no identity run: every column goes through the table
-    ox = pads[2][0] if steps[2] == stride[2] else W + len(tables[2]) + 1
-    geom, offs = plan(x5.shape, oshape, groups, tuple(kshape), tuple(steps), tuple(dilation),
-                      ox, x5.dtype.itemsize, nthreads)
+    tables, steps, dils, ox = _tables(x5, kshape, stride, dilation,
+                                      [-lo for lo, _ in pads], osize, mode)
+    geom, offs = plan(x5.shape, oshape, groups, tuple(kshape), steps, dils, ox,
+                      x5.dtype.itemsize, nthreads)
     wpack = pack_weights(w5, groups)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64
@@ -168,10 +201,10 @@ def run_phase(x5, w5, bias, dilation, starts, dest, num_threads):
     groups = C // w5.shape[1]
     work = dest.size * max(1, math.prod(w5.shape[1:]))
     nthreads = effective_num_threads(num_threads, work=work)
-    tables = [_engine.index_table(st, (o - 1) + (k - 1) * d + 1, n, _CONSTANT)
-              for n, k, d, st, o in zip((D, H, W), kshape, dilation, starts, osize)]
-    geom, offs = plan(x5.shape, (N, O) + tuple(osize), groups, tuple(kshape), (1, 1, 1),
-                      tuple(dilation), -starts[2], x5.dtype.itemsize, nthreads)
+    tables, steps, dils, ox = _tables(x5, kshape, (1, 1, 1), dilation, starts, osize,
+                                      _CONSTANT)
+    geom, offs = plan(x5.shape, (N, O) + tuple(osize), groups, tuple(kshape), steps, dils,
+                      ox, x5.dtype.itemsize, nthreads)
     wpack = pack_weights(w5, groups)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64

@@ -1009,6 +1009,19 @@ HUGE_CASES = [
     ("conv1d-dilation-2**63-k1", "pyconv.conv1d(x1, w1[..., :1], dilation=2**63)",
      "answer:pyconv.reference.conv1d(x1, w1[..., :1])"),
     ("conv1d-dilation-1e30", "pyconv.conv1d(x1, w1, dilation=10**30)", "error:dilation|kernel"),
+    # huge dilations: gathered tap by tap, linear in the output (found by tools/fuzz_api.py:
+    # the dilated span was gathered per block of outputs, 19 s for a 10**5 dilation)
+    ("conv_transpose2d-dilation-1e5-x",
+     "pyconv.conv_transpose2d(x2[:1, :, :8, :2], w2[:2, :2, :2, :3], stride=1, padding=2, "
+     "output_padding=1, dilation=(7, 10**5))",
+     # all ones: each output is 2 channels x the taps landing on it
+     "answer:np.broadcast_to(2.0 * SH.overlap_map((8, 2), (2, 3), 1, 2, (7, 10**5), 1), "
+     "(1, 2, 12, 199999))"),
+    ("conv_transpose2d-dilation-1e4-y",
+     "pyconv.conv_transpose2d(x2[:1, :, :2, :8], w2[:2, :2, :3, :2], padding=2, "
+     "output_padding=1, dilation=(10**4, 7))",
+     "answer:np.broadcast_to(2.0 * SH.overlap_map((2, 8), (3, 2), 1, 2, (10**4, 7), 1), "
+     "(1, 2, 19999, 12))"),
     # outputs larger than any memory: refused up front
     ("conv1d-padding-1e12", "pyconv.conv1d(x1, w1, padding=10**12)", "error:padding|output"),
     ("conv2d-padding-2**19", "pyconv.conv2d(x2, w2, padding=2**19)", "error:padding|output"),
