@@ -4,7 +4,6 @@ Every conv1d/2d/3d, depthwise, grouped, pointwise and (through the phase decompo
 :mod:`pyconv.nn`) transposed convolution reaches :func:`run`, which works on 5-D arrays
 (N, C, D, H, W) with per-axis padding given as index tables over padded coordinates.
 """
-import functools
 import math
 
 import numpy as np
@@ -28,7 +27,11 @@ L1_BYTES = 16 * 1024
 COL_BLOCK = 512
 
 
-@functools.lru_cache(maxsize=256)
+def _plan_bytes(shape5, oshape5, G, kshape, *rest):
+    return 8 * (shape5[1] // G) * math.prod(kshape)     # the tap offsets
+
+
+@_engine.bounded_cache(256, _plan_bytes)
 def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
     """(geom tuple for the kernel, tap offsets) for one problem; cached per shape."""
     N, C, D, H, W = shape5

@@ -25,11 +25,35 @@ MAX_XCHUNK = 4096
 XCHUNK = 2048
 
 
-@functools.lru_cache(maxsize=256)
+#: the largest item (arguments or result, bytes) the planning caches keep: a long-running
+#: process calling on ever new large shapes or kernels holds at most ~256 x this per cache
+CACHE_ITEM_BYTES = 64 * 1024
+
+
+def bounded_cache(maxsize, size_of):
+    """functools.lru_cache for the calls whose ``size_of(*args)`` (bytes) is at most
+    CACHE_ITEM_BYTES; a larger call is computed afresh each time (its cost is then small next
+    to the work it plans, and keeping it could hold gigabytes)."""
+    def decorate(fn):
+        cached = functools.lru_cache(maxsize=maxsize)(fn)
+
+        @functools.wraps(fn)
+        def call(*args):
+            if size_of(*args) > CACHE_ITEM_BYTES:
+                return fn(*args)
+            return cached(*args)
+        call.cache_info = cached.cache_info
+        call.cache_clear = cached.cache_clear
+        return call
+    return decorate
+
+
+@bounded_cache(256, lambda start, count, n, mode: 8 * count)
 def index_table(start, count, n, mode):
     """Source index of padded positions start .. start+count-1 of an axis of length n.
 
-    Cached (read-only result): repeated calls on images of one size reuse their tables."""
+    Cached when small (read-only result): repeated calls on images of one size reuse their
+    tables."""
     table = np.empty(count, dtype=np.intp)
     if count:
         _runtime.index_table(table, start, n, mode)
@@ -37,7 +61,7 @@ def index_table(start, count, n, mode):
     return table
 
 
-@functools.lru_cache(maxsize=64)
+@bounded_cache(64, lambda n: 8 * n)
 def identity_table(n):
     table = np.arange(n, dtype=np.intp)
     table.setflags(write=False)
@@ -88,7 +112,7 @@ def _tap_offsets(taps, trows, tw):
     return _tap_offsets_cached(tz.tobytes(), ty.tobytes(), tx.tobytes(), trows, tw)
 
 
-@functools.lru_cache(maxsize=256)
+@bounded_cache(256, lambda tz, ty, tx, trows, tw: 2 * (len(tz) + len(ty) + len(tx)))
 def _tap_offsets_cached(tz, ty, tx, trows, tw):
     tz, ty, tx = (np.frombuffer(t, dtype=np.intp) for t in (tz, ty, tx))
     offs = (tz * trows + ty) * tw + tx

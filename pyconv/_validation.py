@@ -132,8 +132,15 @@ _PHYSICAL_BYTES = min(_MAX_BYTES, max(_physical_memory(), 1 << 30))
 
 def memory_limit():
     """Bytes one array may take: the machine's physical memory, or this process's address
-    space limit (``ulimit -v``, read at call time) when that is smaller."""
+    space limit (``ulimit -v``), or ``PYCONV_MEMORY_LIMIT`` (bytes), whichever is smallest;
+    read at call time."""
     limit = _PHYSICAL_BYTES
+    env = os.environ.get("PYCONV_MEMORY_LIMIT", "").strip()
+    if env:
+        try:
+            limit = min(limit, int(env))
+        except ValueError:
+            raise ValueError("PYCONV_MEMORY_LIMIT must be a number of bytes, got %r" % env)
     try:
         import resource
         soft = resource.getrlimit(resource.RLIMIT_AS)[0]

@@ -15,7 +15,6 @@ Boundary modes (the line ``a b c d`` extended on both sides)::
 Origins follow scipy.ndimage: for a kernel of length k along an axis, output ``i`` is centred on
 input ``i`` at kernel index ``k // 2 + origin``, and ``-(k // 2) <= origin <= (k - 1) // 2``.
 """
-import functools
 
 import numpy as np
 
@@ -41,7 +40,7 @@ def _flip_origin(origin, size):
     return -origin - (1 - size % 2)
 
 
-@functools.lru_cache(maxsize=128)
+@_engine.bounded_cache(128, lambda kbytes, kshape, flip, origins: 5 * len(kbytes))
 def _nd_taps(kbytes, kshape, flip, origins):
     """(kernel shape, tap indices per axis, weights, origins) for correlating with a kernel
     given as float64 bytes; convolution reverses it.  Cached: the same kernel is reused."""
@@ -58,7 +57,7 @@ def _nd_taps(kbytes, kshape, flip, origins):
     return tuple(kshape), taps, weights, origins
 
 
-@functools.lru_cache(maxsize=128)
+@_engine.bounded_cache(128, lambda kbytes, kshape, rtol: len(kbytes))
 def _rank1_factors(kbytes, kshape, rtol):
     """The 1-D factors of a (correlation-order) kernel, or None if it is not rank-1."""
     factors = separate(np.frombuffer(kbytes, dtype=np.float64).reshape(kshape), rtol=rtol)

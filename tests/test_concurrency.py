@@ -3,7 +3,6 @@ bitwise equal to serial calls; changing the process default thread count from an
 while calls run is safe; pyconv, PyTorch, OpenCV and NumPy's BLAS live in one process."""
 import concurrent.futures
 import json
-import os
 import random
 import subprocess
 import sys

@@ -24,14 +24,11 @@ A memory test at the end checks peak memory against input + output + bounded scr
 """
 import copy
 import json
-import math
 import os
 import subprocess
 import sys
-import textwrap
 import threading
 import queue
-import time
 
 import numpy as np
 import pytest
@@ -949,7 +946,6 @@ def test_out_overlapping_input(op, how):
     expect = op.call(dict(copy.deepcopy(args), **{op.data: data.copy()}))
     if how == "kernel":
         if op.kernel is None or np.shape(args[op.kernel]) != expect.shape:
-            k = op.kernel
             pytest.skip("the kernel cannot hold the result")
     buf = np.zeros(data.size + 1)
     if how == "same":
@@ -1115,11 +1111,13 @@ def run_isolated(cases, prelude, *, limit_bytes=6 << 30, per_case_s=6.0, env=Non
     driver = HUGE_DRIVER.replace("PRELUDE", prelude)
     results, todo = {}, list(cases)
     while todo:
+        # under ASan (no address-space limit possible) pyconv's own limit stands in for it
+        extra = dict(PYCONV_MEMORY_LIMIT=str(limit_bytes)) if UNDER_ASAN else {}
         proc = subprocess.Popen([sys.executable, "-c", driver,
                                  str(0 if UNDER_ASAN else limit_bytes)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True,
-                                env=dict(os.environ, **(env or {})))
+                                env=dict(os.environ, **extra, **(env or {})))
         proc.stdin.write(json.dumps(todo) + "\n")
         proc.stdin.flush()
         lines = queue.Queue()
@@ -1326,3 +1324,33 @@ def test_risky_calls_in_a_subprocess():
                                                        "MemoryError"):
             problems.append("%s: %s" % (expr, detail))
     assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------------------------------
+# 9. the planning caches keep small items only: a long-running process filtering ever new
+#    large shapes does not accumulate their index tables, tap lists and plans
+
+
+def test_planning_caches_keep_no_large_items():
+    import pyconv._conv as C
+    import pyconv._engine as E
+    big = E.CACHE_ITEM_BYTES // 8 + 1000
+    E.index_table.cache_clear()    # (only speed depends on it)
+    for small in (True, False):
+        count = 50 if small else big
+        size0 = E.index_table.cache_info().currsize
+        a, b = E.index_table(-3, count + 7, count, 2), E.index_table(-3, count + 7, count, 2)
+        assert (a is b) == small
+        assert (E.index_table.cache_info().currsize > size0) == small
+        np.testing.assert_array_equal(a, b)
+    # a plan whose tap offsets are large (Cg x taps) is made afresh; a small one is reused
+    for cg, small in ((4, True), (big // 9 + 1, False)):
+        args = ((1, cg, 1, 5, 5), (1, 2, 1, 3, 3), 1, (1, 3, 3), (1, 1, 1), (1, 1, 1), 0, 8, 1)
+        assert (C.plan(*args) is C.plan(*args)) == small
+    # the filters' tap lists: keyed by the kernel's bytes
+    rng = np.random.default_rng(0)
+    for side, small in ((5, True), (95, False)):
+        k = rng.random((side, side))
+        kb = np.ascontiguousarray(k).tobytes()
+        assert (pyconv.filters._nd_taps(kb, k.shape, False, (0, 0))
+                is pyconv.filters._nd_taps(kb, k.shape, False, (0, 0))) == small

@@ -10,7 +10,6 @@ searches: ``PYCONV_HYPOTHESIS_PROFILE=dev`` (300) or ``long`` (2000, random seed
 transposed convolutions and channel_shuffle have theirs in test_filters_*, test_signal,
 test_conv*.)
 """
-import math
 from functools import reduce
 
 import numpy as np
@@ -22,8 +21,7 @@ import pyconv
 from pyconv import filters as PF
 from pyconv import reference as R
 from pyconv import shapes as SH
-from _helpers import (PAD_MODES, as_ref, assert_close, input_scale, padded_reference,
-                      result_dtype)
+from _helpers import as_ref, assert_close, input_scale, padded_reference
 
 try:
     import skimage.filters as skf

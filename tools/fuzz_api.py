@@ -337,7 +337,6 @@ def build_call(src):
         n = src.choice([1, 2, -1, None, 0, 2 ** 31, "2", 1.5, True, -10 ** 6])
 
         def fn(n=n):
-            saved = pyconv.get_num_threads()
             try:
                 pyconv.set_num_threads(n)
                 with pyconv.num_threads(src.choice([1, 2, 3])):
@@ -589,10 +588,17 @@ def atheris_main(args):
             sys.stdout.flush()
             os._exit(rc)
 
+    if args.mem_gb:
+        # as in the random engine's child: the address-space limit is the memory pyconv may
+        # use (its size checks read it), so a valid call asking for more is refused up front
+        # instead of tripping libFuzzer's RSS limit, which sits 1 GiB above it
+        import resource
+        lim = int(args.mem_gb * (1 << 30))
+        resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
     with atheris.instrument_imports(include=["pyconv"]):
         import pyconv  # noqa: F401
     argv = [sys.argv[0], "-runs=%d" % (args.runs + 1), "-max_len=512",
-            "-rss_limit_mb=%d" % int(args.mem_gb * 1024), "-timeout=%d" % int(args.timeout)]
+            "-rss_limit_mb=%d" % int(args.mem_gb * 1024 + 1024), "-timeout=%d" % int(args.timeout)]
     atheris.Setup(argv, test_one_input)
     atheris.Fuzz()
 
