@@ -226,7 +226,9 @@ MIXED = textwrap.dedent(r"""
     with threadpoolctl.threadpool_limits(limits=1):
         limited = pyconv.get_num_threads()
         ok = ok and np.array_equal(pyconv.conv2d(x, w, padding=1), ref)
-    print(json.dumps(dict(ok=bool(ok), modules=mods, threadpools=info,
+    import os
+    cpus = len(os.sched_getaffinity(0))
+    print(json.dumps(dict(ok=bool(ok), modules=mods, threadpools=info, cpus=cpus,
                           pyconv_threads=pyconv.get_num_threads(),
                           pyconv_threads_limited=limited)))
 """)
@@ -248,3 +250,10 @@ def test_with_torch_cv2_and_blas_in_one_process():
     assert res["ok"]
     assert res["pyconv_threads_limited"] == 1
     assert any(p["user_api"] == "openmp" for p in res["threadpools"])
+    # no oversubscription by default: no pool, and not pyconv, starts more threads than CPUs
+    assert all(p["num_threads"] <= res["cpus"] for p in res["threadpools"]), res["threadpools"]
+    assert res["pyconv_threads"] <= res["cpus"]
+    # one OpenMP runtime for pyconv and PyTorch (the same libgomp): their settings agree
+    omp = [p for p in res["threadpools"] if p["user_api"] == "openmp"]
+    if "torch" in res["modules"]:
+        assert len(omp) == 1, omp
