@@ -492,24 +492,73 @@ def _edge(image, mask, axis, mode, cval, channel_axis, num_threads, smooth, name
                             cval, smooth, dt, num_threads)
 
 
+def _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads):
+    """The 2-D edge magnitude in one sweep (pyx: edge2d): no gradient image is written."""
+    x = img if ca is None else np.moveaxis(img, ca, 0)
+    H, W = x.shape[-2:]
+    B = x.shape[0] if ca is not None else 1
+    src = np.ascontiguousarray(x, dtype=dt).reshape(B, H, W)
+    check_alloc(src.shape, dt)
+    res = np.empty((B, H, W), dtype=dt)
+    axes = [a for a in range(img.ndim) if a != ca]
+    taby = _engine.index_table(-1, H + 2, H, mode_code(modes[axes[0]]))
+    tabx = _engine.index_table(-1, W + 2, W, mode_code(modes[axes[1]]))
+    w = np.asarray(smooth, dtype=dt)
+    nthreads = effective_num_threads(num_threads, work=B * H * W * 12)
+    strip = max(1, min(H, SEP_STRIP_BYTES // (W * dt.itemsize)))
+    if nthreads > 1 and B * -(-H // strip) < 4 * nthreads:
+        strip = max(1, -(-H // -(-4 * nthreads // B)))
+    run = _kernels.kernels.edge2d_f32 if dt == np.float32 else _kernels.kernels.edge2d_f64
+    run(src, res, taby, tabx, w, cval, cval * float(np.sum(smooth)),
+        float(np.sqrt(2, dtype=dt)), strip, nthreads)
+    res = res.reshape(x.shape)
+    return res if ca is None else np.moveaxis(res, 0, ca)
+
+
 def _edge_passes(img, mask, edge_axes, saxes, ca, modes, cval, smooth, dt, num_threads):
     magnitude = len(edge_axes) > 1
-    # n-D cval convention (see the module docstring): the derivative pass comes last and
-    # pads with cval times the sums of the smoothing passes before it (1 in exact arithmetic)
-    diff_cval = cval * float(np.sum(smooth)) ** (len(saxes) - 1)
-    result = None
+    if magnitude and len(saxes) == 2 and list(edge_axes) == list(saxes) and ca in (None, 0):
+        result = _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads)
+        if mask is not None:
+            em = _erode(np.asarray(mask) != 0)
+            if ca is not None:
+                em = np.expand_dims(em, ca)
+            result *= em
+        return result
+    grads = []
     for ea in edge_axes:
-        passes = [_Pass("corr", a, modes[a], cval, smooth) for a in saxes if a != ea]
-        passes.append(_Pass("diff", ea, modes[ea], diff_cval))
-        g = _run(img, dt, passes, None, num_threads)
-        if not magnitude:
-            result = g
-            continue
-        g *= g
-        result = g if result is None else np.add(result, g, out=result)
-    if magnitude:
+        # the passes in axis order, whichever is the derivative: the last two spatial axes
+        # then always reach the fused two-pass kernel (rows, then columns).  n-D cval
+        # convention (see the module docstring): each pass pads with cval times the weight
+        # sums of the passes before it (0 after the derivative, whose weights sum to 0)
+        passes, factor = [], 1.0
+        for a in saxes:
+            if a == ea:
+                passes.append(_Pass("diff", a, modes[a], cval * factor))
+                factor = 0.0
+            else:
+                passes.append(_Pass("corr", a, modes[a], cval * factor, smooth))
+                factor *= float(np.sum(smooth))
+        grads.append(_run(img, dt, passes, None, num_threads))
+    result = grads[0]
+    norm = np.sqrt(len(saxes), dtype=dt)
+    if magnitude and len(grads) <= 3:
+        # sqrt(sum of squares) / sqrt(ndim): one threaded pass, written over the first
+        # gradient (NumPy took four passes and a temporary per gradient)
+        grads = [np.ascontiguousarray(g) for g in grads]
+        result = grads[0]
+        flat = [g.reshape(-1) for g in grads]      # views of contiguous arrays
+        flat += [flat[0]] * (3 - len(flat))
+        run = (_kernels.kernels.magnitude_f32 if dt == np.float32
+               else _kernels.kernels.magnitude_f64)
+        run(flat[0], flat[1], flat[2], len(grads), flat[0], float(norm),
+            effective_num_threads(num_threads, work=result.size * len(grads)))
+    elif magnitude:  # an axis given more than once: more than three terms
+        result = grads[0] * grads[0]
+        for g in grads[1:]:
+            result += g * g
         result = np.sqrt(result, out=result)
-        result /= np.sqrt(len(saxes), dtype=dt)
+        result /= norm
     if mask is not None:
         em = _erode(np.asarray(mask) != 0)
         if ca is not None:

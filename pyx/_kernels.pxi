@@ -5,6 +5,7 @@
 
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
+from libc.math cimport sqrt, sqrtf
 from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport prange
 from _openmp cimport omp_get_thread_num
@@ -458,3 +459,176 @@ def sep2d_f64(const double[:, :, ::1] src, double[:, :, ::1] out, const Py_ssize
     overlap src.
     """
     _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip, num_threads)
+
+
+# ---- edge magnitude: sqrt(g0^2 + g1^2 [+ g2^2]) / norm in one threaded pass ---------------
+
+cdef enum:
+    MAG_CHUNK = 16384
+
+
+cdef inline real _root(real s) noexcept nogil:
+    if real is float:
+        return sqrtf(s)
+    else:
+        return sqrt(s)
+
+
+cdef inline void _magnitude_chunk(const real* g0, const real* g1, const real* g2, int k,
+                                  real* out, Py_ssize_t n, real norm) noexcept nogil:
+    # per element: the squares summed in axis order, the root, the division by norm, each
+    # in real (as NumPy's g*g, add, sqrt, divide did, up to the compiler's use of FMA)
+    cdef Py_ssize_t i
+    cdef real s
+    if k == 1:
+        for i in range(n):
+            out[i] = _root(g0[i] * g0[i]) / norm
+    elif k == 2:
+        for i in range(n):
+            s = g0[i] * g0[i]
+            s = s + g1[i] * g1[i]
+            out[i] = _root(s) / norm
+    else:
+        for i in range(n):
+            s = g0[i] * g0[i]
+            s = s + g1[i] * g1[i]
+            s = s + g2[i] * g2[i]
+            out[i] = _root(s) / norm
+
+
+cdef int _magnitude(const real[::1] g0, const real[::1] g1, const real[::1] g2, int k,
+                    real[::1] out, double norm, int num_threads) except -1:
+    cdef Py_ssize_t n = out.shape[0], nchunks, c, lo, m
+    if n == 0:
+        return 0
+    nchunks = (n + MAG_CHUNK - 1) // MAG_CHUNK
+    if num_threads > nchunks:
+        num_threads = <int>nchunks
+    with nogil:
+        for c in prange(nchunks, schedule='static', num_threads=num_threads,
+                        use_threads_if=num_threads > 1):
+            lo = c * MAG_CHUNK
+            m = n - lo
+            if m > MAG_CHUNK:
+                m = MAG_CHUNK
+            _magnitude_chunk(&g0[lo], &g1[lo], &g2[lo], k, &out[lo], m, <real>norm)
+    return 0
+
+
+def magnitude_f32(const float[::1] g0, const float[::1] g1, const float[::1] g2, int k,
+                  float[::1] out, double norm, int num_threads):
+    """float32 version of :func:`magnitude_f64`."""
+    _magnitude(g0, g1, g2, k, out, norm, num_threads)
+
+
+def magnitude_f64(const double[::1] g0, const double[::1] g1, const double[::1] g2, int k,
+                  double[::1] out, double norm, int num_threads):
+    """out = sqrt(g0**2 + ... + g{k-1}**2) / norm elementwise (k = 1, 2 or 3; unused
+    gradients may repeat g0); out may be g0.  One pass, threaded, no temporaries."""
+    _magnitude(g0, g1, g2, k, out, norm, num_threads)
+
+
+# ---- 2-D edge magnitude (Sobel, Scharr, Prewitt) in one sweep -----------------------------
+
+cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* tile,
+                            real* lines, const Py_ssize_t* taby, const Py_ssize_t* tabx,
+                            Py_ssize_t H, Py_ssize_t W, Py_ssize_t strip,
+                            Py_ssize_t nstrips, real w0, real w1, real w2, real cval,
+                            real cval_s, real norm) noexcept nogil:
+    # One task = (image b, strip of output rows).  Per output row y, from its rows above,
+    # at and below (read in place; a cval row where the y table says -1):
+    #   S = w0*above + w1*at + w2*below   (vertical smoothing, for d/dx)
+    #   D = -above + below                (vertical central difference, for d/dy)
+    # each padded by one column on either side through the x table (S with cval_s, the value
+    # the n-D correlation gives there; D with 0); then
+    #   gx = -S[x-1] + S[x+1],  gy = w0*D[x-1] + w1*D[x] + w2*D[x+1]
+    #   out = sqrt(gy*gy + gx*gx) / norm.
+    cdef Py_ssize_t si, b, y0, rows, r, i, t, yi
+    cdef const real* rp[3]
+    cdef real* ls = lines            # S, padded: ls[0] .. ls[W + 1]
+    cdef real* ld = lines + W + 2    # D, padded
+    cdef real* o
+    cdef real gx, gy, s
+    si = task % nstrips
+    b = task // nstrips
+    y0 = si * strip
+    rows = H - y0
+    if rows > strip:
+        rows = strip
+    for i in range(W):
+        tile[i] = cval
+    for r in range(rows):
+        for t in range(3):
+            yi = taby[y0 + r + t]
+            rp[t] = tile if yi < 0 else src + (b * H + yi) * W
+        for i in range(W):
+            ls[i + 1] = w0 * rp[0][i] + w1 * rp[1][i] + w2 * rp[2][i]
+        for i in range(W):
+            ld[i + 1] = -rp[0][i] + rp[2][i]
+        ls[0] = cval_s if tabx[0] < 0 else ls[tabx[0] + 1]
+        ls[W + 1] = cval_s if tabx[W + 1] < 0 else ls[tabx[W + 1] + 1]
+        ld[0] = 0 if tabx[0] < 0 else ld[tabx[0] + 1]
+        ld[W + 1] = 0 if tabx[W + 1] < 0 else ld[tabx[W + 1] + 1]
+        o = out + (b * H + y0 + r) * W
+        for i in range(W):
+            gx = -ls[i] + ls[i + 2]
+            gy = w0 * ld[i] + w1 * ld[i + 1] + w2 * ld[i + 2]
+            s = gy * gy
+            s = s + gx * gx
+            o[i] = _root(s) / norm
+
+
+cdef int _edge2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_t[::1] taby,
+                 const Py_ssize_t[::1] tabx, const real[::1] w, double cval, double cval_s,
+                 double norm, Py_ssize_t strip, int num_threads) except -1:
+    cdef Py_ssize_t B = src.shape[0], H = src.shape[1], W = src.shape[2]
+    cdef Py_ssize_t nstrips, ntasks, task, per, t0, t1, per_round
+    cdef real* scratch = NULL
+    if B == 0 or H == 0 or W == 0:
+        return 0
+    nstrips = (H + strip - 1) // strip
+    ntasks = B * nstrips
+    if num_threads > ntasks:
+        num_threads = <int>ntasks
+    # per thread: a cval row and the two padded lines, each thread on its own 64-byte lines
+    per = ((3 * W + 4) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
+    scratch = <real*>malloc(<size_t>(num_threads * per) * sizeof(real))
+    if scratch == NULL:
+        raise MemoryError("pyconv: cannot allocate the edge filter's scratch space")
+    per_round = _round_tasks(ntasks, strip * W * 12, num_threads)
+    t0 = 0
+    while t0 < ntasks:
+        t1 = t0 + per_round
+        if t1 > ntasks:
+            t1 = ntasks
+        with nogil:
+            for task in prange(t0, t1, schedule='dynamic', num_threads=num_threads,
+                               use_threads_if=num_threads > 1):
+                _edge_task(task, &src[0, 0, 0], &out[0, 0, 0],
+                           scratch + omp_get_thread_num() * per,
+                           scratch + omp_get_thread_num() * per + W,
+                           &taby[0], &tabx[0], H, W, strip, nstrips, w[0], w[1], w[2],
+                           <real>cval, <real>cval_s, <real>norm)
+        t0 = t1
+        if t0 < ntasks and PyErr_CheckSignals() != 0:
+            free(scratch)
+            return -1
+    free(scratch)
+    return 0
+
+
+def edge2d_f32(const float[:, :, ::1] src, float[:, :, ::1] out, const Py_ssize_t[::1] taby,
+               const Py_ssize_t[::1] tabx, const float[::1] w, double cval, double cval_s,
+               double norm, Py_ssize_t strip, int num_threads):
+    """float32 version of :func:`edge2d_f64`."""
+    _edge2d(src, out, taby, tabx, w, cval, cval_s, norm, strip, num_threads)
+
+
+def edge2d_f64(const double[:, :, ::1] src, double[:, :, ::1] out,
+               const Py_ssize_t[::1] taby, const Py_ssize_t[::1] tabx, const double[::1] w,
+               double cval, double cval_s, double norm, Py_ssize_t strip, int num_threads):
+    """Edge magnitude of each (H, W) image of src: sqrt(gy**2 + gx**2) / norm with
+    gy = the 3 smoothing weights ``w`` along x of the central difference along y, and gx the
+    other way round.  taby / tabx: source index of padded positions -1 .. H (W) (-1: cval);
+    cval_s = cval * sum(w) pads the smoothed rows.  out must not overlap src."""
+    _edge2d(src, out, taby, tabx, w, cval, cval_s, norm, strip, num_threads)

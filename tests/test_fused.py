@@ -76,3 +76,53 @@ def test_fused_filters_equal_the_chained_passes(name, mode, monkeypatch):
     monkeypatch.setattr(_separable, "_fusable", lambda *a: False)
     chained = fn(x, channel_axis=0, **kw)
     np.testing.assert_array_equal(fused, chained)
+
+
+# ---- the one-sweep 2-D edge magnitude (sobel / scharr / prewitt without axis) -------------
+
+EDGE_NAMES = ["sobel", "scharr", "prewitt"]
+
+
+@given(h=st.integers(1, 30), w=st.integers(1, 30), my=st.sampled_from(MODES),
+       mx=st.sampled_from(MODES), f32=st.booleans(), name=st.sampled_from(EDGE_NAMES),
+       seed=st.integers(0, 2**31), cval=st.sampled_from([0.0, -2.5]),
+       special=st.sampled_from([None, np.nan, np.inf, -np.inf]))
+def test_edge_magnitude_equals_its_gradients(h, w, my, mx, f32, name, seed, cval, special):
+    """The fused magnitude equals sqrt((gy**2 + gx**2) / 2) of the per-axis derivatives
+    (computed by the two-pass kernel, a different code path) to a few ulps, in every mode
+    pair, with cval, 1-pixel sides and a NaN or an infinity in the image."""
+    rng = np.random.default_rng(seed)
+    dt = np.float32 if f32 else np.float64
+    x = rng.uniform(-1, 1, (h, w)).astype(dt)
+    if special is not None:
+        x[rng.integers(h), rng.integers(w)] = special
+    fn = getattr(filters, name)
+    got = fn(x, mode=[my, mx], cval=cval)
+    gy = fn(x, axis=0, mode=[my, mx], cval=cval).astype(np.float64)
+    gx = fn(x, axis=1, mode=[my, mx], cval=cval).astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        expect = np.sqrt((gy * gy + gx * gx) / 2)
+    assert got.dtype == dt and got.shape == x.shape
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expect))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(expect))
+    fin = np.isfinite(expect)
+    scale = max(1.0, float(np.abs(expect[fin]).max())) if fin.any() else 1.0
+    np.testing.assert_allclose(got[fin], expect[fin], rtol=0, atol=8 * np.finfo(dt).eps * scale)
+
+
+def test_edge_magnitude_path_batches_threads_and_mask(monkeypatch):
+    calls = []
+    real = _separable._edge_magnitude_2d
+    monkeypatch.setattr(_separable, "_edge_magnitude_2d",
+                        lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 300, 301)).astype(np.float32)
+    one = filters.sobel(x, channel_axis=0, num_threads=1)
+    for t in (2, 3):
+        np.testing.assert_array_equal(filters.sobel(x, channel_axis=0, num_threads=t), one)
+    for c in range(3):
+        np.testing.assert_array_equal(filters.sobel(x[c]), one[c])
+    mask = rng.random((300, 301)) > 0.3
+    np.testing.assert_array_equal(filters.sobel(x[0], mask=mask),
+                                  one[0] * _separable._erode(mask))
+    assert len(calls) == 3 + 3 + 1
