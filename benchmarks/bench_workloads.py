@@ -610,6 +610,51 @@ register(Workload(
 ))
 
 
+def _build_rgb(rng):
+    return {"image": rng.random(_IMG + (3,), dtype=F32)}
+
+
+def _ref_skimage_sobel_per_channel(inp):
+    import skimage.filters as skf
+    x = _f64(inp["image"])
+    return np.stack([skf.sobel(x[..., c]) for c in range(x.shape[-1])], axis=-1)
+
+
+def _c_skimage_sobel_per_channel():
+    def make(inp, T):
+        import skimage.filters as skf
+        x = inp["image"]
+        return lambda: np.stack([skf.sobel(x[..., c]) for c in range(x.shape[-1])], axis=-1)
+    return Contender("skimage.filters.sobel per channel", "skimage", make, threads="serial")
+
+
+def _c_cv2_sobel_rgb():
+    def make(inp, T):
+        cv2 = lib("cv2")
+        x = inp["image"]
+        b = cv2.BORDER_REFLECT
+        H, W, C = x.shape
+
+        def f():
+            gx = cv2.Sobel(x, cv2.CV_32F, 1, 0, ksize=3, scale=_SOBEL_SCALE, borderType=b)
+            gy = cv2.Sobel(x, cv2.CV_32F, 0, 1, ksize=3, scale=_SOBEL_SCALE, borderType=b)
+            # cv2.magnitude takes one channel: the interleaved planes as one wide image
+            return cv2.magnitude(gx.reshape(H, W * C), gy.reshape(H, W * C)).reshape(H, W, C)
+        return f
+    return Contender("cv2.Sobel+magnitude (3 channels)", "cv2", make, threads="cv2")
+
+
+register(Workload(
+    name="sobel_2048x3", group="filters", requires="pyconv.filters.sobel",
+    description="pyconv.filters.sobel per channel (channel_axis=-1), 2048x2048x3 f32, "
+                "mode='reflect'",
+    build=_build_rgb, reference=_ref_skimage_sobel_per_channel,
+    flops=3 * _NPX * (2 * 2 * (3 + 3) + 4), nbytes=3 * 4 * 2 * _NPX, taps=12,
+    contenders=[_c_pyconv("pyconv.filters.sobel", "image", channel_axis=-1),
+                _c_skimage_sobel_per_channel(), _c_cv2_sobel_rgb()],
+))
+
+
 def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> np.ndarray:
     """Normalised sampled Gaussian, radius int(truncate*sigma + 0.5) (ndimage's rule)."""
     r = int(truncate * sigma + 0.5)

@@ -493,31 +493,36 @@ def _edge(image, mask, axis, mode, cval, channel_axis, num_threads, smooth, name
 
 
 def _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads):
-    """The 2-D edge magnitude in one sweep (pyx: edge2d): no gradient image is written."""
-    x = img if ca is None else np.moveaxis(img, ca, 0)
-    H, W = x.shape[-2:]
-    B = x.shape[0] if ca is not None else 1
-    src = np.ascontiguousarray(x, dtype=dt).reshape(B, H, W)
-    check_alloc(src.shape, dt)
-    res = np.empty((B, H, W), dtype=dt)
+    """The 2-D edge magnitude in one sweep (pyx: edge2d): no gradient image is written.  A
+    C-contiguous channel-last image is filtered with its channels interleaved (rows of W*C
+    samples, read in place); other layouts are read and written through strides."""
+    check_alloc(img.shape, dt)
+    res = np.empty(img.shape, dtype=dt)
+    if ca == img.ndim - 1 and _engine.kernel_source(img, dt) is img and img.flags.c_contiguous:
+        H, W, C = img.shape
+        src, dest = img.reshape(1, H, W * C), res.reshape(1, H, W * C)
+    else:
+        x = img[None] if ca is None else np.moveaxis(img, ca, 0)
+        src = _engine.kernel_source(x, dt)
+        dest = res[None] if ca is None else np.moveaxis(res, ca, 0)
+        H, W, C = x.shape[1], x.shape[2], 1
     axes = [a for a in range(img.ndim) if a != ca]
     taby = _engine.index_table(-1, H + 2, H, mode_code(modes[axes[0]]))
     tabx = _engine.index_table(-1, W + 2, W, mode_code(modes[axes[1]]))
     w = np.asarray(smooth, dtype=dt)
-    nthreads = effective_num_threads(num_threads, work=B * H * W * 12)
-    strip = max(1, min(H, SEP_STRIP_BYTES // (W * dt.itemsize)))
+    B, L = src.shape[0], src.shape[2]
+    nthreads = effective_num_threads(num_threads, work=B * H * L * 12)
+    strip = max(1, min(H, SEP_STRIP_BYTES // (L * dt.itemsize)))
     if nthreads > 1 and B * -(-H // strip) < 4 * nthreads:
         strip = max(1, -(-H // -(-4 * nthreads // B)))
     run = _kernels.kernels.edge2d_f32 if dt == np.float32 else _kernels.kernels.edge2d_f64
-    run(src, res, taby, tabx, w, cval, cval * float(np.sum(smooth)),
-        float(np.sqrt(2, dtype=dt)), strip, nthreads)
-    res = res.reshape(x.shape)
-    return res if ca is None else np.moveaxis(res, 0, ca)
+    run(src, dest, taby, tabx, C, w, cval, cval * float(np.sum(smooth)), 0.5, strip, nthreads)
+    return res
 
 
 def _edge_passes(img, mask, edge_axes, saxes, ca, modes, cval, smooth, dt, num_threads):
     magnitude = len(edge_axes) > 1
-    if magnitude and len(saxes) == 2 and list(edge_axes) == list(saxes) and ca in (None, 0):
+    if magnitude and len(saxes) == 2 and list(edge_axes) == list(saxes):
         result = _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads)
         if mask is not None:
             em = _erode(np.asarray(mask) != 0)

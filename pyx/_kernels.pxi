@@ -530,72 +530,145 @@ def magnitude_f64(const double[::1] g0, const double[::1] g1, const double[::1] 
 
 # ---- 2-D edge magnitude (Sobel, Scharr, Prewitt) in one sweep -----------------------------
 
+cdef enum:
+    EDGE_BLOCK = 1024
+
 cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* tile,
                             real* lines, const Py_ssize_t* taby, const Py_ssize_t* tabx,
-                            Py_ssize_t H, Py_ssize_t W, Py_ssize_t strip,
+                            const Py_ssize_t* ss, const Py_ssize_t* os,
+                            Py_ssize_t H, Py_ssize_t W, Py_ssize_t C, Py_ssize_t strip,
                             Py_ssize_t nstrips, real w0, real w1, real w2, real cval,
-                            real cval_s, real norm) noexcept nogil:
-    # One task = (image b, strip of output rows).  Per output row y, from its rows above,
-    # at and below (read in place; a cval row where the y table says -1):
+                            real cval_s, real half) noexcept nogil:
+    # One task = (image b, strip of output rows).  A row holds L = W*C samples: W pixels of
+    # C interleaved channels (C > 1: a channel-last image, filtered per channel; x-neighbours
+    # are C samples apart).  Per output row y, from its rows above, at and below (read in
+    # place when contiguous, else gathered once per strip into the tile; a cval row where the
+    # y table says -1):
     #   S = w0*above + w1*at + w2*below   (vertical smoothing, for d/dx)
     #   D = -above + below                (vertical central difference, for d/dy)
-    # each padded by one column on either side through the x table (S with cval_s, the value
-    # the n-D correlation gives there; D with 0); then
+    # each padded by one pixel on either side through the x table (S with cval_s, the value
+    # the n-D correlation gives there; D with 0); then per sample
     #   gx = -S[x-1] + S[x+1],  gy = w0*D[x-1] + w1*D[x] + w2*D[x+1]
-    #   out = sqrt(gy*gy + gx*gx) / norm.
-    cdef Py_ssize_t si, b, y0, rows, r, i, t, yi
+    #   out = sqrt((gy*gy + gx*gx) * half)      (half = 1/2: exact, one rounding less than
+    #                                            dividing the root by sqrt(2))
+    # written in place, or through a line when the output's samples are not contiguous.
+    # ss / os: element strides (image, row, sample) of src and out.
+    cdef Py_ssize_t si, b, y0, rows, r, i, t, yi, j, c, i0, i1, lo_i, hi_i
+    cdef Py_ssize_t L = W * C
     cdef const real* rp[3]
-    cdef real* ls = lines            # S, padded: ls[0] .. ls[W + 1]
-    cdef real* ld = lines + W + 2    # D, padded
+    cdef const real* row
+    cdef real* ls = lines                # S, padded: L + 2C samples
+    cdef real* ld = lines + L + 2 * C    # D, padded
+    cdef real* lo = lines + 2 * L + 4 * C
     cdef real* o
     cdef real gx, gy, s
+    cdef bint gathered = ss[2] != 1
     si = task % nstrips
     b = task // nstrips
     y0 = si * strip
     rows = H - y0
     if rows > strip:
         rows = strip
-    for i in range(W):
-        tile[i] = cval
+    if gathered:
+        # the strip's rows y0 - 1 .. y0 + rows, contiguous (cval rows included)
+        for j in range(rows + 2):
+            yi = taby[y0 + j]
+            if yi < 0:
+                for i in range(L):
+                    tile[j * L + i] = cval
+            else:
+                row = src + b * ss[0] + yi * ss[1]
+                for i in range(L):
+                    tile[j * L + i] = row[i * ss[2]]
+    else:
+        for i in range(L):
+            tile[i] = cval
     for r in range(rows):
         for t in range(3):
-            yi = taby[y0 + r + t]
-            rp[t] = tile if yi < 0 else src + (b * H + yi) * W
-        for i in range(W):
-            ls[i + 1] = w0 * rp[0][i] + w1 * rp[1][i] + w2 * rp[2][i]
-        for i in range(W):
-            ld[i + 1] = -rp[0][i] + rp[2][i]
-        ls[0] = cval_s if tabx[0] < 0 else ls[tabx[0] + 1]
-        ls[W + 1] = cval_s if tabx[W + 1] < 0 else ls[tabx[W + 1] + 1]
-        ld[0] = 0 if tabx[0] < 0 else ld[tabx[0] + 1]
-        ld[W + 1] = 0 if tabx[W + 1] < 0 else ld[tabx[W + 1] + 1]
-        o = out + (b * H + y0 + r) * W
-        for i in range(W):
-            gx = -ls[i] + ls[i + 2]
-            gy = w0 * ld[i] + w1 * ld[i + 1] + w2 * ld[i + 2]
-            s = gy * gy
-            s = s + gx * gx
-            o[i] = _root(s) / norm
+            if gathered:
+                rp[t] = tile + (r + t) * L
+            else:
+                yi = taby[y0 + r + t]
+                rp[t] = tile if yi < 0 else src + b * ss[0] + yi * ss[1]
+        # the padding pixels straight from the rows (the x table may point anywhere in the
+        # row, e.g. to its far end in 'wrap' mode), so the row can be swept in blocks
+        for c in range(C):
+            j = tabx[0]
+            if j < 0:
+                ls[c] = cval_s
+                ld[c] = 0
+            else:
+                i = j * C + c
+                ls[c] = w0 * rp[0][i] + w1 * rp[1][i] + w2 * rp[2][i]
+                ld[c] = -rp[0][i] + rp[2][i]
+            j = tabx[W + 1]
+            if j < 0:
+                ls[L + C + c] = cval_s
+                ld[L + C + c] = 0
+            else:
+                i = j * C + c
+                ls[L + C + c] = w0 * rp[0][i] + w1 * rp[1][i] + w2 * rp[2][i]
+                ld[L + C + c] = -rp[0][i] + rp[2][i]
+        o = out + b * os[0] + (y0 + r) * os[1]
+        # blocks of EDGE_BLOCK samples: the block's vertical sums (with C samples either
+        # side) and its magnitudes, while the block's lines are in L1
+        i0 = 0
+        while i0 < L:
+            i1 = i0 + EDGE_BLOCK
+            if i1 > L:
+                i1 = L
+            lo_i = i0 - C if i0 >= C else 0
+            hi_i = i1 + C if i1 + C <= L else L
+            for i in range(lo_i, hi_i):
+                ls[i + C] = w0 * rp[0][i] + w1 * rp[1][i] + w2 * rp[2][i]
+            for i in range(lo_i, hi_i):
+                ld[i + C] = -rp[0][i] + rp[2][i]
+            if os[2] == 1:
+                for i in range(i0, i1):
+                    gx = -ls[i] + ls[i + 2 * C]
+                    gy = w0 * ld[i] + w1 * ld[i + C] + w2 * ld[i + 2 * C]
+                    s = gy * gy
+                    s = s + gx * gx
+                    o[i] = _root(s * half)
+            else:
+                for i in range(i0, i1):
+                    gx = -ls[i] + ls[i + 2 * C]
+                    gy = w0 * ld[i] + w1 * ld[i + C] + w2 * ld[i + 2 * C]
+                    s = gy * gy
+                    s = s + gx * gx
+                    lo[i] = _root(s * half)
+                for i in range(i0, i1):
+                    o[i * os[2]] = lo[i]
+            i0 = i1
 
 
-cdef int _edge2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_t[::1] taby,
-                 const Py_ssize_t[::1] tabx, const real[::1] w, double cval, double cval_s,
-                 double norm, Py_ssize_t strip, int num_threads) except -1:
-    cdef Py_ssize_t B = src.shape[0], H = src.shape[1], W = src.shape[2]
-    cdef Py_ssize_t nstrips, ntasks, task, per, t0, t1, per_round
+cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1] taby,
+                 const Py_ssize_t[::1] tabx, Py_ssize_t C, const real[::1] w, double cval,
+                 double cval_s, double half, Py_ssize_t strip, int num_threads) except -1:
+    cdef Py_ssize_t B = src.shape[0], H = src.shape[1], L = src.shape[2]
+    cdef Py_ssize_t W = L // C
+    cdef Py_ssize_t nstrips, ntasks, task, per, t0, t1, per_round, a, tile_len
+    cdef Py_ssize_t ss[3]
+    cdef Py_ssize_t os[3]
     cdef real* scratch = NULL
-    if B == 0 or H == 0 or W == 0:
+    if B == 0 or H == 0 or L == 0:
         return 0
+    for a in range(3):  # byte strides -> element strides (pyconv passes itemsize multiples)
+        ss[a] = src.strides[a] // <Py_ssize_t>sizeof(real)
+        os[a] = out.strides[a] // <Py_ssize_t>sizeof(real)
     nstrips = (H + strip - 1) // strip
     ntasks = B * nstrips
     if num_threads > ntasks:
         num_threads = <int>ntasks
-    # per thread: a cval row and the two padded lines, each thread on its own 64-byte lines
-    per = ((3 * W + 4) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
+    # per thread: the tile (a cval row, or the strip's gathered rows), then the two padded
+    # lines and an output line, each thread on its own 64-byte lines
+    tile_len = (strip + 2) * L if ss[2] != 1 else L
+    per = ((tile_len + 3 * L + 4 * C) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 \
+        // sizeof(real)
     scratch = <real*>malloc(<size_t>(num_threads * per) * sizeof(real))
     if scratch == NULL:
         raise MemoryError("pyconv: cannot allocate the edge filter's scratch space")
-    per_round = _round_tasks(ntasks, strip * W * 12, num_threads)
+    per_round = _round_tasks(ntasks, strip * L * 12, num_threads)
     t0 = 0
     while t0 < ntasks:
         t1 = t0 + per_round
@@ -606,9 +679,9 @@ cdef int _edge2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_
                                use_threads_if=num_threads > 1):
                 _edge_task(task, &src[0, 0, 0], &out[0, 0, 0],
                            scratch + omp_get_thread_num() * per,
-                           scratch + omp_get_thread_num() * per + W,
-                           &taby[0], &tabx[0], H, W, strip, nstrips, w[0], w[1], w[2],
-                           <real>cval, <real>cval_s, <real>norm)
+                           scratch + omp_get_thread_num() * per + tile_len,
+                           &taby[0], &tabx[0], ss, os, H, W, C, strip, nstrips,
+                           w[0], w[1], w[2], <real>cval, <real>cval_s, <real>half)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(scratch)
@@ -617,18 +690,21 @@ cdef int _edge2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_
     return 0
 
 
-def edge2d_f32(const float[:, :, ::1] src, float[:, :, ::1] out, const Py_ssize_t[::1] taby,
-               const Py_ssize_t[::1] tabx, const float[::1] w, double cval, double cval_s,
-               double norm, Py_ssize_t strip, int num_threads):
+def edge2d_f32(const float[:, :, :] src, float[:, :, :] out, const Py_ssize_t[::1] taby,
+               const Py_ssize_t[::1] tabx, Py_ssize_t C, const float[::1] w, double cval,
+               double cval_s, double half, Py_ssize_t strip, int num_threads):
     """float32 version of :func:`edge2d_f64`."""
-    _edge2d(src, out, taby, tabx, w, cval, cval_s, norm, strip, num_threads)
+    _edge2d(src, out, taby, tabx, C, w, cval, cval_s, half, strip, num_threads)
 
 
-def edge2d_f64(const double[:, :, ::1] src, double[:, :, ::1] out,
-               const Py_ssize_t[::1] taby, const Py_ssize_t[::1] tabx, const double[::1] w,
-               double cval, double cval_s, double norm, Py_ssize_t strip, int num_threads):
-    """Edge magnitude of each (H, W) image of src: sqrt(gy**2 + gx**2) / norm with
+def edge2d_f64(const double[:, :, :] src, double[:, :, :] out,
+               const Py_ssize_t[::1] taby, const Py_ssize_t[::1] tabx, Py_ssize_t C,
+               const double[::1] w, double cval, double cval_s, double half, Py_ssize_t strip,
+               int num_threads):
+    """Edge magnitude of each (H, W) image of src: sqrt((gy**2 + gx**2) * half) with
     gy = the 3 smoothing weights ``w`` along x of the central difference along y, and gx the
-    other way round.  taby / tabx: source index of padded positions -1 .. H (W) (-1: cval);
-    cval_s = cval * sum(w) pads the smoothed rows.  out must not overlap src."""
-    _edge2d(src, out, taby, tabx, w, cval, cval_s, norm, strip, num_threads)
+    other way round.  src and out: (B, H, W*C), C channels interleaved in a row (C = 1: one
+    plane), any strides that are multiples of the item size; out must not overlap src.
+    taby / tabx: source index of padded positions -1 .. H (W) (-1: cval); cval_s = cval *
+    sum(w) pads the smoothed rows."""
+    _edge2d(src, out, taby, tabx, C, w, cval, cval_s, half, strip, num_threads)

@@ -86,20 +86,25 @@ EDGE_NAMES = ["sobel", "scharr", "prewitt"]
 @given(h=st.integers(1, 30), w=st.integers(1, 30), my=st.sampled_from(MODES),
        mx=st.sampled_from(MODES), f32=st.booleans(), name=st.sampled_from(EDGE_NAMES),
        seed=st.integers(0, 2**31), cval=st.sampled_from([0.0, -2.5]),
-       special=st.sampled_from([None, np.nan, np.inf, -np.inf]))
-def test_edge_magnitude_equals_its_gradients(h, w, my, mx, f32, name, seed, cval, special):
+       special=st.sampled_from([None, np.nan, np.inf, -np.inf]),
+       channels=st.sampled_from([None, 1, 3]))
+def test_edge_magnitude_equals_its_gradients(h, w, my, mx, f32, name, seed, cval, special,
+                                             channels):
     """The fused magnitude equals sqrt((gy**2 + gx**2) / 2) of the per-axis derivatives
     (computed by the two-pass kernel, a different code path) to a few ulps, in every mode
-    pair, with cval, 1-pixel sides and a NaN or an infinity in the image."""
+    pair, with cval, 1-pixel sides, a NaN or an infinity in the image, and channel-last
+    images (channels interleaved in the kernel's rows)."""
     rng = np.random.default_rng(seed)
     dt = np.float32 if f32 else np.float64
-    x = rng.uniform(-1, 1, (h, w)).astype(dt)
+    shape = (h, w) if channels is None else (h, w, channels)
+    x = rng.uniform(-1, 1, shape).astype(dt)
     if special is not None:
         x[rng.integers(h), rng.integers(w)] = special
     fn = getattr(filters, name)
-    got = fn(x, mode=[my, mx], cval=cval)
-    gy = fn(x, axis=0, mode=[my, mx], cval=cval).astype(np.float64)
-    gx = fn(x, axis=1, mode=[my, mx], cval=cval).astype(np.float64)
+    ca = None if channels is None else -1
+    got = fn(x, mode=[my, mx], cval=cval, channel_axis=ca)
+    gy = fn(x, axis=0, mode=[my, mx], cval=cval, channel_axis=ca).astype(np.float64)
+    gx = fn(x, axis=1, mode=[my, mx], cval=cval, channel_axis=ca).astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         expect = np.sqrt((gy * gy + gx * gx) / 2)
     assert got.dtype == dt and got.shape == x.shape
@@ -125,4 +130,14 @@ def test_edge_magnitude_path_batches_threads_and_mask(monkeypatch):
     mask = rng.random((300, 301)) > 0.3
     np.testing.assert_array_equal(filters.sobel(x[0], mask=mask),
                                   one[0] * _separable._erode(mask))
-    assert len(calls) == 3 + 3 + 1
+    # the channel axis anywhere, and strided / reversed views: read and written through
+    # strides (rows gathered per strip), the same bits as the contiguous channel-first call
+    last = np.ascontiguousarray(np.moveaxis(x, 0, -1))
+    np.testing.assert_array_equal(filters.sobel(last, channel_axis=-1, num_threads=2),
+                                  np.moveaxis(one, 0, -1))
+    mid = np.ascontiguousarray(np.moveaxis(x, 0, 1))
+    np.testing.assert_array_equal(filters.sobel(mid, channel_axis=1),
+                                  np.moveaxis(one, 0, 1))
+    view = x[1, ::2, ::-3]
+    np.testing.assert_array_equal(filters.sobel(view), filters.sobel(view.copy()))
+    assert len(calls) == 3 + 3 + 1 + 2 + 2
