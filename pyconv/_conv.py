@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from . import _engine
+from . import _engine, _runtime
 from ._kernels import kernels
 from ._threads import effective_num_threads
 from ._modes import CONSTANT as _CONSTANT
@@ -127,21 +127,26 @@ def _axis_table(axis, n, k, s, d, start, o, mode):
     gather the whole dilated span, a cost quadratic in the dilation).  Same positions in the
     same tap order: the sums are bit for bit those of the plain gather."""
     e = d * (k - 1) + 1
-    full = _engine.index_table(start, (o - 1) * s + e, n, mode)
     block = COMPRESS_BLOCK[axis]
-    if o == 1:
-        return full, 1, d, False
-    if s > e:
-        pos = (np.arange(o, dtype=np.intp)[:, None] * s + np.arange(e, dtype=np.intp)).ravel()
-        step, dil = e, d
+    if o > 1 and s > e:
+        count, step, dil = o * e, e, d
     elif k > 1 and block is not None and d > min(o, block):
-        pos = (np.arange(o, dtype=np.intp)[:, None] * s
-               + np.arange(k, dtype=np.intp) * d).ravel()
-        step, dil = k, 1
+        count, step, dil = o * k, k, 1
     else:
-        return full, s, d, False
-    check_alloc(pos.shape, np.intp, "the index table")
-    table = np.ascontiguousarray(full[pos])
+        # the plain gather span (for one output: its window, whatever the stride)
+        span = e if o == 1 else (o - 1) * s + e
+        check_alloc((span,), np.intp, "the index table")
+        return _engine.index_table(start, span, n, mode), (1 if o == 1 else s), d, False
+    # only the positions the windows read, mapped one by one: the span between them (up to
+    # the whole padding) is never materialised
+    check_alloc((2 * count,), np.intp, "the index table")
+    if step == e:
+        pos = np.arange(o, dtype=np.intp)[:, None] * s + np.arange(e, dtype=np.intp)
+    else:
+        pos = np.arange(o, dtype=np.intp)[:, None] * s + np.arange(k, dtype=np.intp) * d
+    pos = np.ascontiguousarray(pos.ravel() + start)
+    table = np.empty(count, dtype=np.intp)
+    _runtime.map_positions(pos, table, n, mode)
     table.setflags(write=False)
     return table, step, dil, True
 

@@ -810,7 +810,8 @@ def gaussian_weights(sigma, truncate=4.0):
         raise ValueError("sigma=%r with truncate=%r gives an infinite kernel radius"
                          % (sigma, truncate))
     radius = int(r)
-    check_alloc((2 * radius + 1,), np.float64,
+    # (building it takes three arrays of its size: positions, exponentials, weights)
+    check_alloc((3, 2 * radius + 1), np.float64,
                 "the Gaussian kernel of sigma=%r, truncate=%r" % (sigma, truncate))
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     w = np.exp(-0.5 / (sigma * sigma) * x * x)

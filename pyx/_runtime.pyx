@@ -68,6 +68,13 @@ def index_table(Py_ssize_t[::1] table, Py_ssize_t start, Py_ssize_t n, int mode)
     fill_index_table(&table[0], table.shape[0], start, n, mode)
 
 
+def map_positions(const Py_ssize_t[::1] pos, Py_ssize_t[::1] out, Py_ssize_t n, int mode):
+    """out[i] = the input index that padded position pos[i] reads (-1: cval)."""
+    cdef Py_ssize_t i
+    for i in range(pos.shape[0]):
+        out[i] = map_index(pos[i], n, mode)
+
+
 def map_one(Py_ssize_t j, Py_ssize_t n, int mode):
     """map_index for a single position (test hook)."""
     return map_index(j, n, mode)

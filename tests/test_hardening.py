@@ -1018,6 +1018,11 @@ HUGE_CASES = [
      "output_padding=1, dilation=(10**4, 7))",
      "answer:np.broadcast_to(2.0 * SH.overlap_map((2, 8), (3, 2), 1, 2, (10**4, 7), 1), "
      "(1, 2, 19999, 12))"),
+    # found by tools/fuzz_api.py: a 2**31 padding and dilation build only the positions the
+    # windows read (the index table of the whole padded span would need 34 GB)
+    ("conv1d-padding-dilation-2**31",
+     "pyconv.conv1d(x1, w1, stride=2, dilation=2**31, padding=2**31)",
+     "answer:np.ones((1, 1, 5), np.float32)"),
     # outputs larger than any memory: refused up front
     ("conv1d-padding-1e12", "pyconv.conv1d(x1, w1, padding=10**12)", "error:padding|output"),
     ("conv2d-padding-2**19", "pyconv.conv2d(x2, w2, padding=2**19)", "error:padding|output"),
