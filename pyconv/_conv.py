@@ -153,19 +153,13 @@ def _axis_table(axis, n, k, s, d, start, o, mode):
 
 def _tables(x5, kshape, stride, dilation, starts, osize, mode):
     """Per-axis tables, steps, dilations and the x offset of the identity run for plan()."""
-    tables, steps, dils = [], [], []
-    remapped_x = False
-    for axis, (n, k, s, d, st, o) in enumerate(zip(x5.shape[2:], kshape, stride, dilation,
-                                                  starts, osize)):
-        table, step, dil, remapped = _axis_table(axis, n, k, s, d, st, o, mode)
-        tables.append(table)
-        steps.append(step)
-        dils.append(dil)
-        remapped_x = remapped if axis == 2 else remapped_x
-    W = x5.shape[4]
+    tables, steps, dils, remapped = zip(*(
+        _axis_table(axis, n, k, s, d, st, o, mode)
+        for axis, (n, k, s, d, st, o) in enumerate(zip(x5.shape[2:], kshape, stride, dilation,
+                                                      starts, osize))))
     # a remapped x table has no identity run: every column goes through the table
-    ox = W + len(tables[2]) + 1 if remapped_x else -starts[2]
-    return tables, tuple(steps), tuple(dils), ox
+    ox = x5.shape[4] + len(tables[2]) + 1 if remapped[2] else -starts[2]
+    return list(tables), steps, dils, ox
 
 
 def run(x5, w5, bias, stride, dilation, pads, mode, groups, num_threads, dest=None):

@@ -152,6 +152,15 @@ def _run_passes(img, dt, passes, out, num_threads):
 SEP_STRIP_BYTES = 256 * 1024
 
 
+def _strip_rows(B, H, row_bytes, halo, nthreads):
+    """Output rows per task of the strip kernels: as many as fit SEP_STRIP_BYTES with their
+    ``halo`` extra rows, fewer when B images x strips would not give 4 tasks per thread."""
+    strip = max(1, min(H, SEP_STRIP_BYTES // row_bytes - halo))
+    if nthreads > 1 and B * -(-H // strip) < 4 * nthreads:
+        strip = max(1, -(-H // -(-4 * nthreads // B)))
+    return strip
+
+
 def _fusable(x, p, q):
     """Two weighted passes (or central differences) over the last two axes, rows then
     columns: one fused kernel."""
@@ -187,9 +196,7 @@ def _fused_pair(x, py, px, dt, out, num_threads):
     dest = _engine.direct_dest(out, src, (B, H, W))
     res = np.empty((B, H, W), dtype=dt) if dest is None else dest
     nthreads = effective_num_threads(num_threads, work=B * H * W * (wy.size + wx.size))
-    strip = max(1, min(H, SEP_STRIP_BYTES // (W * dt.itemsize) - (kv - 1)))
-    if nthreads > 1 and B * -(-H // strip) < 4 * nthreads:
-        strip = max(1, -(-H // -(-4 * nthreads // B)))
+    strip = _strip_rows(B, H, W * dt.itemsize, kv - 1, nthreads)
     run = _kernels.kernels.sep2d_f32 if dt == np.float32 else _kernels.kernels.sep2d_f64
     run(src, res, taby, tabx, bx, wy, ty, kv, wx, tx, kh, float(py.cval), float(px.cval), strip,
         nthreads)
@@ -512,24 +519,27 @@ def _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads):
     w = np.asarray(smooth, dtype=dt)
     B, L = src.shape[0], src.shape[2]
     nthreads = effective_num_threads(num_threads, work=B * H * L * 12)
-    strip = max(1, min(H, SEP_STRIP_BYTES // (L * dt.itemsize)))
-    if nthreads > 1 and B * -(-H // strip) < 4 * nthreads:
-        strip = max(1, -(-H // -(-4 * nthreads // B)))
+    strip = _strip_rows(B, H, L * dt.itemsize, 0, nthreads)
     run = _kernels.kernels.edge2d_f32 if dt == np.float32 else _kernels.kernels.edge2d_f64
     run(src, dest, taby, tabx, C, w, cval, cval * float(np.sum(smooth)), 0.5, strip, nthreads)
     return res
 
 
 def _edge_passes(img, mask, edge_axes, saxes, ca, modes, cval, smooth, dt, num_threads):
-    magnitude = len(edge_axes) > 1
-    if magnitude and len(saxes) == 2 and list(edge_axes) == list(saxes):
+    if len(edge_axes) == len(saxes) == 2 and list(edge_axes) == list(saxes):
         result = _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads)
-        if mask is not None:
-            em = _erode(np.asarray(mask) != 0)
-            if ca is not None:
-                em = np.expand_dims(em, ca)
-            result *= em
-        return result
+    else:
+        result = _edge_gradients(img, edge_axes, saxes, modes, cval, smooth, dt, num_threads)
+    if mask is not None:
+        em = _erode(np.asarray(mask) != 0)
+        if ca is not None:
+            em = np.expand_dims(em, ca)
+        result *= em
+    return result
+
+
+def _edge_gradients(img, edge_axes, saxes, modes, cval, smooth, dt, num_threads):
+    """The derivative along each of ``edge_axes``; with several, their magnitude."""
     grads = []
     for ea in edge_axes:
         # the passes in axis order, whichever is the derivative: the last two spatial axes
@@ -547,7 +557,9 @@ def _edge_passes(img, mask, edge_axes, saxes, ca, modes, cval, smooth, dt, num_t
         grads.append(_run(img, dt, passes, None, num_threads))
     result = grads[0]
     norm = np.sqrt(len(saxes), dtype=dt)
-    if magnitude and len(grads) <= 3:
+    if len(grads) == 1:
+        return result
+    if len(grads) <= 3:
         # sqrt(sum of squares) / sqrt(ndim): one threaded pass, written over the first
         # gradient (NumPy took four passes and a temporary per gradient)
         grads = [np.ascontiguousarray(g) for g in grads]
@@ -558,17 +570,12 @@ def _edge_passes(img, mask, edge_axes, saxes, ca, modes, cval, smooth, dt, num_t
                else _kernels.kernels.magnitude_f64)
         run(flat[0], flat[1], flat[2], len(grads), flat[0], float(norm),
             effective_num_threads(num_threads, work=result.size * len(grads)))
-    elif magnitude:  # an axis given more than once: more than three terms
+    else:  # an axis given more than once: more than three terms
         result = grads[0] * grads[0]
         for g in grads[1:]:
             result += g * g
         result = np.sqrt(result, out=result)
         result /= norm
-    if mask is not None:
-        em = _erode(np.asarray(mask) != 0)
-        if ca is not None:
-            em = np.expand_dims(em, ca)
-        result *= em
     return result
 
 

@@ -15,7 +15,6 @@ Boundary modes (the line ``a b c d`` extended on both sides)::
 Origins follow scipy.ndimage: for a kernel of length k along an axis, output ``i`` is centred on
 input ``i`` at kernel index ``k // 2 + origin``, and ``-(k // 2) <= origin <= (k - 1) // 2``.
 """
-
 import numpy as np
 
 from . import _engine

@@ -480,10 +480,7 @@ cdef inline void _magnitude_chunk(const real* g0, const real* g1, const real* g2
     # in real (as NumPy's g*g, add, sqrt, divide did, up to the compiler's use of FMA)
     cdef Py_ssize_t i
     cdef real s
-    if k == 1:
-        for i in range(n):
-            out[i] = _root(g0[i] * g0[i]) / norm
-    elif k == 2:
+    if k == 2:
         for i in range(n):
             s = g0[i] * g0[i]
             s = s + g1[i] * g1[i]
@@ -523,8 +520,8 @@ def magnitude_f32(const float[::1] g0, const float[::1] g1, const float[::1] g2,
 
 def magnitude_f64(const double[::1] g0, const double[::1] g1, const double[::1] g2, int k,
                   double[::1] out, double norm, int num_threads):
-    """out = sqrt(g0**2 + ... + g{k-1}**2) / norm elementwise (k = 1, 2 or 3; unused
-    gradients may repeat g0); out may be g0.  One pass, threaded, no temporaries."""
+    """out = sqrt(g0**2 + ... + g{k-1}**2) / norm elementwise (k = 2 or 3; with k = 2, g2
+    is not read and may repeat g0); out may be g0.  One pass, threaded, no temporaries."""
     _magnitude(g0, g1, g2, k, out, norm, num_threads)
 
 
