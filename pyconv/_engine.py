@@ -144,6 +144,25 @@ def kernel_source(arr, dtype):
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def rows3d(arr, dtype):
+    """A (B, H, W) view of ``arr`` (its last two axes H, W; B the product of the others)
+    whose rows are contiguous, at any row and image pitch, or None when no such view exists
+    (another layout or dtype: the caller copies)."""
+    if not _kernel_layout(arr, dtype) or arr.ndim < 2:
+        return None
+    if arr.shape[-1] > 1 and arr.strides[-1] != arr.itemsize:
+        return None
+    H, W = arr.shape[-2:]
+    if arr.ndim == 2:
+        return arr[None]
+    try:
+        flat = arr.view()
+        flat.shape = (-1, H, W)     # raises instead of copying when the axes do not merge
+    except AttributeError:
+        return None
+    return flat
+
+
 def as4d(view, spatial):
     """(batch, *spatial) view -> (batch, D, H, W) view, unit axes inserted by indexing (a
     view whatever the strides: reshape could silently copy)."""

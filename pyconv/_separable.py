@@ -190,10 +190,19 @@ def _fused_pair(x, py, px, dt, out, num_threads):
     by, bx = kv // 2 + oy, kh // 2 + ox
     taby = _engine.index_table(-by, H + kv - 1, H, mode_code(py.mode))
     tabx = _engine.index_table(-bx, W + kh - 1, W, mode_code(px.mode))
-    src = np.ascontiguousarray(x, dtype=dt).reshape(B, H, W)
+    # rows at any pitch are read and written in place (a view into a larger image, such as
+    # a dask chunk, is not copied); other layouts are copied once
+    src = _engine.rows3d(x, dt)
+    if src is None:
+        src = np.ascontiguousarray(x, dtype=dt).reshape(B, H, W)
     if out is not None:
         check_out(out, x.shape, dt)
-    dest = _engine.direct_dest(out, src, (B, H, W))
+    dest = None
+    if out is not None and not np.may_share_memory(out, src):
+        dest = _engine.rows3d(out, dt)
+        if dest is not None and any(st == 0 and n > 1
+                                    for st, n in zip(dest.strides, dest.shape)):
+            dest = None     # an output that writes one element for several: not in place
     res = np.empty((B, H, W), dtype=dt) if dest is None else dest
     nthreads = effective_num_threads(num_threads, work=B * H * W * (wy.size + wx.size))
     strip = _strip_rows(B, H, W * dt.itemsize, kv - 1, nthreads)

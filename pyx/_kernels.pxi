@@ -332,7 +332,8 @@ def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
 
 cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* tile, real* line,
                            Py_ssize_t* roff, const Py_ssize_t* taby, const Py_ssize_t* tabx,
-                           Py_ssize_t ox, Py_ssize_t H, Py_ssize_t W, Py_ssize_t strip,
+                           Py_ssize_t ox, Py_ssize_t H, Py_ssize_t W, Py_ssize_t sb,
+                           Py_ssize_t sr, Py_ssize_t ob, Py_ssize_t orow, Py_ssize_t strip,
                            Py_ssize_t nstrips, const real* wy, const Py_ssize_t* ty,
                            Py_ssize_t nv, const Py_ssize_t* offv, const real* wx,
                            Py_ssize_t kh, Py_ssize_t nh, const Py_ssize_t* offh, real cval,
@@ -342,7 +343,9 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
     # tile only when one of them is outside the image in constant mode) into `line` at offset
     # ox, padded by tabx with cval2, then the horizontal pass (taps at columns offh[t]) over
     # that line.  The arithmetic of each pass is that of one correlate1d pass (same taps, same
-    # order, same row routine), so the result equals the two passes bit for bit.
+    # order, same row routine), so the result equals the two passes bit for bit.  Rows of src
+    # and out are at any pitch (sb, sr: image and row pitch of src in samples; ob, orow: of
+    # out), so views into larger images are read and written in place.
     cdef Py_ssize_t si, b, y0, rows, t, yi, i, r
     cdef bint inside
     cdef real* dst
@@ -357,7 +360,7 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
         inside = True
         for t in range(nv):
             yi = taby[y0 + r + ty[t]]
-            roff[t] = (b * H + yi) * W
+            roff[t] = b * sb + yi * sr
             if yi < 0:
                 inside = False
         if inside:
@@ -370,28 +373,34 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
                     for i in range(W):
                         dst[i] = cval
                 else:
-                    memcpy(dst, src + (b * H + yi) * W, <size_t>W * sizeof(real))
+                    memcpy(dst, src + b * sb + yi * sr, <size_t>W * sizeof(real))
             _row_taps(vrow, tile, offv, wy, nv, W)
         # the padding columns of the vertically filtered row, by the x table
         for i in range(ox):
             line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
         for i in range(ox + W, W + kh - 1):
             line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
-        _row_taps(out + (b * H + y0 + r) * W, line, offh, wx, nh, W)
+        _row_taps(out + b * ob + (y0 + r) * orow, line, offh, wx, nh, W)
 
 
-cdef int _sep2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_t[::1] taby,
+cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1] taby,
                 const Py_ssize_t[::1] tabx, Py_ssize_t ox, const real[::1] wy,
                 const Py_ssize_t[::1] ty, Py_ssize_t kv, const real[::1] wx,
                 const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
                 Py_ssize_t strip, int num_threads) except -1:
     cdef Py_ssize_t B = src.shape[0], H = src.shape[1], W = src.shape[2]
     cdef Py_ssize_t nv = wy.shape[0], nh = wx.shape[0]
+    cdef Py_ssize_t sb = src.strides[0] // <Py_ssize_t>sizeof(real)
+    cdef Py_ssize_t sr = src.strides[1] // <Py_ssize_t>sizeof(real)
+    cdef Py_ssize_t ob = out.strides[0] // <Py_ssize_t>sizeof(real)
+    cdef Py_ssize_t orow = out.strides[1] // <Py_ssize_t>sizeof(real)
     cdef Py_ssize_t nstrips, ntasks, task, per, i, t0, t1, per_round
     cdef Py_ssize_t* offs = NULL
     cdef real* scratch = NULL
     if B == 0 or H == 0 or W == 0 or nv == 0 or nh == 0:
         return 0
+    if W > 1 and (src.strides[2] != sizeof(real) or out.strides[2] != sizeof(real)):
+        raise ValueError("pyconv: sep2d needs rows of contiguous samples")
     nstrips = (H + strip - 1) // strip
     ntasks = B * nstrips
     if num_threads > ntasks:
@@ -421,7 +430,7 @@ cdef int _sep2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_t
                           scratch + omp_get_thread_num() * per,
                           scratch + omp_get_thread_num() * per + kv * W,
                           offs + nh + nv + omp_get_thread_num() * nv,
-                          &taby[0], &tabx[0], ox, H, W, strip, nstrips,
+                          &taby[0], &tabx[0], ox, H, W, sb, sr, ob, orow, strip, nstrips,
                           &wy[0], &ty[0], nv, offs, &wx[0], kh, nh, offs + nv, <real>cval,
                           <real>cval2)
         t0 = t1
@@ -434,7 +443,7 @@ cdef int _sep2d(const real[:, :, ::1] src, real[:, :, ::1] out, const Py_ssize_t
     return 0
 
 
-def sep2d_f32(const float[:, :, ::1] src, float[:, :, ::1] out, const Py_ssize_t[::1] taby,
+def sep2d_f32(const float[:, :, :] src, float[:, :, :] out, const Py_ssize_t[::1] taby,
               const Py_ssize_t[::1] tabx, Py_ssize_t ox, const float[::1] wy,
               const Py_ssize_t[::1] ty, Py_ssize_t kv, const float[::1] wx,
               const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
@@ -443,7 +452,7 @@ def sep2d_f32(const float[:, :, ::1] src, float[:, :, ::1] out, const Py_ssize_t
     _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip, num_threads)
 
 
-def sep2d_f64(const double[:, :, ::1] src, double[:, :, ::1] out, const Py_ssize_t[::1] taby,
+def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[::1] taby,
               const Py_ssize_t[::1] tabx, Py_ssize_t ox, const double[::1] wy,
               const Py_ssize_t[::1] ty, Py_ssize_t kv, const double[::1] wx,
               const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
@@ -456,7 +465,8 @@ def sep2d_f64(const double[:, :, ::1] src, double[:, :, ::1] out, const Py_ssize
     tabx[i] == i - ox inside the row.  Each pass sums its taps in order, exactly as
     correlate1d (or the two-tap central difference) does.  Contract: len(taby) >= H + kv - 1,
     len(tabx) >= W + kh - 1, taps within [0, kv) and [0, kh), strip >= 1; out does not
-    overlap src.
+    overlap src; the image and row strides of src and out are multiples of the item size
+    (rows themselves contiguous).
     """
     _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip, num_threads)
 

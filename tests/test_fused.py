@@ -47,6 +47,42 @@ def test_fused_path_is_taken_and_threads_bitwise(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_reads_and_writes_rows_at_any_pitch(dtype, monkeypatch):
+    """Views into larger images (a dask chunk, a crop, reversed or skipped rows, a batch at
+    its own pitch) are read and written in place, with the numbers of a contiguous copy and
+    of the chained correlate1d passes."""
+    copies = []
+    real = np.ascontiguousarray
+    monkeypatch.setattr(_separable.np, "ascontiguousarray",
+                        lambda a, *k, **kw: (np.ndim(a) > 1 and copies.append(a.shape))
+                        or real(a, *k, **kw))
+    rng = np.random.default_rng(3)
+    big = rng.uniform(-1, 1, (4, 61, 73)).astype(dtype)
+    ky, kx = rng.standard_normal(7).astype(dtype), rng.standard_normal(4).astype(dtype)
+    views = {"crop": big[1, 5:50, 3:70], "reversed rows": big[2, ::-1, 10:],
+             "every other row": big[0, ::2, :64], "batch": big[:, 3:40, 2:71],
+             "reversed batch": big[::-2, 1:, :-1]}
+    for name, v in views.items():
+        copies.clear()
+        lead = [None] * (v.ndim - 2)
+        got = filters.sepfilter(v, lead + [ky, kx], mode="mirror", cval=0.5)
+        assert not copies, name
+        contiguous = filters.sepfilter(v.copy(), lead + [ky, kx], mode="mirror", cval=0.5)
+        assert got.tobytes() == contiguous.tobytes(), name
+        np.testing.assert_array_equal(got, _chain(v, ky, kx, ("mirror",) * 2, 0.5, (0, 0)))
+        # out= a view at another pitch, surrounded by samples that must not change
+        canvas = np.full((v.shape[0] + 2,) * (v.ndim - 2) + (v.shape[-2] + 3, v.shape[-1] + 9),
+                         7.0, dtype)
+        window = canvas[(slice(1, -1),) * (v.ndim - 2) + (slice(2, -1), slice(4, -5))]
+        assert filters.sepfilter(v, lead + [ky, kx], mode="mirror", cval=0.5,
+                                 out=window) is window
+        assert window.tobytes() == contiguous.tobytes(), name
+        untouched = np.ones(canvas.shape, bool)
+        untouched[(slice(1, -1),) * (v.ndim - 2) + (slice(2, -1), slice(4, -5))] = False
+        assert (canvas[untouched] == 7.0).all(), name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_out_and_nan(dtype):
     x = np.random.default_rng(1).uniform(-1, 1, (30, 31)).astype(dtype)
     x[10, 10] = np.nan
