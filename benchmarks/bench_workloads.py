@@ -99,10 +99,11 @@ class Contender:
     to_numpy: Callable[[Any], np.ndarray] = np.asarray
     requires: Optional[str] = None  # attribute path that must resolve, e.g. 'pyconv.signal.correlate2d'
     note: str = ""                 # printed under the table (e.g. 'padding not timed')
+    baseline: bool = False         # a pyconv call the measured one is compared with (a peer)
 
     @property
     def is_pyconv(self) -> bool:
-        return self.module == "pyconv"
+        return self.module == "pyconv" and not self.baseline
 
     def available(self):
         """(ok, reason)."""
@@ -760,6 +761,93 @@ register(Workload(
     flops=_NPX * 2 * 2 * _SEP_TAPS, nbytes=4 * (2 * _NPX + 2 * _SEP_TAPS), taps=2 * _SEP_TAPS,
     contenders=[_c_pyconv_sep(), _c_ndimage_sep(),
                 _c_cv2_sepfilter("k1", "k0", border="BORDER_REFLECT")],
+))
+
+
+# ----------------------------------------------------------------------------
+# pyconv.dask: 8192x8192 Gaussian, 4 chunks per axis, dask's threaded scheduler
+# ----------------------------------------------------------------------------
+
+_BIG = (8192, 8192)
+_DASK_CHUNKS = 2048
+
+
+def _build_big(rng):
+    return {"image": rng.random(_BIG, dtype=F32)}
+
+
+def _dask_call(T, fn):
+    """fn() on dask's threaded scheduler with T workers; each chunk's pyconv call gets one
+    thread (num_threads=1, which is also pyconv.dask's default rule when T > 1): the workers
+    are the parallelism."""
+    def call():
+        import dask
+        with dask.config.set(scheduler="threads", num_workers=T):
+            return fn()
+    return call
+
+
+def _c_pyconv_dask(into_out):
+    def make(inp, T):
+        import dask.array as da
+        pdask = resolve("pyconv.dask")
+        dx = da.from_array(inp["image"], chunks=_DASK_CHUNKS)
+        if into_out:
+            out = np.empty(_BIG, dtype=F32)
+            return _dask_call(T, lambda: pdask.gaussian(dx, _SIGMA, mode="nearest", out=out,
+                                                        num_threads=1))
+        return _dask_call(T, lambda: pdask.gaussian(dx, _SIGMA, mode="nearest",
+                                                    num_threads=1).compute())
+    name = "pyconv.dask.gaussian(out=)" if into_out else "pyconv.dask.gaussian().compute()"
+    return Contender(name, "pyconv", make, threads="dask", requires="pyconv.dask.gaussian",
+                     baseline=not into_out)
+
+
+def _c_pyconv_in_memory(into_out):
+    def make(inp, T):
+        x = inp["image"]
+        kwargs = {"out": np.empty(_BIG, dtype=F32)} if into_out else {}
+        return pyconv_bind("pyconv.filters.gaussian", T, x, sigma=_SIGMA, mode="nearest",
+                           truncate=4.0, **kwargs)
+    name = "pyconv.filters.gaussian in memory" + ("(out=)" if into_out else "")
+    return Contender(name, "pyconv", make, threads="pyconv", baseline=True,
+                     requires="pyconv.filters.gaussian")
+
+
+def _c_dask_image(into_out):
+    def make(inp, T):
+        import dask.array as da
+        ndf = lib("dask_image.ndfilters")
+        dx = da.from_array(inp["image"], chunks=_DASK_CHUNKS)
+        if into_out:
+            out = np.empty(_BIG, dtype=F32)
+
+            def run():
+                da.store(ndf.gaussian_filter(dx, _SIGMA, mode="nearest", truncate=4.0), out,
+                         lock=False)
+                return out
+            return _dask_call(T, run)
+        return _dask_call(T, lambda: ndf.gaussian_filter(dx, _SIGMA, mode="nearest",
+                                                         truncate=4.0).compute())
+    name = "dask_image gaussian_filter " + ("store into out" if into_out else ".compute()")
+    return Contender(name, "dask_image", make, threads="dask")
+
+
+def _ref_gaussian_big(inp):
+    import scipy.ndimage as ndi
+    return ndi.gaussian_filter(_f64(inp["image"]), _SIGMA, mode="nearest", truncate=4.0)
+
+
+register(Workload(
+    name="dask_gaussian_8192", group="dask", requires="pyconv.dask.gaussian",
+    description=f"pyconv.dask.gaussian sigma=2 on 8192x8192 f32 in {_DASK_CHUNKS}^2 chunks "
+                "(4 per axis), dask threaded scheduler with T workers, against the in-memory "
+                "call and dask-image on the same chunks",
+    build=_build_big, reference=_ref_gaussian_big,
+    flops=_BIG[0] * _BIG[1] * 2 * 2 * len(_GK), nbytes=4 * 2 * _BIG[0] * _BIG[1],
+    taps=2 * len(_GK),
+    contenders=[_c_pyconv_dask(True), _c_pyconv_dask(False), _c_pyconv_in_memory(True),
+                _c_pyconv_in_memory(False), _c_dask_image(False), _c_dask_image(True)],
 ))
 
 

@@ -50,9 +50,16 @@ def chunkings(rng, shape, count=3):
 @pytest.fixture(autouse=True)
 def synchronous_scheduler():
     """The grids below run on the synchronous scheduler (dask's per-task overhead dominates
-    these tiny arrays); the threaded and distributed schedulers have their own tests."""
-    with dask.config.set(scheduler="synchronous"):
-        yield
+    these tiny arrays); the threaded and distributed schedulers have their own tests.  They
+    take the ring schedule wherever it is exact (chunks of at least lo + hi samples along
+    every filtered axis) and map_overlap elsewhere, so both schedules meet every mode."""
+    old = pdask.SCHEDULE
+    pdask.SCHEDULE = "ring"
+    try:
+        with dask.config.set(scheduler="synchronous"):
+            yield
+    finally:
+        pdask.SCHEDULE = old
 
 
 def image(rng, shape, dtype):
@@ -406,6 +413,138 @@ def test_conv2d_errors_and_output_chunks(rng):
 
 
 # --------------------------------------------------------------------------------------------
+# the two schedules, and results written into out=
+
+
+def _schedules_used(monkeypatch):
+    used = []
+    ring, overlap = pdask._ring_map, da.map_overlap
+
+    def spy_ring(*a, **k):
+        used.append("ring")
+        return ring(*a, **k)
+
+    def spy_overlap(*a, **k):
+        used.append("overlap")
+        return overlap(*a, **k)
+
+    monkeypatch.setattr(pdask, "_ring_map", spy_ring)
+    monkeypatch.setattr(pdask.da, "map_overlap", spy_overlap)
+    return used
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ring_and_overlap_schedules_agree(mode, rng, monkeypatch):
+    used = _schedules_used(monkeypatch)
+    x = image(rng, (29, 9, 25), np.float32)
+    k = rng.standard_normal((3, 4, 2)).astype(np.float32)
+    # uneven chunks, each at least lo + hi long (Gaussian sigma 1: 4 + 4)
+    dx = da.from_array(x, chunks=((10, 8, 11), (9,), (9, 6, 10)))
+    results = {}
+    for schedule in ("ring", "overlap"):
+        pdask.SCHEDULE = schedule
+        used.clear()
+        results[schedule] = [
+            pdask.correlate(dx, k, mode=mode, cval=-0.5, origin=(1, 0, -1)).compute(),
+            pdask.gaussian(dx, (1.0, 0.5, 0.8), mode=mode, cval=2.0).compute(),
+            pdask.sobel(dx, mode=mode, cval=0.25).compute(),
+            pdask.correlate1d(dx, [1.0, -2.0, 0.5, 3.0], axis=-1, mode=mode).compute()]
+        assert set(used) == {schedule}
+    expected = [filters.correlate(x, k, mode=mode, cval=-0.5, origin=(1, 0, -1)),
+                filters.gaussian(x, (1.0, 0.5, 0.8), mode=mode, cval=2.0),
+                filters.sobel(x, mode=mode, cval=0.25),
+                filters.correlate1d(x, [1.0, -2.0, 0.5, 3.0], axis=-1, mode=mode)]
+    for a, b, e in zip(results["ring"], results["overlap"], expected):
+        assert a.tobytes() == e.tobytes()
+        assert b.tobytes() == e.tobytes()
+
+
+def test_auto_schedule_cost_model():
+    pdask.SCHEDULE = "auto"
+    # large 2-D chunks, thin halo: the ring schedule (slabs are 5% of the chunk)
+    assert pdask._ring_pays(((2048,) * 4, (2048,) * 4), {0: (8, 8), 1: (8, 8)})
+    # small 3-D chunks, thick halo: the slabs would cost more than the halo copy
+    assert not pdask._ring_pays(((16,) * 4,) * 3, {0: (4, 4), 1: (4, 4), 2: (4, 4)})
+    # a chunk shorter than lo + hi: the ring schedule is not exact
+    pdask.SCHEDULE = "ring"
+    assert not pdask._ring_pays(((6, 20),), {0: (4, 3)})
+    pdask.SCHEDULE = "overlap"
+    assert not pdask._ring_pays(((2048,) * 4,), {0: (8, 8)})
+
+
+class _Store:
+    """An array-like target that is not a NumPy array (as zarr is): slice assignment only."""
+
+    def __init__(self, shape, dtype):
+        self.data = np.full(shape, np.nan, dtype)
+        self.shape, self.dtype = shape, np.dtype(dtype)
+
+    def __setitem__(self, key, value):
+        self.data[key] = value
+
+
+@pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
+def test_out_receives_the_in_memory_result(scheduler, rng):
+    x = image(rng, (30, 26), np.float32)
+    dx = da.from_array(x, chunks=(11, 9))
+    k = rng.standard_normal((3, 4)).astype(np.float32)
+    mask = rng.random((30, 26)) > 0.2
+    calls = [("gaussian", (1.2,), dict(mode="wrap")), ("correlate", (k,), dict(mode="mirror")),
+             ("convolve", (k,), dict(mode="constant", cval=1.0)),
+             ("correlate1d", ([1.0, 2.0, -1.0],), dict(axis=0)),
+             ("convolve1d", ([1.0, 2.0],), dict(mode="nearest")),
+             ("sepfilter", ([[1.0, 2.0, 1.0], [1.0, 0.0, -1.0]],), dict(mode="reflect")),
+             ("sobel", (), dict(mode="grid-wrap")), ("scharr", (), dict(mask=mask)),
+             ("uniform", (4,), dict(mode="reflect")),
+             ("gaussian", (0.0,), {})]
+    with dask.config.set(scheduler=scheduler):
+        for name, args, kw in calls:
+            expected = getattr(filters, name)(x, *args, **kw)
+            for pitch in (0, 7):
+                # out may be a view with its own row pitch
+                buf = np.full((30, 26 + pitch), np.nan, np.float32)
+                out = buf[:, :26]
+                got = getattr(pdask, name)(dx, *args, out=out, **kw)
+                assert got is out
+                assert out.tobytes() == expected.tobytes(), name
+                assert np.isnan(buf[:, 26:]).all()
+            store = _Store((30, 26), np.float32)
+            assert getattr(pdask, name)(dx, *args, out=store, **kw) is store
+            assert store.data.tobytes() == expected.tobytes(), name
+
+
+def test_out_errors(rng):
+    x = image(rng, (12, 10), np.float32)
+    dx = da.from_array(x, chunks=5)
+    with pytest.raises(ValueError, match="out has shape"):
+        pdask.gaussian(dx, out=np.empty((12, 11), np.float32))
+    with pytest.raises(ValueError, match="out has dtype"):
+        pdask.gaussian(dx, out=np.empty((12, 10), np.float64))
+    ro = np.empty((12, 10), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        pdask.sobel(dx, out=ro)
+    with pytest.raises(TypeError, match="out must be"):
+        pdask.correlate(dx, np.ones((3, 3)), out=da.zeros((12, 10), dtype=np.float32))
+    with pytest.raises(TypeError, match="out must be"):
+        pdask.uniform(dx, out=[[0.0] * 10] * 12)
+    # chunks read their neighbours: writing over an array the graph reads is refused
+    held = x.copy()
+    graph = {("held", i, 0): held[6 * i:6 * i + 6] for i in range(2)}
+    dh = da.Array(graph, "held", chunks=((6, 6), (10,)), dtype=np.float32)
+    with pytest.raises(ValueError, match="share memory"):
+        pdask.gaussian(dh, out=held)
+    with pytest.raises(ValueError, match="share memory"):
+        pdask.gaussian(dh, out=held[:, ::-1])
+    assert held.tobytes() == x.tobytes()
+    # da.from_array copies a NumPy array's chunks: writing the result over it is safe
+    expected = filters.gaussian(x, 1.0)
+    y = x.copy()
+    assert pdask.gaussian(da.from_array(y, chunks=5), 1.0, out=y) is y
+    assert y.tobytes() == expected.tobytes()
+
+
+# --------------------------------------------------------------------------------------------
 # a distributed cluster of two worker processes
 
 
@@ -431,6 +570,10 @@ def test_distributed_local_cluster(rng):
                                   dashboard_address=None, silence_logs=50) as cluster, \
             distributed.Client(cluster) as client:
         results = client.compute(lazy, sync=True)
+        # out= with worker processes: computed there, written here
+        out = np.full(x.shape, np.nan, np.float32)
+        assert pdask.gaussian(dx, 1.3, mode="grid-wrap", out=out) is out
+    assert out.tobytes() == expected[0].tobytes()
     for got, exp in zip(results[:-1], expected):
         assert got.dtype == exp.dtype
         assert got.tobytes() == exp.tobytes()
