@@ -7,7 +7,9 @@ pyconv result, whatever the chunking (uneven chunks, one-pixel chunks, chunks sm
 kernel), for every boundary mode, including ``wrap``/``grid-wrap`` and ``mirror``.  float32
 stays float32.
 
-``out=`` (the filters; not the conv layers): an array of the result's shape and dtype that
+``out=`` (every filter except ``sobel_h``-style single-gradient helpers and the conv layers;
+``sobel``/``scharr``/``prewitt`` take it here although their in-memory twins, which follow
+scikit-image's signature, do not): an array of the result's shape and dtype that
 supports slice assignment (NumPy, ``np.memmap``, zarr).  The call then computes the result
 chunk by chunk into it on dask's current scheduler and returns ``out`` instead of a lazy
 array.  With NumPy targets and the threaded or synchronous scheduler each chunk's kernel
