@@ -787,20 +787,43 @@ def _dask_call(T, fn):
     return call
 
 
-def _c_pyconv_dask(into_out):
+def _c_on_dask(name, module, run, baseline=False, requires=None):
+    """A contender that runs ``run(dx, out)`` on the image as a dask array in 2048² chunks
+    (``out``: a float32 array of the result's shape, allocated outside the timed call)."""
     def make(inp, T):
         import dask.array as da
-        pdask = resolve("pyconv.dask")
         dx = da.from_array(inp["image"], chunks=_DASK_CHUNKS)
-        if into_out:
-            out = np.empty(_BIG, dtype=F32)
-            return _dask_call(T, lambda: pdask.gaussian(dx, _SIGMA, mode="nearest", out=out,
-                                                        num_threads=1))
-        return _dask_call(T, lambda: pdask.gaussian(dx, _SIGMA, mode="nearest",
-                                                    num_threads=1).compute())
-    name = "pyconv.dask.gaussian(out=)" if into_out else "pyconv.dask.gaussian().compute()"
-    return Contender(name, "pyconv", make, threads="dask", requires="pyconv.dask.gaussian",
-                     baseline=not into_out)
+        out = np.empty(_BIG, dtype=F32)
+        return _dask_call(T, lambda: run(dx, out))
+    return Contender(name, module, make, threads="dask", baseline=baseline, requires=requires)
+
+
+def _pyconv_dask_gaussian(dx, **kw):
+    return resolve("pyconv.dask").gaussian(dx, _SIGMA, mode="nearest", num_threads=1, **kw)
+
+
+def _dask_image_gaussian(dx):
+    return lib("dask_image.ndfilters").gaussian_filter(dx, _SIGMA, mode="nearest", truncate=4.0)
+
+
+def _stored(y, out):
+    import dask.array as da
+    da.store(y, out, lock=False)
+    return out
+
+
+_DASK_CONTENDERS = [
+    _c_on_dask("pyconv.dask.gaussian(out=)", "pyconv",
+               lambda dx, out: _pyconv_dask_gaussian(dx, out=out),
+               requires="pyconv.dask.gaussian"),
+    _c_on_dask("pyconv.dask.gaussian().compute()", "pyconv",
+               lambda dx, out: _pyconv_dask_gaussian(dx).compute(), baseline=True,
+               requires="pyconv.dask.gaussian"),
+    _c_on_dask("dask_image gaussian_filter .compute()", "dask_image",
+               lambda dx, out: _dask_image_gaussian(dx).compute()),
+    _c_on_dask("dask_image gaussian_filter store into out", "dask_image",
+               lambda dx, out: _stored(_dask_image_gaussian(dx), out)),
+]
 
 
 def _c_pyconv_in_memory(into_out):
@@ -812,25 +835,6 @@ def _c_pyconv_in_memory(into_out):
     name = "pyconv.filters.gaussian in memory" + ("(out=)" if into_out else "")
     return Contender(name, "pyconv", make, threads="pyconv", baseline=True,
                      requires="pyconv.filters.gaussian")
-
-
-def _c_dask_image(into_out):
-    def make(inp, T):
-        import dask.array as da
-        ndf = lib("dask_image.ndfilters")
-        dx = da.from_array(inp["image"], chunks=_DASK_CHUNKS)
-        if into_out:
-            out = np.empty(_BIG, dtype=F32)
-
-            def run():
-                da.store(ndf.gaussian_filter(dx, _SIGMA, mode="nearest", truncate=4.0), out,
-                         lock=False)
-                return out
-            return _dask_call(T, run)
-        return _dask_call(T, lambda: ndf.gaussian_filter(dx, _SIGMA, mode="nearest",
-                                                         truncate=4.0).compute())
-    name = "dask_image gaussian_filter " + ("store into out" if into_out else ".compute()")
-    return Contender(name, "dask_image", make, threads="dask")
 
 
 def _ref_gaussian_big(inp):
@@ -846,8 +850,8 @@ register(Workload(
     build=_build_big, reference=_ref_gaussian_big,
     flops=_BIG[0] * _BIG[1] * 2 * 2 * len(_GK), nbytes=4 * 2 * _BIG[0] * _BIG[1],
     taps=2 * len(_GK),
-    contenders=[_c_pyconv_dask(True), _c_pyconv_dask(False), _c_pyconv_in_memory(True),
-                _c_pyconv_in_memory(False), _c_dask_image(False), _c_dask_image(True)],
+    contenders=_DASK_CONTENDERS[:2] + [_c_pyconv_in_memory(True), _c_pyconv_in_memory(False)]
+    + _DASK_CONTENDERS[2:],
 ))
 
 
