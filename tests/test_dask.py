@@ -459,6 +459,23 @@ def test_ring_and_overlap_schedules_agree(mode, rng, monkeypatch):
         assert b.tobytes() == e.tobytes()
 
 
+@pytest.mark.parametrize("mode", ["wrap", "mirror", "constant"])
+def test_ring_schedule_with_pieces_as_tasks(mode, rng, monkeypatch):
+    """Under a scheduler with worker processes each neighbour's piece is a task of its own
+    (a worker receives the slab, not the whole neighbour); out= is computed there and
+    written here."""
+    monkeypatch.setattr(pdask, "_shares_memory_scheduler", lambda: False)
+    x = image(rng, (31, 27), np.float64)
+    dx = da.from_array(x, chunks=(10, (9, 9, 9)))
+    lazy = pdask.gaussian(dx, 1.0, mode=mode, cval=0.5)
+    assert any(str(k[0]).startswith("pyconv-ring-piece-") for k in dict(lazy.dask))
+    expected = filters.gaussian(x, 1.0, mode=mode, cval=0.5)
+    check(lazy, expected)
+    out = np.zeros_like(x)
+    assert pdask.gaussian(dx, 1.0, mode=mode, cval=0.5, out=out) is out
+    assert out.tobytes() == expected.tobytes()
+
+
 def test_auto_schedule_cost_model():
     pdask.SCHEDULE = "auto"
     # large 2-D chunks, thin halo: the ring schedule (slabs are 5% of the chunk)
