@@ -2,6 +2,7 @@
 for every boundary mode, uneven and one-pixel chunks, and chunks smaller than the halo."""
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 da = pytest.importorskip("dask.array")
 import dask  # noqa: E402
@@ -473,6 +474,49 @@ def test_ring_schedule_with_pieces_as_tasks(mode, rng, monkeypatch):
     check(lazy, expected)
     out = np.zeros_like(x)
     assert pdask.gaussian(dx, 1.0, mode=mode, cval=0.5, out=out) is out
+    assert out.tobytes() == expected.tobytes()
+
+
+@st.composite
+def _ring_case(draw):
+    nd = draw(st.integers(1, 3))
+    shape = tuple(draw(st.integers(1, 24)) for _ in range(nd))
+    chunks = []
+    for n in shape:
+        cuts = sorted(set(draw(st.lists(st.integers(1, max(1, n - 1)), max_size=3)))) \
+            if n > 1 else []
+        chunks.append(tuple(int(c) for c in np.diff([0] + cuts + [n])))
+    modes = [draw(st.sampled_from(MODES)) for _ in range(nd)]
+    kind = draw(st.sampled_from(["correlate", "convolve", "gaussian", "sepfilter", "sobel"]))
+    return shape, tuple(chunks), modes, kind, draw(st.integers(0, 2**31 - 1))
+
+
+@given(_ring_case())
+def test_ring_schedule_randomised(case):
+    """Random shapes, chunkings (uneven, one-sample, a single chunk), per-axis modes and
+    kernels: with the ring schedule preferred wherever it is exact, the result (lazy and
+    out=) is the in-memory one, bit for bit."""
+    shape, chunks, modes, kind, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32 if seed % 2 else np.float64)
+    dx = da.from_array(x, chunks=chunks)
+    cval = float(rng.standard_normal())
+    if kind in ("correlate", "convolve"):
+        k = rng.standard_normal(tuple(int(v) for v in rng.integers(1, 6, size=len(shape))))
+        origin = [int(rng.integers(-(s // 2), (s - 1) // 2 + 1)) for s in k.shape]
+        args, kw = (k.astype(x.dtype),), dict(mode=modes, cval=cval, origin=origin)
+    elif kind == "gaussian":
+        args, kw = ([float(v) for v in rng.uniform(0.3, 1.5, len(shape))],), \
+            dict(mode=modes, cval=cval)
+    elif kind == "sepfilter":
+        ks = [rng.standard_normal(int(rng.integers(1, 6))) for _ in shape]
+        args, kw = (ks,), dict(mode=modes, cval=cval)
+    else:
+        args, kw = (), dict(mode=modes, cval=cval)
+    expected = getattr(filters, kind)(x, *args, **kw)
+    check(getattr(pdask, kind)(dx, *args, **kw), expected)
+    out = np.full(shape, np.nan, expected.dtype)
+    assert getattr(pdask, kind)(dx, *args, out=out, **kw) is out
     assert out.tobytes() == expected.tobytes()
 
 
