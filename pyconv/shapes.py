@@ -623,8 +623,7 @@ def conv_matrix(size, kernel, stride=1, padding=0, dilation=1):
     # peak: the column index and mask of every (output pixel, tap) pair, the kept rows,
     # columns and weights, and scipy's COO -> CSR copies: about six 8-byte words per pair
     check_alloc((math.prod(out), math.prod(k), 6), np.float64, "conv_matrix")
-    # a stride never taken (one output) or a dilation never taken (one tap) may be any size;
-    # elsewhere both are below the padded input, so the index arithmetic fits int64
+    # a stride never taken (one output) or a dilation never taken (one tap) may be any size
     s = [1 if o == 1 else ss for ss, o in zip(s, out)]
     d = [1 if kk == 1 else dd for dd, kk in zip(d, k)]
     n = len(i)
@@ -634,9 +633,17 @@ def conv_matrix(size, kernel, stride=1, padding=0, dilation=1):
     valid = True
     row_step = col_step = 1
     for a in reversed(range(n)):
-        o = np.arange(out[a]).reshape(-1, 1)
-        t = np.arange(k[a]).reshape(1, -1)
-        idx = o * s[a] - before[a] + t * d[a]
+        if abs(before[a]) + (out[a] - 1) * s[a] + (k[a] - 1) * d[a] < 1 << 62:
+            o = np.arange(out[a]).reshape(-1, 1)
+            t = np.arange(k[a]).reshape(1, -1)
+            idx = o * s[a] - before[a] + t * d[a]
+        else:
+            # a padding, stride or dilation beyond int64 (a 'same' padding of a huge
+            # dilation): the positions in exact integers, clipped to [-1, size], which keeps
+            # every position inside the input as it is and every other one outside
+            o = np.arange(out[a], dtype=object).reshape(-1, 1)
+            t = np.arange(k[a], dtype=object).reshape(1, -1)
+            idx = np.clip(o * s[a] - before[a] + t * d[a], -1, i[a]).astype(np.int64)
         shape = [1] * (2 * n)
         shape[2 * a], shape[2 * a + 1] = out[a], k[a]
         rows = rows + (o * row_step).reshape(shape[:2 * a] + [out[a], 1] + shape[2 * a + 2:])

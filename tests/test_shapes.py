@@ -366,6 +366,21 @@ def test_conv_matrix_structure_and_dtype():
 
 @needs_torch
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
+def test_conv_matrix_geometry_beyond_int64(rng):
+    """Paddings, strides and dilations whose positions do not fit int64: exact positions.
+    With padding='same' and a huge dilation only the centre tap of an odd kernel lands (on
+    its own output pixel); no tap of an even one does."""
+    k = rng.standard_normal((3, 3, 1))
+    got = conv_matrix((7, 7, 9), k, padding="same", dilation=10**30)
+    np.testing.assert_array_equal(got.toarray(), k[1, 1, 0] * np.eye(7 * 7 * 9))
+    assert conv_matrix((7,), rng.standard_normal(4), padding="same", dilation=10**30).nnz == 0
+    # 3 outputs 10**30 apart, of which only the middle one overlaps the input
+    got = conv_matrix((7,), [1.0, 2.0, 3.0], stride=10**30, padding=10**30).toarray()
+    expected = np.zeros((3, 7))
+    expected[1, :3] = [1.0, 2.0, 3.0]
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_conv_matrix_against_torch(rng):
     for trial in range(30):
         size, k, s, p, d, pads, padding, x, w = _matrix_case(rng, 2, same=trial % 3 == 2)
