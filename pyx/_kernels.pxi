@@ -178,12 +178,16 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                             Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                             Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t nstrips,
                             Py_ssize_t nx, const Py_ssize_t* offs, const real* w,
-                            Py_ssize_t ntaps, real cval) noexcept nogil:
+                            Py_ssize_t ntaps, real cval, bint vline,
+                            const real** ptrs) noexcept nogil:
     # One task = one (batch item, output plane, strip of output rows, chunk of columns):
     # gather the padded input it needs into the thread's tile, then sweep the taps.
     # ss / os: element strides (b, z, y, x) of the source and the output; a row whose x
     # stride is not 1 is gathered sample by sample, or swept into `line` and scattered.
-    cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width
+    # vline: the taps are the kh consecutive rows of one column (a pass along rows), so
+    # four output rows are swept together once their rows are in (_vrows4; ptrs: scratch
+    # for 2 (kh + 3) row pointers), with the sums of _row_taps.
+    cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done
     cdef Py_ssize_t trows = strip + kh - 1
     cdef Py_ssize_t tw = xchunk + kw - 1
     cdef real* dst
@@ -222,14 +226,28 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                 _fill_row_strided(dst, src_b + zi * ss[1] + yi * ss[2], ss[3], tabx, x0,
                                   width, cval)
         r = j - (kh - 1)
-        if r >= 0:
-            orow = out + b * os[0] + z * os[1] + (y0 + r) * os[2] + x0 * os[3]
-            if os[3] == 1:
-                _row_taps(orow, tile + r * tw, offs, w, ntaps, cw)
-            else:
-                _row_taps(line, tile + r * tw, offs, w, ntaps, cw)
-                for i in range(cw):
-                    orow[i * os[3]] = line[i]
+        if r < 0:
+            continue
+        if vline and os[3] == 1:
+            # rows done so far: every complete group of four up to r, then the rest at the end
+            if r % 4 == 3:
+                for i in range(kh + 3):
+                    ptrs[i] = tile + (r - 3 + i) * tw
+                _vrows4(out + b * os[0] + z * os[1] + (y0 + r - 3) * os[2] + x0, os[2],
+                        ptrs, w, ntaps, cw, ptrs + kh + 3)
+            if r == rows - 1:
+                done = rows - rows % 4
+                for i in range(done, rows):
+                    _row_taps(out + b * os[0] + z * os[1] + (y0 + i) * os[2] + x0,
+                              tile + i * tw, offs, w, ntaps, cw)
+            continue
+        orow = out + b * os[0] + z * os[1] + (y0 + r) * os[2] + x0 * os[3]
+        if os[3] == 1:
+            _row_taps(orow, tile + r * tw, offs, w, ntaps, cw)
+        else:
+            _row_taps(line, tile + r * tw, offs, w, ntaps, cw)
+            for i in range(cw):
+                orow[i * os[3]] = line[i]
 
 
 cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
@@ -248,6 +266,8 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     cdef real c = <real>cval
     cdef const real* wp = NULL
     cdef const Py_ssize_t* op = NULL
+    cdef const real** ptrs = NULL
+    cdef bint vline
     if B == 0 or Do == 0 or Ho == 0 or Wo == 0:
         return 0
     for a in range(4):  # byte strides -> element strides (pyconv passes itemsize multiples)
@@ -263,8 +283,16 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     # each thread's tile (and output line) starts on its own 64-byte line
     tile_len = (((kd * trows * tw + xchunk) * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 \
         // sizeof(real)
+    # a pass along rows (the taps: the kh rows of one column, in order)
+    vline = kd == 1 and kw == 1 and ntaps == kh and kh > 0
+    for a in range(ntaps):
+        if offs[a] != a * tw:
+            vline = False
     scratch = <real*>malloc(<size_t>(num_threads * tile_len) * sizeof(real))
-    if scratch == NULL:
+    ptrs = <const real**>malloc(<size_t>(num_threads * 2 * (kh + 3)) * sizeof(real*))
+    if scratch == NULL or ptrs == NULL:
+        free(scratch)
+        free(ptrs)
         raise MemoryError("pyconv: cannot allocate the correlation scratch space")
     if ntaps > 0:
         wp = &tapw[0]
@@ -285,12 +313,15 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                            scratch + omp_get_thread_num() * tile_len,
                            scratch + omp_get_thread_num() * tile_len + kd * trows * tw,
                            &tabz[0], &taby[0], &tabx[0], ox, ss, os, W, Do, Ho, Wo,
-                           kd, kh, kw, strip, xchunk, nstrips, nx, op, wp, ntaps, c)
+                           kd, kh, kw, strip, xchunk, nstrips, nx, op, wp, ntaps, c,
+                           vline, ptrs + omp_get_thread_num() * 2 * (kh + 3))
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(scratch)
+            free(ptrs)
             return -1
     free(scratch)
+    free(ptrs)
     return 0
 
 
@@ -328,59 +359,231 @@ def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
                      xchunk, num_threads)
 
 
+# ---- four output rows of a vertical pass at once --------------------------------------------
+
+cdef enum:
+    # columns of the four rows' sums kept in a local block (4 x 64 samples): a local array
+    # cannot alias the input rows, so each loaded input vector feeds every row that uses it
+    VROWS_BLOCK = 64
+
+
+cdef inline void _vgroup4(real* a, const real** q, const real* w, Py_ssize_t k, bint init,
+                          Py_ssize_t m) noexcept nogil:
+    # rows r = 0..3 of a (VROWS_BLOCK apart): a_r (= or +=) sum of k <= 4 taps w[t] * q[r+t],
+    # in tap order: the expressions of _taps_upto4, so every sum rounds as it does there
+    cdef Py_ssize_t i
+    cdef real* a0 = a
+    cdef real* a1 = a + VROWS_BLOCK
+    cdef real* a2 = a + 2 * VROWS_BLOCK
+    cdef real* a3 = a + 3 * VROWS_BLOCK
+    cdef const real* q0 = q[0]
+    cdef const real* q1 = q[1]
+    cdef const real* q2 = q[2]
+    cdef const real* q3 = q[3]
+    cdef const real* q4 = q[4 if k > 1 else 3]
+    cdef const real* q5 = q[5 if k > 2 else 3]
+    cdef const real* q6 = q[6 if k > 3 else 3]
+    cdef real w0 = w[0], w1 = w[1 if k > 1 else 0], w2 = w[2 if k > 2 else 0]
+    cdef real w3 = w[3 if k > 3 else 0]
+    if init:
+        if k == 1:
+            for i in range(m):
+                a0[i] = w0 * q0[i]
+                a1[i] = w0 * q1[i]
+                a2[i] = w0 * q2[i]
+                a3[i] = w0 * q3[i]
+        elif k == 2:
+            for i in range(m):
+                a0[i] = w0 * q0[i] + w1 * q1[i]
+                a1[i] = w0 * q1[i] + w1 * q2[i]
+                a2[i] = w0 * q2[i] + w1 * q3[i]
+                a3[i] = w0 * q3[i] + w1 * q4[i]
+        elif k == 3:
+            for i in range(m):
+                a0[i] = w0 * q0[i] + w1 * q1[i] + w2 * q2[i]
+                a1[i] = w0 * q1[i] + w1 * q2[i] + w2 * q3[i]
+                a2[i] = w0 * q2[i] + w1 * q3[i] + w2 * q4[i]
+                a3[i] = w0 * q3[i] + w1 * q4[i] + w2 * q5[i]
+        else:
+            for i in range(m):
+                a0[i] = w0 * q0[i] + w1 * q1[i] + w2 * q2[i] + w3 * q3[i]
+                a1[i] = w0 * q1[i] + w1 * q2[i] + w2 * q3[i] + w3 * q4[i]
+                a2[i] = w0 * q2[i] + w1 * q3[i] + w2 * q4[i] + w3 * q5[i]
+                a3[i] = w0 * q3[i] + w1 * q4[i] + w2 * q5[i] + w3 * q6[i]
+    else:
+        if k == 1:
+            for i in range(m):
+                a0[i] = a0[i] + w0 * q0[i]
+                a1[i] = a1[i] + w0 * q1[i]
+                a2[i] = a2[i] + w0 * q2[i]
+                a3[i] = a3[i] + w0 * q3[i]
+        elif k == 2:
+            for i in range(m):
+                a0[i] = a0[i] + w0 * q0[i] + w1 * q1[i]
+                a1[i] = a1[i] + w0 * q1[i] + w1 * q2[i]
+                a2[i] = a2[i] + w0 * q2[i] + w1 * q3[i]
+                a3[i] = a3[i] + w0 * q3[i] + w1 * q4[i]
+        elif k == 3:
+            for i in range(m):
+                a0[i] = a0[i] + w0 * q0[i] + w1 * q1[i] + w2 * q2[i]
+                a1[i] = a1[i] + w0 * q1[i] + w1 * q2[i] + w2 * q3[i]
+                a2[i] = a2[i] + w0 * q2[i] + w1 * q3[i] + w2 * q4[i]
+                a3[i] = a3[i] + w0 * q3[i] + w1 * q4[i] + w2 * q5[i]
+        else:
+            for i in range(m):
+                a0[i] = a0[i] + w0 * q0[i] + w1 * q1[i] + w2 * q2[i] + w3 * q3[i]
+                a1[i] = a1[i] + w0 * q1[i] + w1 * q2[i] + w2 * q3[i] + w3 * q4[i]
+                a2[i] = a2[i] + w0 * q2[i] + w1 * q3[i] + w2 * q4[i] + w3 * q5[i]
+                a3[i] = a3[i] + w0 * q3[i] + w1 * q4[i] + w2 * q5[i] + w3 * q6[i]
+
+
+cdef inline void _vgroup4_8(real* a, const real** q, const real* w,
+                            Py_ssize_t m) noexcept nogil:
+    # a_r += sum of 8 taps w[t] * q[r+t], in tap order: the expression of _taps8; the eleven
+    # input rows are loaded once for the four sums
+    cdef Py_ssize_t i
+    cdef real* a0 = a
+    cdef real* a1 = a + VROWS_BLOCK
+    cdef real* a2 = a + 2 * VROWS_BLOCK
+    cdef real* a3 = a + 3 * VROWS_BLOCK
+    cdef const real* q0 = q[0]
+    cdef const real* q1 = q[1]
+    cdef const real* q2 = q[2]
+    cdef const real* q3 = q[3]
+    cdef const real* q4 = q[4]
+    cdef const real* q5 = q[5]
+    cdef const real* q6 = q[6]
+    cdef const real* q7 = q[7]
+    cdef const real* q8 = q[8]
+    cdef const real* q9 = q[9]
+    cdef const real* q10 = q[10]
+    cdef real w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
+    cdef real w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7]
+    for i in range(m):
+        a0[i] = (a0[i] + w0 * q0[i] + w1 * q1[i] + w2 * q2[i] + w3 * q3[i]
+                 + w4 * q4[i] + w5 * q5[i] + w6 * q6[i] + w7 * q7[i])
+        a1[i] = (a1[i] + w0 * q1[i] + w1 * q2[i] + w2 * q3[i] + w3 * q4[i]
+                 + w4 * q5[i] + w5 * q6[i] + w6 * q7[i] + w7 * q8[i])
+        a2[i] = (a2[i] + w0 * q2[i] + w1 * q3[i] + w2 * q4[i] + w3 * q5[i]
+                 + w4 * q6[i] + w5 * q7[i] + w6 * q8[i] + w7 * q9[i])
+        a3[i] = (a3[i] + w0 * q3[i] + w1 * q4[i] + w2 * q5[i] + w3 * q6[i]
+                 + w4 * q7[i] + w5 * q8[i] + w6 * q9[i] + w7 * q10[i])
+
+
+cdef inline void _vrows4(real* o, Py_ssize_t opitch, const real** rows, const real* w,
+                         Py_ssize_t ntaps, Py_ssize_t n, const real** q) noexcept nogil:
+    # o + r * opitch, r = 0..3: the vertical pass of four consecutive output rows, row r
+    # reading input rows rows[r + t] for taps t: each sum is the one _row_taps_block forms
+    # (same tap groups, same expressions), computed VROWS_BLOCK columns at a time; q:
+    # scratch for ntaps + 3 row pointers
+    cdef real a[4 * VROWS_BLOCK]
+    cdef Py_ssize_t x0, m, t, first, j, r, i
+    x0 = 0
+    first = ntaps % 8
+    if first == 0:
+        first = 8
+    while x0 < n:
+        m = n - x0
+        if m > VROWS_BLOCK:
+            m = VROWS_BLOCK
+        for j in range(ntaps + 3):
+            q[j] = rows[j] + x0
+        if first <= 4:
+            _vgroup4(a, q, w, first, True, m)
+        else:
+            _vgroup4(a, q, w, 4, True, m)
+            _vgroup4(a, q + 4, w + 4, first - 4, False, m)
+        t = first
+        while t < ntaps:
+            _vgroup4_8(a, q + t, w + t, m)
+            t = t + 8
+        for r in range(4):
+            for i in range(m):
+                o[r * opitch + x0 + i] = a[r * VROWS_BLOCK + i]
+        x0 = x0 + VROWS_BLOCK
+
+
 # ---- separable 2-D filter, fused: vertical then horizontal pass per strip -----------------
 
+cdef inline void _sep_pad_line(real* line, Py_ssize_t ox, Py_ssize_t W, Py_ssize_t kh,
+                               const Py_ssize_t* tabx, real cval2) noexcept nogil:
+    # the padding columns of a vertically filtered row (at line + ox), by the x table
+    cdef Py_ssize_t i
+    cdef real* vrow = line + ox
+    for i in range(ox):
+        line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
+    for i in range(ox + W, W + kh - 1):
+        line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
+
+
 cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* tile, real* line,
-                           Py_ssize_t* roff, const Py_ssize_t* taby, const Py_ssize_t* tabx,
+                           Py_ssize_t lpitch, const real** rowp, Py_ssize_t* roff,
+                           const Py_ssize_t* taby, const Py_ssize_t* tabx,
                            Py_ssize_t ox, Py_ssize_t H, Py_ssize_t W, Py_ssize_t sb,
                            Py_ssize_t sr, Py_ssize_t ob, Py_ssize_t orow, Py_ssize_t strip,
                            Py_ssize_t nstrips, const real* wy, const Py_ssize_t* ty,
-                           Py_ssize_t nv, const Py_ssize_t* offv, const real* wx,
+                           Py_ssize_t nv, bint dense, const Py_ssize_t* offv, const real* wx,
                            Py_ssize_t kh, Py_ssize_t nh, const Py_ssize_t* offh, real cval,
                            real cval2) noexcept nogil:
     # One task = (image b, strip of output rows).  Each output row is the vertical pass over
     # its input rows y + ty[t] (read in place through per-row offsets; copied into the thread's
-    # tile only when one of them is outside the image in constant mode) into `line` at offset
+    # tile only when one of them is outside the image in constant mode) into a line at offset
     # ox, padded by tabx with cval2, then the horizontal pass (taps at columns offh[t]) over
     # that line.  The arithmetic of each pass is that of one correlate1d pass (same taps, same
-    # order, same row routine), so the result equals the two passes bit for bit.  Rows of src
+    # order, same expressions), so the result equals the two passes bit for bit.  Rows of src
     # and out are at any pitch (sb, sr: image and row pitch of src in samples; ob, orow: of
-    # out), so views into larger images are read and written in place.
-    cdef Py_ssize_t si, b, y0, rows, t, yi, i, r
+    # out), so views into larger images are read and written in place.  With consecutive taps
+    # (dense), four output rows whose input rows are all inside run their vertical passes
+    # together (_vrows4: each input row is loaded once for the four); lines are lpitch apart.
+    cdef Py_ssize_t si, b, y0, rows, t, yi, i, r, g, rr
     cdef bint inside
     cdef real* dst
-    cdef real* vrow = line + ox
+    cdef const real** q = rowp + nv + 3
     si = task % nstrips
     b = task // nstrips
     y0 = si * strip
     rows = H - y0
     if rows > strip:
         rows = strip
-    for r in range(rows):
-        inside = True
-        for t in range(nv):
-            yi = taby[y0 + r + ty[t]]
-            roff[t] = b * sb + yi * sr
-            if yi < 0:
-                inside = False
+    r = 0
+    while r < rows:
+        g = rows - r
+        if g > 4:
+            g = 4
+        inside = dense and g == 4
         if inside:
-            _row_taps(vrow, src, roff, wy, nv, W)
-        else:
-            for t in range(nv):
-                yi = taby[y0 + r + ty[t]]
-                dst = tile + ty[t] * W
+            for t in range(nv + 3):
+                yi = taby[y0 + r + t]
                 if yi < 0:
-                    for i in range(W):
-                        dst[i] = cval
+                    inside = False
+                    break
+                rowp[t] = src + b * sb + yi * sr
+        if inside:
+            _vrows4(line + ox, lpitch, rowp, wy, nv, W, q)
+        else:
+            for rr in range(g):
+                inside = True
+                for t in range(nv):
+                    yi = taby[y0 + r + rr + ty[t]]
+                    roff[t] = b * sb + yi * sr
+                    if yi < 0:
+                        inside = False
+                if inside:
+                    _row_taps(line + rr * lpitch + ox, src, roff, wy, nv, W)
                 else:
-                    memcpy(dst, src + b * sb + yi * sr, <size_t>W * sizeof(real))
-            _row_taps(vrow, tile, offv, wy, nv, W)
-        # the padding columns of the vertically filtered row, by the x table
-        for i in range(ox):
-            line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
-        for i in range(ox + W, W + kh - 1):
-            line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
-        _row_taps(out + b * ob + (y0 + r) * orow, line, offh, wx, nh, W)
+                    for t in range(nv):
+                        yi = taby[y0 + r + rr + ty[t]]
+                        dst = tile + ty[t] * W
+                        if yi < 0:
+                            for i in range(W):
+                                dst[i] = cval
+                        else:
+                            memcpy(dst, src + b * sb + yi * sr, <size_t>W * sizeof(real))
+                    _row_taps(line + rr * lpitch + ox, tile, offv, wy, nv, W)
+        for rr in range(g):
+            _sep_pad_line(line + rr * lpitch, ox, W, kh, tabx, cval2)
+            _row_taps(out + b * ob + (y0 + r + rr) * orow, line + rr * lpitch, offh, wx, nh, W)
+        r = r + g
 
 
 cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1] taby,
@@ -394,9 +597,11 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     cdef Py_ssize_t sr = src.strides[1] // <Py_ssize_t>sizeof(real)
     cdef Py_ssize_t ob = out.strides[0] // <Py_ssize_t>sizeof(real)
     cdef Py_ssize_t orow = out.strides[1] // <Py_ssize_t>sizeof(real)
-    cdef Py_ssize_t nstrips, ntasks, task, per, i, t0, t1, per_round
+    cdef Py_ssize_t nstrips, ntasks, task, per, i, t0, t1, per_round, lpitch
     cdef Py_ssize_t* offs = NULL
+    cdef const real** ptrs = NULL
     cdef real* scratch = NULL
+    cdef bint dense
     if B == 0 or H == 0 or W == 0 or nv == 0 or nh == 0:
         return 0
     if W > 1 and (src.strides[2] != sizeof(real) or out.strides[2] != sizeof(real)):
@@ -405,14 +610,22 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     ntasks = B * nstrips
     if num_threads > ntasks:
         num_threads = <int>ntasks
-    # per thread: kv rows (constant-mode edges only) and one padded row; kv row offsets
-    per = ((kv * W + W + kh - 1) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
+    # per thread: kv rows (constant-mode edges only) and four padded rows (lpitch apart);
+    # nv row offsets and 2 (nv + 3) row pointers
+    lpitch = ((W + kh - 1) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
+    per = ((kv * W + 4 * lpitch) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
     scratch = <real*>malloc(<size_t>(num_threads * per) * sizeof(real))
     offs = <Py_ssize_t*>malloc(<size_t>(nh + nv + num_threads * nv) * sizeof(Py_ssize_t))
-    if scratch == NULL or offs == NULL:
+    ptrs = <const real**>malloc(<size_t>(num_threads * 2 * (nv + 3)) * sizeof(real*))
+    if scratch == NULL or offs == NULL or ptrs == NULL:
         free(scratch)
         free(offs)
+        free(ptrs)
         raise MemoryError("pyconv: cannot allocate the separable filter's scratch space")
+    dense = True
+    for i in range(nv):
+        if ty[i] != i:
+            dense = False
     for i in range(nv):
         offs[i] = ty[i] * W
     for i in range(nh):
@@ -428,18 +641,21 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                                use_threads_if=num_threads > 1):
                 _sep_task(task, &src[0, 0, 0], &out[0, 0, 0],
                           scratch + omp_get_thread_num() * per,
-                          scratch + omp_get_thread_num() * per + kv * W,
+                          scratch + omp_get_thread_num() * per + kv * W, lpitch,
+                          ptrs + omp_get_thread_num() * 2 * (nv + 3),
                           offs + nh + nv + omp_get_thread_num() * nv,
                           &taby[0], &tabx[0], ox, H, W, sb, sr, ob, orow, strip, nstrips,
-                          &wy[0], &ty[0], nv, offs, &wx[0], kh, nh, offs + nv, <real>cval,
-                          <real>cval2)
+                          &wy[0], &ty[0], nv, dense, offs, &wx[0], kh, nh, offs + nv,
+                          <real>cval, <real>cval2)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(scratch)
             free(offs)
+            free(ptrs)
             return -1
     free(scratch)
     free(offs)
+    free(ptrs)
     return 0
 
 

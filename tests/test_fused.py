@@ -47,6 +47,31 @@ def test_fused_path_is_taken_and_threads_bitwise(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("taps", [1, 2, 3, 4, 5, 8, 9, 12, 17, 20])
+def test_rows_swept_four_at_a_time_round_as_rows_swept_alone(dtype, taps):
+    """Passes along rows sweep four output rows at once where their input rows are all
+    inside, and one at a time elsewhere (strip tails, constant-mode edges).  With 'wrap' a
+    shifted image gives the shifted result, so every output row, whichever way it was
+    swept, must carry the very bits it gets at every other position."""
+    rng = np.random.default_rng(taps)
+    x = rng.uniform(-1, 1, (45, 37)).astype(dtype)
+    w = rng.standard_normal(taps).astype(dtype)
+    kx = rng.standard_normal(3).astype(dtype)
+    base_1d = filters.correlate1d(x, w, axis=0, mode="wrap")
+    base_2d = filters.sepfilter(x, [w, kx], mode="wrap")
+    for shift in (1, 2, 3, 5):
+        xs = np.roll(x, shift, axis=0)
+        assert filters.correlate1d(xs, w, axis=0, mode="wrap").tobytes() == \
+            np.roll(base_1d, shift, axis=0).tobytes()
+        assert filters.sepfilter(xs, [w, kx], mode="wrap").tobytes() == \
+            np.roll(base_2d, shift, axis=0).tobytes()
+    # and both against the float64 sums (the row sweeps read the right rows)
+    ref = sum(float(w[t]) * np.roll(x.astype(np.float64), -(t - taps // 2), axis=0)
+              for t in range(taps))
+    assert_close(base_1d, ref, dtype, scale=input_scale(x, w))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_reads_and_writes_rows_at_any_pitch(dtype, monkeypatch):
     """Views into larger images (a dask chunk, a crop, reversed or skipped rows, a batch at
     its own pitch) are read and written in place, with the numbers of a contiguous copy and
