@@ -148,14 +148,19 @@ def _run_passes(img, dt, passes, out, num_threads):
     return x
 
 
-#: bytes of one task's strip buffer in the fused two-pass kernel (fits L2)
-SEP_STRIP_BYTES = 256 * 1024
+#: bytes of the input rows one task of the strip kernels reads (half of a 2 MB L2)
+SEP_STRIP_BYTES = 1024 * 1024
+
+#: fewest output rows per task of the fused separable kernel: it sweeps rows four at a
+#: time, so a strip of one or two rows (wide images) would lose that
+SEP_MIN_ROWS = 16
 
 
-def _strip_rows(B, H, row_bytes, halo, nthreads):
+def _strip_rows(B, H, row_bytes, halo, nthreads, min_rows=1):
     """Output rows per task of the strip kernels: as many as fit SEP_STRIP_BYTES with their
-    ``halo`` extra rows, fewer when B images x strips would not give 4 tasks per thread."""
-    strip = max(1, min(H, SEP_STRIP_BYTES // row_bytes - halo))
+    ``halo`` extra rows (at least ``min_rows``), fewer when B images x strips would not
+    give 4 tasks per thread."""
+    strip = max(1, min(H, max(min_rows, SEP_STRIP_BYTES // row_bytes - halo)))
     if nthreads > 1 and B * -(-H // strip) < 4 * nthreads:
         strip = max(1, -(-H // -(-4 * nthreads // B)))
     return strip
@@ -205,7 +210,7 @@ def _fused_pair(x, py, px, dt, out, num_threads):
             dest = None     # an output that writes one element for several: not in place
     res = np.empty((B, H, W), dtype=dt) if dest is None else dest
     nthreads = effective_num_threads(num_threads, work=B * H * W * (wy.size + wx.size))
-    strip = _strip_rows(B, H, W * dt.itemsize, kv - 1, nthreads)
+    strip = _strip_rows(B, H, W * dt.itemsize, kv - 1, nthreads, SEP_MIN_ROWS)
     run = _kernels.kernels.sep2d_f32 if dt == np.float32 else _kernels.kernels.sep2d_f64
     run(src, res, taby, tabx, bx, wy, ty, kv, wx, tx, kh, float(py.cval), float(px.cval), strip,
         nthreads)
