@@ -426,11 +426,11 @@ class _Plan:
     """What one block's task does, apart from the arrays it receives: an opaque object, so
     that dask neither walks nor copies it (it holds slices and, with ``out=``, the target).
 
-    center: position of the block among the task's arrays; slabs: per slab, the output
-    range (block coordinates), where that range lies in the slab's result, the axes the
-    slab's pieces are concatenated along and the nested list of pieces (position among the
-    task's arrays, slice or None); target/region: the ``out=`` array and the block's region
-    in it."""
+    center: position of the block among the task's arrays; slabs: per slab (both sides of
+    one axis), the pairs (output range in block coordinates, where it lies in the slab's
+    result), the axes the slab's pieces are concatenated along and the nested list of pieces
+    (position among the task's arrays, slice or None); target/region: the ``out=`` array and
+    the block's region in it."""
 
     def __init__(self, center, slabs, target=None, region=None):
         self.center, self.slabs, self.target, self.region = center, slabs, target, region
@@ -455,8 +455,10 @@ def _ring_task(fn, arrays, plan):
         y = fn(center)
     else:
         y = fn(center, out=plan.target[plan.region])
-    for out_sl, res_sl, axes, grid in plan.slabs:
-        y[out_sl] = fn(_concat(grid, axes, arrays))[res_sl]
+    for pairs, axes, grid in plan.slabs:
+        r = fn(_concat(grid, axes, arrays))
+        for out_sl, res_sl in pairs:
+            y[out_sl] = r[res_sl]
     return y if plan.target is None else None
 
 
@@ -508,6 +510,13 @@ def _slab_ranges(info, lohi, axes, k, side):
     return ranges
 
 
+def _piece_len(sl, axis_layout, i, info, offset):
+    """Samples along an axis in a piece ``sl`` of block ``i`` (offset 0), or of its left
+    (-1) or right (+1) neighbour."""
+    b = i if offset == 0 else (info[2] if offset < 0 else info[3])
+    return len(range(*sl.indices(axis_layout[b][1])))
+
+
 def _ring_map(x, fn, lohi, periodic, dtype, out=None):
     """The blocks of ``fn`` applied with halos ``lohi`` ({axis: (lo, hi)}), exact at every
     chunk border, without copying any chunk with its halo (see _ring_pays).  ``periodic``:
@@ -550,25 +559,40 @@ def _ring_map(x, fn, lohi, periodic, dtype, out=None):
 
         slabs = []
         for k, ax in enumerate(axes):
+            # the slabs of both sides of this axis run as one call, joined along the axis:
+            # each side's outputs read only its own samples (the ring and its halo), so
+            # what the filter makes of the junction falls outside both
+            parts = []
             for side, width in ((-1, info[ax][4]), (1, info[ax][5])):
                 if not width:
                     continue
                 ranges = _slab_ranges(info, lohi, axes, k, side)
                 if any(o1 <= o0 for o0, o1, _, _ in ranges):
                     continue
-                cat = [a for a, r in enumerate(ranges) if len(r[3]) > 1]
+                parts.append(ranges)
+            if not parts:
+                continue
+            pieces = [list(r[3]) for r in parts[0]]
+            pieces[ax] = [p for ranges in parts for p in ranges[ax][3]]
+            cat = [a for a, ps in enumerate(pieces) if len(ps) > 1]
 
-                def nest(a, offs, sls):
-                    if a == len(ranges):
-                        return source(offs, tuple(sls))
-                    ps = ranges[a][3]
-                    if len(ps) == 1:
-                        return nest(a + 1, offs + [ps[0][0]], sls + [ps[0][1]])
-                    return [nest(a + 1, offs + [o], sls + [sl]) for o, sl in ps]
+            def nest(a, offs, sls):
+                if a == len(pieces):
+                    return source(offs, tuple(sls))
+                ps = pieces[a]
+                if len(ps) == 1:
+                    return nest(a + 1, offs + [ps[0][0]], sls + [ps[0][1]])
+                return [nest(a + 1, offs + [o], sls + [sl]) for o, sl in ps]
 
-                slabs.append((tuple(slice(o0, o1) for o0, o1, _, _ in ranges),
-                              tuple(slice(f, f + o1 - o0) for o0, o1, f, _ in ranges),
-                              cat, nest(0, [], [])))
+            pairs, shift = [], 0
+            for ranges in parts:
+                res_sl = [slice(f, f + o1 - o0) for o0, o1, f, _ in ranges]
+                res_sl[ax] = slice(res_sl[ax].start + shift, res_sl[ax].stop + shift)
+                pairs.append((tuple(slice(o0, o1) for o0, o1, _, _ in ranges), tuple(res_sl)))
+                # the extent of this side's input along the axis: where the next one starts
+                shift += sum(_piece_len(sl, layout[ax], idx[ax], info[ax], o)
+                             for o, sl in ranges[ax][3])
+            slabs.append((pairs, cat, nest(0, [], [])))
         region = None
         if out is not None:
             region = tuple(slice(inf[0], inf[0] + inf[1]) for inf in info)
