@@ -364,8 +364,6 @@ def test_conv_matrix_structure_and_dtype():
                                                 [0, 0, 0, 1]])
 
 
-@needs_torch
-@pytest.mark.filterwarnings("ignore:Using padding='same'")
 def test_conv_matrix_geometry_beyond_int64(rng):
     """Paddings, strides and dilations whose positions do not fit int64: exact positions.
     With padding='same' and a huge dilation only the centre tap of an odd kernel lands (on
@@ -381,6 +379,8 @@ def test_conv_matrix_geometry_beyond_int64(rng):
     np.testing.assert_array_equal(got, expected)
 
 
+@needs_torch
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 def test_conv_matrix_against_torch(rng):
     for trial in range(30):
         size, k, s, p, d, pads, padding, x, w = _matrix_case(rng, 2, same=trial % 3 == 2)
