@@ -186,7 +186,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     # stride is not 1 is gathered sample by sample, or swept into `line` and scattered.
     # vline: the taps are the kh consecutive rows of one column (a pass along rows), so
     # four output rows are swept together once their rows are in (_vrows4; ptrs: scratch
-    # for 2 (kh + 3) row pointers), with the sums of _row_taps.
+    # for kh + 3 row pointers), with the sums of _row_taps.
     cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done
     cdef Py_ssize_t trows = strip + kh - 1
     cdef Py_ssize_t tw = xchunk + kw - 1
@@ -234,7 +234,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                 for i in range(kh + 3):
                     ptrs[i] = tile + (r - 3 + i) * tw
                 _vrows4(out + b * os[0] + z * os[1] + (y0 + r - 3) * os[2] + x0, os[2],
-                        ptrs, w, ntaps, cw, ptrs + kh + 3)
+                        ptrs, w, ntaps, cw)
             if r == rows - 1:
                 done = rows - rows % 4
                 for i in range(done, rows):
@@ -289,7 +289,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
         if offs[a] != a * tw:
             vline = False
     scratch = <real*>malloc(<size_t>(num_threads * tile_len) * sizeof(real))
-    ptrs = <const real**>malloc(<size_t>(num_threads * 2 * (kh + 3)) * sizeof(real*))
+    ptrs = <const real**>malloc(<size_t>(num_threads * (kh + 3)) * sizeof(real*))
     if scratch == NULL or ptrs == NULL:
         free(scratch)
         free(ptrs)
@@ -314,7 +314,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                            scratch + omp_get_thread_num() * tile_len + kd * trows * tw,
                            &tabz[0], &taby[0], &tabx[0], ox, ss, os, W, Do, Ho, Wo,
                            kd, kh, kw, strip, xchunk, nstrips, nx, op, wp, ntaps, c,
-                           vline, ptrs + omp_get_thread_num() * 2 * (kh + 3))
+                           vline, ptrs + omp_get_thread_num() * (kh + 3))
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(scratch)
@@ -367,22 +367,23 @@ cdef enum:
     VROWS_BLOCK = 64
 
 
-cdef inline void _vgroup4(real* a, const real** q, const real* w, Py_ssize_t k, bint init,
-                          Py_ssize_t m) noexcept nogil:
+cdef inline void _vgroup4(real* a, const real** rows, Py_ssize_t x0, const real* w,
+                          Py_ssize_t k, bint init, Py_ssize_t m) noexcept nogil:
     # rows r = 0..3 of a (VROWS_BLOCK apart): a_r (= or +=) sum of k <= 4 taps w[t] * q[r+t],
-    # in tap order: the expressions of _taps_upto4, so every sum rounds as it does there
+    # q[j] = rows[j] + x0, in tap order: the expressions of _taps_upto4, so every sum rounds
+    # as it does there
     cdef Py_ssize_t i
     cdef real* a0 = a
     cdef real* a1 = a + VROWS_BLOCK
     cdef real* a2 = a + 2 * VROWS_BLOCK
     cdef real* a3 = a + 3 * VROWS_BLOCK
-    cdef const real* q0 = q[0]
-    cdef const real* q1 = q[1]
-    cdef const real* q2 = q[2]
-    cdef const real* q3 = q[3]
-    cdef const real* q4 = q[4 if k > 1 else 3]
-    cdef const real* q5 = q[5 if k > 2 else 3]
-    cdef const real* q6 = q[6 if k > 3 else 3]
+    cdef const real* q0 = rows[0] + x0
+    cdef const real* q1 = rows[1] + x0
+    cdef const real* q2 = rows[2] + x0
+    cdef const real* q3 = rows[3] + x0
+    cdef const real* q4 = rows[4 if k > 1 else 3] + x0
+    cdef const real* q5 = rows[5 if k > 2 else 3] + x0
+    cdef const real* q6 = rows[6 if k > 3 else 3] + x0
     cdef real w0 = w[0], w1 = w[1 if k > 1 else 0], w2 = w[2 if k > 2 else 0]
     cdef real w3 = w[3 if k > 3 else 0]
     if init:
@@ -437,26 +438,26 @@ cdef inline void _vgroup4(real* a, const real** q, const real* w, Py_ssize_t k, 
                 a3[i] = a3[i] + w0 * q3[i] + w1 * q4[i] + w2 * q5[i] + w3 * q6[i]
 
 
-cdef inline void _vgroup4_8(real* a, const real** q, const real* w,
+cdef inline void _vgroup4_8(real* a, const real** rows, Py_ssize_t x0, const real* w,
                             Py_ssize_t m) noexcept nogil:
-    # a_r += sum of 8 taps w[t] * q[r+t], in tap order: the expression of _taps8; the eleven
-    # input rows are loaded once for the four sums
+    # a_r += sum of 8 taps w[t] * q[r+t], q[j] = rows[j] + x0, in tap order: the expression
+    # of _taps8; the eleven input rows are loaded once for the four sums
     cdef Py_ssize_t i
     cdef real* a0 = a
     cdef real* a1 = a + VROWS_BLOCK
     cdef real* a2 = a + 2 * VROWS_BLOCK
     cdef real* a3 = a + 3 * VROWS_BLOCK
-    cdef const real* q0 = q[0]
-    cdef const real* q1 = q[1]
-    cdef const real* q2 = q[2]
-    cdef const real* q3 = q[3]
-    cdef const real* q4 = q[4]
-    cdef const real* q5 = q[5]
-    cdef const real* q6 = q[6]
-    cdef const real* q7 = q[7]
-    cdef const real* q8 = q[8]
-    cdef const real* q9 = q[9]
-    cdef const real* q10 = q[10]
+    cdef const real* q0 = rows[0] + x0
+    cdef const real* q1 = rows[1] + x0
+    cdef const real* q2 = rows[2] + x0
+    cdef const real* q3 = rows[3] + x0
+    cdef const real* q4 = rows[4] + x0
+    cdef const real* q5 = rows[5] + x0
+    cdef const real* q6 = rows[6] + x0
+    cdef const real* q7 = rows[7] + x0
+    cdef const real* q8 = rows[8] + x0
+    cdef const real* q9 = rows[9] + x0
+    cdef const real* q10 = rows[10] + x0
     cdef real w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
     cdef real w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7]
     for i in range(m):
@@ -471,13 +472,12 @@ cdef inline void _vgroup4_8(real* a, const real** q, const real* w,
 
 
 cdef inline void _vrows4(real* o, Py_ssize_t opitch, const real** rows, const real* w,
-                         Py_ssize_t ntaps, Py_ssize_t n, const real** q) noexcept nogil:
+                         Py_ssize_t ntaps, Py_ssize_t n) noexcept nogil:
     # o + r * opitch, r = 0..3: the vertical pass of four consecutive output rows, row r
     # reading input rows rows[r + t] for taps t: each sum is the one _row_taps_block forms
-    # (same tap groups, same expressions), computed VROWS_BLOCK columns at a time; q:
-    # scratch for ntaps + 3 row pointers
+    # (same tap groups, same expressions), computed VROWS_BLOCK columns at a time
     cdef real a[4 * VROWS_BLOCK]
-    cdef Py_ssize_t x0, m, t, first, j, r, i
+    cdef Py_ssize_t x0, m, t, first, r, i
     x0 = 0
     first = ntaps % 8
     if first == 0:
@@ -486,16 +486,14 @@ cdef inline void _vrows4(real* o, Py_ssize_t opitch, const real** rows, const re
         m = n - x0
         if m > VROWS_BLOCK:
             m = VROWS_BLOCK
-        for j in range(ntaps + 3):
-            q[j] = rows[j] + x0
         if first <= 4:
-            _vgroup4(a, q, w, first, True, m)
+            _vgroup4(a, rows, x0, w, first, True, m)
         else:
-            _vgroup4(a, q, w, 4, True, m)
-            _vgroup4(a, q + 4, w + 4, first - 4, False, m)
+            _vgroup4(a, rows, x0, w, 4, True, m)
+            _vgroup4(a, rows + 4, x0, w + 4, first - 4, False, m)
         t = first
         while t < ntaps:
-            _vgroup4_8(a, q + t, w + t, m)
+            _vgroup4_8(a, rows + t, x0, w + t, m)
             t = t + 8
         for r in range(4):
             for i in range(m):
@@ -538,7 +536,6 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
     cdef Py_ssize_t si, b, y0, rows, t, yi, i, r, g, rr
     cdef bint inside
     cdef real* dst
-    cdef const real** q = rowp + nv + 3
     si = task % nstrips
     b = task // nstrips
     y0 = si * strip
@@ -559,7 +556,7 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
                     break
                 rowp[t] = src + b * sb + yi * sr
         if inside:
-            _vrows4(line + ox, lpitch, rowp, wy, nv, W, q)
+            _vrows4(line + ox, lpitch, rowp, wy, nv, W)
         else:
             for rr in range(g):
                 inside = True
@@ -611,12 +608,12 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     if num_threads > ntasks:
         num_threads = <int>ntasks
     # per thread: kv rows (constant-mode edges only) and four padded rows (lpitch apart);
-    # nv row offsets and 2 (nv + 3) row pointers
+    # nv row offsets and nv + 3 row pointers
     lpitch = ((W + kh - 1) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
     per = ((kv * W + 4 * lpitch) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
     scratch = <real*>malloc(<size_t>(num_threads * per) * sizeof(real))
     offs = <Py_ssize_t*>malloc(<size_t>(nh + nv + num_threads * nv) * sizeof(Py_ssize_t))
-    ptrs = <const real**>malloc(<size_t>(num_threads * 2 * (nv + 3)) * sizeof(real*))
+    ptrs = <const real**>malloc(<size_t>(num_threads * (nv + 3)) * sizeof(real*))
     if scratch == NULL or offs == NULL or ptrs == NULL:
         free(scratch)
         free(offs)
@@ -642,7 +639,7 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                 _sep_task(task, &src[0, 0, 0], &out[0, 0, 0],
                           scratch + omp_get_thread_num() * per,
                           scratch + omp_get_thread_num() * per + kv * W, lpitch,
-                          ptrs + omp_get_thread_num() * 2 * (nv + 3),
+                          ptrs + omp_get_thread_num() * (nv + 3),
                           offs + nh + nv + omp_get_thread_num() * nv,
                           &taby[0], &tabx[0], ox, H, W, sb, sr, ob, orow, strip, nstrips,
                           &wy[0], &ty[0], nv, dense, offs, &wx[0], kh, nh, offs + nv,
