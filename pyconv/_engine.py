@@ -169,15 +169,27 @@ def as4d(view, spatial):
     return view[(slice(None),) + (None,) * (3 - spatial)]
 
 
+def _writable_in_place(out, src):
+    """Whether a kernel reading ``src`` may write ``out`` directly: kernel layout, no
+    overlap with the input, and no axis writing one element for several."""
+    return (out is not None and _kernel_layout(out, src.dtype)
+            and not np.may_share_memory(out, src)
+            and not any(st == 0 and n > 1 for st, n in zip(out.strides, out.shape)))
+
+
+def rows_dest(out, src):
+    """A (B, H, W) view of ``out`` (see rows3d) a row kernel reading ``src`` can write into
+    directly, or None."""
+    return rows3d(out, src.dtype) if _writable_in_place(out, src) else None
+
+
 def direct_dest(out, src, shape4, spatial=None, axis=None):
     """A 4-D view of ``out`` the kernel can write into directly, or None.
 
     ``axis``: the batch (channel) axis of ``out``, moved first; ``spatial``: the number of
     spatial axes (default: ``out`` is already ``shape4``-compatible in C order)."""
-    if out is None or not _kernel_layout(out, src.dtype) or np.may_share_memory(out, src):
+    if not _writable_in_place(out, src):
         return None
-    if any(st == 0 and n > 1 for st, n in zip(out.strides, out.shape)):
-        return None     # an output that writes one element for several: not in place
     if spatial is None:
         if not out.flags.c_contiguous:
             return None

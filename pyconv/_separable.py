@@ -202,12 +202,7 @@ def _fused_pair(x, py, px, dt, out, num_threads):
         src = np.ascontiguousarray(x, dtype=dt).reshape(B, H, W)
     if out is not None:
         check_out(out, x.shape, dt)
-    dest = None
-    if out is not None and not np.may_share_memory(out, src):
-        dest = _engine.rows3d(out, dt)
-        if dest is not None and any(st == 0 and n > 1
-                                    for st, n in zip(dest.strides, dest.shape)):
-            dest = None     # an output that writes one element for several: not in place
+    dest = _engine.rows_dest(out, src)
     res = np.empty((B, H, W), dtype=dt) if dest is None else dest
     nthreads = effective_num_threads(num_threads, work=B * H * W * (wy.size + wx.size))
     strip = _strip_rows(B, H, W * dt.itemsize, kv - 1, nthreads, SEP_MIN_ROWS)
