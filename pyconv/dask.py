@@ -344,23 +344,18 @@ def _halo_map(x, fn, halos, codes, dtype, out=None):
         if chunks != x.chunks[ax]:
             x = x.rechunk({ax: chunks})
     cropped = any(c != slice(None) for c in crop)
-    if not cropped:
-        lohi = {ax: halos[ax] for ax in depth}
-        for ax in lohi:
-            if boundary[ax] != "periodic":
-                # the ring schedule also runs the outer blocks on their own (without the
-                # inner halo): their own boundary handling must still be the array's
-                lo, hi = lohi[ax]
-                if codes[ax] != CONSTANT and not _edge_is_local(
-                        codes[ax], lo, hi, x.shape[ax], x.chunks[ax][0], x.chunks[ax][-1]):
-                    break
-        else:
-            if not depth or _ring_pays(x.chunks, lohi):
-                periodic = {ax for ax, b in boundary.items() if b == "periodic"}
-                if out is not None and not (isinstance(out, np.ndarray)
-                                            and _shares_memory_scheduler()):
-                    return _deliver(_ring_map(x, fn, lohi, periodic, dtype), out)
-                return _ring_map(x, fn, lohi, periodic, dtype, out)
+    lohi = {ax: halos[ax] for ax in depth}
+    # the ring schedule also runs the outer blocks on their own (without the inner halo):
+    # their own boundary handling must still be the array's
+    if not cropped and (not depth or _ring_pays(x.chunks, lohi)) and all(
+            boundary[ax] == "periodic" or codes[ax] == CONSTANT
+            or _edge_is_local(codes[ax], *lohi[ax], x.shape[ax], x.chunks[ax][0],
+                              x.chunks[ax][-1]) for ax in lohi):
+        periodic = {ax for ax, b in boundary.items() if b == "periodic"}
+        if out is not None and not (isinstance(out, np.ndarray)
+                                    and _shares_memory_scheduler()):
+            return _deliver(_ring_map(x, fn, lohi, periodic, dtype), out)
+        return _ring_map(x, fn, lohi, periodic, dtype, out)
     meta = np.empty((0,) * ndim, dtype=dtype)
     if depth:
         y = da.map_overlap(fn, x, depth=depth, boundary=boundary, trim=True, dtype=dtype,
@@ -426,14 +421,14 @@ class _Plan:
     """What one block's task does, apart from the arrays it receives: an opaque object, so
     that dask neither walks nor copies it (it holds slices and, with ``out=``, the target).
 
-    center: position of the block among the task's arrays; slabs: per slab (both sides of
+    The block itself is the first of the task's arrays.  slabs: per slab (both sides of
     one axis), the pairs (output range in block coordinates, where it lies in the slab's
     result), the axes the slab's pieces are concatenated along and the nested list of pieces
     (position among the task's arrays, slice or None); target/region: the ``out=`` array and
     the block's region in it."""
 
-    def __init__(self, center, slabs, target=None, region=None):
-        self.center, self.slabs, self.target, self.region = center, slabs, target, region
+    def __init__(self, slabs, target=None, region=None):
+        self.slabs, self.target, self.region = slabs, target, region
 
 
 def _concat(grid, axes, arrays):
@@ -450,7 +445,7 @@ def _ring_task(fn, arrays, plan):
     its inner borders replaced by ``fn`` of slabs gathered with the neighbours' samples.
     With a target, the block is written into ``target[region]`` in place (a NumPy array)
     and the task returns None."""
-    center = arrays[plan.center]
+    center = arrays[0]
     if plan.target is None:
         y = fn(center)
     else:
@@ -510,13 +505,6 @@ def _slab_ranges(info, lohi, axes, k, side):
     return ranges
 
 
-def _piece_len(sl, axis_layout, i, info, offset):
-    """Samples along an axis in a piece ``sl`` of block ``i`` (offset 0), or of its left
-    (-1) or right (+1) neighbour."""
-    b = i if offset == 0 else (info[2] if offset < 0 else info[3])
-    return len(range(*sl.indices(axis_layout[b][1])))
-
-
 def _ring_map(x, fn, lohi, periodic, dtype, out=None):
     """The blocks of ``fn`` applied with halos ``lohi`` ({axis: (lo, hi)}), exact at every
     chunk border, without copying any chunk with its halo (see _ring_pays).  ``periodic``:
@@ -569,11 +557,11 @@ def _ring_map(x, fn, lohi, periodic, dtype, out=None):
                 ranges = _slab_ranges(info, lohi, axes, k, side)
                 if any(o1 <= o0 for o0, o1, _, _ in ranges):
                     continue
-                parts.append(ranges)
+                parts.append((ranges, width))
             if not parts:
                 continue
-            pieces = [list(r[3]) for r in parts[0]]
-            pieces[ax] = [p for ranges in parts for p in ranges[ax][3]]
+            pieces = [list(r[3]) for r in parts[0][0]]
+            pieces[ax] = [p for ranges, _ in parts for p in ranges[ax][3]]
             cat = [a for a, ps in enumerate(pieces) if len(ps) > 1]
 
             def nest(a, offs, sls):
@@ -585,18 +573,19 @@ def _ring_map(x, fn, lohi, periodic, dtype, out=None):
                 return [nest(a + 1, offs + [o], sls + [sl]) for o, sl in ps]
 
             pairs, shift = [], 0
-            for ranges in parts:
+            lo, hi = lohi[ax]
+            for ranges, width in parts:
                 res_sl = [slice(f, f + o1 - o0) for o0, o1, f, _ in ranges]
                 res_sl[ax] = slice(res_sl[ax].start + shift, res_sl[ax].stop + shift)
                 pairs.append((tuple(slice(o0, o1) for o0, o1, _, _ in ranges), tuple(res_sl)))
-                # the extent of this side's input along the axis: where the next one starts
-                shift += sum(_piece_len(sl, layout[ax], idx[ax], info[ax], o)
-                             for o, sl in ranges[ax][3])
+                # a side reads its ring and the halo either side of it: the next side's
+                # input starts that much further along the axis
+                shift += lo + width + hi
             slabs.append((pairs, cat, nest(0, [], [])))
         region = None
         if out is not None:
             region = tuple(slice(inf[0], inf[0] + inf[1]) for inf in info)
-        dsk[(name,) + idx] = (_ring_task, fn, keys, _Plan(0, slabs, out, region))
+        dsk[(name,) + idx] = (_ring_task, fn, keys, _Plan(slabs, out, region))
     if out is None:
         graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
         return da.Array(graph, name, x.chunks, dtype=dtype, meta=np.empty((0,) * x.ndim, dtype))
