@@ -633,17 +633,16 @@ def conv_matrix(size, kernel, stride=1, padding=0, dilation=1):
     valid = True
     row_step = col_step = 1
     for a in reversed(range(n)):
+        o = np.arange(out[a]).reshape(-1, 1)
+        t = np.arange(k[a]).reshape(1, -1)
         if abs(before[a]) + (out[a] - 1) * s[a] + (k[a] - 1) * d[a] < 1 << 62:
-            o = np.arange(out[a]).reshape(-1, 1)
-            t = np.arange(k[a]).reshape(1, -1)
             idx = o * s[a] - before[a] + t * d[a]
         else:
             # a padding, stride or dilation beyond int64 (a 'same' padding of a huge
             # dilation): the positions in exact integers, clipped to [-1, size], which keeps
             # every position inside the input as it is and every other one outside
-            o = np.arange(out[a], dtype=object).reshape(-1, 1)
-            t = np.arange(k[a], dtype=object).reshape(1, -1)
-            idx = np.clip(o * s[a] - before[a] + t * d[a], -1, i[a]).astype(np.int64)
+            idx = o.astype(object) * s[a] - before[a] + t.astype(object) * d[a]
+            idx = np.clip(idx, -1, i[a]).astype(np.int64)
         shape = [1] * (2 * n)
         shape[2 * a], shape[2 * a + 1] = out[a], k[a]
         rows = rows + (o * row_step).reshape(shape[:2 * a] + [out[a], 1] + shape[2 * a + 2:])
