@@ -673,28 +673,28 @@ def _ref_gaussian(inp):
     return ndi.gaussian_filter(_f64(inp["image"]), _SIGMA, mode="nearest", truncate=4.0)
 
 
-def _c_ndimage_gaussian():
+def _c_ndimage_gaussian(sigma=None):
     def make(inp, T):
         import scipy.ndimage as ndi
-        x = inp["image"]
-        return lambda: ndi.gaussian_filter(x, _SIGMA, mode="nearest", truncate=4.0)
+        x, sg = inp["image"], _SIGMA if sigma is None else sigma
+        return lambda: ndi.gaussian_filter(x, sg, mode="nearest", truncate=4.0)
     return Contender("scipy.ndimage.gaussian_filter", "scipy", make, threads="serial")
 
 
-def _c_skimage_gaussian():
+def _c_skimage_gaussian(sigma=None):
     def make(inp, T):
         import skimage.filters as skf
-        x = inp["image"]
-        return lambda: skf.gaussian(x, sigma=_SIGMA, mode="nearest", truncate=4.0, preserve_range=True)
+        x, sg = inp["image"], _SIGMA if sigma is None else sigma
+        return lambda: skf.gaussian(x, sigma=sg, mode="nearest", truncate=4.0, preserve_range=True)
     return Contender("skimage.filters.gaussian", "skimage", make, threads="serial")
 
 
-def _c_cv2_gaussianblur():
+def _c_cv2_gaussianblur(sigma=None):
     def make(inp, T):
         cv2 = lib("cv2")
-        x = inp["image"]
-        n = len(_GK)
-        return lambda: cv2.GaussianBlur(x, (n, n), _SIGMA, sigmaY=_SIGMA, borderType=cv2.BORDER_REPLICATE)
+        x, sg = inp["image"], _SIGMA if sigma is None else sigma
+        n = len(gaussian_kernel1d(sg))
+        return lambda: cv2.GaussianBlur(x, (n, n), sg, sigmaY=sg, borderType=cv2.BORDER_REPLICATE)
     return Contender("cv2.GaussianBlur", "cv2", make, threads="cv2")
 
 
@@ -722,6 +722,79 @@ register(Workload(
     contenders=[_c_pyconv("pyconv.filters.gaussian", "image", sigma=_SIGMA, mode="nearest", truncate=4.0),
                 _c_ndimage_gaussian(), _c_skimage_gaussian(), _c_cv2_gaussianblur(),
                 _c_cv2_sepfilter("gk", "gk")],
+))
+
+
+# the 15-tap Gaussian of the separable-filter targets: sigma 1.75, radius int(4 * 1.75 + 0.5) = 7
+_SIGMA15 = 1.75
+_GK15 = gaussian_kernel1d(_SIGMA15)
+
+
+def _build_image_gauss15(rng):
+    return {"image": rng.random(_IMG, dtype=F32), "gk": _GK15.astype(F32)}
+
+
+def _ref_gaussian15(inp):
+    import scipy.ndimage as ndi
+    return ndi.gaussian_filter(_f64(inp["image"]), _SIGMA15, mode="nearest", truncate=4.0)
+
+
+register(Workload(
+    name="gaussian_15tap_2048", group="filters", requires="pyconv.filters.gaussian",
+    description=f"pyconv.filters.gaussian sigma={_SIGMA15} ({len(_GK15)} taps/axis), 2048x2048 "
+                "f32, mode='nearest'",
+    build=_build_image_gauss15, reference=_ref_gaussian15,
+    flops=_NPX * 2 * 2 * len(_GK15), nbytes=4 * 2 * _NPX, taps=2 * len(_GK15),
+    contenders=[_c_pyconv("pyconv.filters.gaussian", "image", sigma=_SIGMA15, mode="nearest",
+                          truncate=4.0),
+                _c_ndimage_gaussian(_SIGMA15), _c_skimage_gaussian(_SIGMA15),
+                _c_cv2_gaussianblur(_SIGMA15), _c_cv2_sepfilter("gk", "gk")],
+))
+
+
+# a user's dense 15x15 kernel that happens to be rank 1 (outer product of two random 15-tap
+# factors), through correlate, against sepfilter with the factors (a pyconv baseline) and the
+# dense peers
+_R1 = 15
+
+
+def _build_rank1(rng):
+    u = rng.standard_normal(_R1).astype(F32)
+    v = rng.standard_normal(_R1).astype(F32)
+    return {"image": rng.random(_IMG, dtype=F32), "kernel": np.outer(u, v).astype(F32),
+            "u": u, "v": v}
+
+
+def _ref_rank1(inp):
+    import scipy.ndimage as ndi
+    return ndi.correlate(_f64(inp["image"]), _f64(inp["kernel"]), mode="reflect")
+
+
+def _c_pyconv_factors():
+    def make(inp, T):
+        return pyconv_bind("pyconv.filters.sepfilter", T, inp["image"], [inp["u"], inp["v"]],
+                           mode="reflect")
+    return Contender("pyconv.filters.sepfilter with the factors", "pyconv", make,
+                     threads="pyconv", baseline=True, requires="pyconv.filters.sepfilter")
+
+
+def _c_cv2_filter2d_reflect():
+    def make(inp, T):
+        cv2 = lib("cv2")
+        x, k = inp["image"], inp["kernel"]
+        # scipy's 'reflect' (edge sample repeated) is OpenCV's BORDER_REFLECT
+        return lambda: cv2.filter2D(x, -1, k, borderType=cv2.BORDER_REFLECT)
+    return Contender("cv2.filter2D", "cv2", make, threads="cv2")
+
+
+register(Workload(
+    name="rank1_15x15_2048", group="filters", requires="pyconv.filters.correlate",
+    description="pyconv.filters.correlate with a dense rank-1 15x15 kernel (found separable "
+                "by itself), 2048x2048 f32, mode='reflect', against sepfilter with its factors",
+    build=_build_rank1, reference=_ref_rank1,
+    flops=_NPX * 2 * 2 * _R1, nbytes=4 * (2 * _NPX + _R1 * _R1), taps=_R1 * _R1,
+    contenders=[_c_pyconv("pyconv.filters.correlate", "image", "kernel", mode="reflect"),
+                _c_pyconv_factors(), _c_cv2_filter2d_reflect()],
 ))
 
 
@@ -840,6 +913,19 @@ def _c_pyconv_in_memory(into_out):
 def _ref_gaussian_big(inp):
     import scipy.ndimage as ndi
     return ndi.gaussian_filter(_f64(inp["image"]), _SIGMA, mode="nearest", truncate=4.0)
+
+
+register(Workload(
+    name="gaussian_s2_8192", group="filters", requires="pyconv.filters.gaussian",
+    description="pyconv.filters.gaussian sigma=2 on 8192x8192 f32 in memory (256 MB in, 256 MB "
+                "out: compare GB/s with the triad bandwidth), mode='nearest'",
+    build=_build_big, reference=_ref_gaussian_big,
+    flops=_BIG[0] * _BIG[1] * 2 * 2 * len(_GK), nbytes=4 * 2 * _BIG[0] * _BIG[1],
+    taps=2 * len(_GK),
+    contenders=[_c_pyconv("pyconv.filters.gaussian", "image", sigma=_SIGMA, mode="nearest",
+                          truncate=4.0),
+                _c_pyconv_in_memory(True), _c_cv2_gaussianblur()],
+))
 
 
 register(Workload(
