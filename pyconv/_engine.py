@@ -120,6 +120,22 @@ def _tap_offsets_cached(tz, ty, tx, trows, tw):
     return offs
 
 
+def all_finite(arr, num_threads=None):
+    """Whether a real array holds no NaN and no Inf.  float32/float64 in native byte order
+    and one contiguous block (either order) are read once by a threaded kernel, without the
+    boolean temporary of ``np.isfinite(arr).all()``; other arrays go through NumPy."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind != "f":
+        return True
+    if arr.dtype in (np.float32, np.float64) and arr.dtype.isnative and \
+            (arr.flags.c_contiguous or arr.flags.f_contiguous):
+        flat = arr.ravel(order="K")     # a view: one contiguous block
+        n = effective_num_threads(num_threads, work=flat.size)
+        run = kernels.any_nonfinite_f32 if arr.dtype == np.float32 else kernels.any_nonfinite_f64
+        return not run(flat, n)
+    return bool(np.isfinite(arr).all())
+
+
 def deliver(result, out):
     """Return ``result``, or copy it into the user's ``out`` (any layout) and return that."""
     if out is None:

@@ -247,10 +247,10 @@ def _running_mean_nan(x, p):
     leaves it (inf - inf), every later output of the line is NaN.  Returns a bool mask of
     those outputs, or None when the line has nothing non-finite (the common case)."""
     x = np.asarray(x)
-    finite = np.isfinite(x)
     const = mode_code(p.mode) == CONSTANT
-    if finite.all() and (not const or np.isfinite(p.cval)):
+    if (not const or np.isfinite(p.cval)) and _engine.all_finite(x):
         return None
+    finite = np.isfinite(x)
     size = len(p.weights)
     n = x.shape[p.axis]
     tab = _engine.index_table(-(size // 2 + p.origin), n + size - 1, n, mode_code(p.mode))

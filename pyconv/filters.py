@@ -66,7 +66,7 @@ def _rank1_factors(kbytes, kshape, rtol):
     return factors
 
 
-def _use_rank1(img, ksize, weights, dt):
+def _use_rank1(img, ksize, weights, dt, num_threads):
     """The factors for the separable path, or None.  Taken only when it gives the same
     numbers up to rounding: no zero weight (whose NaN-skipping the 1-D passes do not share)
     and a finite image (NaN/Inf spread identically through one n-D sum only)."""
@@ -76,7 +76,7 @@ def _use_rank1(img, ksize, weights, dt):
     # rank-1 within the rounding of the computing precision (256 ulps, as separate())
     rtol = 256 * float(np.finfo(dt).eps)
     factors = _rank1_factors(np.ascontiguousarray(weights).tobytes(), tuple(ksize), rtol)
-    if factors is None or (img.dtype.kind == "f" and not np.isfinite(img).all()):
+    if factors is None or not _engine.all_finite(img, num_threads):
         return None
     return factors
 
@@ -103,7 +103,7 @@ def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_thre
     origins = int_sequence(origin, spatial, "origin")
     w64 = np.ascontiguousarray(k, dtype=np.float64)
     ksize, taps, weights, origins = _nd_taps(w64.tobytes(), w64.shape, flip, tuple(origins))
-    factors = _use_rank1(img, ksize, weights, dt)
+    factors = _use_rank1(img, ksize, weights, dt, num_threads)
     if factors is not None:
         return sepfilter(img, [f.astype(dt) for f in factors], mode=mode, cval=cval,
                          origin=list(origins), channel_axis=channel_axis, out=out,

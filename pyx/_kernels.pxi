@@ -5,6 +5,7 @@
 
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
+from libc.stdint cimport uint32_t, uint64_t
 from libc.math cimport sqrt, sqrtf
 from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport prange
@@ -900,3 +901,60 @@ def edge2d_f64(const double[:, :, :] src, double[:, :, :] out,
     taby / tabx: source index of padded positions -1 .. H (W) (-1: cval); cval_s = cval *
     sum(w) pads the smoothed rows."""
     _edge2d(src, out, taby, tabx, C, w, cval, cval_s, half, strip, num_threads)
+
+
+# ---- any non-finite sample: one threaded read, no temporary --------------------------------
+
+cdef enum:
+    FINITE_CHUNK = 65536
+
+
+cdef inline int _nonfinite32(const uint32_t* b, Py_ssize_t n) noexcept nogil:
+    # an exponent field of all ones is Inf or NaN; compare-and-or vectorises (an unsigned
+    # 64-bit max does not, before AVX-512)
+    cdef uint32_t m = 0, e = 0x7f800000
+    cdef Py_ssize_t i
+    for i in range(n):
+        m |= (b[i] & e) == e
+    return m != 0
+
+
+cdef inline int _nonfinite64(const uint64_t* b, Py_ssize_t n) noexcept nogil:
+    cdef uint64_t m = 0, e = 0x7ff0000000000000
+    cdef Py_ssize_t i
+    for i in range(n):
+        m |= (b[i] & e) == e
+    return m != 0
+
+
+cdef bint _any_nonfinite(const real[::1] x, int num_threads):
+    cdef Py_ssize_t n = x.shape[0], nchunks, c, lo, m
+    cdef int found = 0
+    if n == 0:
+        return False
+    nchunks = (n + FINITE_CHUNK - 1) // FINITE_CHUNK
+    if num_threads > nchunks:
+        num_threads = <int>nchunks
+    with nogil:
+        for c in prange(nchunks, schedule='static', num_threads=num_threads,
+                        use_threads_if=num_threads > 1):
+            lo = c * FINITE_CHUNK
+            m = n - lo
+            if m > FINITE_CHUNK:
+                m = FINITE_CHUNK
+            if real is float:
+                found += _nonfinite32(<const uint32_t*>&x[lo], m)
+            else:
+                found += _nonfinite64(<const uint64_t*>&x[lo], m)
+    return found > 0
+
+
+def any_nonfinite_f32(const float[::1] x, int num_threads):
+    """float32 version of :func:`any_nonfinite_f64`."""
+    return _any_nonfinite(x, num_threads)
+
+
+def any_nonfinite_f64(const double[::1] x, int num_threads):
+    """Whether any sample is NaN or +-Inf (its exponent field all ones), read once in
+    chunks over the threads (native byte order)."""
+    return _any_nonfinite(x, num_threads)

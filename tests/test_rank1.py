@@ -71,3 +71,44 @@ def test_rank1_threads_bitwise(rng):
     k = np.outer(_gauss(15, 3), _gauss(15, 3)).astype(np.float32)
     one = pf.correlate(img, k, num_threads=1)
     assert np.array_equal(one, pf.correlate(img, k, num_threads=2))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_one_nonfinite_sample_anywhere_takes_the_direct_path(dtype, bad, rng, count_sep):
+    # the finiteness scan reads the image in chunks over threads: a single bad sample in
+    # the last chunk, at a chunk border or in a Fortran-ordered image must still be seen
+    img = rng.uniform(-1, 1, (300, 257)).astype(dtype)
+    k = np.outer(_gauss(5, 1), _gauss(5, 1.5)).astype(dtype)
+    for pos in (0, 65535, 65536, img.size - 1, int(rng.integers(img.size))):
+        for layout in (img, np.asfortranarray(img)):
+            x = layout.copy(order="A")
+            x.flat[pos] = bad
+            count_sep.clear()
+            got = pf.correlate(x, k, mode="nearest", num_threads=2)
+            assert count_sep == []
+            ref = ndi.correlate(x.astype(np.float64), k.astype(np.float64), mode="nearest")
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+            np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+
+
+def test_all_finite_scan_matches_numpy(rng):
+    from pyconv import _engine
+    big = np.finfo(np.float32).max
+    for dtype in (np.float32, np.float64, np.float16, ">f4", ">f8"):
+        for n in (0, 1, 65535, 65536, 65537, 200003):
+            x = rng.uniform(-1, 1, n).astype(dtype)
+            if n:
+                x[int(rng.integers(n))] = big if dtype != np.float16 else 60000.0  # finite
+            views = [x, x[::3], x.reshape(1, -1).T] if n else [x]
+            for v in views:
+                for threads in (1, 2):
+                    assert _engine.all_finite(v, threads) == bool(np.isfinite(v).all())
+            if n:
+                for bad in (np.nan, np.inf, -np.inf):
+                    y = x.copy()
+                    y[int(rng.integers(n))] = bad
+                    for threads in (1, 2):
+                        assert not _engine.all_finite(y, threads)
+                        assert _engine.all_finite(y[::-1], threads) is False
+    assert _engine.all_finite(np.arange(5))
