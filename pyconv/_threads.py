@@ -14,7 +14,16 @@ import contextvars
 import numbers
 import os
 
-from . import _runtime
+try:
+    from . import _runtime
+except ImportError as exc:  # a source checkout whose extension modules were never built
+    if "_runtime" not in str(exc) and getattr(exc, "name", None) != __package__ + "._runtime":
+        raise
+    raise ImportError(
+        "pyconv's compiled modules are not built in %s: install it with "
+        "'pip install .' (or 'pip install -e .'), or build them in place with "
+        "'python setup.py build_ext --inplace'" % os.path.dirname(os.path.abspath(__file__))
+    ) from exc
 
 SERIAL_WORK = 1 << 18  # multiply-adds; a 64x64 image with a 3x3 kernel is ~37k
 #: the largest thread count accepted at all (a larger one is a mistake: ValueError)

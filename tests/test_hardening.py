@@ -1369,3 +1369,19 @@ def test_planning_caches_keep_no_large_items():
         kb = np.ascontiguousarray(k).tobytes()
         assert (pyconv.filters._nd_taps(kb, k.shape, False, (0, 0))
                 is pyconv.filters._nd_taps(kb, k.shape, False, (0, 0))) == small
+
+
+def test_unbuilt_checkout_says_how_to_build(tmp_path):
+    # the package's Python files without its compiled modules (a source checkout before
+    # 'pip install'): the import error names the fix instead of a circular-import puzzle
+    import shutil
+    import subprocess
+    import sys
+    import pyconv
+    src = os.path.dirname(pyconv.__file__)
+    shutil.copytree(src, tmp_path / "pyconv",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    r = subprocess.run([sys.executable, "-c", "import pyconv"], cwd=tmp_path,
+                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
+    assert r.returncode != 0
+    assert "compiled modules are not built" in r.stderr and "pip install" in r.stderr
