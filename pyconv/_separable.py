@@ -104,10 +104,16 @@ class _Pass:
         self.weights, self.origin = weights, origin
 
 
-def _run(img, dt, passes, out, num_threads):
-    """Apply ``passes`` in order to ``img`` in dtype ``dt``; the last one may write ``out``."""
+def _run(img, dt, passes, out, num_threads, halo=None):
+    """Apply ``passes`` in order to ``img`` in dtype ``dt``; the last one may write ``out``.
+    halo: the columns beyond the last axis' edges for a single fused pair (_fused_pair)."""
     # inf - inf and overflow give NaN/Inf silently, as in the compiled kernels and in scipy
     with np.errstate(invalid="ignore", over="ignore"):
+        if halo is not None:
+            x = img if float_dtype(img.dtype, "image") == dt else img.astype(dt)
+            if len(passes) != 2 or not _fusable(x, passes[0], passes[1]):
+                raise ValueError("a halo needs one fused pair of passes")
+            return _fused_pair(x, passes[0], passes[1], dt, out, num_threads, halo)
         return _run_passes(img, dt, passes, out, num_threads)
 
 
@@ -183,11 +189,35 @@ def _taps_of(p, dt):
     return w, np.arange(w.size, dtype=np.intp), w.size, p.origin
 
 
-def _fused_pair(x, py, px, dt, out, num_threads):
+#: the stand-in for an absent halo of the fused kernel (width 0: that side is padded)
+_NO_HALO = {np.dtype(np.float32): np.empty((0, 0, 0), np.float32),
+            np.dtype(np.float64): np.empty((0, 0, 0), np.float64)}
+
+
+def _halo_rows(h, lead, H, dt):
+    """A halo of the fused kernel as a (B, H, width) array with contiguous rows (a view when
+    it has one), or the absent-halo stand-in."""
+    if h is None or h.shape[-1] == 0:
+        return _NO_HALO[dt]
+    if tuple(h.shape[:-1]) != tuple(lead) + (H,):
+        raise ValueError("a halo of shape %s does not fit an image of shape %s"
+                         % (h.shape, tuple(lead) + (H,)))
+    v = _engine.rows3d(h, dt)
+    if v is None:
+        v = np.ascontiguousarray(h, dtype=dt).reshape(-1, H, h.shape[-1])
+    return v
+
+
+def _fused_pair(x, py, px, dt, out, num_threads, halo=None):
     """The passes py (along rows) and px (along columns) in one sweep: each strip of rows is
     filtered vertically into a per-thread row and horizontally from there, so the
     intermediate image never goes to memory.  Same taps, order, boundary rules and cvals as
-    the two correlate1d passes, so the same numbers, bit for bit."""
+    the two correlate1d passes, so the same numbers, bit for bit.
+
+    halo: None or (left, right), the columns beyond the last axis' edges (each None or
+    exactly the horizontal kernel's reach on that side: see fused_halo_widths), taken from
+    a neighbouring array: the result is then that of the wider image, cut back to x's
+    columns (pyconv.dask's chunks use it instead of recomputing their side borders)."""
     H, W = x.shape[-2:]
     B = int(np.prod(x.shape[:-2], dtype=np.int64))
     wy, ty, kv, oy = _taps_of(py, dt)
@@ -206,9 +236,12 @@ def _fused_pair(x, py, px, dt, out, num_threads):
     res = np.empty((B, H, W), dtype=dt) if dest is None else dest
     nthreads = effective_num_threads(num_threads, work=B * H * W * (wy.size + wx.size))
     strip = _strip_rows(B, H, W * dt.itemsize, kv - 1, nthreads, SEP_MIN_ROWS)
+    left, right = halo if halo is not None else (None, None)
+    lead = x.shape[:-2]
+    left, right = _halo_rows(left, lead, H, dt), _halo_rows(right, lead, H, dt)
     run = _kernels.kernels.sep2d_f32 if dt == np.float32 else _kernels.kernels.sep2d_f64
     run(src, res, taby, tabx, bx, wy, ty, kv, wx, tx, kh, float(py.cval), float(px.cval), strip,
-        nthreads)
+        nthreads, left, right)
     res = res.reshape(x.shape)
     return _engine.deliver(res, out) if dest is None else out
 

@@ -425,17 +425,23 @@ class _Plan:
     one axis), the pairs (output range in block coordinates, where it lies in the slab's
     result), the axes the slab's pieces are concatenated along and the nested list of pieces
     (position among the task's arrays, slice or None); target/region: the ``out=`` array and
-    the block's region in it."""
+    the block's region in it; halo: None, or the pieces (position, slice) or None beyond the
+    block's left and right edges along the last axis, handed to ``fn`` with the block (a
+    ``fn`` with ``side_halo``: its last axis then needs no slabs)."""
 
-    def __init__(self, slabs, target=None, region=None):
-        self.slabs, self.target, self.region = slabs, target, region
+    def __init__(self, slabs, target=None, region=None, halo=None):
+        self.slabs, self.target, self.region, self.halo = slabs, target, region, halo
+
+
+def _piece(arrays, leaf):
+    pos, sl = leaf
+    return arrays[pos] if sl is None else arrays[pos][sl]
 
 
 def _concat(grid, axes, arrays):
     """The pieces of a nested list (depth len(axes)) concatenated along ``axes`` in order."""
     if not axes:
-        pos, sl = grid
-        return arrays[pos] if sl is None else arrays[pos][sl]
+        return _piece(arrays, grid)
     parts = [_concat(g, axes[1:], arrays) for g in grid]
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axes[0])
 
@@ -446,10 +452,13 @@ def _ring_task(fn, arrays, plan):
     With a target, the block is written into ``target[region]`` in place (a NumPy array)
     and the task returns None."""
     center = arrays[0]
+    kw = {}
+    if plan.halo is not None:
+        kw["halo"] = tuple(None if h is None else _piece(arrays, h) for h in plan.halo)
     if plan.target is None:
-        y = fn(center)
+        y = fn(center, **kw)
     else:
-        y = fn(center, out=plan.target[plan.region])
+        y = fn(center, out=plan.target[plan.region], **kw)
     for pairs, axes, grid in plan.slabs:
         r = fn(_concat(grid, axes, arrays))
         for out_sl, res_sl in pairs:
@@ -525,6 +534,11 @@ def _ring_map(x, fn, lohi, periodic, dtype, out=None):
     # (fewer tasks to schedule), tasks of their own otherwise (a worker then receives the
     # slab, not the whole neighbour)
     inline = _shares_memory_scheduler()
+    # a fn that takes the columns beyond the block's last-axis edges (side_halo: the widths
+    # it needs) computes that axis' borders itself: no slabs along it
+    last = x.ndim - 1
+    if getattr(fn, "side_halo", None) is None or lohi.get(last) != tuple(fn.side_halo):
+        last = None
     dsk = {}
     for idx in itertools.product(*(range(len(c)) for c in x.chunks)):
         info = [layout[a][i] for a, i in enumerate(idx)]
@@ -546,7 +560,20 @@ def _ring_map(x, fn, lohi, periodic, dtype, out=None):
             return (len(keys) - 1, None)
 
         slabs = []
+        halo = None
+        if last is not None:
+            lo, hi = lohi[last]
+
+            def edge(off, sl):
+                offs, sls = [0] * x.ndim, [slice(None)] * x.ndim
+                offs[last], sls[last] = off, sl
+                return source(offs, tuple(sls))
+
+            halo = (edge(-1, slice(-lo, None)) if info[last][4] else None,
+                    edge(1, slice(0, hi)) if info[last][5] else None)
         for k, ax in enumerate(axes):
+            if ax == last:
+                continue
             # the slabs of both sides of this axis run as one call, joined along the axis:
             # each side's outputs read only its own samples (the ring and its halo), so
             # what the filter makes of the junction falls outside both
@@ -585,7 +612,7 @@ def _ring_map(x, fn, lohi, periodic, dtype, out=None):
         region = None
         if out is not None:
             region = tuple(slice(inf[0], inf[0] + inf[1]) for inf in info)
-        dsk[(name,) + idx] = (_ring_task, fn, keys, _Plan(slabs, out, region))
+        dsk[(name,) + idx] = (_ring_task, fn, keys, _Plan(slabs, out, region, halo))
     if out is None:
         graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
         return da.Array(graph, name, x.chunks, dtype=dtype, meta=np.empty((0,) * x.ndim, dtype))
@@ -886,8 +913,8 @@ def _chain_halos(chains):
     return halos, codes
 
 
-def _chain_block(block, dt, passes, num_threads, out=None):
-    return _sep._run(block, dt, passes, out, chunk_num_threads(num_threads))
+def _chain_block(block, dt, passes, num_threads, out=None, halo=None):
+    return _sep._run(block, dt, passes, out, chunk_num_threads(num_threads), halo)
 
 
 def _fused(x, dt, passes, num_threads, out=None):
@@ -901,6 +928,9 @@ def _fused(x, dt, passes, num_threads, out=None):
         return _deliver(x, out)
     halos, codes = _chain_halos([passes])
     fn = functools.partial(_chain_block, dt=dt, passes=passes, num_threads=num_threads)
+    if len(passes) == 2 and _sep._fusable(x, passes[0], passes[1]):
+        # one fused sweep: it reads the neighbours' columns itself (see _ring_map)
+        fn.side_halo = _pass_halo(passes[1])
     return _halo_map(x, fn, halos, codes, dt, out)
 
 

@@ -477,14 +477,63 @@ cdef inline void _vrows4(real* o, Py_ssize_t opitch, const real** rows, const re
 # ---- separable 2-D filter, fused: vertical then horizontal pass per strip -----------------
 
 cdef inline void _sep_pad_line(real* line, Py_ssize_t ox, Py_ssize_t W, Py_ssize_t kh,
-                               const Py_ssize_t* tabx, real cval2) noexcept nogil:
-    # the padding columns of a vertically filtered row (at line + ox), by the x table
+                               const Py_ssize_t* tabx, real cval2, bint left,
+                               bint right) noexcept nogil:
+    # the padding columns of a vertically filtered row (at line + ox), by the x table; a side
+    # whose columns came from a halo (left/right) is already filled
     cdef Py_ssize_t i
     cdef real* vrow = line + ox
-    for i in range(ox):
-        line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
-    for i in range(ox + W, W + kh - 1):
-        line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
+    if not left:
+        for i in range(ox):
+            line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
+    if not right:
+        for i in range(ox + W, W + kh - 1):
+            line[i] = cval2 if tabx[i] < 0 else vrow[tabx[i]]
+
+
+cdef inline void _sep_vpass(const real* src, Py_ssize_t sr, Py_ssize_t n, real* line,
+                            Py_ssize_t lpitch, Py_ssize_t g, Py_ssize_t y, real* tile,
+                            const real** rowp, Py_ssize_t* roff, const Py_ssize_t* taby,
+                            Py_ssize_t W, const real* wy, const Py_ssize_t* ty, Py_ssize_t nv,
+                            bint dense, const Py_ssize_t* offv, real cval) noexcept nogil:
+    # The vertical pass of output rows y .. y+g-1 (g <= 4) over n columns of one image whose
+    # rows start at src + yi * sr, into line + rr * lpitch.  With consecutive taps (dense),
+    # four output rows whose input rows are all inside run together (_vrows4: each input row
+    # is loaded once for the four); a row with an input row outside the image (constant mode)
+    # reads copies in the tile (rows W apart, n <= W).  Every path forms the same sums.
+    cdef Py_ssize_t t, yi, i, rr
+    cdef bint inside
+    cdef real* dst
+    inside = dense and g == 4
+    if inside:
+        for t in range(nv + 3):
+            yi = taby[y + t]
+            if yi < 0:
+                inside = False
+                break
+            rowp[t] = src + yi * sr
+    if inside:
+        _vrows4(line, lpitch, rowp, wy, nv, n)
+        return
+    for rr in range(g):
+        inside = True
+        for t in range(nv):
+            yi = taby[y + rr + ty[t]]
+            roff[t] = yi * sr
+            if yi < 0:
+                inside = False
+        if inside:
+            _row_taps(line + rr * lpitch, src, roff, wy, nv, n)
+        else:
+            for t in range(nv):
+                yi = taby[y + rr + ty[t]]
+                dst = tile + ty[t] * W
+                if yi < 0:
+                    for i in range(n):
+                        dst[i] = cval
+                else:
+                    memcpy(dst, src + yi * sr, <size_t>n * sizeof(real))
+            _row_taps(line + rr * lpitch, tile, offv, wy, nv, n)
 
 
 cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* tile, real* line,
@@ -495,20 +544,22 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
                            Py_ssize_t nstrips, const real* wy, const Py_ssize_t* ty,
                            Py_ssize_t nv, bint dense, const Py_ssize_t* offv, const real* wx,
                            Py_ssize_t kh, Py_ssize_t nh, const Py_ssize_t* offh, real cval,
-                           real cval2) noexcept nogil:
+                           real cval2, const real* hl, Py_ssize_t nl, Py_ssize_t lb,
+                           Py_ssize_t lr, const real* hr, Py_ssize_t nr, Py_ssize_t rb,
+                           Py_ssize_t rr_) noexcept nogil:
     # One task = (image b, strip of output rows).  Each output row is the vertical pass over
-    # its input rows y + ty[t] (read in place through per-row offsets; copied into the thread's
-    # tile only when one of them is outside the image in constant mode) into a line at offset
-    # ox, padded by tabx with cval2, then the horizontal pass (taps at columns offh[t]) over
-    # that line.  The arithmetic of each pass is that of one correlate1d pass (same taps, same
-    # order, same expressions), so the result equals the two passes bit for bit.  Rows of src
-    # and out are at any pitch (sb, sr: image and row pitch of src in samples; ob, orow: of
-    # out), so views into larger images are read and written in place.  With consecutive taps
-    # (dense), four output rows whose input rows are all inside run their vertical passes
-    # together (_vrows4: each input row is loaded once for the four); lines are lpitch apart.
-    cdef Py_ssize_t si, b, y0, rows, t, yi, i, r, g, rr
-    cdef bint inside
-    cdef real* dst
+    # its input rows y + ty[t] (read in place through per-row offsets, see _sep_vpass) into a
+    # line at offset ox, padded by tabx with cval2, then the horizontal pass (taps at columns
+    # offh[t]) over that line.  The arithmetic of each pass is that of one correlate1d pass
+    # (same taps, same order, same expressions), so the result equals the two passes bit for
+    # bit.  Rows of src and out are at any pitch (sb, sr: image and row pitch of src in
+    # samples; ob, orow: of out), so views into larger images are read and written in place.
+    # Halos (nl = ox columns at hl, nr = kh - 1 - ox columns at hr, with their own pitches
+    # lb/lr and rb/rr_; 0 when absent) are the columns beyond the image's left and right
+    # edges, taken from a neighbouring image (a dask chunk's neighbours): they are filtered
+    # vertically like the image's own columns and take the place of the x table's padding,
+    # so the outputs near those edges are the ones of the larger image.  Lines: lpitch apart.
+    cdef Py_ssize_t si, b, y0, rows, r, g, k
     si = task % nstrips
     b = task // nstrips
     y0 = si * strip
@@ -520,39 +571,17 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
         g = rows - r
         if g > 4:
             g = 4
-        inside = dense and g == 4
-        if inside:
-            for t in range(nv + 3):
-                yi = taby[y0 + r + t]
-                if yi < 0:
-                    inside = False
-                    break
-                rowp[t] = src + b * sb + yi * sr
-        if inside:
-            _vrows4(line + ox, lpitch, rowp, wy, nv, W)
-        else:
-            for rr in range(g):
-                inside = True
-                for t in range(nv):
-                    yi = taby[y0 + r + rr + ty[t]]
-                    roff[t] = b * sb + yi * sr
-                    if yi < 0:
-                        inside = False
-                if inside:
-                    _row_taps(line + rr * lpitch + ox, src, roff, wy, nv, W)
-                else:
-                    for t in range(nv):
-                        yi = taby[y0 + r + rr + ty[t]]
-                        dst = tile + ty[t] * W
-                        if yi < 0:
-                            for i in range(W):
-                                dst[i] = cval
-                        else:
-                            memcpy(dst, src + b * sb + yi * sr, <size_t>W * sizeof(real))
-                    _row_taps(line + rr * lpitch + ox, tile, offv, wy, nv, W)
-        for rr in range(g):
-            _sep_pad_line(line + rr * lpitch, ox, W, kh, tabx, cval2)
-            _row_taps(out + b * ob + (y0 + r + rr) * orow, line + rr * lpitch, offh, wx, nh, W)
+        _sep_vpass(src + b * sb, sr, W, line + ox, lpitch, g, y0 + r, tile, rowp, roff, taby,
+                   W, wy, ty, nv, dense, offv, cval)
+        if nl:
+            _sep_vpass(hl + b * lb, lr, nl, line + ox - nl, lpitch, g, y0 + r, tile, rowp, roff,
+                       taby, W, wy, ty, nv, dense, offv, cval)
+        if nr:
+            _sep_vpass(hr + b * rb, rr_, nr, line + ox + W, lpitch, g, y0 + r, tile, rowp,
+                       roff, taby, W, wy, ty, nv, dense, offv, cval)
+        for k in range(g):
+            _sep_pad_line(line + k * lpitch, ox, W, kh, tabx, cval2, nl != 0, nr != 0)
+            _row_taps(out + b * ob + (y0 + r + k) * orow, line + k * lpitch, offh, wx, nh, W)
         r = r + g
 
 
@@ -560,8 +589,13 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                 const Py_ssize_t[::1] tabx, Py_ssize_t ox, const real[::1] wy,
                 const Py_ssize_t[::1] ty, Py_ssize_t kv, const real[::1] wx,
                 const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
-                Py_ssize_t strip, int num_threads) except -1:
+                Py_ssize_t strip, int num_threads, const real[:, :, :] left,
+                const real[:, :, :] right) except -1:
     cdef Py_ssize_t B = src.shape[0], H = src.shape[1], W = src.shape[2]
+    cdef Py_ssize_t nl = left.shape[2], nr = right.shape[2]
+    cdef const real* hl = NULL
+    cdef const real* hr = NULL
+    cdef Py_ssize_t lb = 0, lr = 0, rb = 0, rr_ = 0
     cdef Py_ssize_t nv = wy.shape[0], nh = wx.shape[0]
     cdef Py_ssize_t sb = src.strides[0] // <Py_ssize_t>sizeof(real)
     cdef Py_ssize_t sr = src.strides[1] // <Py_ssize_t>sizeof(real)
@@ -576,6 +610,22 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
         return 0
     if W > 1 and (src.strides[2] != sizeof(real) or out.strides[2] != sizeof(real)):
         raise ValueError("pyconv: sep2d needs rows of contiguous samples")
+    # halo columns: all of the left reach (ox) or none, all of the right reach or none, as
+    # many images and rows as src, no wider than src (they share its tile rows)
+    if nl:
+        if nl != ox or nl > W or left.shape[0] != B or left.shape[1] != H or \
+                (nl > 1 and left.strides[2] != sizeof(real)):
+            raise ValueError("pyconv: sep2d left halo does not match the image")
+        hl = &left[0, 0, 0]
+        lb = left.strides[0] // <Py_ssize_t>sizeof(real)
+        lr = left.strides[1] // <Py_ssize_t>sizeof(real)
+    if nr:
+        if nr != kh - 1 - ox or nr > W or right.shape[0] != B or right.shape[1] != H or \
+                (nr > 1 and right.strides[2] != sizeof(real)):
+            raise ValueError("pyconv: sep2d right halo does not match the image")
+        hr = &right[0, 0, 0]
+        rb = right.strides[0] // <Py_ssize_t>sizeof(real)
+        rr_ = right.strides[1] // <Py_ssize_t>sizeof(real)
     nstrips = (H + strip - 1) // strip
     ntasks = B * nstrips
     if num_threads > ntasks:
@@ -616,7 +666,7 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                           offs + nh + nv + omp_get_thread_num() * nv,
                           &taby[0], &tabx[0], ox, H, W, sb, sr, ob, orow, strip, nstrips,
                           &wy[0], &ty[0], nv, dense, offs, &wx[0], kh, nh, offs + nv,
-                          <real>cval, <real>cval2)
+                          <real>cval, <real>cval2, hl, nl, lb, lr, hr, nr, rb, rr_)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(scratch)
@@ -633,16 +683,19 @@ def sep2d_f32(const float[:, :, :] src, float[:, :, :] out, const Py_ssize_t[::1
               const Py_ssize_t[::1] tabx, Py_ssize_t ox, const float[::1] wy,
               const Py_ssize_t[::1] ty, Py_ssize_t kv, const float[::1] wx,
               const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
-              Py_ssize_t strip, int num_threads):
+              Py_ssize_t strip, int num_threads, const float[:, :, :] left,
+              const float[:, :, :] right):
     """float32 version of :func:`sep2d_f64`."""
-    _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip, num_threads)
+    _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip, num_threads,
+           left, right)
 
 
 def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[::1] taby,
               const Py_ssize_t[::1] tabx, Py_ssize_t ox, const double[::1] wy,
               const Py_ssize_t[::1] ty, Py_ssize_t kv, const double[::1] wx,
               const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
-              Py_ssize_t strip, int num_threads):
+              Py_ssize_t strip, int num_threads, const double[:, :, :] left,
+              const double[:, :, :] right):
     """out[b] = (taps wx at columns tx) along rows of ((taps wy at rows ty) along columns of
     src[b]), one strip of rows at a time; kv, kh are the kernels' extents (max tap + 1).
 
@@ -653,8 +706,13 @@ def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[:
     len(tabx) >= W + kh - 1, taps within [0, kv) and [0, kh), strip >= 1; out does not
     overlap src; the image and row strides of src and out are multiples of the item size
     (rows themselves contiguous).
+
+    left/right: the columns just beyond src's left and right edges ((B, H, ox) and
+    (B, H, kh - 1 - ox), rows contiguous, any pitch), filtered like src's own columns in
+    place of tabx's padding; a width-0 array (any pitch) means that side is padded by tabx.
     """
-    _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip, num_threads)
+    _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip, num_threads,
+           left, right)
 
 
 # ---- edge magnitude: sqrt(g0^2 + g1^2 [+ g2^2]) / norm in one threaded pass ---------------

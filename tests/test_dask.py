@@ -639,3 +639,33 @@ def test_distributed_local_cluster(rng):
         assert got.dtype == exp.dtype
         assert got.tobytes() == exp.tobytes()
     assert set(np.unique(results[-1])) == {1}  # one pyconv thread per chunk on the workers
+
+
+def test_fused_chunks_read_their_neighbours_columns(rng, monkeypatch):
+    """Under the ring schedule a 2-D separable filter's chunks take the columns beyond their
+    left and right edges as halos (no slabs along the last axis); the result is still the
+    in-memory one, bit for bit, lazily and with out=."""
+    from pyconv import _separable
+    pdask.SCHEDULE = "ring"
+    calls = []
+    real = _separable._fused_pair
+
+    def spy(x, py, px, dt, out, num_threads, halo=None):
+        calls.append(halo)
+        return real(x, py, px, dt, out, num_threads, halo)
+
+    monkeypatch.setattr(_separable, "_fused_pair", spy)
+    x = image(rng, (40, 45), np.float32)
+    dx = da.from_array(x, chunks=(13, (15, 12, 18)))
+    expected = filters.gaussian(x, (1.0, 1.5), mode="mirror")
+    calls.clear()
+    check(pdask.gaussian(dx, (1.0, 1.5), mode="mirror"), expected)
+    with_halo = [h for h in calls if h is not None]
+    # every chunk is one fused call with its halos; slabs only along axis 0 (no halo)
+    assert len(with_halo) == 9
+    sides = sorted((h[0] is None, h[1] is None) for h in with_halo)
+    # the first column of chunks has no left neighbour, the last no right one
+    assert sides == [(False, False)] * 3 + [(False, True)] * 3 + [(True, False)] * 3
+    out = np.zeros_like(x)
+    pdask.gaussian(dx, (1.0, 1.5), mode="mirror", out=out)
+    assert out.tobytes() == expected.tobytes()

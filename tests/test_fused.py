@@ -221,3 +221,47 @@ def test_edge_magnitude_path_batches_threads_and_mask(monkeypatch):
     view = x[1, ::2, ::-3]
     np.testing.assert_array_equal(filters.sobel(view), filters.sobel(view.copy()))
     assert len(calls) == 3 + 3 + 1 + 2 + 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", MODES)
+def test_halo_columns_give_the_wider_images_outputs(dtype, mode, rng):
+    """With the columns beyond its left and right edges (a dask chunk's neighbours' samples),
+    the fused sweep of a column range equals that range of the sweep of the whole image, bit
+    for bit: vertical taps over the halo columns in every row path (four-row groups, single
+    rows, constant-mode rows from the tile), the halo instead of the padding."""
+    dt = np.dtype(dtype)
+    for kv, kh, oy, ox in ((17, 17, 0, 0), (4, 6, 0, 1), (5, 3, -1, 0), (1, 7, 0, 0),
+                           (3, 2, 0, 0), (6, 1, 1, 0)):
+        x = rng.standard_normal((2, 37, 60)).astype(dt)
+        py = _separable._Pass("corr", 1, mode, 0.5, rng.standard_normal(kv), oy)
+        px = _separable._Pass("corr", 2, mode, -1.5, rng.standard_normal(kh), ox)
+        full = _separable._fused_pair(x, py, px, dt, None, 1)
+        _, _, ext, o = _separable._taps_of(px, dt)
+        L, R = ext // 2 + o, ext - 1 - (ext // 2 + o)
+        c0, c1 = 20, 45
+        halo = (x[:, :, c0 - L:c0] if L else None, x[:, :, c1:c1 + R] if R else None)
+        for threads in (1, 2):
+            got = _separable._fused_pair(x[:, :, c0:c1], py, px, dt, None, threads, halo=halo)
+            assert got.tobytes() == np.ascontiguousarray(full[:, :, c0:c1]).tobytes()
+        if "wrap" in mode:
+            continue    # (one side only: a periodic chunk's padding is its own other end)
+        # the halo may be a copy (contiguous) or a view; one side only pads the other side
+        # by the mode from the chunk's own samples, as a chunk ending there would
+        got = _separable._fused_pair(x[:, :, c0:c1], py, px, dt, None, 1,
+                                     halo=(None if halo[0] is None else halo[0].copy(), None))
+        ref = _separable._fused_pair(np.concatenate([x[:, :, c0 - L:c0], x[:, :, c0:c1]], 2),
+                                     py, px, dt, None, 1)[:, :, L:]
+        assert got.tobytes() == np.ascontiguousarray(ref).tobytes()
+
+
+def test_halo_of_the_wrong_width_or_shape_is_refused(rng):
+    x = rng.standard_normal((10, 12))
+    py = _separable._Pass("corr", 0, "reflect", 0.0, np.ones(3))
+    px = _separable._Pass("corr", 1, "reflect", 0.0, np.ones(5))
+    with pytest.raises(ValueError, match="left halo"):
+        _separable._fused_pair(x, py, px, np.dtype(np.float64), None, 1,
+                               halo=(np.zeros((10, 1)), None))
+    with pytest.raises(ValueError, match="does not fit"):
+        _separable._fused_pair(x, py, px, np.dtype(np.float64), None, 1,
+                               halo=(None, np.zeros((9, 2))))
