@@ -33,7 +33,10 @@ outputs farther than the halo from an inner border see only its own samples, so 
 already those of the whole array), then the outputs within the halo of each inner border are
 recomputed from thin slabs gathered from the chunk and its neighbours, one halo axis after
 the other (the slab of an axis spans the full chunk along later axes and only the exact
-part along earlier ones, so the corners are done once).  It needs every chunk along a
+part along earlier ones, so the corners are done once).  A filter that is one fused sweep
+over the last two axes (a 2-D Gaussian or sepfilter) needs no slabs along the last axis:
+each chunk's sweep reads the neighbours' columns beyond its left and right edges in place,
+as halos of the kernel.  The schedule needs every chunk along a
 filtered axis to hold at least ``lo + hi`` samples, so that a slab reads one neighbour per
 side; a cost model (``SCHEDULE = 'auto'``) compares the slabs with the halo copy: wide chunks
 and thin halos (an 8192² image in 2048² chunks, a Gaussian's 8 + 8) take the ring schedule,
