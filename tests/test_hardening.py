@@ -1381,7 +1381,14 @@ def test_unbuilt_checkout_says_how_to_build(tmp_path):
     src = os.path.dirname(pyconv.__file__)
     shutil.copytree(src, tmp_path / "pyconv",
                     ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
-    r = subprocess.run([sys.executable, "-c", "import pyconv"], cwd=tmp_path,
-                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
+    # loaded from that folder explicitly, without site-packages (-S): an editable install's
+    # import hook would otherwise find the built modules wherever the interpreter starts
+    # (the error comes before pyconv imports NumPy)
+    code = ("import importlib.util, sys; d = sys.argv[1]; "
+            "s = importlib.util.spec_from_file_location('pyconv', d + '/__init__.py', "
+            "submodule_search_locations=[d]); m = importlib.util.module_from_spec(s); "
+            "sys.modules['pyconv'] = m; s.loader.exec_module(m)")
+    r = subprocess.run([sys.executable, "-S", "-c", code, str(tmp_path / "pyconv")], cwd=tmp_path,
+                       capture_output=True, text=True)
     assert r.returncode != 0
     assert "compiled modules are not built" in r.stderr and "pip install" in r.stderr
