@@ -350,7 +350,8 @@ def _halo_map(x, fn, halos, codes, dtype, out=None):
     lohi = {ax: halos[ax] for ax in depth}
     # the ring schedule also runs the outer blocks on their own (without the inner halo):
     # their own boundary handling must still be the array's
-    if not cropped and (not depth or _ring_pays(x.chunks, lohi)) and all(
+    if not cropped and (not depth or _ring_pays(x.chunks, lohi, _free_axis(fn, lohi, ndim))) \
+            and all(
             boundary[ax] == "periodic" or codes[ax] == CONSTANT
             or _edge_is_local(codes[ax], *lohi[ax], x.shape[ax], x.chunks[ax][0],
                               x.chunks[ax][-1]) for ax in lohi):
@@ -381,9 +382,18 @@ SCHEDULE = "auto"
 _COPY_COST = 0.5
 
 
-def _ring_pays(chunks, lohi):
+def _free_axis(fn, lohi, ndim):
+    """The last axis when ``fn`` takes the samples beyond a block's edges along it as halos
+    (``fn.side_halo``: the widths it needs, equal to that axis' halo): the blocks then
+    compute that axis' borders themselves and the ring schedule has no slabs along it."""
+    want = getattr(fn, "side_halo", None)
+    return ndim - 1 if want is not None and lohi.get(ndim - 1) == tuple(want) else None
+
+
+def _ring_pays(chunks, lohi, free=None):
     """Whether the ring schedule is exact for this chunking and, under SCHEDULE='auto',
-    cheaper than map_overlap.
+    cheaper than map_overlap (``free``: an axis whose borders the blocks compute themselves,
+    from halos handed to them, so it has no slabs).
 
     map_overlap copies each chunk with its halo (P samples) and filters that: P (1 + c).
     The ring schedule filters the chunk as it is (N samples), then recomputes the outputs
@@ -405,7 +415,7 @@ def _ring_pays(chunks, lohi):
     axes = sorted(lohi)
     for k, ax in enumerate(axes):
         for side in lohi[ax]:
-            if not side:
+            if not side or ax == free:
                 continue
             size = 1.0
             for a in range(len(n)):
@@ -537,11 +547,7 @@ def _ring_map(x, fn, lohi, periodic, dtype, out=None):
     # (fewer tasks to schedule), tasks of their own otherwise (a worker then receives the
     # slab, not the whole neighbour)
     inline = _shares_memory_scheduler()
-    # a fn that takes the columns beyond the block's last-axis edges (side_halo: the widths
-    # it needs) computes that axis' borders itself: no slabs along it
-    last = x.ndim - 1
-    if getattr(fn, "side_halo", None) is None or lohi.get(last) != tuple(fn.side_halo):
-        last = None
+    last = _free_axis(fn, lohi, x.ndim)
     dsk = {}
     for idx in itertools.product(*(range(len(c)) for c in x.chunks)):
         info = [layout[a][i] for a, i in enumerate(idx)]

@@ -526,6 +526,11 @@ def test_auto_schedule_cost_model():
     assert pdask._ring_pays(((2048,) * 4, (2048,) * 4), {0: (8, 8), 1: (8, 8)})
     # small 3-D chunks, thick halo: the slabs would cost more than the halo copy
     assert not pdask._ring_pays(((16,) * 4,) * 3, {0: (4, 4), 1: (4, 4), 2: (4, 4)})
+    # 128² chunks, halo 8 + 8: with slabs along both axes the halo copy is cheaper; when the
+    # blocks read their last axis' halos themselves (a fused 2-D sweep) the ring wins
+    chunks, lohi = ((128,) * 4, (128,) * 4), {0: (8, 8), 1: (8, 8)}
+    assert not pdask._ring_pays(chunks, lohi)
+    assert pdask._ring_pays(chunks, lohi, free=1)
     # a chunk shorter than lo + hi: the ring schedule is not exact
     pdask.SCHEDULE = "ring"
     assert not pdask._ring_pays(((6, 20),), {0: (4, 3)})
