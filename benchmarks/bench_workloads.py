@@ -778,15 +778,6 @@ def _c_pyconv_factors():
                      threads="pyconv", baseline=True, requires="pyconv.filters.sepfilter")
 
 
-def _c_cv2_filter2d_reflect():
-    def make(inp, T):
-        cv2 = lib("cv2")
-        x, k = inp["image"], inp["kernel"]
-        # scipy's 'reflect' (edge sample repeated) is OpenCV's BORDER_REFLECT
-        return lambda: cv2.filter2D(x, -1, k, borderType=cv2.BORDER_REFLECT)
-    return Contender("cv2.filter2D", "cv2", make, threads="cv2")
-
-
 register(Workload(
     name="rank1_15x15_2048", group="filters", requires="pyconv.filters.correlate",
     description="pyconv.filters.correlate with a dense rank-1 15x15 kernel (found separable "
@@ -794,7 +785,7 @@ register(Workload(
     build=_build_rank1, reference=_ref_rank1,
     flops=_NPX * 2 * 2 * _R1, nbytes=4 * (2 * _NPX + _R1 * _R1), taps=_R1 * _R1,
     contenders=[_c_pyconv("pyconv.filters.correlate", "image", "kernel", mode="reflect"),
-                _c_pyconv_factors(), _c_cv2_filter2d_reflect()],
+                _c_pyconv_factors(), c_cv2_filter2d("reflect")],
 ))
 
 
