@@ -619,17 +619,22 @@ def test_distributed_local_cluster(rng):
     x = image(rng, (40, 37), np.float32)
     k = rng.standard_normal((4, 5)).astype(np.float32)
     dx = da.from_array(x, chunks=(17, (3, 20, 14)))
+    # chunks of at least lo + hi samples: the ring schedule, its neighbours' pieces (slabs
+    # and the fused sweep's halo columns) as tasks of their own on the worker processes
+    ring = da.from_array(x, chunks=(20, (13, 12, 12)))
     lazy = [pdask.gaussian(dx, 1.3, mode="grid-wrap"), pdask.sobel(dx, mode="mirror"),
             pdask.correlate(dx, k, mode="wrap", origin=(1, -2)),
             pdask.uniform(dx, 4, mode="constant", cval=1.0),
+            pdask.gaussian(ring, (1.0, 0.8), mode="mirror"),
             dx.map_blocks(lambda b: np.full(b.shape, pdask.chunk_num_threads()), dtype=int)]
     expected = [filters.gaussian(x, 1.3, mode="grid-wrap"), filters.sobel(x, mode="mirror"),
                 filters.correlate(x, k, mode="wrap", origin=(1, -2)),
-                filters.uniform(x, 4, mode="constant", cval=1.0)]
+                filters.uniform(x, 4, mode="constant", cval=1.0),
+                filters.gaussian(x, (1.0, 0.8), mode="mirror")]
     if HAS_CONV:
         xc = image(rng, (2, 3, 15, 14), np.float32)
         wc = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
-        lazy.insert(4, pdask.conv2d(da.from_array(xc, chunks=(1, 3, 8, 7)), wc, padding=1,
+        lazy.insert(5, pdask.conv2d(da.from_array(xc, chunks=(1, 3, 8, 7)), wc, padding=1,
                                     stride=2))
         expected.append(pyconv.conv2d(xc, wc, padding=1, stride=2))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
