@@ -207,6 +207,11 @@ def convolve(image, kernel, mode="reflect", cval=0.0, origin=0, *, channel_axis=
                          flip=True)
 
 
+#: correlate1d over an axis followed by at most this many samples (the product of the later
+#: axes, e.g. an RGB image's channels) runs along the flattened lines
+INTERLEAVED_MAX = 8
+
+
 def _correlate_axis(image, weights, axis, mode, cval, origin, out, num_threads, flip):
     img = image_array(image)
     w, strong = second_operand(weights, "weights")
@@ -238,6 +243,16 @@ def _correlate_axis(image, weights, axis, mode, cval, origin, out, num_threads, 
     if inner == 1:  # lines are contiguous: taps run along x
         shape4, kshape, ox = (1, 1, outer, n), (1, 1, k), before
         tables, tapl = (one, _engine.identity_table(outer), line), (zeros, zeros, taps)
+    elif inner <= INTERLEAVED_MAX:
+        # a few interleaved samples per position (the channels of a channel-last image): the
+        # n * inner samples of a line are one row, the taps inner samples apart, the padding
+        # per sample (rows of `inner` samples would cost a kernel row each)
+        xtab = np.where(line[:, None] < 0, -1,
+                        line[:, None] * inner + np.arange(inner)).reshape(-1)
+        shape4, kshape, ox = (1, 1, outer, n * inner), (1, 1, (k - 1) * inner + 1), \
+            before * inner
+        tables = (one, _engine.identity_table(outer), xtab.astype(np.intp))
+        tapl = (zeros, zeros, taps * inner)
     else:  # taps combine whole rows of the inner axes
         shape4, kshape, ox = (outer, 1, n, inner), (1, k, 1), 0
         tables, tapl = (one, line, _engine.identity_table(inner)), (zeros, taps, zeros)

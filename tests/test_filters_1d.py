@@ -171,3 +171,21 @@ def test_nan_inf_in_weights(name, bad, dtype, rng):
     w[1] = bad
     for axis in (0, 1):
         _check(name, image, w, dtype, axis=axis)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_axis_followed_by_a_few_interleaved_samples(mode, dtype, rng, monkeypatch):
+    """Along an axis followed by at most INTERLEAVED_MAX samples (a channel-last image's
+    channels) the lines run flattened, taps C samples apart: scipy's numbers, and the bits
+    of the row-by-row formulation used for wider trailing axes."""
+    for c in (1, 2, 3, 4, 8, 9):
+        image = rng.uniform(-1, 1, (6, 23, c))
+        w = rng.standard_normal(int(rng.integers(1, 8)))
+        origin = int(rng.choice(valid_origins(w.size, False)))
+        got = _check("correlate1d", image, w, dtype, axis=1, mode=mode, cval=0.75,
+                     origin=origin, what=f"C={c}")
+        monkeypatch.setattr(filters, "INTERLEAVED_MAX", 0)
+        rows = filters.correlate1d(image.astype(dtype), w.astype(dtype), axis=1, mode=mode,
+                                   cval=0.75, origin=origin)
+        monkeypatch.undo()
+        assert got.tobytes() == rows.tobytes()
