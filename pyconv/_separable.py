@@ -174,9 +174,24 @@ def _strip_rows(B, H, row_bytes, halo, nthreads, min_rows=1):
 
 def _fusable(x, p, q):
     """Two weighted passes (or central differences) over the last two axes, rows then
-    columns: one fused kernel."""
-    return (q is not None and p.kind in ("corr", "diff") and q.kind in ("corr", "diff")
-            and x.ndim >= 2 and p.axis == x.ndim - 2 and q.axis == x.ndim - 1)
+    columns, or over the two before a last axis of at most INTERLEAVED_MAX samples that no
+    pass filters (a channel-last image's channels): one fused kernel."""
+    if q is None or p.kind not in ("corr", "diff") or q.kind not in ("corr", "diff"):
+        return False
+    if x.ndim >= 2 and p.axis == x.ndim - 2 and q.axis == x.ndim - 1:
+        return True
+    return (x.ndim >= 3 and p.axis == x.ndim - 3 and q.axis == x.ndim - 2
+            and x.shape[-1] <= _filters.INTERLEAVED_MAX)
+
+
+def _merged(arr):
+    """``arr`` with its last two axes as one (a view), or None when they do not merge."""
+    try:
+        v = arr.view()
+        v.shape = arr.shape[:-2] + (arr.shape[-2] * arr.shape[-1],)
+    except AttributeError:
+        return None
+    return v
 
 
 def _taps_of(p, dt):
@@ -214,30 +229,45 @@ def _fused_pair(x, py, px, dt, out, num_threads, halo=None):
     intermediate image never goes to memory.  Same taps, order, boundary rules and cvals as
     the two correlate1d passes, so the same numbers, bit for bit.
 
+    With C interleaved samples per column (passes over the axes before a short last axis,
+    see _fusable), a row is W * C samples, the horizontal taps and the column table are
+    spread C samples apart, and each of the C samples is filtered on its own.
+
     halo: None or (left, right), the columns beyond the last axis' edges (each None or
-    exactly the horizontal kernel's reach on that side: see fused_halo_widths), taken from
-    a neighbouring array: the result is then that of the wider image, cut back to x's
-    columns (pyconv.dask's chunks use it instead of recomputing their side borders)."""
-    H, W = x.shape[-2:]
-    B = int(np.prod(x.shape[:-2], dtype=np.int64))
+    exactly the horizontal kernel's reach on that side, as _pass_halo gives it; C = 1
+    only), taken from a neighbouring array: the result is then that of the wider image,
+    cut back to x's columns (pyconv.dask's chunks use it instead of recomputing their side
+    borders)."""
+    inter = px.axis != x.ndim - 1       # samples interleaved along a last, unfiltered axis
+    C = x.shape[-1] if inter else 1
+    if inter and halo is not None:
+        raise ValueError("halo columns need the passes over the last two axes")
+    lead = x.shape[:-3] if inter else x.shape[:-2]
+    H, W = x.shape[len(lead)], x.shape[len(lead) + 1]
+    B = int(np.prod(lead, dtype=np.int64))
     wy, ty, kv, oy = _taps_of(py, dt)
     wx, tx, kh, ox = _taps_of(px, dt)
     by, bx = kv // 2 + oy, kh // 2 + ox
     taby = _engine.index_table(-by, H + kv - 1, H, mode_code(py.mode))
     tabx = _engine.index_table(-bx, W + kh - 1, W, mode_code(px.mode))
+    if inter:
+        tabx = np.where(tabx[:, None] < 0, -1, tabx[:, None] * C + np.arange(C)).reshape(-1)
+        tabx = tabx.astype(np.intp)
+        tx, kh, bx, W = tx * C, (kh - 1) * C + 1, bx * C, W * C
     # rows at any pitch are read and written in place (a view into a larger image, such as
     # a dask chunk, is not copied); other layouts are copied once
-    src = _engine.rows3d(x, dt)
+    xm = _merged(x) if inter else x
+    src = None if xm is None else _engine.rows3d(xm, dt)
     if src is None:
         src = np.ascontiguousarray(x, dtype=dt).reshape(B, H, W)
     if out is not None:
         check_out(out, x.shape, dt)
-    dest = _engine.rows_dest(out, src)
+    om = _merged(out) if inter and out is not None else out
+    dest = None if om is None else _engine.rows_dest(om, src)
     res = np.empty((B, H, W), dtype=dt) if dest is None else dest
     nthreads = effective_num_threads(num_threads, work=B * H * W * (wy.size + wx.size))
     strip = _strip_rows(B, H, W * dt.itemsize, kv - 1, nthreads, SEP_MIN_ROWS)
     left, right = halo if halo is not None else (None, None)
-    lead = x.shape[:-2]
     left, right = _halo_rows(left, lead, H, dt), _halo_rows(right, lead, H, dt)
     run = _kernels.kernels.sep2d_f32 if dt == np.float32 else _kernels.kernels.sep2d_f64
     run(src, res, taby, tabx, bx, wy, ty, kv, wx, tx, kh, float(py.cval), float(px.cval), strip,

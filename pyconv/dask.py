@@ -937,7 +937,8 @@ def _fused(x, dt, passes, num_threads, out=None):
         return _deliver(x, out)
     halos, codes = _chain_halos([passes])
     fn = functools.partial(_chain_block, dt=dt, passes=passes, num_threads=num_threads)
-    if len(passes) == 2 and _sep._fusable(x, passes[0], passes[1]):
+    if len(passes) == 2 and passes[1].axis == x.ndim - 1 and \
+            _sep._fusable(x, passes[0], passes[1]):
         # one fused sweep: it reads the neighbours' columns itself (see _ring_map)
         fn.side_halo = _pass_halo(passes[1])
     return _halo_map(x, fn, halos, codes, dt, out)

@@ -265,3 +265,62 @@ def test_halo_of_the_wrong_width_or_shape_is_refused(rng):
     with pytest.raises(ValueError, match="does not fit"):
         _separable._fused_pair(x, py, px, np.dtype(np.float64), None, 1,
                                halo=(None, np.zeros((9, 2))))
+
+
+@given(h=st.integers(1, 30), w=st.integers(1, 30), c=st.integers(1, 8), kv=st.integers(1, 9),
+       kh=st.integers(1, 9), my=st.sampled_from(MODES), mx=st.sampled_from(MODES),
+       f32=st.booleans(), batch=st.booleans(), seed=st.integers(0, 2**31),
+       cval=st.sampled_from([0.0, 1.5]))
+def test_fused_channel_last_equals_two_passes(h, w, c, kv, kh, my, mx, f32, batch, seed, cval):
+    """Passes over the two axes before a short last axis (a channel-last image) run as one
+    fused sweep over rows of W * C interleaved samples: the bits of the two correlate1d
+    passes, and of the same filter on each channel alone."""
+    rng = np.random.default_rng(seed)
+    dt = np.float32 if f32 else np.float64
+    x = rng.uniform(-1, 1, ((2,) if batch else ()) + (h, w, c)).astype(dt)
+    ky = rng.standard_normal(kv).astype(dt)
+    kx = rng.standard_normal(kh).astype(dt)
+    oy = int(rng.integers(-(kv // 2), (kv - 1) // 2 + 1))
+    ox = int(rng.integers(-(kh // 2), (kh - 1) // 2 + 1))
+    lead = [None] if batch else []
+    modes = ["reflect"] * len(lead) + [my, mx]
+    got = filters.sepfilter(x, lead + [ky, kx], mode=modes, cval=cval,
+                            origin=[0] * len(lead) + [oy, ox], channel_axis=-1)
+    step = filters.correlate1d(x, ky, axis=-3, mode=my, cval=cval, origin=oy)
+    cval2 = cval * float(np.sum(ky.astype(np.float64)))
+    expect = filters.correlate1d(step, kx, axis=-2, mode=mx, cval=cval2, origin=ox)
+    assert got.dtype == dt
+    assert got.tobytes() == expect.tobytes()
+    for ch in range(c):
+        one = filters.sepfilter(np.ascontiguousarray(x[..., ch]), lead + [ky, kx],
+                                mode=modes, cval=cval, origin=[0] * len(lead) + [oy, ox])
+        assert one.tobytes() == np.ascontiguousarray(got[..., ch]).tobytes()
+
+
+def test_fused_channel_last_layouts_and_out(monkeypatch):
+    calls = []
+    real = _separable._fused_pair
+    monkeypatch.setattr(_separable, "_fused_pair", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, (41, 37, 3)).astype(np.float32)
+    ref = filters.gaussian(x, 1.5, channel_axis=-1, num_threads=1)
+    assert calls
+    np.testing.assert_array_equal(ref, filters.gaussian(x, 1.5, channel_axis=-1, num_threads=2))
+    per = np.stack([filters.gaussian(x[..., k], 1.5) for k in range(3)], axis=-1)
+    assert ref.tobytes() == per.tobytes()
+    assert_close(ref, ndi.gaussian_filter(x.astype(np.float64), (1.5, 1.5, 0), mode="nearest"),
+                 np.float32, 13)
+    # a strided input, an output whose last two axes do not merge, an output in place
+    big = np.zeros((41, 37, 5), np.float32)
+    big[..., :3] = x
+    assert filters.gaussian(big[..., :3], 1.5, channel_axis=-1).tobytes() == ref.tobytes()
+    out = np.zeros((41, 37, 4), np.float32)[..., 1:]
+    assert filters.gaussian(x, 1.5, channel_axis=-1, out=out) is out
+    assert np.ascontiguousarray(out).tobytes() == ref.tobytes()
+    y = x.copy()
+    filters.gaussian(y, 1.5, channel_axis=-1, out=y)
+    assert y.tobytes() == ref.tobytes()
+    p = _separable._Pass("corr", 0, "reflect", 0.0, np.ones(3))
+    q = _separable._Pass("corr", 1, "reflect", 0.0, np.ones(3))
+    with pytest.raises(ValueError, match="halo"):
+        real(x, p, q, np.dtype(np.float32), None, 1, halo=(x[:, :1], None))
