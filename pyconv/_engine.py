@@ -179,6 +179,25 @@ def rows3d(arr, dtype):
     return flat
 
 
+def merge_last(arr):
+    """``arr`` with its last two axes as one (a view), or None when they do not merge."""
+    try:
+        v = arr.view()
+        v.shape = arr.shape[:-2] + (arr.shape[-2] * arr.shape[-1],)
+    except AttributeError:
+        return None
+    return v
+
+
+def interleave_table(table, C):
+    """An index table over positions, spread over C interleaved samples per position: entry
+    j * C + c is table[j] * C + c (-1 stays -1)."""
+    if C == 1:
+        return table
+    t = np.where(table[:, None] < 0, -1, table[:, None] * C + np.arange(C)).reshape(-1)
+    return t.astype(np.intp)
+
+
 def as4d(view, spatial):
     """(batch, *spatial) view -> (batch, D, H, W) view, unit axes inserted by indexing (a
     view whatever the strides: reshape could silently copy)."""

@@ -184,16 +184,6 @@ def _fusable(x, p, q):
             and x.shape[-1] <= _filters.INTERLEAVED_MAX)
 
 
-def _merged(arr):
-    """``arr`` with its last two axes as one (a view), or None when they do not merge."""
-    try:
-        v = arr.view()
-        v.shape = arr.shape[:-2] + (arr.shape[-2] * arr.shape[-1],)
-    except AttributeError:
-        return None
-    return v
-
-
 def _taps_of(p, dt):
     """(weights, tap positions, extent, origin) of a pass for the fused kernel.  A central
     difference is the taps -1 at 0 and +1 at 2 (no multiply by the zero centre weight); in
@@ -251,18 +241,17 @@ def _fused_pair(x, py, px, dt, out, num_threads, halo=None):
     taby = _engine.index_table(-by, H + kv - 1, H, mode_code(py.mode))
     tabx = _engine.index_table(-bx, W + kh - 1, W, mode_code(px.mode))
     if inter:
-        tabx = np.where(tabx[:, None] < 0, -1, tabx[:, None] * C + np.arange(C)).reshape(-1)
-        tabx = tabx.astype(np.intp)
+        tabx = _engine.interleave_table(tabx, C)
         tx, kh, bx, W = tx * C, (kh - 1) * C + 1, bx * C, W * C
     # rows at any pitch are read and written in place (a view into a larger image, such as
     # a dask chunk, is not copied); other layouts are copied once
-    xm = _merged(x) if inter else x
+    xm = _engine.merge_last(x) if inter else x
     src = None if xm is None else _engine.rows3d(xm, dt)
     if src is None:
         src = np.ascontiguousarray(x, dtype=dt).reshape(B, H, W)
     if out is not None:
         check_out(out, x.shape, dt)
-    om = _merged(out) if inter and out is not None else out
+    om = _engine.merge_last(out) if inter and out is not None else out
     dest = None if om is None else _engine.rows_dest(om, src)
     res = np.empty((B, H, W), dtype=dt) if dest is None else dest
     nthreads = effective_num_threads(num_threads, work=B * H * W * (wy.size + wx.size))

@@ -111,10 +111,6 @@ def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_thre
 
     if out is not None:
         check_out(out, img.shape, dt)
-    # the kernel reads any strides: a channel axis (wherever it is) becomes the batch axis
-    # of a view, so neither the input nor the result is copied or transposed
-    x = img[None] if ca is None else np.moveaxis(img, ca, 0)
-    src = _engine.as4d(_engine.kernel_source(x, dt), spatial)
     pad = 3 - spatial
     n3 = (1,) * pad + tuple(img.shape[i] for i in range(img.ndim) if i != ca)
     k3 = (1,) * pad + ksize
@@ -124,16 +120,42 @@ def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_thre
     before = [kk // 2 + oo for kk, oo in zip(k3, o3)]
     tables = [_engine.index_table(-b, n + kk - 1, n, m)
               for b, n, kk, m in zip(before, n3, k3, c3)]
-    shape4 = src.shape
-    dest = _engine.direct_dest(out, src, shape4, spatial, ca)
-    if dest is None:
-        check_alloc(img.shape, dt)
-        res = np.empty(img.shape, dtype=dt)
-        dest = _engine.as4d(res[None] if ca is None else np.moveaxis(res, ca, 0), spatial)
+    C = img.shape[-1] if ca == img.ndim - 1 else 1
+    if 1 < C <= INTERLEAVED_MAX:
+        # a channel-last image with a few channels: rows of W * C interleaved samples, the
+        # x taps C samples apart (the channels as a batch would be read C samples apart)
+        xs = _engine.kernel_source(img, dt)
+        xm = _engine.merge_last(xs)
+        if xm is None:
+            xm = _engine.merge_last(np.ascontiguousarray(xs))
+        src = _engine.as4d(xm[None], spatial)
+        n3, k3 = n3[:2] + (n3[2] * C,), k3[:2] + ((k3[2] - 1) * C + 1,)
+        taps3[2] = np.asarray(taps3[2], dtype=np.intp) * C
+        tables[2] = _engine.interleave_table(tables[2], C)
+        before[2] *= C
+        om = None if out is None else _engine.merge_last(out)
+        dest = None if om is None else _engine.direct_dest(om, src, src.shape, spatial)
+        if dest is None:
+            check_alloc(img.shape, dt)
+            res = np.empty(img.shape, dtype=dt)
+            dest = _engine.as4d(_engine.merge_last(res)[None], spatial)
+        else:
+            res = out
     else:
-        res = out
-    _engine.correlate(src, shape4, k3, taps3, weights, tables, before[2], cval, num_threads,
-                      dest=dest)
+        # the kernel reads any strides: a channel axis (wherever it is) becomes the batch
+        # axis of a view, so neither the input nor the result is copied or transposed
+        x = img[None] if ca is None else np.moveaxis(img, ca, 0)
+        src = _engine.as4d(_engine.kernel_source(x, dt), spatial)
+        dest = _engine.direct_dest(out, src, src.shape, spatial, ca)
+        if dest is None:
+            check_alloc(img.shape, dt)
+            res = np.empty(img.shape, dtype=dt)
+            dest = _engine.as4d(res[None] if ca is None else np.moveaxis(res, ca, 0),
+                                spatial)
+        else:
+            res = out
+    _engine.correlate(src, src.shape, k3, taps3, weights, tables, before[2], cval,
+                      num_threads, dest=dest)
     return _engine.deliver(res, out)
 
 
@@ -247,11 +269,9 @@ def _correlate_axis(image, weights, axis, mode, cval, origin, out, num_threads, 
         # a few interleaved samples per position (the channels of a channel-last image): the
         # n * inner samples of a line are one row, the taps inner samples apart, the padding
         # per sample (rows of `inner` samples would cost a kernel row each)
-        xtab = np.where(line[:, None] < 0, -1,
-                        line[:, None] * inner + np.arange(inner)).reshape(-1)
         shape4, kshape, ox = (1, 1, outer, n * inner), (1, 1, (k - 1) * inner + 1), \
             before * inner
-        tables = (one, _engine.identity_table(outer), xtab.astype(np.intp))
+        tables = (one, _engine.identity_table(outer), _engine.interleave_table(line, inner))
         tapl = (zeros, zeros, taps * inner)
     else:  # taps combine whole rows of the inner axes
         shape4, kshape, ox = (outer, 1, n, inner), (1, k, 1), 0

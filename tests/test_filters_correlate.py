@@ -414,3 +414,26 @@ def test_nan_inf_in_kernel(name, bad, kind, dtype, rng):
     kernel = make_kernel(kind, (3, 3), rng)
     kernel[1, 0] = bad
     _check(name, image, kernel, dtype, mode="reflect")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_channel_last_interleaved_rows_match_channel_planes(mode, dtype, rng, monkeypatch):
+    """A channel-last image with a few channels is filtered as rows of W * C interleaved
+    samples: the bits of the channel-as-batch formulation (used for more channels or other
+    channel axes), for 1-3 spatial axes, odd and even kernels, into any out=."""
+    for shape, kshape in (((9, 3), (4,)), ((7, 8, 2), (3, 2)), ((6, 7, 5), (2, 5)),
+                          ((5, 6, 4, 8), (3, 2, 3)), ((7, 6, 9), (3, 3))):
+        image = rng.uniform(-1, 1, shape).astype(dtype)
+        kernel = rng.standard_normal(kshape).astype(dtype)
+        got = filters.correlate(image, kernel, mode=mode, cval=0.5, channel_axis=-1)
+        monkeypatch.setattr(filters, "INTERLEAVED_MAX", 0)
+        planes = filters.correlate(image, kernel, mode=mode, cval=0.5, channel_axis=-1)
+        monkeypatch.undo()
+        assert got.tobytes() == planes.tobytes(), shape
+        out = np.zeros(shape[:-1] + (shape[-1] + 1,), dtype)[..., 1:]   # axes do not merge
+        assert filters.correlate(image, kernel, mode=mode, cval=0.5, channel_axis=-1,
+                                 out=out) is out
+        assert np.ascontiguousarray(out).tobytes() == got.tobytes()
+        same = image.copy()
+        filters.correlate(same, kernel, mode=mode, cval=0.5, channel_axis=-1, out=same)
+        assert same.tobytes() == got.tobytes()
