@@ -725,6 +725,48 @@ register(Workload(
 ))
 
 
+def _ref_gaussian_rgb(inp):
+    import scipy.ndimage as ndi
+    return ndi.gaussian_filter(_f64(inp["image"]), (_SIGMA, _SIGMA, 0), mode="nearest",
+                               truncate=4.0)
+
+
+def _c_rgb_gaussian_peers():
+    """scipy (sigma 0 on the channel axis), scikit-image (channel_axis=-1) and OpenCV (which
+    filters the channels of an HxWx3 image itself)."""
+    def scipy_make(inp, T):
+        import scipy.ndimage as ndi
+        x = inp["image"]
+        return lambda: ndi.gaussian_filter(x, (_SIGMA, _SIGMA, 0), mode="nearest", truncate=4.0)
+
+    def skimage_make(inp, T):
+        import skimage.filters as skf
+        x = inp["image"]
+        return lambda: skf.gaussian(x, sigma=_SIGMA, mode="nearest", truncate=4.0,
+                                    channel_axis=-1, preserve_range=True)
+
+    def cv2_make(inp, T):
+        cv2 = lib("cv2")
+        x = inp["image"]
+        n = len(_GK)
+        return lambda: cv2.GaussianBlur(x, (n, n), _SIGMA, sigmaY=_SIGMA,
+                                        borderType=cv2.BORDER_REPLICATE)
+    return [Contender("scipy.ndimage.gaussian_filter", "scipy", scipy_make, threads="serial"),
+            Contender("skimage.filters.gaussian", "skimage", skimage_make, threads="serial"),
+            Contender("cv2.GaussianBlur (3 channels)", "cv2", cv2_make, threads="cv2")]
+
+
+register(Workload(
+    name="gaussian_s2_2048x3", group="filters", requires="pyconv.filters.gaussian",
+    description=f"pyconv.filters.gaussian sigma=2 per channel (channel_axis=-1), 2048x2048x3 "
+                "f32 channel-last, mode='nearest'",
+    build=_build_rgb, reference=_ref_gaussian_rgb,
+    flops=3 * _NPX * 2 * 2 * len(_GK), nbytes=3 * 4 * 2 * _NPX, taps=2 * len(_GK),
+    contenders=[_c_pyconv("pyconv.filters.gaussian", "image", sigma=_SIGMA, mode="nearest",
+                          truncate=4.0, channel_axis=-1)] + _c_rgb_gaussian_peers(),
+))
+
+
 # the 15-tap Gaussian of the separable-filter targets: sigma 1.75, radius int(4 * 1.75 + 0.5) = 7
 _SIGMA15 = 1.75
 _GK15 = gaussian_kernel1d(_SIGMA15)
