@@ -444,7 +444,10 @@ cdef inline void _vrows4(real* o, Py_ssize_t opitch, const real** rows, const re
     # o + r * opitch, r = 0..3: the vertical pass of four consecutive output rows, row r
     # reading input rows rows[r + t] for taps t: each sum is the one _row_taps_block forms
     # (the same chain of multiply-adds in tap order; a partial sum stored and reloaded
-    # between groups keeps its value), computed VROWS_BLOCK columns at a time.  Groups of
+    # between groups keeps its value), computed VROWS_BLOCK columns at a time.  The first
+    # group is _row_taps_block's (ntaps % 8 taps, as four and the rest): how the compiler
+    # fuses the first products of a group into FMAs depends on the group, so a first group
+    # of another size gives other bits (the fused = chained tests fail).  Later groups of
     # four taps read seven input rows at once: when the row pitch is a multiple of 4 KB
     # (2048- or 8192-wide float32 images) all rows' samples of a column fall into one L1
     # set, and the eleven rows of an eight-tap group overflowed its eight ways, so every
