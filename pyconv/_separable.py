@@ -109,20 +109,19 @@ def _run(img, dt, passes, out, num_threads, halo=None):
     halo: the columns beyond the last axis' edges for a single fused pair (_fused_pair)."""
     # inf - inf and overflow give NaN/Inf silently, as in the compiled kernels and in scipy
     with np.errstate(invalid="ignore", over="ignore"):
-        if halo is not None:
-            x = img if float_dtype(img.dtype, "image") == dt else img.astype(dt)
-            if len(passes) != 2 or not _fusable(x, passes[0], passes[1]):
-                raise ValueError("a halo needs one fused pair of passes")
-            return _fused_pair(x, passes[0], passes[1], dt, out, num_threads, halo)
-        return _run_passes(img, dt, passes, out, num_threads)
+        return _run_passes(img, dt, passes, out, num_threads, halo)
 
 
-def _run_passes(img, dt, passes, out, num_threads):
+def _run_passes(img, dt, passes, out, num_threads, halo=None):
     if out is not None:
         check_out(out, img.shape, dt)
-    if not passes:
+    if not passes and halo is None:
         return _engine.deliver(np.array(img, dtype=dt, order="C"), out)
     x = img if float_dtype(img.dtype, "image") == dt else img.astype(dt)
+    if halo is not None:
+        if len(passes) != 2 or not _fusable(x, passes[0], passes[1]):
+            raise ValueError("a halo needs one fused pair of passes")
+        return _fused_pair(x, passes[0], passes[1], dt, out, num_threads, halo)
     i = 0
     while i < len(passes):
         p = passes[i]
