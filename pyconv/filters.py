@@ -124,36 +124,35 @@ def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_thre
     if 1 < C <= INTERLEAVED_MAX:
         # a channel-last image with a few channels: rows of W * C interleaved samples, the
         # x taps C samples apart (the channels as a batch would be read C samples apart)
+        def view4(a):
+            m = _engine.merge_last(a)
+            return None if m is None else _engine.as4d(m[None], spatial)
+
         xs = _engine.kernel_source(img, dt)
-        xm = _engine.merge_last(xs)
-        if xm is None:
-            xm = _engine.merge_last(np.ascontiguousarray(xs))
-        src = _engine.as4d(xm[None], spatial)
-        n3, k3 = n3[:2] + (n3[2] * C,), k3[:2] + ((k3[2] - 1) * C + 1,)
+        src = view4(xs)
+        if src is None:
+            src = view4(np.ascontiguousarray(xs))
+        k3 = k3[:2] + ((k3[2] - 1) * C + 1,)
         taps3[2] = np.asarray(taps3[2], dtype=np.intp) * C
         tables[2] = _engine.interleave_table(tables[2], C)
         before[2] *= C
         om = None if out is None else _engine.merge_last(out)
         dest = None if om is None else _engine.direct_dest(om, src, src.shape, spatial)
-        if dest is None:
-            check_alloc(img.shape, dt)
-            res = np.empty(img.shape, dtype=dt)
-            dest = _engine.as4d(_engine.merge_last(res)[None], spatial)
-        else:
-            res = out
     else:
         # the kernel reads any strides: a channel axis (wherever it is) becomes the batch
         # axis of a view, so neither the input nor the result is copied or transposed
+        def view4(a):
+            return _engine.as4d(a[None] if ca is None else np.moveaxis(a, ca, 0), spatial)
+
         x = img[None] if ca is None else np.moveaxis(img, ca, 0)
         src = _engine.as4d(_engine.kernel_source(x, dt), spatial)
         dest = _engine.direct_dest(out, src, src.shape, spatial, ca)
-        if dest is None:
-            check_alloc(img.shape, dt)
-            res = np.empty(img.shape, dtype=dt)
-            dest = _engine.as4d(res[None] if ca is None else np.moveaxis(res, ca, 0),
-                                spatial)
-        else:
-            res = out
+    if dest is None:
+        check_alloc(img.shape, dt)
+        res = np.empty(img.shape, dtype=dt)
+        dest = view4(res)
+    else:
+        res = out
     _engine.correlate(src, src.shape, k3, taps3, weights, tables, before[2], cval,
                       num_threads, dest=dest)
     return _engine.deliver(res, out)
