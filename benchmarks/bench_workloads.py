@@ -681,21 +681,23 @@ def _c_ndimage_gaussian(sigma=None):
     return Contender("scipy.ndimage.gaussian_filter", "scipy", make, threads="serial")
 
 
-def _c_skimage_gaussian(sigma=None):
+def _c_skimage_gaussian(sigma=None, channel_axis=None):
     def make(inp, T):
         import skimage.filters as skf
         x, sg = inp["image"], _SIGMA if sigma is None else sigma
-        return lambda: skf.gaussian(x, sigma=sg, mode="nearest", truncate=4.0, preserve_range=True)
+        return lambda: skf.gaussian(x, sigma=sg, mode="nearest", truncate=4.0, preserve_range=True,
+                                    channel_axis=channel_axis)
     return Contender("skimage.filters.gaussian", "skimage", make, threads="serial")
 
 
-def _c_cv2_gaussianblur(sigma=None):
+def _c_cv2_gaussianblur(sigma=None, name="cv2.GaussianBlur"):
+    """cv2.GaussianBlur (an HxWx3 image: each channel on its own)."""
     def make(inp, T):
         cv2 = lib("cv2")
         x, sg = inp["image"], _SIGMA if sigma is None else sigma
         n = len(gaussian_kernel1d(sg))
         return lambda: cv2.GaussianBlur(x, (n, n), sg, sigmaY=sg, borderType=cv2.BORDER_REPLICATE)
-    return Contender("cv2.GaussianBlur", "cv2", make, threads="cv2")
+    return Contender(name, "cv2", make, threads="cv2")
 
 
 def _c_cv2_sepfilter(kx_key, ky_key, border="BORDER_REPLICATE", name="cv2.sepFilter2D"):
@@ -731,31 +733,6 @@ def _ref_gaussian_rgb(inp):
                                truncate=4.0)
 
 
-def _c_rgb_gaussian_peers():
-    """scipy (sigma 0 on the channel axis), scikit-image (channel_axis=-1) and OpenCV (which
-    filters the channels of an HxWx3 image itself)."""
-    def scipy_make(inp, T):
-        import scipy.ndimage as ndi
-        x = inp["image"]
-        return lambda: ndi.gaussian_filter(x, (_SIGMA, _SIGMA, 0), mode="nearest", truncate=4.0)
-
-    def skimage_make(inp, T):
-        import skimage.filters as skf
-        x = inp["image"]
-        return lambda: skf.gaussian(x, sigma=_SIGMA, mode="nearest", truncate=4.0,
-                                    channel_axis=-1, preserve_range=True)
-
-    def cv2_make(inp, T):
-        cv2 = lib("cv2")
-        x = inp["image"]
-        n = len(_GK)
-        return lambda: cv2.GaussianBlur(x, (n, n), _SIGMA, sigmaY=_SIGMA,
-                                        borderType=cv2.BORDER_REPLICATE)
-    return [Contender("scipy.ndimage.gaussian_filter", "scipy", scipy_make, threads="serial"),
-            Contender("skimage.filters.gaussian", "skimage", skimage_make, threads="serial"),
-            Contender("cv2.GaussianBlur (3 channels)", "cv2", cv2_make, threads="cv2")]
-
-
 register(Workload(
     name="gaussian_s2_2048x3", group="filters", requires="pyconv.filters.gaussian",
     description=f"pyconv.filters.gaussian sigma=2 per channel (channel_axis=-1), 2048x2048x3 "
@@ -763,7 +740,9 @@ register(Workload(
     build=_build_rgb, reference=_ref_gaussian_rgb,
     flops=3 * _NPX * 2 * 2 * len(_GK), nbytes=3 * 4 * 2 * _NPX, taps=2 * len(_GK),
     contenders=[_c_pyconv("pyconv.filters.gaussian", "image", sigma=_SIGMA, mode="nearest",
-                          truncate=4.0, channel_axis=-1)] + _c_rgb_gaussian_peers(),
+                          truncate=4.0, channel_axis=-1),
+                _c_ndimage_gaussian((_SIGMA, _SIGMA, 0)), _c_skimage_gaussian(channel_axis=-1),
+                _c_cv2_gaussianblur(name="cv2.GaussianBlur (3 channels)")],
 ))
 
 
