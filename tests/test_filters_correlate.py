@@ -426,6 +426,10 @@ def test_channel_last_interleaved_rows_match_channel_planes(mode, dtype, rng, mo
         image = rng.uniform(-1, 1, shape).astype(dtype)
         kernel = rng.standard_normal(kshape).astype(dtype)
         got = filters.correlate(image, kernel, mode=mode, cval=0.5, channel_axis=-1)
+        ref = ref_channels(ndi.correlate, as_ref(image, dtype), as_ref(kernel, dtype), -1,
+                           mode=mode, cval=0.5)
+        assert_close(got, ref, dtype, kernel.size, what=str(shape),
+                     scale=input_scale(image, kernel, 0.5))
         monkeypatch.setattr(filters, "INTERLEAVED_MAX", 0)
         planes = filters.correlate(image, kernel, mode=mode, cval=0.5, channel_axis=-1)
         monkeypatch.undo()

@@ -237,6 +237,12 @@ def test_halo_columns_give_the_wider_images_outputs(dtype, mode, rng):
         py = _separable._Pass("corr", 1, mode, 0.5, rng.standard_normal(kv), oy)
         px = _separable._Pass("corr", 2, mode, -1.5, rng.standard_normal(kh), ox)
         full = _separable._fused_pair(x, py, px, dt, None, 1)
+        # the whole image's sweep against scipy's two passes in float64
+        ref = ndi.correlate1d(ndi.correlate1d(x.astype(np.float64), py.weights, axis=1,
+                                              mode=mode, cval=0.5, origin=oy),
+                              px.weights, axis=2, mode=mode, cval=-1.5, origin=ox)
+        assert_close(full, ref, dt, kv + kh,
+                     scale=input_scale(x, np.outer(py.weights, px.weights), 1.5))
         _, _, ext, o = _separable._taps_of(px, dt)
         L, R = ext // 2 + o, ext - 1 - (ext // 2 + o)
         c0, c1 = 20, 45
@@ -291,6 +297,10 @@ def test_fused_channel_last_equals_two_passes(h, w, c, kv, kh, my, mx, f32, batc
     expect = filters.correlate1d(step, kx, axis=-2, mode=mx, cval=cval2, origin=ox)
     assert got.dtype == dt
     assert got.tobytes() == expect.tobytes()
+    ref = ndi.correlate1d(ndi.correlate1d(x.astype(np.float64), ky.astype(np.float64), axis=-3,
+                                          mode=my, cval=cval, origin=oy),
+                          kx.astype(np.float64), axis=-2, mode=mx, cval=cval2, origin=ox)
+    assert_close(got, ref, dt, kv + kh, scale=input_scale(x, np.outer(ky, kx), cval))
     for ch in range(c):
         one = filters.sepfilter(np.ascontiguousarray(x[..., ch]), lead + [ky, kx],
                                 mode=modes, cval=cval, origin=[0] * len(lead) + [oy, ox])
