@@ -27,7 +27,6 @@
 # Each output is summed by one thread, over t in order, then the bias is added: the result does
 # not depend on the number of threads.  Scratch per thread is bounded by one task's rows.
 
-from libc.stdlib cimport calloc
 
 cdef enum:
     CONV_MR = 3            # output channels per _mk3 tile

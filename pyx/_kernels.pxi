@@ -3,7 +3,7 @@
 # validated by pyconv (shapes consistent, buffers C-contiguous, num_threads >= 1); the kernels only
 # do arithmetic, release the GIL and never raise except MemoryError for their scratch space.
 
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy
 from libc.stdint cimport uint32_t, uint64_t
 from libc.math cimport sqrt, sqrtf
@@ -180,7 +180,8 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                             Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t nstrips,
                             Py_ssize_t nx, const Py_ssize_t* offs, const real* w,
                             Py_ssize_t ntaps, real cval, bint vline,
-                            const real** ptrs) noexcept nogil:
+                            const real** ptrs, Py_ssize_t xstep, const Py_ssize_t* soff,
+                            const real* wq) noexcept nogil:
     # One task = one (batch item, output plane, strip of output rows, chunk of columns):
     # gather the padded input it needs into the thread's tile, then sweep the taps.
     # ss / os: element strides (b, z, y, x) of the source and the output; a row whose x
@@ -188,7 +189,10 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     # vline: the taps are the kh consecutive rows of one column (a pass along rows), so
     # four output rows are swept together once their rows are in (_vrows4; ptrs: scratch
     # for kh + 3 row pointers), with the sums of _row_taps.
-    cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done
+    # xstep > 0: the taps are the whole grid of kd planes x kh rows x nxt columns xstep apart,
+    # and every output row is one of a group of three swept together in registers by the
+    # super-taps (soff, wq) of _dense_rows3.
+    cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done, g
     cdef Py_ssize_t trows = strip + kh - 1
     cdef Py_ssize_t tw = xchunk + kw - 1
     cdef real* dst
@@ -229,6 +233,15 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
         r = j - (kh - 1)
         if r < 0:
             continue
+        if xstep > 0:
+            # a group of three output rows once its input rows are in; the last group of the
+            # strip may be short: its missing rows read the tile's slack and are dropped
+            if r % 3 == 2 or r == rows - 1:
+                g = r % 3 + 1
+                _dense_rows3(out + b * os[0] + z * os[1] + (y0 + r - g + 1) * os[2]
+                             + x0 * os[3], os[2], os[3], g, tile + (r - g + 1) * tw, soff,
+                             wq, kd, kh, (kw - 1) // xstep + 1, cw)
+            continue
         if vline and os[3] == 1:
             # rows done so far: every complete group of four up to r, then the rest at the end
             if r % 4 == 3:
@@ -256,10 +269,12 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                           const Py_ssize_t[::1] tabx, Py_ssize_t ox,
                           Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                           const Py_ssize_t[::1] offs, const real[::1] tapw, double cval,
-                          Py_ssize_t strip, Py_ssize_t xchunk, int num_threads) except -1:
+                          Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t xstep,
+                          int num_threads) except -1:
     cdef Py_ssize_t B = out.shape[0], Do = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
     cdef Py_ssize_t W = src.shape[3]
     cdef Py_ssize_t nstrips, nx, ntasks, task, trows, tw, tile_len, t0, t1, per_round, a
+    cdef Py_ssize_t nxt = 0, nu = 0, slack, p, ix, ky, j, u
     cdef Py_ssize_t ntaps = tapw.shape[0]
     cdef Py_ssize_t ss[4]
     cdef Py_ssize_t os[4]
@@ -268,6 +283,8 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     cdef const real* wp = NULL
     cdef const Py_ssize_t* op = NULL
     cdef const real** ptrs = NULL
+    cdef Py_ssize_t* soff = NULL
+    cdef real* wq = NULL
     cdef bint vline
     if B == 0 or Do == 0 or Ho == 0 or Wo == 0:
         return 0
@@ -281,20 +298,47 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
         num_threads = <int>ntasks
     trows = strip + kh - 1
     tw = xchunk + kw - 1
-    # each thread's tile (and output line) starts on its own 64-byte line
-    tile_len = (((kd * trows * tw + xchunk) * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 \
-        // sizeof(real)
     # a pass along rows (the taps: the kh rows of one column, in order)
     vline = kd == 1 and kw == 1 and ntaps == kh and kh > 0
     for a in range(ntaps):
         if offs[a] != a * tw:
             vline = False
-    scratch = <real*>malloc(<size_t>(num_threads * tile_len) * sizeof(real))
+    if xstep > 0 and (kh < 2 or vline or ntaps == 0):
+        xstep = 0    # no input row is shared by two output rows (or the pass along rows)
+    # each thread's tile (and output line) starts on its own 64-byte line; a dense grid's
+    # register tiles read up to 2 rows and a tile's width past the strip's last row (slack,
+    # zeroed: their results are dropped)
+    slack = 2 * tw + DENSE_NR_F if xstep > 0 else 0
+    tile_len = (((kd * trows * tw + xchunk + slack) * <Py_ssize_t>sizeof(real) + 63) // 64) \
+        * 64 // sizeof(real)
+    if xstep > 0:
+        scratch = <real*>calloc(<size_t>(num_threads * tile_len), sizeof(real))
+    else:
+        scratch = <real*>malloc(<size_t>(num_threads * tile_len) * sizeof(real))
     ptrs = <const real**>malloc(<size_t>(num_threads * (kh + 3)) * sizeof(real*))
-    if scratch == NULL or ptrs == NULL:
+    if xstep > 0:
+        nxt = (kw - 1) // xstep + 1
+        nu = kd * (kh + 2) * nxt
+        soff = <Py_ssize_t*>malloc(<size_t>nu * sizeof(Py_ssize_t))
+        wq = <real*>malloc(<size_t>(3 * nu) * sizeof(real))
+    if scratch == NULL or ptrs == NULL or (xstep > 0 and (soff == NULL or wq == NULL)):
         free(scratch)
         free(ptrs)
+        free(soff)
+        free(wq)
         raise MemoryError("pyconv: cannot allocate the correlation scratch space")
+    if xstep > 0:
+        # super-tap u = (plane p, input row j of a group of three output rows, tap column ix),
+        # in that order: output row r takes weight w[p, j - r, ix] when 0 <= j - r < kh
+        u = 0
+        for p in range(kd):
+            for j in range(kh + 2):
+                for ix in range(nxt):
+                    soff[u] = (p * trows + j) * tw + ix * xstep
+                    for a in range(3):
+                        ky = j - a
+                        wq[3 * u + a] = tapw[(p * kh + ky) * nxt + ix] if 0 <= ky < kh else 0
+                    u = u + 1
     if ntaps > 0:
         wp = &tapw[0]
         op = &offs[0]
@@ -315,14 +359,19 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                            scratch + omp_get_thread_num() * tile_len + kd * trows * tw,
                            &tabz[0], &taby[0], &tabx[0], ox, ss, os, W, Do, Ho, Wo,
                            kd, kh, kw, strip, xchunk, nstrips, nx, op, wp, ntaps, c,
-                           vline, ptrs + omp_get_thread_num() * (kh + 3))
+                           vline, ptrs + omp_get_thread_num() * (kh + 3), xstep, soff,
+                           wq)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(scratch)
             free(ptrs)
+            free(soff)
+            free(wq)
             return -1
     free(scratch)
     free(ptrs)
+    free(soff)
+    free(wq)
     return 0
 
 
@@ -334,10 +383,11 @@ def correlate_tiled_f32(const float[:, :, :, :] src, float[:, :, :, :] out,
                         const Py_ssize_t[::1] tabx, Py_ssize_t ox,
                         Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                         const Py_ssize_t[::1] offs, const float[::1] tapw, double cval,
-                        Py_ssize_t strip, Py_ssize_t xchunk, int num_threads):
+                        Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t xstep,
+                        int num_threads):
     """float32 version of :func:`correlate_tiled_f64`."""
     _correlate_tiled(src, out, tabz, taby, tabx, ox, kd, kh, kw, offs, tapw, cval, strip,
-                     xchunk, num_threads)
+                     xchunk, xstep, num_threads)
 
 
 def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
@@ -345,7 +395,8 @@ def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
                         const Py_ssize_t[::1] tabx, Py_ssize_t ox,
                         Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                         const Py_ssize_t[::1] offs, const double[::1] tapw, double cval,
-                        Py_ssize_t strip, Py_ssize_t xchunk, int num_threads):
+                        Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t xstep,
+                        int num_threads):
     """out[b,z,y,x] = sum_t tapw[t] * P[b, z+tz[t], y+ty[t], x+tx[t]].
 
     P is src (B, D, H, W; any strides that are multiples of the item size, the output's too)
@@ -353,11 +404,13 @@ def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
     reads source index tab[i] (-1: cval); tabx[i] == i - ox wherever i - ox lies in [0, W).
     The input of one task is gathered into a tile of kd planes x (strip + kh - 1) rows x
     (xchunk + kw - 1) columns; offs[t] = (tz[t] * (strip + kh - 1) + ty[t]) * (xchunk + kw - 1)
-    + tx[t] is tap t's offset in it.  Contract: len(tabz) >= Do+kd-1, len(taby) >= Ho+kh-1,
+    + tx[t] is tap t's offset in it.  xstep > 0 says the taps are the whole grid of
+    kd x kh x ((kw - 1) // xstep + 1) taps, x taps xstep apart, in C order (0: any list).
+    Contract: len(tabz) >= Do+kd-1, len(taby) >= Ho+kh-1,
     len(tabx) >= Wo+kw-1; 1 <= strip <= Ho, 1 <= xchunk <= Wo; num_threads >= 1.
     """
     _correlate_tiled(src, out, tabz, taby, tabx, ox, kd, kh, kw, offs, tapw, cval, strip,
-                     xchunk, num_threads)
+                     xchunk, xstep, num_threads)
 
 
 # ---- four output rows of a vertical pass at once --------------------------------------------
@@ -475,6 +528,83 @@ cdef inline void _vrows4(real* o, Py_ssize_t opitch, const real** rows, const re
             for i in range(m):
                 o[r * opitch + x0 + i] = a[r * VROWS_BLOCK + i]
         x0 = x0 + VROWS_BLOCK
+
+
+cdef enum:
+    # one register tile of _dense_rows3: three output rows x 32 float32 (16 float64) columns,
+    # twelve vector accumulators with AVX2 (a shorter loop would be unrolled into scalars)
+    DENSE_NR_F = 32
+    DENSE_NR_D = 16
+
+
+cdef inline void _dense_phase(real* a0, real* a1, real* a2, const real* xb,
+                              const Py_ssize_t* soff, const real* wq, Py_ssize_t u0,
+                              Py_ssize_t u1, int which) noexcept nogil:
+    # super-taps u0 <= u < u1: a_r[lane] += wq[3u + r] * xb[soff[u] + lane] for the rows r in
+    # `which` (a constant at each call: the inlined copies keep only their rows' updates)
+    cdef Py_ssize_t u, l
+    cdef const real* xp
+    cdef real w0, w1, w2
+    for u in range(u0, u1):
+        xp = xb + soff[u]
+        w0 = wq[3 * u]
+        w1 = wq[3 * u + 1]
+        w2 = wq[3 * u + 2]
+        for l in range(DENSE_NR_F if real is float else DENSE_NR_D):
+            if which & 1:
+                a0[l] = a0[l] + w0 * xp[l]
+            if which & 2:
+                a1[l] = a1[l] + w1 * xp[l]
+            if which & 4:
+                a2[l] = a2[l] + w2 * xp[l]
+
+
+cdef inline void _dense_rows3(real* o, Py_ssize_t opitch, Py_ssize_t ostep, Py_ssize_t g,
+                              const real* base, const Py_ssize_t* soff, const real* wq,
+                              Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t nxt,
+                              Py_ssize_t n) noexcept nogil:
+    # Rows r < g (of three) of o + r * opitch, n columns ostep apart: the correlation with a
+    # dense grid of kd x kh x nxt taps, as "super-taps" u = (plane p, input row j of the group,
+    # tap column), in that order: the NR input samples at base + soff[u] + lane feed output row
+    # r with weight wq[3u + r] when its window holds input row j (0 <= j - r < kh: row 0 for
+    # j = 0, rows 0-1 for j = 1, all three up to j = kh - 1, rows 1-2 for j = kh, row 2 for
+    # j = kh + 1).  Each loaded vector serves up to three rows, the sums of a tile stay in
+    # registers, and a row's sum runs over its own taps only, in C order from zero, whatever
+    # its place in the group (the strips, hence the thread count, do not change a bit).  The
+    # last tile of a row reads NR columns (past n: the tile has slack) and stores n - x0.
+    cdef real a0[DENSE_NR_F]
+    cdef real a1[DENSE_NR_F]
+    cdef real a2[DENSE_NR_F]
+    cdef real* orow
+    cdef const real* xb
+    cdef Py_ssize_t x0, l, r, m, p, u0
+    cdef Py_ssize_t nr = DENSE_NR_F if real is float else DENSE_NR_D
+    x0 = 0
+    while x0 < n:
+        for l in range(DENSE_NR_F if real is float else DENSE_NR_D):
+            a0[l] = 0
+            a1[l] = 0
+            a2[l] = 0
+        xb = base + x0
+        for p in range(kd):
+            u0 = p * (kh + 2) * nxt
+            _dense_phase(a0, a1, a2, xb, soff, wq, u0, u0 + nxt, 1)
+            _dense_phase(a0, a1, a2, xb, soff, wq, u0 + nxt, u0 + 2 * nxt, 3)
+            _dense_phase(a0, a1, a2, xb, soff, wq, u0 + 2 * nxt, u0 + kh * nxt, 7)
+            _dense_phase(a0, a1, a2, xb, soff, wq, u0 + kh * nxt, u0 + (kh + 1) * nxt, 6)
+            _dense_phase(a0, a1, a2, xb, soff, wq, u0 + (kh + 1) * nxt, u0 + (kh + 2) * nxt, 4)
+        m = n - x0
+        if m > nr:
+            m = nr
+        for r in range(g):
+            orow = o + r * opitch + x0 * ostep
+            if ostep == 1 and m == nr:
+                for l in range(DENSE_NR_F if real is float else DENSE_NR_D):
+                    orow[l] = a0[l] if r == 0 else a1[l] if r == 1 else a2[l]
+            else:
+                for l in range(m):
+                    orow[l * ostep] = a0[l] if r == 0 else a1[l] if r == 1 else a2[l]
+        x0 = x0 + nr
 
 
 # ---- separable 2-D filter, fused: vertical then horizontal pass per strip -----------------

@@ -441,3 +441,64 @@ def test_channel_last_interleaved_rows_match_channel_planes(mode, dtype, rng, mo
         same = image.copy()
         filters.correlate(same, kernel, mode=mode, cval=0.5, channel_axis=-1, out=same)
         assert same.tobytes() == got.tobytes()
+
+
+# ---- the register tiles of a whole grid of taps (three output rows per sweep) ----------------
+
+def _grid_kernel(kshape, xstep, rng):
+    """A dense kernel, or one whose nonzero columns are ``xstep`` apart (correlate skips the
+    zero weights, so the taps are a grid with that x spacing)."""
+    k = rng.uniform(-1, 1, kshape)
+    if xstep > 1:
+        mask = np.zeros(kshape[-1], bool)
+        mask[::xstep] = True
+        k[..., ~mask] = 0
+    return k
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap", "mirror", "nearest"])
+@pytest.mark.parametrize("ishape, kshape, xstep", [
+    ((37, 70), (7, 7), 1),        # 37 rows: the strip's last group of three is short
+    ((38, 33), (8, 6), 1),        # even kernel, width just over one register tile
+    ((5, 3), (9, 9), 1),          # kernel larger than the image
+    ((1, 1), (7, 7), 1),          # one pixel
+    ((40, 129), (7, 13), 2),      # nonzero columns two apart: the x step of the grid
+    ((29, 64), (15, 15), 1),
+    ((9, 10, 11), (4, 4, 4), 1),  # 3-D: the grid spans planes
+])
+def test_dense_grid_tiles_match_scipy(mode, ishape, kshape, xstep, dtype, rng):
+    import pyconv._engine as engine
+    image = rng.uniform(-1, 1, ishape)
+    kernel = _grid_kernel(kshape, xstep, rng)
+    k3 = (1,) * (3 - kernel.ndim) + kernel.shape
+    tz, ty, tx = np.nonzero(kernel.reshape(k3))
+    assert engine._grid_step(tz, ty, tx, k3) == xstep, "the case must take the grid path"
+    got = _check("correlate", image, kernel, dtype, mode=mode, cval=0.75)
+    for n in (2, 3):
+        again = filters.correlate(image.astype(dtype), kernel.astype(dtype), mode=mode,
+                                  cval=0.75, num_threads=n)
+        assert np.array_equal(got, again, equal_nan=True), f"{n} threads changed the bits"
+
+
+def test_dense_grid_tiles_strided_readonly_and_out(dtype, rng):
+    base = rng.uniform(-1, 1, (90, 150))
+    image = base[::2, ::-3].astype(dtype)          # strided, negative x stride
+    image.setflags(write=False)
+    kernel = rng.uniform(-1, 1, (7, 8)).astype(dtype)
+    ref = ndi.correlate(image.astype(np.float64), kernel.astype(np.float64), mode="mirror")
+    out = np.empty(image.shape[::-1], dtype).T     # a Fortran-order destination
+    got = filters.correlate(image, kernel, mode="mirror", out=out)
+    assert got is out
+    assert_close(got, ref, dtype, kernel.size, scale=input_scale(image, kernel))
+
+
+@pytest.mark.parametrize("channels", [2, 3])
+def test_dense_grid_tiles_channel_last(channels, dtype, rng):
+    # a channel-last image's x taps are `channels` samples apart: the grid's x step
+    image = rng.uniform(-1, 1, (41, 67, channels))
+    kernel = rng.uniform(-1, 1, (7, 8))
+    got = filters.correlate(image.astype(dtype), kernel.astype(dtype), mode="wrap",
+                            channel_axis=-1)
+    for c in range(channels):
+        ref = ndi.correlate(as_ref(image[..., c], dtype), as_ref(kernel, dtype), mode="wrap")
+        assert_close(got[..., c], ref, dtype, kernel.size, scale=input_scale(image, kernel))
