@@ -93,24 +93,34 @@ def _tiling(out_shape, kshape, itemsize, nthreads):
     return strip, xchunk
 
 
-def correlate(src, out_shape, kshape, taps, weights, tables, ox, cval, num_threads, dest=None):
+def correlate(src, out_shape, kshape, taps, weights, tables, ox, cval, num_threads, dest=None,
+              bias=None):
     """Run the kernel.  src (B, D, H, W), any strides that are multiples of the item size;
-    taps (tz, ty, tx) index arrays; weights in src.dtype; tables (tabz, taby, tabx).  Writes
-    into ``dest`` (shape out_shape, item-size strides, not overlapping src) when given, else
-    allocates a C-contiguous result.  Returns the 4-D result."""
+    taps (tz, ty, tx) index arrays; weights (ntaps,), or (S, ntaps): batch item b then takes
+    row b % S (a depthwise layer's channels); bias None or (S,) added to batch item b's sums;
+    tables (tabz, taby, tabx).  Writes into ``dest`` (shape out_shape, item-size strides, not
+    overlapping src) when given, else allocates a C-contiguous result.  Returns the 4-D
+    result."""
     if dest is None:
         check_alloc(out_shape, src.dtype)
         dest = np.empty(out_shape, dtype=src.dtype)
-    ntaps = len(weights)
+    weights = np.asarray(weights)
+    wsets = weights.shape[0] if weights.ndim == 2 else 1
+    ntaps = weights.shape[-1]
     work = math.prod(out_shape) * max(1, ntaps)
     nthreads = effective_num_threads(num_threads, work=work)
     strip, xchunk = _tiling(out_shape, kshape, src.dtype.itemsize, nthreads)
     offs, xstep = _tap_offsets(taps, kshape, strip + kshape[1] - 1, xchunk + kshape[2] - 1)
     run = kernels.correlate_tiled_f32 if src.dtype == np.float32 else kernels.correlate_tiled_f64
     run(src, dest, tables[0], tables[1], tables[2], int(ox), kshape[0], kshape[1], kshape[2],
-        offs, np.ascontiguousarray(weights, dtype=src.dtype), float(cval), strip, xchunk,
-        xstep, nthreads)
+        offs, np.ascontiguousarray(weights, dtype=src.dtype).reshape(-1), float(cval), strip,
+        xchunk, xstep, wsets,
+        _NO_BIAS[src.dtype.char] if bias is None else np.ascontiguousarray(bias, src.dtype),
+        nthreads)
     return dest
+
+
+_NO_BIAS = {np.dtype(t).char: np.zeros(0, dtype=t) for t in (np.float32, np.float64)}
 
 
 def _tap_offsets(taps, kshape, trows, tw):

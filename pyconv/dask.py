@@ -1181,9 +1181,11 @@ def _conv_chunks(chunks, lo, length, stride, reach):
     return tuple(out)
 
 
-def _conv_block(block, func, weight, bias, stride, dilation, groups, num_threads):
-    return func(block, weight, bias, stride=stride, padding=0, dilation=dilation,
-                groups=groups, num_threads=chunk_num_threads(num_threads))
+def _conv_block(block, nd, weight, bias, stride, dilation, groups, plane, num_threads):
+    # the kernel path is the whole array's (plane), whatever the block's size
+    from . import nn
+    return nn._convnd(block, weight, bias, stride, 0, dilation, groups, "zeros", None,
+                      chunk_num_threads(num_threads), nd, plane=plane)
 
 
 def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, num_threads, nd):
@@ -1233,6 +1235,7 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, nu
     x = x.rechunk({1: -1})
     depth = {}
     out_chunks = list(x.chunks[:1]) + [(np.asarray(weight).shape[0],)]
+    osizes = []
     for i in range(nd):
         ax = 2 + i
         n = x.shape[ax]
@@ -1240,6 +1243,7 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, nu
         reach = extent[i] - 1
         s = stride[i]
         osize = (n + lo + hi - extent[i]) // s + 1
+        osizes.append(osize)
         length = (osize - 1) * s + extent[i]  # padded samples the outputs read
         tgt = _conv_chunks(x.chunks[ax], lo, length, s, reach)
         if lo or hi:
@@ -1251,8 +1255,10 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, nu
         out_chunks.append(tuple(counts))
         if len(tgt) > 1 and reach:
             depth[ax] = (0, reach)
-    fn = functools.partial(_conv_block, func=func, weight=weight, bias=bias, stride=stride,
-                           dilation=dilation, groups=groups, num_threads=num_threads)
+    plane = nn._plane_path(x.shape[1], np.asarray(weight).shape[0], groups, stride, osizes)
+    fn = functools.partial(_conv_block, nd=nd, weight=weight, bias=bias, stride=stride,
+                           dilation=dilation, groups=groups, plane=plane,
+                           num_threads=num_threads)
     meta = np.empty((0,) * x.ndim, dt)
     if depth:
         y = da.map_overlap(fn, x, depth=depth, boundary="none", trim=False,

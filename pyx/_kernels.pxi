@@ -181,7 +181,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                             Py_ssize_t nx, const Py_ssize_t* offs, const real* w,
                             Py_ssize_t ntaps, real cval, bint vline,
                             const real** ptrs, Py_ssize_t xstep, const Py_ssize_t* soff,
-                            const real* wq) noexcept nogil:
+                            const real* wq, Py_ssize_t wsets, const real* bias) noexcept nogil:
     # One task = one (batch item, output plane, strip of output rows, chunk of columns):
     # gather the padded input it needs into the thread's tile, then sweep the taps.
     # ss / os: element strides (b, z, y, x) of the source and the output; a row whose x
@@ -192,12 +192,15 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     # xstep > 0: the taps are the whole grid of kd planes x kh rows x nxt columns xstep apart,
     # and every output row is one of a group of three swept together in registers by the
     # super-taps (soff, wq) of _dense_rows3.
+    # wsets: batch item b takes weight set b % wsets (w and wq hold wsets sets one after the
+    # other); bias (NULL: none) adds bias[b % wsets] to every output once its sum is done.
     cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done, g
     cdef Py_ssize_t trows = strip + kh - 1
     cdef Py_ssize_t tw = xchunk + kw - 1
     cdef real* dst
     cdef real* orow
     cdef const real* src_b
+    cdef real c
     xi = task % nx
     rest = task // nx
     si = rest % nstrips
@@ -214,6 +217,10 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
         rows = strip
     width = cw + kw - 1
     src_b = src + b * ss[0]
+    if wsets > 1:
+        w = w + (b % wsets) * ntaps
+        if xstep > 0:
+            wq = wq + (b % wsets) * (3 * kd * (kh + 2) * ((kw - 1) // xstep + 1))
     # Rows are gathered just before the output row that first needs them (the first
     # kh - 1 up front), so reading the source from memory interleaves with the tap sweeps
     # instead of preceding them all.
@@ -262,6 +269,17 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
             _row_taps(line, tile + r * tw, offs, w, ntaps, cw)
             for i in range(cw):
                 orow[i * os[3]] = line[i]
+    if bias != NULL:
+        # the task's outputs are summed: add the bias while they are still in cache
+        c = bias[b % wsets]
+        for r in range(rows):
+            orow = out + b * os[0] + z * os[1] + (y0 + r) * os[2] + x0 * os[3]
+            if os[3] == 1:
+                for i in range(cw):
+                    orow[i] = orow[i] + c
+            else:
+                for i in range(cw):
+                    orow[i * os[3]] = orow[i * os[3]] + c
 
 
 cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
@@ -270,12 +288,12 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                           Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                           const Py_ssize_t[::1] offs, const real[::1] tapw, double cval,
                           Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t xstep,
-                          int num_threads) except -1:
+                          Py_ssize_t wsets, const real[::1] bias, int num_threads) except -1:
     cdef Py_ssize_t B = out.shape[0], Do = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
     cdef Py_ssize_t W = src.shape[3]
     cdef Py_ssize_t nstrips, nx, ntasks, task, trows, tw, tile_len, t0, t1, per_round, a
     cdef Py_ssize_t nxt = 0, nu = 0, slack, p, ix, ky, j, u
-    cdef Py_ssize_t ntaps = tapw.shape[0]
+    cdef Py_ssize_t ntaps = tapw.shape[0] // wsets
     cdef Py_ssize_t ss[4]
     cdef Py_ssize_t os[4]
     cdef real* scratch = NULL
@@ -285,6 +303,8 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     cdef const real** ptrs = NULL
     cdef Py_ssize_t* soff = NULL
     cdef real* wq = NULL
+    cdef const real* bp = NULL
+    cdef Py_ssize_t sw
     cdef bint vline
     if B == 0 or Do == 0 or Ho == 0 or Wo == 0:
         return 0
@@ -320,7 +340,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
         nxt = (kw - 1) // xstep + 1
         nu = kd * (kh + 2) * nxt
         soff = <Py_ssize_t*>malloc(<size_t>nu * sizeof(Py_ssize_t))
-        wq = <real*>malloc(<size_t>(3 * nu) * sizeof(real))
+        wq = <real*>malloc(<size_t>(3 * nu * wsets) * sizeof(real))
     if scratch == NULL or ptrs == NULL or (xstep > 0 and (soff == NULL or wq == NULL)):
         free(scratch)
         free(ptrs)
@@ -330,18 +350,24 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     if xstep > 0:
         # super-tap u = (plane p, input row j of a group of three output rows, tap column ix),
         # in that order: output row r takes weight w[p, j - r, ix] when 0 <= j - r < kh
-        u = 0
-        for p in range(kd):
-            for j in range(kh + 2):
-                for ix in range(nxt):
-                    soff[u] = (p * trows + j) * tw + ix * xstep
-                    for a in range(3):
-                        ky = j - a
-                        wq[3 * u + a] = tapw[(p * kh + ky) * nxt + ix] if 0 <= ky < kh else 0
-                    u = u + 1
+        # (one table per weight set)
+        for sw in range(wsets):
+            u = 0
+            for p in range(kd):
+                for j in range(kh + 2):
+                    for ix in range(nxt):
+                        soff[u] = (p * trows + j) * tw + ix * xstep
+                        for a in range(3):
+                            ky = j - a
+                            wq[3 * (sw * nu + u) + a] = \
+                                tapw[sw * ntaps + (p * kh + ky) * nxt + ix] \
+                                if 0 <= ky < kh else 0
+                        u = u + 1
     if ntaps > 0:
         wp = &tapw[0]
         op = &offs[0]
+    if bias.shape[0] > 0:
+        bp = &bias[0]
     per_round = _round_tasks(ntasks, strip * xchunk * (ntaps + 1), num_threads)
     # Tasks are handed out dynamically: when the OS deschedules one thread (a busy machine),
     # the others take its share instead of waiting for it.  Which thread computes an output
@@ -360,7 +386,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                            &tabz[0], &taby[0], &tabx[0], ox, ss, os, W, Do, Ho, Wo,
                            kd, kh, kw, strip, xchunk, nstrips, nx, op, wp, ntaps, c,
                            vline, ptrs + omp_get_thread_num() * (kh + 3), xstep, soff,
-                           wq)
+                           wq, wsets, bp)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(scratch)
@@ -384,10 +410,10 @@ def correlate_tiled_f32(const float[:, :, :, :] src, float[:, :, :, :] out,
                         Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                         const Py_ssize_t[::1] offs, const float[::1] tapw, double cval,
                         Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t xstep,
-                        int num_threads):
+                        Py_ssize_t wsets, const float[::1] bias, int num_threads):
     """float32 version of :func:`correlate_tiled_f64`."""
     _correlate_tiled(src, out, tabz, taby, tabx, ox, kd, kh, kw, offs, tapw, cval, strip,
-                     xchunk, xstep, num_threads)
+                     xchunk, xstep, wsets, bias, num_threads)
 
 
 def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
@@ -396,7 +422,7 @@ def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
                         Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                         const Py_ssize_t[::1] offs, const double[::1] tapw, double cval,
                         Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t xstep,
-                        int num_threads):
+                        Py_ssize_t wsets, const double[::1] bias, int num_threads):
     """out[b,z,y,x] = sum_t tapw[t] * P[b, z+tz[t], y+ty[t], x+tx[t]].
 
     P is src (B, D, H, W; any strides that are multiples of the item size, the output's too)
@@ -406,11 +432,13 @@ def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
     (xchunk + kw - 1) columns; offs[t] = (tz[t] * (strip + kh - 1) + ty[t]) * (xchunk + kw - 1)
     + tx[t] is tap t's offset in it.  xstep > 0 says the taps are the whole grid of
     kd x kh x ((kw - 1) // xstep + 1) taps, x taps xstep apart, in C order (0: any list).
+    tapw holds wsets >= 1 sets of len(offs) weights: batch item b takes set b % wsets and,
+    when bias is not empty (len(bias) == wsets), gets bias[b % wsets] added to its sums.
     Contract: len(tabz) >= Do+kd-1, len(taby) >= Ho+kh-1,
     len(tabx) >= Wo+kw-1; 1 <= strip <= Ho, 1 <= xchunk <= Wo; num_threads >= 1.
     """
     _correlate_tiled(src, out, tabz, taby, tabx, ox, kd, kh, kw, offs, tapw, cval, strip,
-                     xchunk, xstep, num_threads)
+                     xchunk, xstep, wsets, bias, num_threads)
 
 
 # ---- four output rows of a vertical pass at once --------------------------------------------

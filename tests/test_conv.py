@@ -949,3 +949,75 @@ def test_conv_transpose_out_overlapping_inputs(nsp, dtype, rng):
     assert expect.shape == w.shape
     assert CONV_T[nsp](x, w, out=w) is w
     np.testing.assert_array_equal(w, expect)
+
+
+# ------------------------------------------------------------------ depthwise as whole planes
+
+@pytest.fixture
+def plane_spy(monkeypatch):
+    """Every depthwise stride-1 layer takes the whole-plane path (whatever its size); the
+    list collects one entry per call that did."""
+    import pyconv.nn as nn
+    calls = []
+    real = nn._plane_conv
+
+    def spy(*a, **k):
+        calls.append(a[0].shape)
+        return real(*a, **k)
+
+    monkeypatch.setattr(nn, "PLANE_MIN_OUTPUTS", 0)
+    monkeypatch.setattr(nn, "_plane_conv", spy)
+    return calls
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("multiplier", [1, 2])
+@pytest.mark.parametrize("mode", PADDING_MODES)
+def test_plane_path_matches_references(nsp, multiplier, mode, dtype, rng, plane_spy):
+    C = 3
+    size = (11, 9, 6)[:nsp]
+    x = rng.uniform(-1, 1, (2, C) + size).astype(dtype)
+    for k, kw in [((3, 4, 2), dict(padding=1)),                        # odd and even
+                  ((2, 3, 3), dict(padding="same", dilation=2)),
+                  ((5, 1, 3), dict(padding=(2, 0, 1)[:nsp], dilation=(1, 3, 2)[:nsp])),
+                  ((1, 1, 1), dict()),
+                  ((4, 4, 4), dict(padding="valid"))]:
+        w = rng.standard_normal((C * multiplier, 1) + k[:nsp]).astype(dtype)
+        b = rng.standard_normal(C * multiplier).astype(dtype)
+        before = len(plane_spy)
+        got = check_conv(nsp, x, w, b, groups=C, padding_mode=mode, **kw)
+        assert len(plane_spy) == before + 1, "the case must take the whole-plane path"
+        check_conv(nsp, x, w, None, groups=C, padding_mode=mode, **kw)
+        for n in (2, 3):
+            np.testing.assert_array_equal(
+                CONV[nsp](x, w, b, groups=C, padding_mode=mode, num_threads=n, **kw), got)
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+def test_plane_path_small_and_large_images(nsp, dtype, rng, plane_spy):
+    # a one-sample image, a kernel larger than the image (wide padding), one channel
+    for size, k, pad in [((1, 1, 1), (3, 3, 3), 1), ((2, 3, 2), (5, 5, 5), 3),
+                         ((1, 2, 1), (2, 4, 2), 2)]:
+        x = rng.uniform(-1, 1, (1, 1) + size[:nsp]).astype(dtype)
+        w = rng.standard_normal((1, 1) + k[:nsp]).astype(dtype)
+        check_conv(nsp, x, w, padding=pad)
+        check_conv(nsp, x[0], w, padding=pad)        # unbatched
+    assert plane_spy
+
+
+def test_plane_path_real_size_strided_input_and_out(dtype, rng):
+    # above PLANE_MIN_OUTPUTS by itself; a strided, read-only input; the result written into
+    # an `out` of another layout, and into one whose planes do not form one view
+    import pyconv.nn as nn
+    base = rng.uniform(-1, 1, (2, 3, 2 * 52, 50))
+    x = base[:, :, ::2].astype(dtype)
+    x.setflags(write=False)
+    w = rng.standard_normal((6, 1, 3, 3)).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    assert nn._plane_path(3, 6, 3, [1, 1], (52, 50))
+    got = check_conv(2, x, w, b, groups=3, padding=1, padding_mode="reflect")
+    for out in (np.empty((2, 6, 50, 52), dtype).transpose(0, 1, 3, 2),
+                np.empty((6, 2, 52, 50), dtype).transpose(1, 0, 2, 3)):
+        res = pyconv.depthwise_conv2d(x, w, b, padding=1, padding_mode="reflect", out=out)
+        assert res is out
+        np.testing.assert_array_equal(out, got)

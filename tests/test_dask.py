@@ -382,6 +382,23 @@ def test_conv2d(case, dtype, rng):
 
 
 @needs_conv
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "circular"])
+def test_depthwise_whole_plane_path_in_small_chunks(mode, dtype, rng):
+    # the whole array's planes take the whole-plane path; its chunks are far smaller than
+    # the size that decides it, and still give the in-memory bits
+    import pyconv.nn as nn
+    x = image(rng, (2, 3, 50, 49), dtype)
+    w = rng.standard_normal((6, 1, 3, 4)).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    assert nn._plane_path(3, 6, 3, [1, 1], (50, 48))
+    expected = pyconv.conv2d(x, w, b, padding=(1, 1), groups=3, padding_mode=mode)
+    for ch in [(1, 3, 7, 9), (2, 3, (20, 30), 49)]:
+        res = pdask.conv2d(da.from_array(x, chunks=ch), w, b, padding=(1, 1), groups=3,
+                           padding_mode=mode)
+        check(res, expected)
+
+
+@needs_conv
 def test_conv3d_conv1d_unbatched(rng):
     x = image(rng, (2, 3, 6, 7, 5), np.float32)
     w = rng.standard_normal((2, 3, 3, 2, 3)).astype(np.float32)
