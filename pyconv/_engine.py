@@ -26,8 +26,8 @@ XCHUNK = 2048
 #: a whole grid of taps runs as register tiles of three output rows (each loaded input vector
 #: feeding up to three rows) from this many taps and rows on; a smaller grid spends more on
 #: the tiles' first and last input rows (one or two rows use them) than the reuse saves
-#: (measured on 2048² float32: 5x5 0.98x, 7x7 1.19x, 15x15 1.70x, 5x5x5 1.18x the speed of
-#: the tap-list sweep)
+#: (measured, float32, 1 / 2 threads, speed over the tap-list sweep: 2048² 5x5 0.98-1.0x,
+#: 7x7 1.04-1.06x, 9x9 1.25x, 15x15 1.5x; 128³ 5x5x5 1.14-1.16x)
 DENSE_MIN_TAPS = 40
 DENSE_MIN_ROWS = 4
 
