@@ -162,13 +162,16 @@ def _finish(res, out, oshape, written):
 PLANE_MIN_OUTPUTS = 48 * 48
 
 
-def _plane_path(C, O, groups, stride, osize):
+def _plane_path(C, O, groups, stride, osize, ksize, dilation):
     """Whether a layer runs as whole-plane correlations: each output channel reads one input
-    channel (groups == C), stride 1 as given, planes of PLANE_MIN_OUTPUTS outputs or more.
-    pyconv.dask decides this once for the whole array and passes it to every block, so a
-    block's bits are those of the in-memory call."""
+    channel (groups == C), stride 1 as given, planes of PLANE_MIN_OUTPUTS outputs or more,
+    and no axis whose dilated kernel reaches further than its outputs (the planes' tiles hold
+    the whole dilated span: a large dilation goes to the layer kernel, which gathers only the
+    taps).  pyconv.dask decides this once for the whole array and passes it to every block,
+    so a block's bits are those of the in-memory call."""
     return (groups == C and O % C == 0 and all(s == 1 for s in stride)
-            and math.prod(osize) >= PLANE_MIN_OUTPUTS)
+            and math.prod(osize) >= PLANE_MIN_OUTPUTS
+            and all(d * (k - 1) <= o for o, k, d in zip(osize, ksize, dilation)))
 
 
 def _plane_conv(x5, w5, b, dil3, pads3, mode, osize3, dest, num_threads):
@@ -245,7 +248,7 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, ou
     # for any larger one there, and elsewhere the stride is below the padded length, so
     # every value reaching the kernels fits an index
     if plane is None:
-        plane = _plane_path(C, O, groups, stride, osize)
+        plane = _plane_path(C, O, groups, stride, osize, ksize, dilation)
     stride = [s if o > 1 else n + lo + hi
               for s, o, n, (lo, hi) in zip(stride, osize, spatial, pads)]
     N = xa.shape[0] if batched else 1

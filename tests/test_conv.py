@@ -1014,10 +1014,26 @@ def test_plane_path_real_size_strided_input_and_out(dtype, rng):
     x.setflags(write=False)
     w = rng.standard_normal((6, 1, 3, 3)).astype(dtype)
     b = rng.standard_normal(6).astype(dtype)
-    assert nn._plane_path(3, 6, 3, [1, 1], (52, 50))
+    assert nn._plane_path(3, 6, 3, [1, 1], (52, 50), (3, 3), (1, 1))
     got = check_conv(2, x, w, b, groups=3, padding=1, padding_mode="reflect")
     for out in (np.empty((2, 6, 50, 52), dtype).transpose(0, 1, 3, 2),
                 np.empty((6, 2, 52, 50), dtype).transpose(1, 0, 2, 3)):
         res = pyconv.depthwise_conv2d(x, w, b, padding=1, padding_mode="reflect", out=out)
         assert res is out
         np.testing.assert_array_equal(out, got)
+
+
+def test_plane_path_leaves_large_dilations_to_the_layer_kernel(rng):
+    # a dilated kernel reaching further than the outputs would make every plane's tile hold
+    # the whole dilated span; the layer kernel gathers only the taps
+    import pyconv.nn as nn
+    assert not nn._plane_path(2, 2, 2, [1, 1], (60, 60), (3, 3), (1, 31))
+    assert nn._plane_path(2, 2, 2, [1, 1], (60, 60), (3, 3), (1, 30))
+    x = rng.uniform(-1, 1, (1, 2, 60, 60)).astype(np.float32)
+    w = rng.standard_normal((2, 1, 3, 3)).astype(np.float32)
+    d = 10 ** 7
+    got = pyconv.conv2d(x, w, groups=2, padding=(1, d), dilation=(1, d))
+    # only the middle column of taps meets the image: a 3x1 correlation per channel
+    ref = CR.conv(x.astype(np.float64), w[:, :, :, 1:2].astype(np.float64), groups=2,
+                  padding=(1, 0))
+    assert_close(got, ref, F32, 3, scale=conv_scale(x, w, None))
