@@ -464,6 +464,7 @@ def _grid_kernel(kshape, xstep, rng):
     ((1, 1), (7, 7), 1),          # one pixel
     ((40, 129), (7, 13), 2),      # nonzero columns two apart: the x step of the grid
     ((29, 64), (15, 15), 1),
+    ((51, 59), (8, 11), 1),       # rows of a group in every place under 1-3 threads
     ((9, 10, 11), (4, 4, 4), 1),  # 3-D: the grid spans planes
 ])
 def test_dense_grid_tiles_match_scipy(mode, ishape, kshape, xstep, dtype, rng):
