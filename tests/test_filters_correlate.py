@@ -503,3 +503,21 @@ def test_dense_grid_tiles_channel_last(channels, dtype, rng):
     for c in range(channels):
         ref = ndi.correlate(as_ref(image[..., c], dtype), as_ref(kernel, dtype), mode="wrap")
         assert_close(got[..., c], ref, dtype, kernel.size, scale=input_scale(image, kernel))
+
+
+@pytest.mark.parametrize("itemsize", [4, 8])
+@pytest.mark.parametrize("kshape", [(1, 3, 3), (1, 15, 15), (1, 25, 1), (1, 41, 1), (5, 5, 5)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_strips_hold_at_least_the_halo(itemsize, kshape, threads):
+    # each strip gathers the kernel's kh - 1 halo rows again: a strip of fewer rows than that
+    # reads every input row more than twice (wide images with tall kernels once got strips
+    # of one row); the tile stays bounded by cutting columns instead
+    import pyconv._engine as engine
+    for shape in [(1, kshape[0], 2048, 2048), (1, kshape[0], 4096, 8192), (1, 64, 128, 128)]:
+        out_shape = shape[:1] + (shape[1] - kshape[0] + 1,) + shape[2:]
+        strip, xchunk = engine._tiling(out_shape, kshape, itemsize, threads)
+        Ho, Wo = out_shape[2:]
+        assert strip >= min(Ho, kshape[1] - 1)
+        assert 1 <= xchunk <= Wo
+        tile = kshape[0] * (strip + kshape[1] - 1) * (xchunk + kshape[2] - 1) * itemsize
+        assert tile <= 2 * engine.TILE_BYTES or xchunk <= engine.MIN_XCHUNK
