@@ -350,19 +350,19 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     if xstep > 0:
         # super-tap u = (plane p, input row j of a group of three output rows, tap column ix),
         # in that order: output row r takes weight w[p, j - r, ix] when 0 <= j - r < kh
-        # (one table per weight set)
-        for sw in range(wsets):
-            u = 0
-            for p in range(kd):
-                for j in range(kh + 2):
-                    for ix in range(nxt):
-                        soff[u] = (p * trows + j) * tw + ix * xstep
+        # (one offset table, one weight table per weight set)
+        u = 0
+        for p in range(kd):
+            for j in range(kh + 2):
+                for ix in range(nxt):
+                    soff[u] = (p * trows + j) * tw + ix * xstep
+                    for sw in range(wsets):
                         for a in range(3):
                             ky = j - a
                             wq[3 * (sw * nu + u) + a] = \
                                 tapw[sw * ntaps + (p * kh + ky) * nxt + ix] \
                                 if 0 <= ky < kh else 0
-                        u = u + 1
+                    u = u + 1
     if ntaps > 0:
         wp = &tapw[0]
         op = &offs[0]
