@@ -146,7 +146,7 @@ _NO_BIAS = {np.dtype(t).char: np.zeros(0, dtype=t) for t in (np.float32, np.floa
 def _tap_offsets(taps, kshape, trows, tw):
     """(offset of every tap in a tile of ``trows`` rows of ``tw`` columns per plane, the x
     spacing of the taps when they are the whole grid of the kernel's extent ``kshape`` in C
-    order, else 0): the kernel sweeps a whole grid four output rows at a time."""
+    order, else 0): the kernel sweeps a whole grid three output rows at a time."""
     tz, ty, tx = (np.asarray(t, dtype=np.intp) for t in taps)
     return _tap_offsets_cached(tz.tobytes(), ty.tobytes(), tx.tobytes(), tuple(kshape),
                                trows, tw)

@@ -192,8 +192,7 @@ def _plane_conv(x5, w5, b, dil3, pads3, mode, osize3, dest, num_threads):
     if dest is not None and N > 1 and dest.strides[0] != C * m * dest.strides[1]:
         dest = None
     written = dest is not None
-    if dest is None:
-        check_alloc((N, O) + tuple(osize3), x5.dtype)
+    if dest is None:   # the caller checked the result's size
         dest = np.empty((N, O) + tuple(osize3), dtype=x5.dtype)
     for j in range(m):
         dj = dest[:, j::m]
