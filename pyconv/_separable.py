@@ -526,7 +526,7 @@ def _erode(mask):
     return e
 
 
-def _edge(image, mask, axis, mode, cval, channel_axis, num_threads, smooth, name):
+def _edge(image, mask, axis, mode, cval, channel_axis, num_threads, smooth, name, out=None):
     img = image_array(image)
     saxes, ca = _spatial_axes(img, channel_axis)
     if axis is None:
@@ -553,19 +553,27 @@ def _edge(image, mask, axis, mode, cval, channel_axis, num_threads, smooth, name
                              % (spatial_shape, m.shape))
     num_threads = _num_threads(num_threads)
     dt = float_dtype(img.dtype, "image")
+    if out is not None:
+        check_out(out, img.shape, dt)
 
     with np.errstate(invalid="ignore", over="ignore"):
         return _edge_passes(img, m if mask is not None else None, edge_axes, saxes, ca, modes,
-                            cval, smooth, dt, num_threads)
+                            cval, smooth, dt, num_threads, out)
 
 
-def _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads):
+def _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads, out=None):
     """The 2-D edge magnitude in one sweep (pyx: edge2d): no gradient image is written.  A
     C-contiguous channel-last image is filtered with its channels interleaved (rows of W*C
-    samples, read in place); other layouts are read and written through strides."""
-    check_alloc(img.shape, dt)
-    res = np.empty(img.shape, dtype=dt)
-    if ca == img.ndim - 1 and _engine.kernel_source(img, dt) is img and img.flags.c_contiguous:
+    samples, read in place); other layouts are read and written through strides.  ``out`` is
+    written directly when the kernel can (any strides, no overlap with the image); else the
+    result is a new array (the caller copies it into ``out``)."""
+    if _engine._writable_in_place(out, img):
+        res = out
+    else:
+        check_alloc(img.shape, dt)
+        res = np.empty(img.shape, dtype=dt)
+    if ca == img.ndim - 1 and _engine.kernel_source(img, dt) is img and \
+            img.flags.c_contiguous and res.flags.c_contiguous:
         H, W, C = img.shape
         src, dest = img.reshape(1, H, W * C), res.reshape(1, H, W * C)
     else:
@@ -585,21 +593,24 @@ def _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads):
     return res
 
 
-def _edge_passes(img, mask, edge_axes, saxes, ca, modes, cval, smooth, dt, num_threads):
+def _edge_passes(img, mask, edge_axes, saxes, ca, modes, cval, smooth, dt, num_threads,
+                 out=None):
     if len(edge_axes) == len(saxes) == 2 and list(edge_axes) == list(saxes):
-        result = _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads)
+        result = _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads, out)
     else:
-        result = _edge_gradients(img, edge_axes, saxes, modes, cval, smooth, dt, num_threads)
+        result = _edge_gradients(img, edge_axes, saxes, modes, cval, smooth, dt, num_threads,
+                                 out)
     if mask is not None:
         em = _erode(np.asarray(mask) != 0)
         if ca is not None:
             em = np.expand_dims(em, ca)
         result *= em
-    return result
+    return _engine.deliver(result, out)
 
 
-def _edge_gradients(img, edge_axes, saxes, modes, cval, smooth, dt, num_threads):
-    """The derivative along each of ``edge_axes``; with several, their magnitude."""
+def _edge_gradients(img, edge_axes, saxes, modes, cval, smooth, dt, num_threads, out=None):
+    """The derivative along each of ``edge_axes``; with several, their magnitude.  A single
+    derivative's last pass writes ``out`` (when given) itself."""
     grads = []
     for ea in edge_axes:
         # the passes in axis order, whichever is the derivative: the last two spatial axes
@@ -614,7 +625,8 @@ def _edge_gradients(img, edge_axes, saxes, modes, cval, smooth, dt, num_threads)
             else:
                 passes.append(_Pass("corr", a, modes[a], cval * factor, smooth))
                 factor *= float(np.sum(smooth))
-        grads.append(_run(img, dt, passes, None, num_threads))
+        grads.append(_run(img, dt, passes, out if len(edge_axes) == 1 else None,
+                          num_threads))
     result = grads[0]
     norm = np.sqrt(len(saxes), dtype=dt)
     if len(grads) == 1:
@@ -662,13 +674,17 @@ _EDGE_DOC = """{title}
         Value outside the image for ``mode='constant'``.
     channel_axis : int or None, optional
         Axis holding channels: each channel is filtered over the spatial axes only.
+    out : ndarray, optional
+        Array of the result's shape and dtype to write into (any layout); it may be
+        ``image`` itself.  Reusing one spares a large result's page faults on every call.
     num_threads : int, optional
         Threads for each pass (default: :func:`pyconv.get_num_threads`).
 
     Returns
     -------
     ndarray
-        Same shape as ``image``; float32 for float16/float32 input, else float64.
+        Same shape as ``image``; float32 for float16/float32 input, else float64 (``out``
+        when given).
 
     Notes
     -----
@@ -718,21 +734,21 @@ def _edge_doc(name, smooth, raw, factor, title, example):
 
 
 def sobel(image, mask=None, axis=None, mode="reflect", cval=0.0, *, channel_axis=None,
-          num_threads=None):
+          out=None, num_threads=None):
     return _edge(image, mask, axis, mode, cval, channel_axis, num_threads, SOBEL_SMOOTH,
-                 "sobel")
+                 "sobel", out)
 
 
 def scharr(image, mask=None, axis=None, mode="reflect", cval=0.0, *, channel_axis=None,
-           num_threads=None):
+           out=None, num_threads=None):
     return _edge(image, mask, axis, mode, cval, channel_axis, num_threads, SCHARR_SMOOTH,
-                 "scharr")
+                 "scharr", out)
 
 
 def prewitt(image, mask=None, axis=None, mode="reflect", cval=0.0, *, channel_axis=None,
-            num_threads=None):
+            out=None, num_threads=None):
     return _edge(image, mask, axis, mode, cval, channel_axis, num_threads, PREWITT_SMOOTH,
-                 "prewitt")
+                 "prewitt", out)
 
 
 sobel.__doc__ = _edge_doc("sobel", "[1, 2, 1] / 4", "[1, 2, 1]", 4,
@@ -776,11 +792,11 @@ prewitt.__doc__ = _edge_doc("prewitt", "[1, 1, 1] / 3", "[1, 1, 1]", 3,
     """)
 
 
-def _edge_2d(image, mask, axis, smooth, name, num_threads):
+def _edge_2d(image, mask, axis, smooth, name, num_threads, out):
     img = image_array(image)
     if img.ndim != 2:
         raise ValueError("image must be 2-D for %s, got %d dimensions" % (name, img.ndim))
-    return _edge(img, mask, axis, "reflect", 0.0, None, num_threads, smooth, name)
+    return _edge(img, mask, axis, "reflect", 0.0, None, num_threads, smooth, name, out)
 
 
 _HV_DOC = """{what} edges of a 2-D image with the {kind} kernel, equal to
@@ -793,6 +809,8 @@ _HV_DOC = """{what} edges of a 2-D image with the {kind} kernel, equal to
         2-D input; integers are converted to float64 without rescaling.
     mask : (M, N) array_like, optional
         Where the result is kept; eroded by a 3x3 box first (see :func:`{base}`).
+    out : (M, N) ndarray, optional
+        Array of the result's dtype to write into; it may be ``image`` itself.
     num_threads : int, optional
         Threads for each pass.
 
@@ -827,28 +845,28 @@ def _hv_doc(name, base, kind, axis, raw, denom, example, result):
         kernel=rows + "\n\n      / %d" % denom, example=example, result=result)
 
 
-def sobel_h(image, mask=None, *, num_threads=None):
-    return _edge_2d(image, mask, 0, SOBEL_SMOOTH, "sobel_h", num_threads)
+def sobel_h(image, mask=None, *, out=None, num_threads=None):
+    return _edge_2d(image, mask, 0, SOBEL_SMOOTH, "sobel_h", num_threads, out)
 
 
-def sobel_v(image, mask=None, *, num_threads=None):
-    return _edge_2d(image, mask, 1, SOBEL_SMOOTH, "sobel_v", num_threads)
+def sobel_v(image, mask=None, *, out=None, num_threads=None):
+    return _edge_2d(image, mask, 1, SOBEL_SMOOTH, "sobel_v", num_threads, out)
 
 
-def scharr_h(image, mask=None, *, num_threads=None):
-    return _edge_2d(image, mask, 0, SCHARR_SMOOTH, "scharr_h", num_threads)
+def scharr_h(image, mask=None, *, out=None, num_threads=None):
+    return _edge_2d(image, mask, 0, SCHARR_SMOOTH, "scharr_h", num_threads, out)
 
 
-def scharr_v(image, mask=None, *, num_threads=None):
-    return _edge_2d(image, mask, 1, SCHARR_SMOOTH, "scharr_v", num_threads)
+def scharr_v(image, mask=None, *, out=None, num_threads=None):
+    return _edge_2d(image, mask, 1, SCHARR_SMOOTH, "scharr_v", num_threads, out)
 
 
-def prewitt_h(image, mask=None, *, num_threads=None):
-    return _edge_2d(image, mask, 0, PREWITT_SMOOTH, "prewitt_h", num_threads)
+def prewitt_h(image, mask=None, *, out=None, num_threads=None):
+    return _edge_2d(image, mask, 0, PREWITT_SMOOTH, "prewitt_h", num_threads, out)
 
 
-def prewitt_v(image, mask=None, *, num_threads=None):
-    return _edge_2d(image, mask, 1, PREWITT_SMOOTH, "prewitt_v", num_threads)
+def prewitt_v(image, mask=None, *, out=None, num_threads=None):
+    return _edge_2d(image, mask, 1, PREWITT_SMOOTH, "prewitt_v", num_threads, out)
 
 
 _H_EXAMPLE = ("np.repeat([[0.0], [0.0], [1.0], [1.0]], 3, axis=1)",

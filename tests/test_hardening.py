@@ -230,16 +230,16 @@ def _filter_1d(name, fn, ref):
 def _edge_op(name):
     fn = getattr(PF, name)
     if name.endswith(("_h", "_v")):
-        return Op(name, fn, lambda: dict(image=_u(6, 7), mask=None, num_threads=None),
-                  dict(image="array", mask="array?", num_threads="threads"),
+        return Op(name, fn, lambda: dict(image=_u(6, 7), mask=None, out=None, num_threads=None),
+                  dict(image="array", mask="array?", out="out", num_threads="threads"),
                   ref_edge(name) if skf else None, data="image",
-                  optional=("mask", "num_threads"))
+                  optional=("mask", "out", "num_threads"))
     return Op(name, fn, lambda: dict(image=_u(6, 7), mask=None, axis=None, mode="reflect",
-                                     cval=0.0, channel_axis=None, num_threads=None),
+                                     cval=0.0, channel_axis=None, out=None, num_threads=None),
               dict(image="array", mask="array?", axis="int?", mode="mode", cval="real",
-                   channel_axis="int?", num_threads="threads"),
+                   channel_axis="int?", out="out", num_threads="threads"),
               ref_edge(name) if skf else None, data="image",
-              optional=("mask", "axis", "channel_axis", "num_threads"))
+              optional=("mask", "axis", "channel_axis", "out", "num_threads"))
 
 
 def _layer(name, fn, reffn, nsp, transpose=False):
@@ -921,7 +921,8 @@ def test_out_variants(op, variant):
 
 
 ALIAS_OPS = [op for op in OUT_OPS if op.name.startswith("filters.") or op.name in
-             ("conv1d", "conv2d", "conv3d", "depthwise_conv2d")]
+             ("conv1d", "conv2d", "conv3d", "depthwise_conv2d", "sobel", "scharr", "prewitt",
+              "sobel_h", "sobel_v", "scharr_h", "scharr_v", "prewitt_h", "prewitt_v")]
 
 
 def _aliasing_args(op):

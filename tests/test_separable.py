@@ -11,7 +11,7 @@ import pytest
 import scipy.ndimage as ndi
 import skimage.filters as skf
 
-from pyconv import filters
+from pyconv import _engine, filters
 from pyconv._separable import (flattened_conv2d, gaussian, prewitt, prewitt_h, prewitt_v,
                                scharr, scharr_h, scharr_v, separate, sepfilter, sobel, sobel_h,
                                sobel_v, uniform)
@@ -428,6 +428,47 @@ def test_edges_threads_and_layouts(rng):
     expect = scharr(small)
     for lname, arr in layouts(small).items():
         np.testing.assert_array_equal(scharr(arr), expect, err_msg=lname)
+
+
+@pytest.mark.parametrize("shape,kw", [((23, 29), {}), ((23, 29, 3), {"channel_axis": -1}),
+                                      ((3, 23, 29), {"channel_axis": 0}), ((7, 8, 9), {}),
+                                      ((23, 29), {"axis": 0}), ((7, 8, 9), {"axis": (0, 2)})])
+def test_edges_write_out(shape, kw, dtype, rng, monkeypatch):
+    """out= (any layout, the image itself, with a mask) holds the bits of the result without
+    out, and is the returned array; the one-sweep magnitude writes a contiguous or strided
+    out directly (no result array copied into it)."""
+    x = rng.uniform(-1, 1, shape).astype(dtype)
+    expect = sobel(x, **kw)
+    copies = []
+    real = _engine.deliver
+    monkeypatch.setattr(_engine, "deliver",
+                        lambda r, o: copies.append(o is not None and r is not o) or real(r, o))
+    ca = kw.get("channel_axis")
+    spatial = tuple(n for i, n in enumerate(shape) if ca is None or i != ca % len(shape))
+    one_sweep = "axis" not in kw and len(spatial) == 2
+    big = np.zeros(tuple(2 * n for n in shape), dtype)
+    for name, out in (("c", np.full(shape, 7, dtype)), ("f", np.zeros(shape, dtype, order="F")),
+                      ("strided", big[(slice(None, None, 2),) * len(shape)])):
+        copies.clear()
+        assert sobel(x, out=out, **kw) is out
+        np.testing.assert_array_equal(out, expect, err_msg=name)
+        assert not (one_sweep and any(copies)), name      # written in place, not copied
+    same = x.copy()
+    assert sobel(same, out=same, **kw) is same
+    np.testing.assert_array_equal(same, expect)
+    mask = rng.random(spatial) > 0.3
+    out = np.full(shape, 7, dtype)
+    np.testing.assert_array_equal(sobel(x, mask=mask, out=out, **kw), sobel(x, mask=mask, **kw))
+
+
+def test_hv_edges_write_out(rng):
+    x = rng.uniform(-1, 1, (13, 17))
+    for fn in (sobel_h, scharr_v, prewitt_h):
+        out = np.empty_like(x)
+        assert fn(x, out=out) is out
+        np.testing.assert_array_equal(out, fn(x))
+    with pytest.raises(ValueError, match="out"):
+        sobel_v(x, out=np.empty((13, 17), np.float32))
 
 
 # --------------------------------------------------------------------------------- gaussian
