@@ -19,6 +19,8 @@ ctypedef fused real:
 # touches stay in a 32 KB L1 for kernels up to ~15 rows.
 cdef enum:
     ROW_BLOCK_BYTES = 1024
+    CACHE_LINE = 64
+    DIRECT_MIN_COLS = 256
 
 
 # Interrupts: a parallel loop runs its tasks in rounds of about ROUND_WORK multiply-adds per
@@ -28,6 +30,17 @@ cdef enum:
 # rare: at least 8 tasks per thread.
 cdef enum:
     ROUND_WORK = 1 << 27
+
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define pyconv_prefetch(p) __builtin_prefetch((const void*)(p), 0, 3)
+    #else
+    #define pyconv_prefetch(p) ((void)(p))
+    #endif
+    """
+    void _prefetch "pyconv_prefetch"(const void* p) noexcept nogil
 
 
 cdef inline Py_ssize_t _round_tasks(Py_ssize_t ntasks, Py_ssize_t task_work,
@@ -157,16 +170,24 @@ cdef inline void _row_taps_block(real* o, const real* base, const Py_ssize_t* of
 
 
 cdef inline void _row_taps(real* o, const real* base, const Py_ssize_t* off, const real* w,
-                           Py_ssize_t ntaps, Py_ssize_t n) noexcept nogil:
+                           Py_ssize_t ntaps, Py_ssize_t n,
+                           const real* ahead=NULL) noexcept nogil:
     # One output row, cut into blocks of ROW_BLOCK_BYTES: every tap pass over a block reads
     # the same few hundred bytes of each tile row, which then stay in L1 across the passes.
-    cdef Py_ssize_t x0, m
+    # ahead (NULL: none): a row the next output row will read first, prefetched block by
+    # block (columns of this block) while this one is swept.
+    cdef Py_ssize_t x0, m, i
     cdef Py_ssize_t block = <Py_ssize_t>(ROW_BLOCK_BYTES // sizeof(real))
     x0 = 0
     while x0 < n:
         m = n - x0
         if m > block:
             m = block
+        if ahead != NULL:
+            i = 0
+            while i < m:
+                _prefetch(ahead + x0 + i)
+                i = i + CACHE_LINE // <Py_ssize_t>sizeof(real)
         _row_taps_block(o + x0, base + x0, off, w, ntaps, m)
         x0 = x0 + block
 
@@ -181,7 +202,8 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                             Py_ssize_t nx, const Py_ssize_t* offs, const real* w,
                             Py_ssize_t ntaps, real cval, bint vline,
                             const real** ptrs, Py_ssize_t xstep, const Py_ssize_t* soff,
-                            const real* wq, Py_ssize_t wsets, const real* bias) noexcept nogil:
+                            const real* wq, Py_ssize_t wsets, const real* bias,
+                            const Py_ssize_t* doffs) noexcept nogil:
     # One task = one (batch item, output plane, strip of output rows, chunk of columns):
     # gather the padded input it needs into the thread's tile, then sweep the taps.
     # ss / os: element strides (b, z, y, x) of the source and the output; a row whose x
@@ -194,7 +216,14 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     # super-taps (soff, wq) of _dense_rows3.
     # wsets: batch item b takes weight set b % wsets (w and wq hold wsets sets one after the
     # other); bias (NULL: none) adds bias[b % wsets] to every output once its sum is done.
+    # doffs (NULL: not usable): the taps' offsets in the source (contiguous rows).  When the
+    # task's planes and rows are consecutive source planes and rows, the tap sweep reads the
+    # columns whose taps all fall inside the image straight from the source, and only the
+    # edge columns are gathered: the same sums in the same order, without copying the rows.
     cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done, g
+    cdef Py_ssize_t clo = 0, chi = 0, lfill = 0, rfill = 0, ra = 0, rb = 0, run
+    cdef bint direct = False
+    cdef const real* srow
     cdef Py_ssize_t trows = strip + kh - 1
     cdef Py_ssize_t tw = xchunk + kw - 1
     cdef real* dst
@@ -221,6 +250,41 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
         w = w + (b % wsets) * ntaps
         if xstep > 0:
             wq = wq + (b % wsets) * (3 * kd * (kh + 2) * ((kw - 1) // xstep + 1))
+    if doffs != NULL and os[3] == 1 and xstep == 0 and not vline:
+        clo = ox - x0 if ox > x0 else 0
+        chi = ox + W - x0 - kw + 1
+        if chi > cw:
+            chi = cw
+        direct = chi - clo >= DIRECT_MIN_COLS and tabz[z] >= 0
+        for p in range(1, kd):
+            if tabz[z + p] != tabz[z] + p:
+                direct = False
+    if direct:
+        # output rows [ra, rb): the first run of rows whose kh input rows are consecutive
+        # source rows (the image's inside; rows padded at its top and bottom are gathered)
+        run = 0
+        ra = -1
+        rb = rows
+        for j in range(rows + kh - 1):
+            if taby[y0 + j] < 0:
+                run = 0
+            elif run > 0 and taby[y0 + j] == taby[y0 + j - 1] + 1:
+                run = run + 1
+            else:
+                run = 1
+            r = j - (kh - 1)
+            if r >= 0:
+                if run >= kh:
+                    if ra < 0:
+                        ra = r
+                elif ra >= 0:
+                    rb = r
+                    break
+        direct = ra >= 0
+    if direct:
+        # tile columns the edge outputs of the direct rows read: [0, lfill) and [rfill, width)
+        lfill = clo + kw - 1
+        rfill = chi if chi > lfill else lfill
     # Rows are gathered just before the output row that first needs them (the first
     # kh - 1 up front), so reading the source from memory interleaves with the tap sweeps
     # instead of preceding them all.
@@ -229,7 +293,12 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
             zi = tabz[z + p]
             dst = tile + (p * trows + j) * tw
             yi = taby[y0 + j]
-            if zi < 0 or yi < 0:
+            if direct and ra + kh - 1 <= j < rb:
+                # read only by direct rows: their edge columns
+                _fill_row(dst, src_b + zi * ss[1] + yi * ss[2], tabx, x0, lfill, ox, W, cval)
+                _fill_row(dst + rfill, src_b + zi * ss[1] + yi * ss[2], tabx, x0 + rfill,
+                          width - rfill, ox, W, cval)
+            elif zi < 0 or yi < 0:
                 for i in range(width):
                     dst[i] = cval
             elif ss[3] == 1:
@@ -263,7 +332,16 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                               tile + i * tw, offs, w, ntaps, cw)
             continue
         orow = out + b * os[0] + z * os[1] + (y0 + r) * os[2] + x0 * os[3]
-        if os[3] == 1:
+        if direct and ra <= r < rb:
+            srow = src_b + tabz[z] * ss[1] + taby[y0 + r] * ss[2] + (x0 + clo - ox)
+            if clo > 0:
+                _row_taps(orow, tile + r * tw, offs, w, ntaps, clo)
+            # the source row the next output row reads first (its last tap row)
+            _row_taps(orow + clo, srow, doffs, w, ntaps, chi - clo,
+                      srow + kh * ss[2] if r + 1 < rb else NULL)
+            if chi < cw:
+                _row_taps(orow + chi, tile + r * tw + chi, offs, w, ntaps, cw - chi)
+        elif os[3] == 1:
             _row_taps(orow, tile + r * tw, offs, w, ntaps, cw)
         else:
             _row_taps(line, tile + r * tw, offs, w, ntaps, cw)
@@ -302,6 +380,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     cdef const Py_ssize_t* op = NULL
     cdef const real** ptrs = NULL
     cdef Py_ssize_t* soff = NULL
+    cdef Py_ssize_t* doffs = NULL
     cdef real* wq = NULL
     cdef const real* bp = NULL
     cdef Py_ssize_t sw
@@ -341,12 +420,20 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
         nu = kd * (kh + 2) * nxt
         soff = <Py_ssize_t*>malloc(<size_t>nu * sizeof(Py_ssize_t))
         wq = <real*>malloc(<size_t>(3 * nu * wsets) * sizeof(real))
+    if ss[3] == 1 and xstep == 0 and not vline and ntaps > 0:
+        doffs = <Py_ssize_t*>malloc(<size_t>ntaps * sizeof(Py_ssize_t))
     if scratch == NULL or ptrs == NULL or (xstep > 0 and (soff == NULL or wq == NULL)):
         free(scratch)
         free(ptrs)
         free(soff)
         free(wq)
+        free(doffs)
         raise MemoryError("pyconv: cannot allocate the correlation scratch space")
+    if doffs != NULL:
+        # tile offset (tz * trows + ty) * tw + tx (tx < tw, ty < trows) -> source offset
+        for a in range(ntaps):
+            doffs[a] = (offs[a] // (tw * trows)) * ss[1] + (offs[a] // tw % trows) * ss[2] \
+                + offs[a] % tw
     if xstep > 0:
         # super-tap u = (plane p, input row j of a group of three output rows, tap column ix),
         # in that order: output row r takes weight w[p, j - r, ix] when 0 <= j - r < kh
@@ -386,18 +473,20 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                            &tabz[0], &taby[0], &tabx[0], ox, ss, os, W, Do, Ho, Wo,
                            kd, kh, kw, strip, xchunk, nstrips, nx, op, wp, ntaps, c,
                            vline, ptrs + omp_get_thread_num() * (kh + 3), xstep, soff,
-                           wq, wsets, bp)
+                           wq, wsets, bp, doffs)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(scratch)
             free(ptrs)
             free(soff)
             free(wq)
+            free(doffs)
             return -1
     free(scratch)
     free(ptrs)
     free(soff)
     free(wq)
+    free(doffs)
     return 0
 
 

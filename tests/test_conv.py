@@ -152,6 +152,34 @@ def test_depthwise_conv2d(multiplier, channels, mode, dtype, rng):
             pyconv.depthwise_conv2d(x[1], w, b, padding_mode=mode, **kw), got[1])
 
 
+@pytest.mark.parametrize("mode", PADDING_MODES)
+def test_depthwise_wide_rows(mode, dtype, rng):
+    """Depthwise layers and one-channel images with rows wide enough to be read in place
+    (no gather of the image's inside rows): equal to the reference, and bit for bit equal
+    to the same input seen through a column stride (every row gathered) and to two
+    threads."""
+    x = rng.uniform(-1, 1, (2, 3, 11, 300)).astype(dtype)
+    wide = np.zeros(x.shape[:-1] + (600,), dtype)
+    strided = wide[..., ::2]
+    strided[...] = x
+    w = rng.standard_normal((6, 1, 3, 4)).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    for kw in [dict(padding=1), dict(padding="same", dilation=(1, 3)), dict()]:
+        got = pyconv.depthwise_conv2d(x, w, b, padding_mode=mode, num_threads=1, **kw)
+        xr, wr, br = as_ref(x, dtype), as_ref(w, dtype), as_ref(b, dtype)
+        assert_close(got, CR.conv(xr, wr, br, groups=3, padding_mode=mode, **kw), dtype, 12,
+                     what=f"depthwise {kw}", scale=conv_scale(xr, wr, br))
+        for other in (pyconv.depthwise_conv2d(strided, w, b, padding_mode=mode, num_threads=1,
+                                              **kw),
+                      pyconv.depthwise_conv2d(x, w, b, padding_mode=mode, num_threads=2, **kw)):
+            np.testing.assert_array_equal(other, got)
+        one = pyconv.conv2d(x[:, :1], w[:1], padding_mode=mode, num_threads=1, **kw)
+        assert_close(one, CR.conv(xr[:, :1], wr[:1], padding_mode=mode, **kw), dtype, 12,
+                     what=f"one channel {kw}", scale=conv_scale(xr, wr))
+        np.testing.assert_array_equal(
+            pyconv.conv2d(strided[:, :1], w[:1], padding_mode=mode, num_threads=1, **kw), one)
+
+
 @pytest.mark.parametrize("nsp", [1, 2, 3])
 @pytest.mark.parametrize("dilation", [2, 3, (3, 1, 2)])
 def test_dilated(nsp, dilation, dtype, rng):
