@@ -154,7 +154,7 @@ def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_thre
     else:
         res = out
     _engine.correlate(src, src.shape, k3, taps3, weights, tables, before[2], cval,
-                      num_threads, dest=dest)
+                      num_threads, dest=dest, stream=res is out)
     return _engine.deliver(res, out)
 
 
@@ -277,7 +277,7 @@ def _correlate_axis(image, weights, axis, mode, cval, origin, out, num_threads, 
         tables, tapl = (one, line, _engine.identity_table(inner)), (zeros, taps, zeros)
     dest = _engine.direct_dest(out, src, shape4)
     res = _engine.correlate(src.reshape(shape4), shape4, kshape, tapl, w64, tables, ox, cval,
-                            num_threads, dest=dest)
+                            num_threads, dest=dest, stream=dest is not None)
     return _engine.deliver(res.reshape(img.shape), out)
 
 

@@ -200,7 +200,7 @@ def _plane_conv(x5, w5, b, dil3, pads3, mode, osize3, dest, num_threads):
             dj, (N * C,) + tuple(osize3), (dj.strides[1],) + dj.strides[2:], writeable=True)
         _engine.correlate(src, d4.shape, ext, taps, w5[j::m].reshape(C, -1), tables,
                           pads3[2][0], 0.0, num_threads, dest=d4,
-                          bias=None if b is None else b[j::m])
+                          bias=None if b is None else b[j::m], stream=written)
     return dest, written
 
 

@@ -43,6 +43,68 @@ cdef extern from *:
     void _prefetch "pyconv_prefetch"(const void* p) noexcept nogil
 
 
+# Streaming (non-temporal) copies: an output row written with ordinary stores is first read
+# from memory (the store misses and fetches its line); streaming stores skip that read.  Only
+# into large outputs the caller passed in (pyconv's own fresh results are zeroed by the OS
+# when first touched, which leaves their lines in cache: streaming into them is slower).
+# x86 only (SSE2 / AVX); elsewhere a plain copy.
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #if defined(__AVX__)
+    #include <immintrin.h>
+    #define PYCONV_STREAM_F 8
+    #define PYCONV_STREAM_D 4
+    #define PYCONV_ST_F(d, s) _mm256_stream_ps((d), _mm256_loadu_ps(s))
+    #define PYCONV_ST_D(d, s) _mm256_stream_pd((d), _mm256_loadu_pd(s))
+    #define PYCONV_SFENCE() _mm_sfence()
+    #elif defined(__SSE2__) || defined(_M_X64)
+    #include <emmintrin.h>
+    #define PYCONV_STREAM_F 4
+    #define PYCONV_STREAM_D 2
+    #define PYCONV_ST_F(d, s) _mm_stream_ps((d), _mm_loadu_ps(s))
+    #define PYCONV_ST_D(d, s) _mm_stream_pd((d), _mm_loadu_pd(s))
+    #define PYCONV_SFENCE() _mm_sfence()
+    #else
+    #define PYCONV_STREAM_F 0
+    #define PYCONV_STREAM_D 0
+    #define PYCONV_SFENCE() ((void)0)
+    #endif
+    static void pyconv_stream_f(float* d, const float* s, Py_ssize_t n) {
+        Py_ssize_t i = 0;
+    #if PYCONV_STREAM_F
+        while (i < n && ((uintptr_t)(d + i) % (PYCONV_STREAM_F * sizeof(float)))) {
+            d[i] = s[i]; i++;
+        }
+        for (; i + PYCONV_STREAM_F <= n; i += PYCONV_STREAM_F) PYCONV_ST_F(d + i, s + i);
+    #endif
+        if (i < n) memcpy(d + i, s + i, (size_t)(n - i) * sizeof(float));
+    }
+    static void pyconv_stream_d(double* d, const double* s, Py_ssize_t n) {
+        Py_ssize_t i = 0;
+    #if PYCONV_STREAM_D
+        while (i < n && ((uintptr_t)(d + i) % (PYCONV_STREAM_D * sizeof(double)))) {
+            d[i] = s[i]; i++;
+        }
+        for (; i + PYCONV_STREAM_D <= n; i += PYCONV_STREAM_D) PYCONV_ST_D(d + i, s + i);
+    #endif
+        if (i < n) memcpy(d + i, s + i, (size_t)(n - i) * sizeof(double));
+    }
+    static void pyconv_sfence(void) { PYCONV_SFENCE(); }
+    """
+    void _stream_f "pyconv_stream_f"(float* d, const float* s, Py_ssize_t n) noexcept nogil
+    void _stream_d "pyconv_stream_d"(double* d, const double* s, Py_ssize_t n) noexcept nogil
+    void _sfence "pyconv_sfence"() noexcept nogil
+
+
+cdef inline void _stream(real* d, const real* s, Py_ssize_t n) noexcept nogil:
+    if real is float:
+        _stream_f(d, s, n)
+    else:
+        _stream_d(d, s, n)
+
+
 cdef inline Py_ssize_t _round_tasks(Py_ssize_t ntasks, Py_ssize_t task_work,
                                     int num_threads) noexcept nogil:
     cdef Py_ssize_t per = ROUND_WORK // (task_work if task_work > 0 else 1)
@@ -203,7 +265,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                             Py_ssize_t ntaps, real cval, bint vline,
                             const real** ptrs, Py_ssize_t xstep, const Py_ssize_t* soff,
                             const real* wq, Py_ssize_t wsets, const real* bias,
-                            const Py_ssize_t* doffs) noexcept nogil:
+                            const Py_ssize_t* doffs, bint stream) noexcept nogil:
     # One task = one (batch item, output plane, strip of output rows, chunk of columns):
     # gather the padded input it needs into the thread's tile, then sweep the taps.
     # ss / os: element strides (b, z, y, x) of the source and the output; a row whose x
@@ -220,6 +282,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     # task's planes and rows are consecutive source planes and rows, the tap sweep reads the
     # columns whose taps all fall inside the image straight from the source, and only the
     # edge columns are gathered: the same sums in the same order, without copying the rows.
+    # stream: such rows are summed into `line` and streamed into the output (see _stream).
     cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done, g
     cdef Py_ssize_t clo = 0, chi = 0, lfill = 0, rfill = 0, ra = 0, rb = 0, run
     cdef bint direct = False
@@ -334,19 +397,24 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
         orow = out + b * os[0] + z * os[1] + (y0 + r) * os[2] + x0 * os[3]
         if direct and ra <= r < rb:
             srow = src_b + tabz[z] * ss[1] + taby[y0 + r] * ss[2] + (x0 + clo - ox)
+            dst = line if stream else orow
             if clo > 0:
-                _row_taps(orow, tile + r * tw, offs, w, ntaps, clo)
+                _row_taps(dst, tile + r * tw, offs, w, ntaps, clo)
             # the source row the next output row reads first (its last tap row)
-            _row_taps(orow + clo, srow, doffs, w, ntaps, chi - clo,
+            _row_taps(dst + clo, srow, doffs, w, ntaps, chi - clo,
                       srow + kh * ss[2] if r + 1 < rb else NULL)
             if chi < cw:
-                _row_taps(orow + chi, tile + r * tw + chi, offs, w, ntaps, cw - chi)
+                _row_taps(dst + chi, tile + r * tw + chi, offs, w, ntaps, cw - chi)
+            if stream:
+                _stream(orow, line, cw)
         elif os[3] == 1:
             _row_taps(orow, tile + r * tw, offs, w, ntaps, cw)
         else:
             _row_taps(line, tile + r * tw, offs, w, ntaps, cw)
             for i in range(cw):
                 orow[i * os[3]] = line[i]
+    if stream and direct:
+        _sfence()   # streamed stores are ordered before the task's others (and its end)
     if bias != NULL:
         # the task's outputs are summed: add the bias while they are still in cache
         c = bias[b % wsets]
@@ -366,7 +434,8 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                           Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                           const Py_ssize_t[::1] offs, const real[::1] tapw, double cval,
                           Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t xstep,
-                          Py_ssize_t wsets, const real[::1] bias, int num_threads) except -1:
+                          Py_ssize_t wsets, const real[::1] bias, int num_threads,
+                          bint stream) except -1:
     cdef Py_ssize_t B = out.shape[0], Do = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
     cdef Py_ssize_t W = src.shape[3]
     cdef Py_ssize_t nstrips, nx, ntasks, task, trows, tw, tile_len, t0, t1, per_round, a
@@ -473,7 +542,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                            &tabz[0], &taby[0], &tabx[0], ox, ss, os, W, Do, Ho, Wo,
                            kd, kh, kw, strip, xchunk, nstrips, nx, op, wp, ntaps, c,
                            vline, ptrs + omp_get_thread_num() * (kh + 3), xstep, soff,
-                           wq, wsets, bp, doffs)
+                           wq, wsets, bp, doffs, stream)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(scratch)
@@ -499,10 +568,11 @@ def correlate_tiled_f32(const float[:, :, :, :] src, float[:, :, :, :] out,
                         Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                         const Py_ssize_t[::1] offs, const float[::1] tapw, double cval,
                         Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t xstep,
-                        Py_ssize_t wsets, const float[::1] bias, int num_threads):
+                        Py_ssize_t wsets, const float[::1] bias, int num_threads,
+                        bint stream=False):
     """float32 version of :func:`correlate_tiled_f64`."""
     _correlate_tiled(src, out, tabz, taby, tabx, ox, kd, kh, kw, offs, tapw, cval, strip,
-                     xchunk, xstep, wsets, bias, num_threads)
+                     xchunk, xstep, wsets, bias, num_threads, stream)
 
 
 def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
@@ -511,7 +581,8 @@ def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
                         Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                         const Py_ssize_t[::1] offs, const double[::1] tapw, double cval,
                         Py_ssize_t strip, Py_ssize_t xchunk, Py_ssize_t xstep,
-                        Py_ssize_t wsets, const double[::1] bias, int num_threads):
+                        Py_ssize_t wsets, const double[::1] bias, int num_threads,
+                        bint stream=False):
     """out[b,z,y,x] = sum_t tapw[t] * P[b, z+tz[t], y+ty[t], x+tx[t]].
 
     P is src (B, D, H, W; any strides that are multiples of the item size, the output's too)
@@ -523,11 +594,13 @@ def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
     kd x kh x ((kw - 1) // xstep + 1) taps, x taps xstep apart, in C order (0: any list).
     tapw holds wsets >= 1 sets of len(offs) weights: batch item b takes set b % wsets and,
     when bias is not empty (len(bias) == wsets), gets bias[b % wsets] added to its sums.
+    stream: write the rows read in place with streaming stores (an output the caller
+    allocated earlier and larger than the caches: its lines are not read before written).
     Contract: len(tabz) >= Do+kd-1, len(taby) >= Ho+kh-1,
     len(tabx) >= Wo+kw-1; 1 <= strip <= Ho, 1 <= xchunk <= Wo; num_threads >= 1.
     """
     _correlate_tiled(src, out, tabz, taby, tabx, ox, kd, kh, kw, offs, tapw, cval, strip,
-                     xchunk, xstep, wsets, bias, num_threads)
+                     xchunk, xstep, wsets, bias, num_threads, stream)
 
 
 # ---- four output rows of a vertical pass at once --------------------------------------------

@@ -180,6 +180,18 @@ def test_depthwise_wide_rows(mode, dtype, rng):
             pyconv.conv2d(strided[:, :1], w[:1], padding_mode=mode, num_threads=1, **kw), one)
 
 
+def test_one_channel_large_out(dtype, rng):
+    """A one-channel layer into an out= of 8 MB or more (its rows streamed): the bits of
+    the result pyconv allocates."""
+    x = rng.uniform(-1, 1, (1, 1, 1030, 2100 if dtype == np.float32 else 1050)).astype(dtype)
+    w = rng.standard_normal((1, 1, 3, 3)).astype(dtype)
+    b = rng.standard_normal(1).astype(dtype)
+    out = np.full(x.shape, 7.0, dtype)
+    want = pyconv.conv2d(x, w, b, padding=1)
+    assert pyconv.conv2d(x, w, b, padding=1, out=out) is out
+    np.testing.assert_array_equal(out, want)
+
+
 @pytest.mark.parametrize("nsp", [1, 2, 3])
 @pytest.mark.parametrize("dilation", [2, 3, (3, 1, 2)])
 def test_dilated(nsp, dilation, dtype, rng):

@@ -560,3 +560,23 @@ def test_wide_rows_read_in_place(ndim, mode, kind, dtype, rng):
             rev = flipped[..., ::-1, :]
             np.testing.assert_array_equal(
                 filters.correlate(rev, kernel.astype(dtype), num_threads=1, **kw), got)
+
+
+@pytest.mark.parametrize("shift", [0, 1, 3])
+def test_large_out_streamed(shift, dtype, rng):
+    """An out= array of 8 MB or more gets the rows read in place written by streaming
+    stores (at any alignment: `shift` elements off): the same bits as the result pyconv
+    allocates, the rest of the buffer untouched."""
+    shape = (1030, 2100 if dtype == np.float32 else 1050)
+    image = rng.uniform(-1, 1, shape).astype(dtype)
+    kernel = rng.standard_normal((3, 3)).astype(dtype)
+    n = image.size
+    assert n * image.itemsize >= 8 << 20
+    buf = np.full(n + 4, 7.0, dtype)
+    out = buf[shift:shift + n].reshape(shape)
+    want = filters.correlate(image, kernel, mode="nearest")
+    assert filters.correlate(image, kernel, mode="nearest", out=out) is out
+    np.testing.assert_array_equal(out, want)
+    assert (buf[:shift] == 7.0).all() and (buf[shift + n:] == 7.0).all()
+    assert_close(want[::97, ::89], ndi.correlate(as_ref(image, dtype), kernel,
+                                                 mode="nearest")[::97, ::89], dtype, 9)
