@@ -158,8 +158,8 @@ def test_depthwise_wide_rows(mode, dtype, rng):
     (no gather of the image's inside rows): equal to the reference, and bit for bit equal
     to the same input seen through a column stride (every row gathered) and to two
     threads."""
-    x = rng.uniform(-1, 1, (2, 3, 11, 300)).astype(dtype)
-    wide = np.zeros(x.shape[:-1] + (600,), dtype)
+    x = rng.uniform(-1, 1, (2, 3, 11, 800)).astype(dtype)
+    wide = np.zeros(x.shape[:-1] + (1600,), dtype)
     strided = wide[..., ::2]
     strided[...] = x
     w = rng.standard_normal((6, 1, 3, 4)).astype(dtype)

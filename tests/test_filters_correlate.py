@@ -525,7 +525,7 @@ def test_strips_hold_at_least_the_halo(itemsize, kshape, threads):
 
 # ------------------------------------------- rows read in place (wide, contiguous rows)
 
-WIDE = {1: (301,), 2: (7, 300), 3: (3, 5, 290)}
+WIDE = {1: (801,), 2: (7, 800), 3: (3, 5, 790)}
 WIDE_KERNELS = {1: [(3,), (4,), (9,)], 2: [(3, 3), (2, 5), (5, 1), (1, 6)],
                 3: [(3, 3, 3), (2, 1, 4)]}
 
