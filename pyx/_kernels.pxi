@@ -75,26 +75,24 @@ cdef extern from *:
     #define PYCONV_STREAM_D 0
     #define PYCONV_SFENCE() ((void)0)
     #endif
-    static void pyconv_stream_f(float* d, const float* s, Py_ssize_t n) {
-        Py_ssize_t i = 0;
-    #if PYCONV_STREAM_F
-        while (i < n && ((uintptr_t)(d + i) % (PYCONV_STREAM_F * sizeof(float)))) {
-            d[i] = s[i]; i++;
-        }
-        for (; i + PYCONV_STREAM_F <= n; i += PYCONV_STREAM_F) PYCONV_ST_F(d + i, s + i);
-    #endif
-        if (i < n) memcpy(d + i, s + i, (size_t)(n - i) * sizeof(float));
+    /* d[0:n] = s[0:n], the aligned middle with streaming stores of V elements */
+    #define PYCONV_STREAM_COPY(name, T, V, ST) \
+    static void name(T* d, const T* s, Py_ssize_t n) { \
+        Py_ssize_t i = 0; \
+        if (V) { \
+            while (i < n && ((uintptr_t)(d + i) % (((V) ? (V) : 1) * sizeof(T)))) { \
+                d[i] = s[i]; i++; \
+            } \
+            for (; i + (V) <= n; i += (V)) ST(d + i, s + i); \
+        } \
+        if (i < n) memcpy(d + i, s + i, (size_t)(n - i) * sizeof(T)); \
     }
-    static void pyconv_stream_d(double* d, const double* s, Py_ssize_t n) {
-        Py_ssize_t i = 0;
-    #if PYCONV_STREAM_D
-        while (i < n && ((uintptr_t)(d + i) % (PYCONV_STREAM_D * sizeof(double)))) {
-            d[i] = s[i]; i++;
-        }
-        for (; i + PYCONV_STREAM_D <= n; i += PYCONV_STREAM_D) PYCONV_ST_D(d + i, s + i);
+    #if !PYCONV_STREAM_F
+    #define PYCONV_ST_F(d, s) ((void)0)
+    #define PYCONV_ST_D(d, s) ((void)0)
     #endif
-        if (i < n) memcpy(d + i, s + i, (size_t)(n - i) * sizeof(double));
-    }
+    PYCONV_STREAM_COPY(pyconv_stream_f, float, PYCONV_STREAM_F, PYCONV_ST_F)
+    PYCONV_STREAM_COPY(pyconv_stream_d, double, PYCONV_STREAM_D, PYCONV_ST_D)
     static void pyconv_sfence(void) { PYCONV_SFENCE(); }
     """
     void _stream_f "pyconv_stream_f"(float* d, const float* s, Py_ssize_t n) noexcept nogil
@@ -258,6 +256,32 @@ cdef inline void _row_taps(real* o, const real* base, const Py_ssize_t* off, con
         x0 = x0 + block
 
 
+cdef inline bint _inside_rows(const Py_ssize_t* taby, Py_ssize_t rows, Py_ssize_t kh,
+                              Py_ssize_t* ra, Py_ssize_t* rb) noexcept nogil:
+    # Output rows [ra, rb) of a strip: the first run of rows whose kh input rows (taby[r] ..
+    # taby[r + kh - 1]) are consecutive source rows, i.e. the image's inside (rows padded at
+    # its top and bottom are gathered).  False when there is none.
+    cdef Py_ssize_t j, r, run = 0
+    ra[0] = -1
+    rb[0] = rows
+    for j in range(rows + kh - 1):
+        if taby[j] < 0:
+            run = 0
+        elif run > 0 and taby[j] == taby[j - 1] + 1:
+            run = run + 1
+        else:
+            run = 1
+        r = j - (kh - 1)
+        if r >= 0:
+            if run >= kh:
+                if ra[0] < 0:
+                    ra[0] = r
+            elif ra[0] >= 0:
+                rb[0] = r
+                break
+    return ra[0] >= 0
+
+
 cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* tile,
                             real* line, const Py_ssize_t* tabz, const Py_ssize_t* taby,
                             const Py_ssize_t* tabx, Py_ssize_t ox,
@@ -288,7 +312,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     # edge columns are gathered: the same sums in the same order, without copying the rows.
     # stream: such rows are summed into `line` and streamed into the output (see _stream).
     cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done, g
-    cdef Py_ssize_t clo = 0, chi = 0, lfill = 0, rfill = 0, ra = 0, rb = 0, run
+    cdef Py_ssize_t clo = 0, chi = 0, lfill = 0, rfill = 0, ra = 0, rb = 0
     cdef bint direct = False
     cdef const real* srow
     cdef Py_ssize_t trows = strip + kh - 1
@@ -327,27 +351,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
             if tabz[z + p] != tabz[z] + p:
                 direct = False
     if direct:
-        # output rows [ra, rb): the first run of rows whose kh input rows are consecutive
-        # source rows (the image's inside; rows padded at its top and bottom are gathered)
-        run = 0
-        ra = -1
-        rb = rows
-        for j in range(rows + kh - 1):
-            if taby[y0 + j] < 0:
-                run = 0
-            elif run > 0 and taby[y0 + j] == taby[y0 + j - 1] + 1:
-                run = run + 1
-            else:
-                run = 1
-            r = j - (kh - 1)
-            if r >= 0:
-                if run >= kh:
-                    if ra < 0:
-                        ra = r
-                elif ra >= 0:
-                    rb = r
-                    break
-        direct = ra >= 0
+        direct = _inside_rows(taby + y0, rows, kh, &ra, &rb)
     if direct:
         # tile columns the edge outputs of the direct rows read: [0, lfill) and [rfill, width)
         lfill = clo + kw - 1
