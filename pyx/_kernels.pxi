@@ -1207,6 +1207,10 @@ cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* t
                 ls[L + C + c] = w0 * rp[0][i] + w1 * rp[1][i] + w2 * rp[2][i]
                 ld[L + C + c] = -rp[0][i] + rp[2][i]
         o = out + b * os[0] + (y0 + r) * os[1]
+        # the row the next output row adds (read in place), fetched block by block
+        row = NULL
+        if not gathered and r + 1 < rows and taby[y0 + r + 3] >= 0:
+            row = src + b * ss[0] + taby[y0 + r + 3] * ss[1]
         # blocks of EDGE_BLOCK samples: the block's vertical sums (with C samples either
         # side) and its magnitudes, while the block's lines are in L1
         i0 = 0
@@ -1214,6 +1218,11 @@ cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* t
             i1 = i0 + EDGE_BLOCK
             if i1 > L:
                 i1 = L
+            if row != NULL:
+                i = i0
+                while i < i1:
+                    _prefetch(row + i)
+                    i = i + CACHE_LINE // <Py_ssize_t>sizeof(real)
             lo_i = i0 - C if i0 >= C else 0
             hi_i = i1 + C if i1 + C <= L else L
             for i in range(lo_i, hi_i):
