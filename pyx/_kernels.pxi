@@ -1154,9 +1154,17 @@ cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* t
     cdef Py_ssize_t L = W * C
     cdef const real* rp[3]
     cdef const real* row
-    cdef real* ls = lines                # S, padded: L + 2C samples
-    cdef real* ld = lines + L + 2 * C    # D, padded
-    cdef real* lo = lines + 2 * L + 4 * C
+    cdef const real* r0
+    cdef const real* r1
+    cdef const real* r2
+    # S and D, padded by C samples either side, and an output line; the samples S[0] and
+    # D[0] (at ls + C, ld + C) start cache lines, so the sweeps' stores into them are aligned
+    cdef Py_ssize_t V = CACHE_LINE // <Py_ssize_t>sizeof(real)
+    cdef Py_ssize_t span = (L + 2 * C + V - 1) // V * V
+    cdef real* ls = <real*>((<size_t>(lines + C) + (CACHE_LINE - 1)) &
+                            ~(<size_t>(CACHE_LINE - 1))) - C
+    cdef real* ld = ls + span
+    cdef real* lo = ld + span
     cdef real* o
     cdef real gx, gy, s
     cdef bint gathered = ss[2] != 1
@@ -1207,6 +1215,9 @@ cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* t
                 ls[L + C + c] = w0 * rp[0][i] + w1 * rp[1][i] + w2 * rp[2][i]
                 ld[L + C + c] = -rp[0][i] + rp[2][i]
         o = out + b * os[0] + (y0 + r) * os[1]
+        r0 = rp[0]      # in locals: GCC reloads rp[t] from the stack after each store
+        r1 = rp[1]
+        r2 = rp[2]
         # the row the next output row adds (read in place), fetched block by block
         row = NULL
         if not gathered and r + 1 < rows and taby[y0 + r + 3] >= 0:
@@ -1226,9 +1237,8 @@ cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* t
             lo_i = i0 - C if i0 >= C else 0
             hi_i = i1 + C if i1 + C <= L else L
             for i in range(lo_i, hi_i):
-                ls[i + C] = w0 * rp[0][i] + w1 * rp[1][i] + w2 * rp[2][i]
-            for i in range(lo_i, hi_i):
-                ld[i + C] = -rp[0][i] + rp[2][i]
+                ls[i + C] = w0 * r0[i] + w1 * r1[i] + w2 * r2[i]
+                ld[i + C] = -r0[i] + r2[i]
             if os[2] == 1:
                 for i in range(i0, i1):
                     gx = -ls[i] + ls[i + 2 * C]
@@ -1269,7 +1279,8 @@ cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::
     # per thread: the tile (a cval row, or the strip's gathered rows), then the two padded
     # lines and an output line, each thread on its own 64-byte lines
     tile_len = (strip + 2) * L if ss[2] != 1 else L
-    per = ((tile_len + 3 * L + 4 * C) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 \
+    per = ((tile_len + 3 * L + 4 * C + 4 * CACHE_LINE // <Py_ssize_t>sizeof(real))
+           * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 \
         // sizeof(real)
     scratch = <real*>malloc(<size_t>(num_threads * per) * sizeof(real))
     if scratch == NULL:
