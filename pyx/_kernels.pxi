@@ -306,13 +306,18 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     # super-taps (soff, wq) of _dense_rows3.
     # wsets: batch item b takes weight set b % wsets (w and wq hold wsets sets one after the
     # other); bias (NULL: none) adds bias[b % wsets] to every output once its sum is done.
-    # doffs (NULL: not usable): the taps' offsets in the source (contiguous rows).  When the
-    # task's planes and rows are consecutive source planes and rows, the tap sweep reads the
-    # columns whose taps all fall inside the image straight from the source, and only the
-    # edge columns are gathered: the same sums in the same order, without copying the rows.
+    # doffs (NULL: not usable): the taps' offsets in the source (contiguous rows); with
+    # xstep > 0, the super-taps' offsets.  When the task's planes and rows are consecutive
+    # source planes and rows, the tap sweep (or a full group of three register-tiled rows)
+    # reads the columns whose taps all fall inside the image straight from the source, and
+    # only the edge columns are gathered: the same sums in the same order, without copying
+    # the rows.
     # stream: such rows are summed into `line` and streamed into the output (see _stream).
     cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done, g
     cdef Py_ssize_t clo = 0, chi = 0, lfill = 0, rfill = 0, ra = 0, rb = 0
+    cdef Py_ssize_t qa = 0, qb = 0, s0, s1, cend = 0
+    cdef Py_ssize_t nr = DENSE_NR_F if real is float else DENSE_NR_D
+    cdef bint only
     cdef bint direct = False
     cdef const real* srow
     cdef Py_ssize_t trows = strip + kh - 1
@@ -341,7 +346,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
         w = w + (b % wsets) * ntaps
         if xstep > 0:
             wq = wq + (b % wsets) * (3 * kd * (kh + 2) * ((kw - 1) // xstep + 1))
-    if doffs != NULL and os[3] == 1 and xstep == 0 and not vline:
+    if doffs != NULL and (os[3] == 1 or xstep > 0) and not vline:
         clo = ox - x0 if ox > x0 else 0
         chi = ox + W - x0 - kw + 1
         if chi > cw:
@@ -352,6 +357,15 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                 direct = False
     if direct:
         direct = _inside_rows(taby + y0, rows, kh, &ra, &rb)
+    if direct and xstep > 0:
+        # whole groups of three rows [s, s + 3), s a multiple of 3, inside [ra, rb): groups
+        # starting in [qa, qb) (a short last group reads rows past its own: never direct);
+        # their register tiles read the source in whole tiles of nr columns, [clo, cend)
+        qa = (ra + 2) // 3 * 3
+        qb = (rb if rb < rows else rows) // 3 * 3 - 2
+        cend = clo + (chi - clo) // nr * nr
+        direct = qb > qa
+        chi = cend
     if direct:
         # tile columns the edge outputs of the direct rows read: [0, lfill) and [rfill, width)
         lfill = clo + kw - 1
@@ -364,7 +378,17 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
             zi = tabz[z + p]
             dst = tile + (p * trows + j) * tw
             yi = taby[y0 + j]
-            if direct and ra + kh - 1 <= j < rb:
+            if direct and xstep > 0:
+                # read only by direct groups: all groups s (multiples of 3, s <= j < s + kh +
+                # 2) that exist start in [qa, qb)
+                s0 = (j - kh - 2) // 3 * 3 + 3 if j >= kh + 2 else 0
+                s1 = j // 3 * 3
+                if s1 > (rows - 1) // 3 * 3:
+                    s1 = (rows - 1) // 3 * 3
+                only = s0 >= qa and s1 < qb
+            else:
+                only = direct and ra + kh - 1 <= j < rb
+            if only:
                 # read only by direct rows: their edge columns
                 _fill_row(dst, src_b + zi * ss[1] + yi * ss[2], tabx, x0, lfill, ox, W, cval)
                 _fill_row(dst + rfill, src_b + zi * ss[1] + yi * ss[2], tabx, x0 + rfill,
@@ -385,9 +409,22 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
             # strip may be short: its missing rows read the tile's slack and are dropped
             if r % 3 == 2 or r == rows - 1:
                 g = r % 3 + 1
-                _dense_rows3(out + b * os[0] + z * os[1] + (y0 + r - g + 1) * os[2]
-                             + x0 * os[3], os[2], os[3], g, tile + (r - g + 1) * tw, soff,
-                             wq, kd, kh, (kw - 1) // xstep + 1, cw)
+                orow = out + b * os[0] + z * os[1] + (y0 + r - g + 1) * os[2] + x0 * os[3]
+                if direct and qa <= r - 2 < qb and g == 3:
+                    # the edge columns from the tile, whole tiles in between from the source
+                    if clo > 0:
+                        _dense_rows3(orow, os[2], os[3], 3, tile + (r - 2) * tw, soff, wq, kd,
+                                     kh, (kw - 1) // xstep + 1, clo)
+                    srow = src_b + tabz[z] * ss[1] + taby[y0 + r - 2] * ss[2] + (x0 + clo - ox)
+                    _dense_rows3(orow + clo * os[3], os[2], os[3], 3, srow, doffs, wq, kd, kh,
+                                 (kw - 1) // xstep + 1, cend - clo)
+                    if cend < cw:
+                        _dense_rows3(orow + cend * os[3], os[2], os[3], 3,
+                                     tile + (r - 2) * tw + cend, soff, wq, kd, kh,
+                                     (kw - 1) // xstep + 1, cw - cend)
+                else:
+                    _dense_rows3(orow, os[2], os[3], g, tile + (r - g + 1) * tw, soff, wq, kd,
+                                 kh, (kw - 1) // xstep + 1, cw)
             continue
         if vline and os[3] == 1:
             # rows done so far: every complete group of four up to r, then the rest at the end
@@ -497,8 +534,8 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
         nu = kd * (kh + 2) * nxt
         soff = <Py_ssize_t*>malloc(<size_t>nu * sizeof(Py_ssize_t))
         wq = <real*>malloc(<size_t>(3 * nu * wsets) * sizeof(real))
-    if ss[3] == 1 and xstep == 0 and not vline and ntaps > 0:
-        doffs = <Py_ssize_t*>malloc(<size_t>ntaps * sizeof(Py_ssize_t))
+    if ss[3] == 1 and not vline and ntaps > 0:
+        doffs = <Py_ssize_t*>malloc(<size_t>(nu if xstep > 0 else ntaps) * sizeof(Py_ssize_t))
     if scratch == NULL or ptrs == NULL or (xstep > 0 and (soff == NULL or wq == NULL)):
         free(scratch)
         free(ptrs)
@@ -506,7 +543,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
         free(wq)
         free(doffs)
         raise MemoryError("pyconv: cannot allocate the correlation scratch space")
-    if doffs != NULL:
+    if doffs != NULL and xstep == 0:
         # tile offset (tz * trows + ty) * tw + tx (tx < tw, ty < trows) -> source offset
         for a in range(ntaps):
             doffs[a] = (offs[a] // (tw * trows)) * ss[1] + (offs[a] // tw % trows) * ss[2] \
@@ -520,6 +557,8 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
             for j in range(kh + 2):
                 for ix in range(nxt):
                     soff[u] = (p * trows + j) * tw + ix * xstep
+                    if doffs != NULL:
+                        doffs[u] = p * ss[1] + j * ss[2] + ix * xstep
                     for sw in range(wsets):
                         for a in range(3):
                             ky = j - a

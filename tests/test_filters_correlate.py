@@ -562,6 +562,42 @@ def test_wide_rows_read_in_place(ndim, mode, kind, dtype, rng):
                 filters.correlate(rev, kernel.astype(dtype), num_threads=1, **kw), got)
 
 
+DENSE_WIDE = {2: ((23, 840), [(7, 7), (4, 10), (9, 5)]), 3: ((6, 14, 800), [(3, 4, 4)])}
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+@pytest.mark.parametrize("mode", MODES)
+def test_dense_grid_wide_rows_read_in_place(ndim, mode, dtype, rng):
+    """Whole grids of >= 40 taps (register tiles of three output rows) on wide, contiguous
+    rows: full groups of three rows inside the image read their inside columns straight
+    from it, whole tiles at a time, and the rest through the gathered tile.  Checked
+    against scipy, and bit for bit against a column-strided view (every row gathered),
+    two threads (other strips, so other groups read in place), flipped rows, and a
+    strided out=."""
+    shape, kshapes = DENSE_WIDE[ndim]
+    image = rng.uniform(-1, 1, shape).astype(dtype)
+    wide = np.zeros(shape[:-1] + (2 * shape[-1],), dtype)
+    gathered = wide[..., ::2]
+    gathered[...] = image
+    flipped = np.ascontiguousarray(image[..., ::-1, :])
+    for kshape in kshapes:
+        kernel = rng.standard_normal(kshape)
+        origin = tuple(rng.integers(-(n // 2), (n - 1) // 2 + 1) for n in kshape)
+        kw = dict(mode=mode, cval=0.5, origin=origin)
+        ref = ndi.correlate(as_ref(image, dtype), kernel, **kw)
+        got = filters.correlate(image, kernel.astype(dtype), num_threads=1, **kw)
+        assert_close(got, ref, dtype, ntaps(kernel), scale=input_scale(image, kernel, 0.5),
+                     what=f"{kshape} {kw}")
+        out = np.zeros(shape[:-1] + (2 * shape[-1],), dtype)[..., ::2]
+        filters.correlate(image, kernel.astype(dtype), num_threads=1, out=out, **kw)
+        for other in (filters.correlate(gathered, kernel.astype(dtype), num_threads=1, **kw),
+                      filters.correlate(image, kernel.astype(dtype), num_threads=2, **kw),
+                      filters.correlate(flipped[..., ::-1, :], kernel.astype(dtype),
+                                        num_threads=1, **kw),
+                      out):
+            np.testing.assert_array_equal(other, got)
+
+
 @pytest.mark.parametrize("shift", [0, 1, 3])
 def test_large_out_streamed(shift, dtype, rng):
     """An out= array of 8 MB or more gets the rows read in place written by streaming
