@@ -18,6 +18,7 @@ import itertools
 import math
 import numbers
 import operator
+import threading
 
 import numpy as np
 
@@ -317,6 +318,81 @@ def _scatter_transpose(x5, wc, b, groups, geo, res):
         res += b.reshape((1, O) + (1,) * (res.ndim - 2))
 
 
+#: largest temporary of the combined-phase path (see _combined_phases); a batch is cut into
+#: chunks of images that fit, and a single image that does not takes the phase-by-phase path
+COMBINED_MAX_BYTES = 16 << 20
+
+_scratch_local = threading.local()
+
+
+def _scratch(shape, dtype):
+    """An uninitialised array of ``shape`` in a buffer this thread keeps between calls (at
+    most COMBINED_MAX_BYTES): a fresh temporary of a few MB would be page-faulted in again
+    on every call (on the machine of benchmarks/RESULTS.md, 2 ms for 3.4 MB)."""
+    n = math.prod(shape) * np.dtype(dtype).itemsize
+    buf = getattr(_scratch_local, "buf", None)
+    if buf is None or buf.size < n:
+        buf = _scratch_local.buf = np.empty(max(n, 1 << 20), dtype=np.uint8)
+    return buf[:n].view(dtype).reshape(shape)
+
+
+def _combined_phases(x5, wc, b, geo, axes, res, num_threads):
+    """The stride phases of a transposed convolution as one stride-1 correlation: when, along
+    every axis, each of the s phases has the same number of taps at the same input step, the
+    phases differ only by where their window starts, so phase p's output q is the combined
+    output u = q + shift_p of a correlation with O * P channels (channel o * P + p holds
+    phase p's taps of output channel o) over the window starting at the smallest start.  One
+    gather of the input and one correlation instead of P, with contiguous stores; then each
+    phase's outputs are copied into their strided places in ``res``.  Each output sums the
+    same taps in the same order as on the phase-by-phase path (float64 phases of one or two
+    output channels per group, which that path runs through the one-channel micro-kernel,
+    may differ in the last bit).  False (nothing done) when the phases do not line up or a
+    single image's temporary would pass COMBINED_MAX_BYTES."""
+    P, starts, steps, shifts, counts, U = 1, [], [], [], [], []
+    for (s, p, d, o, k), ax in zip(geo, axes):
+        if len(ax) != s:
+            return False
+        taps = {len(a[1]) for a in ax}
+        step = {a[3] for a in ax} if len(ax[0][1]) > 1 else {1}
+        if len(taps) != 1 or len(step) != 1 or 0 in taps:
+            return False
+        A = min(a[2] for a in ax)
+        sh = [a[2] - A for a in ax]
+        cnt = [len(range(a[0], o, s)) for a in ax]
+        P *= s
+        starts.append(A)
+        steps.append(step.pop())
+        shifts.append(sh)
+        counts.append(cnt)
+        U.append(max(c + h for c, h in zip(cnt, sh)))
+    if P == 1:
+        return False
+    N, O = res.shape[:2]
+    per_image = O * P * math.prod(U) * res.dtype.itemsize
+    if per_image > COMBINED_MAX_BYTES:
+        return False
+    # (O, Cg, kz, ky, kx) -> (O * P, Cg, Tz, Ty, Tx), phase index p = (pz * sy + py) * sx + px
+    subs = [wc[:, :, list(az[1])][:, :, :, list(ay[1])][..., list(axx[1])]
+            for az in axes[0] for ay in axes[1] for axx in axes[2]]
+    wp = np.ascontiguousarray(np.stack(subs, axis=1)).reshape((O * P,) + subs[0].shape[1:])
+    bp = None if b is None else np.repeat(b, P)
+    nb = max(1, min(N, COMBINED_MAX_BYTES // per_image))
+    sz, sy, sx = (g[0] for g in geo)
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        r = _scratch((n1 - n0, O * P) + tuple(U), res.dtype)
+        _conv.run_phase(x5[n0:n1], wp, bp, tuple(steps), tuple(starts), r, num_threads)
+        r8 = r.reshape((n1 - n0, O, sz, sy, sx) + tuple(U))
+        for iz, az in enumerate(axes[0]):
+            for iy, ay in enumerate(axes[1]):
+                for ix, axx in enumerate(axes[2]):
+                    hz, hy, hx = shifts[0][iz], shifts[1][iy], shifts[2][ix]
+                    res[n0:n1, :, az[0]::sz, ay[0]::sy, axx[0]::sx] = \
+                        r8[:, :, iz, iy, ix, hz:hz + counts[0][iz], hy:hy + counts[1][iy],
+                           hx:hx + counts[2][ix]]
+    return True
+
+
 def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation, out,
                     num_threads, nd):
     xa, w, b, dt, batched = _layer_arrays(x, weight, bias, nd)
@@ -378,6 +454,8 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
         # a NaN or Inf weight must meet only the input samples it really multiplies (the
         # gather would also multiply it by the zeros outside the input): scatter-add
         _scatter_transpose(x5, wc, b, groups, geo, res)
+        return _finish(res, out, oshape, dest is not None)
+    if _combined_phases(x5, wc, b, geo, axes, res, num_threads):
         return _finish(res, out, oshape, dest is not None)
     for pz in axes[0]:
         for py in axes[1]:

@@ -4,6 +4,7 @@ index-arithmetic padding) and pyconv.reference (scipy.signal + numpy.pad); the t
 convolutions too.  The two references are checked against each other in
 test_conv_reference.py, everything against PyTorch in test_conv_torch.py."""
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -950,6 +951,45 @@ def test_conv_transpose_threads_and_layouts(nsp, dtype, rng):
     xr, wr = as_ref(x, dtype), as_ref(w, dtype)
     assert_close(one, CR.conv_transpose(xr, wr, **kw), dtype, w[:, 0].size,
                  scale=transpose_scale(xr, wr))
+
+
+@needs_transpose
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
+    """Strides whose phases all have the same taps (kernel 4, stride 2; kernel 6, stride 3)
+    run as one correlation with a channel per (output channel, phase) into a scratch
+    buffer, a batch cut into chunks of images that fit COMBINED_MAX_BYTES; a single image
+    that does not fit takes the phase-by-phase path.  All three give the reference's
+    numbers, the chunks the whole batch's bits, and a later call leaves an earlier result
+    (whose values passed through the same scratch) alone."""
+    from pyconv import nn
+    x = rng.uniform(-1, 1, (5, 4) + (7, 6, 5)[:nsp]).astype(dtype)
+    w = rng.standard_normal((4, 3) + (4, 6, 4)[:nsp]).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    kw = dict(stride=(2, 3, 2)[:nsp], padding=(1, 2, 0)[:nsp], groups=2)
+    calls = []
+    real = nn._conv.run_phase
+    monkeypatch.setattr(nn._conv, "run_phase", lambda *a: calls.append(a[0].shape[0]) or real(*a))
+    whole = CONV_T[nsp](x, w, b, **kw)
+    assert calls == [5]                         # one correlation for the whole batch
+    xr, wr, br = as_ref(x, dtype), as_ref(w, dtype), as_ref(b, dtype)
+    assert_close(whole, CR.conv_transpose(xr, wr, br, **kw), dtype, w[:, 0].size,
+                 scale=transpose_scale(xr, wr, br))
+    per_image = 6 * math.prod((2, 3, 2)[:nsp]) * math.prod(
+        n + 1 for n in x.shape[2:]) * np.dtype(dtype).itemsize
+    calls.clear()
+    monkeypatch.setattr(nn, "COMBINED_MAX_BYTES", 2 * per_image)
+    np.testing.assert_array_equal(CONV_T[nsp](x, w, b, **kw), whole)
+    assert calls == [2, 2, 1]
+    calls.clear()
+    monkeypatch.setattr(nn, "COMBINED_MAX_BYTES", per_image - 1)
+    phased = CONV_T[nsp](x, w, b, **kw)
+    assert len(calls) == math.prod((2, 3, 2)[:nsp])      # one correlation per phase
+    assert_close(phased, whole, dtype, w[:, 0].size, scale=transpose_scale(xr, wr, br))
+    monkeypatch.setattr(nn, "COMBINED_MAX_BYTES", 16 << 20)
+    keep = whole.copy()
+    CONV_T[nsp](x[:2] * 3, w, None, **kw)
+    np.testing.assert_array_equal(whole, keep)
 
 
 @needs_transpose
