@@ -686,9 +686,10 @@ _TRANSPOSE_DOC = """{nd}-D transposed convolution, like ``torch.nn.functional.co
     The adjoint of :func:`conv{nd}d`: every input sample ``x[n, c, i]`` adds ``x * weight[c, o]``
     to the outputs at ``i * stride - padding + k * dilation``.  Computed as a gather: the output
     splits into ``stride`` phases per axis, each a stride-1 correlation with the taps that reach
-    it (no zeros inserted, no column buffer).  When every phase has as many taps as the others
-    (kernel size a multiple of the stride), the phases run as one correlation with a channel
-    per (output channel, phase), into a buffer of at most 16 MB the calling thread keeps.
+    it (no zeros inserted, no column buffer).  When every phase has as many taps as the
+    others (with dilation 1: a kernel size that the stride divides), the phases run as one
+    correlation with a channel per (output channel, phase), into a buffer of at most 16 MB
+    that the calling thread keeps.
 
     Parameters
     ----------
