@@ -317,6 +317,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     cdef Py_ssize_t clo = 0, chi = 0, lfill = 0, rfill = 0, ra = 0, rb = 0
     cdef Py_ssize_t qa = 0, qb = 0, s0, s1, cend = 0
     cdef Py_ssize_t nr = DENSE_NR_F if real is float else DENSE_NR_D
+    cdef Py_ssize_t nxt = (kw - 1) // xstep + 1 if xstep > 0 else 0
     cdef bint only
     cdef bint direct = False
     cdef const real* srow
@@ -345,7 +346,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     if wsets > 1:
         w = w + (b % wsets) * ntaps
         if xstep > 0:
-            wq = wq + (b % wsets) * (3 * kd * (kh + 2) * ((kw - 1) // xstep + 1))
+            wq = wq + (b % wsets) * (3 * kd * (kh + 2) * nxt)
     if doffs != NULL and (os[3] == 1 or xstep > 0) and not vline:
         clo = ox - x0 if ox > x0 else 0
         chi = ox + W - x0 - kw + 1
@@ -414,17 +415,16 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                     # the edge columns from the tile, whole tiles in between from the source
                     if clo > 0:
                         _dense_rows3(orow, os[2], os[3], 3, tile + (r - 2) * tw, soff, wq, kd,
-                                     kh, (kw - 1) // xstep + 1, clo)
+                                     kh, nxt, clo)
                     srow = src_b + tabz[z] * ss[1] + taby[y0 + r - 2] * ss[2] + (x0 + clo - ox)
                     _dense_rows3(orow + clo * os[3], os[2], os[3], 3, srow, doffs, wq, kd, kh,
-                                 (kw - 1) // xstep + 1, cend - clo)
+                                 nxt, cend - clo)
                     if cend < cw:
                         _dense_rows3(orow + cend * os[3], os[2], os[3], 3,
-                                     tile + (r - 2) * tw + cend, soff, wq, kd, kh,
-                                     (kw - 1) // xstep + 1, cw - cend)
+                                     tile + (r - 2) * tw + cend, soff, wq, kd, kh, nxt, cw - cend)
                 else:
                     _dense_rows3(orow, os[2], os[3], g, tile + (r - g + 1) * tw, soff, wq, kd,
-                                 kh, (kw - 1) // xstep + 1, cw)
+                                 kh, nxt, cw)
             continue
         if vline and os[3] == 1:
             # rows done so far: every complete group of four up to r, then the rest at the end
