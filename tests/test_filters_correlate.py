@@ -530,36 +530,41 @@ WIDE_KERNELS = {1: [(3,), (4,), (9,)], 2: [(3, 3), (2, 5), (5, 1), (1, 6)],
                 3: [(3, 3, 3), (2, 1, 4)]}
 
 
+def _assert_read_in_place(image, kernel, mode, dtype, rng):
+    """correlate(image, kernel) at a random origin against scipy, and bit for bit against
+    the same image read through a view with a column stride (every row gathered), another
+    thread count (other strips, so other rows are read in place), a strided out= and,
+    beyond 1-D, rows at a negative stride (still contiguous)."""
+    origin = tuple(rng.integers(-(n // 2), (n - 1) // 2 + 1) for n in kernel.shape)
+    kw = dict(mode=mode, cval=0.5, origin=origin)
+    k = kernel.astype(dtype)
+    ref = ndi.correlate(as_ref(image, dtype), kernel, **kw)
+    got = filters.correlate(image, k, num_threads=1, **kw)
+    assert_close(got, ref, dtype, ntaps(kernel), scale=input_scale(image, kernel, 0.5),
+                 what=f"{kernel.shape} {kw}")
+    gathered = np.zeros(image.shape[:-1] + (2 * image.shape[-1],), dtype)[..., ::2]
+    gathered[...] = image
+    out = np.zeros(image.shape[:-1] + (2 * image.shape[-1],), dtype)[..., ::2]
+    filters.correlate(image, k, num_threads=1, out=out, **kw)
+    others = [filters.correlate(gathered, k, num_threads=1, **kw),
+              filters.correlate(image, k, num_threads=2, **kw), out]
+    if image.ndim > 1:
+        rev = np.ascontiguousarray(image[..., ::-1, :])[..., ::-1, :]
+        others.append(filters.correlate(rev, k, num_threads=1, **kw))
+    for other in others:
+        np.testing.assert_array_equal(other, got)
+
+
 @pytest.mark.parametrize("ndim", [1, 2, 3])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("kind", ["random", "sparse"])
 def test_wide_rows_read_in_place(ndim, mode, kind, dtype, rng):
     """Images whose rows are wide and contiguous: the tap sweep reads the rows that lie
     inside the image straight from it and gathers only the edges (and the rows the
-    boundary pads).  Checked against scipy, and bit for bit against the same image read
-    through a view with a column stride (every row gathered) and against another thread
-    count (other strips, so other rows are read in place)."""
-    shape = WIDE[ndim]
-    image = rng.uniform(-1, 1, shape).astype(dtype)
-    wide = np.zeros(shape[:-1] + (2 * shape[-1],), dtype)
-    gathered = wide[..., ::2]
-    gathered[...] = image
-    flipped = np.ascontiguousarray(image[..., ::-1, :] if ndim > 1 else image)
+    boundary pads)."""
+    image = rng.uniform(-1, 1, WIDE[ndim]).astype(dtype)
     for kshape in WIDE_KERNELS[ndim]:
-        kernel = make_kernel(kind, kshape, rng)
-        origin = tuple(rng.integers(-(n // 2), (n - 1) // 2 + 1) for n in kshape)
-        kw = dict(mode=mode, cval=0.5, origin=origin)
-        ref = ndi.correlate(as_ref(image, dtype), kernel, **kw)
-        got = filters.correlate(image, kernel.astype(dtype), num_threads=1, **kw)
-        assert_close(got, ref, dtype, ntaps(kernel), scale=input_scale(image, kernel, 0.5),
-                     what=f"{kshape} {kw}")
-        for other in (filters.correlate(gathered, kernel.astype(dtype), num_threads=1, **kw),
-                      filters.correlate(image, kernel.astype(dtype), num_threads=2, **kw)):
-            np.testing.assert_array_equal(other, got)
-        if ndim > 1:   # negative row stride, rows still contiguous
-            rev = flipped[..., ::-1, :]
-            np.testing.assert_array_equal(
-                filters.correlate(rev, kernel.astype(dtype), num_threads=1, **kw), got)
+        _assert_read_in_place(image, make_kernel(kind, kshape, rng), mode, dtype, rng)
 
 
 DENSE_WIDE = {2: ((23, 840), [(7, 7), (4, 10), (9, 5)]), 3: ((6, 14, 800), [(3, 4, 4)])}
@@ -570,32 +575,11 @@ DENSE_WIDE = {2: ((23, 840), [(7, 7), (4, 10), (9, 5)]), 3: ((6, 14, 800), [(3, 
 def test_dense_grid_wide_rows_read_in_place(ndim, mode, dtype, rng):
     """Whole grids of >= 40 taps (register tiles of three output rows) on wide, contiguous
     rows: full groups of three rows inside the image read their inside columns straight
-    from it, whole tiles at a time, and the rest through the gathered tile.  Checked
-    against scipy, and bit for bit against a column-strided view (every row gathered),
-    two threads (other strips, so other groups read in place), flipped rows, and a
-    strided out=."""
+    from it, whole tiles at a time, and the rest through the gathered tile."""
     shape, kshapes = DENSE_WIDE[ndim]
     image = rng.uniform(-1, 1, shape).astype(dtype)
-    wide = np.zeros(shape[:-1] + (2 * shape[-1],), dtype)
-    gathered = wide[..., ::2]
-    gathered[...] = image
-    flipped = np.ascontiguousarray(image[..., ::-1, :])
     for kshape in kshapes:
-        kernel = rng.standard_normal(kshape)
-        origin = tuple(rng.integers(-(n // 2), (n - 1) // 2 + 1) for n in kshape)
-        kw = dict(mode=mode, cval=0.5, origin=origin)
-        ref = ndi.correlate(as_ref(image, dtype), kernel, **kw)
-        got = filters.correlate(image, kernel.astype(dtype), num_threads=1, **kw)
-        assert_close(got, ref, dtype, ntaps(kernel), scale=input_scale(image, kernel, 0.5),
-                     what=f"{kshape} {kw}")
-        out = np.zeros(shape[:-1] + (2 * shape[-1],), dtype)[..., ::2]
-        filters.correlate(image, kernel.astype(dtype), num_threads=1, out=out, **kw)
-        for other in (filters.correlate(gathered, kernel.astype(dtype), num_threads=1, **kw),
-                      filters.correlate(image, kernel.astype(dtype), num_threads=2, **kw),
-                      filters.correlate(flipped[..., ::-1, :], kernel.astype(dtype),
-                                        num_threads=1, **kw),
-                      out):
-            np.testing.assert_array_equal(other, got)
+        _assert_read_in_place(image, rng.standard_normal(kshape), mode, dtype, rng)
 
 
 @pytest.mark.parametrize("shift", [0, 1, 3])
