@@ -400,7 +400,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
 cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpack,
                    const real* bias, const Py_ssize_t* offs, const Py_ssize_t* tabz,
                    const Py_ssize_t* taby, const Py_ssize_t* tabx, int num_threads) except -1:
-    cdef Py_ssize_t ntasks, task, per, t0, t1, per_round, task_work
+    cdef Py_ssize_t ntasks, task, per, t0, t1, per_round, task_work, chunk
     cdef real* scratch = NULL
     ntasks = p.N * p.G * p.Do * p.nrb * p.ncb * p.noc
     if ntasks <= 0:
@@ -417,14 +417,15 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
     # R rows x CW columns of Og / noc output channels, K multiply-adds each
     task_work = p.R * p.CW * p.K * ((p.Og + p.noc - 1) // p.noc)
     per_round = _round_tasks(ntasks, task_work, num_threads)
+    chunk = _task_chunk(per_round, task_work, num_threads)
     t0 = 0
     while t0 < ntasks:
         t1 = t0 + per_round
         if t1 > ntasks:
             t1 = ntasks
         with nogil:
-            for task in prange(t0, t1, schedule='dynamic', num_threads=num_threads,
-                               use_threads_if=num_threads > 1):
+            for task in prange(t0, t1, schedule='dynamic', chunksize=chunk,
+                               num_threads=num_threads, use_threads_if=num_threads > 1):
                 _conv_task(p, task, x, out, wpack, bias, offs, tabz, taby, tabx,
                            scratch + omp_get_thread_num() * per,
                            scratch + omp_get_thread_num() * per + p.buf_len)

@@ -34,6 +34,7 @@ cdef enum:
 # rare: at least 8 tasks per thread.
 cdef enum:
     ROUND_WORK = 1 << 27
+    CHUNK_WORK = 1 << 16
 
 
 cdef extern from *:
@@ -114,6 +115,18 @@ cdef inline Py_ssize_t _round_tasks(Py_ssize_t ntasks, Py_ssize_t task_work,
         per = 8
     per = per * num_threads
     return ntasks if per > ntasks else per
+
+
+cdef inline Py_ssize_t _task_chunk(Py_ssize_t ntasks, Py_ssize_t task_work,
+                                   int num_threads) noexcept nogil:
+    # Tasks a thread takes at a time from a dynamic schedule: tiny tasks (a small plane of a
+    # depthwise layer) in chunks of about CHUNK_WORK multiply-adds, so that taking the next
+    # one (an atomic on a line the threads share) does not cost as much as the task; at
+    # least 4 chunks per thread, so a descheduled thread's share still moves
+    cdef Py_ssize_t chunk = CHUNK_WORK // (task_work if task_work > 0 else 1)
+    if chunk > ntasks // (4 * num_threads):
+        chunk = ntasks // (4 * num_threads)
+    return chunk if chunk > 1 else 1
 
 
 cdef inline void _fill_row_strided(real* dst, const real* src, Py_ssize_t sx,
@@ -483,7 +496,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                           bint stream) except -1:
     cdef Py_ssize_t B = out.shape[0], Do = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
     cdef Py_ssize_t W = src.shape[3]
-    cdef Py_ssize_t nstrips, nx, ntasks, task, trows, tw, tile_len, t0, t1, per_round, a
+    cdef Py_ssize_t nstrips, nx, ntasks, task, trows, tw, tile_len, t0, t1, per_round, a, chunk
     cdef Py_ssize_t nxt = 0, nu = 0, slack, p, ix, ky, j, u
     cdef Py_ssize_t ntaps = tapw.shape[0] // wsets
     cdef Py_ssize_t ss[4]
@@ -572,6 +585,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     if bias.shape[0] > 0:
         bp = &bias[0]
     per_round = _round_tasks(ntasks, strip * xchunk * (ntaps + 1), num_threads)
+    chunk = _task_chunk(per_round, strip * xchunk * (ntaps + 1), num_threads)
     # Tasks are handed out dynamically: when the OS deschedules one thread (a busy machine),
     # the others take its share instead of waiting for it.  Which thread computes an output
     # does not change its value: each output is summed by one thread in tap order.
@@ -581,8 +595,8 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
         if t1 > ntasks:
             t1 = ntasks
         with nogil:
-            for task in prange(t0, t1, schedule='dynamic', num_threads=num_threads,
-                               use_threads_if=num_threads > 1):
+            for task in prange(t0, t1, schedule='dynamic', chunksize=chunk,
+                               num_threads=num_threads, use_threads_if=num_threads > 1):
                 _tile_task(task, &src[0, 0, 0, 0], &out[0, 0, 0, 0],
                            scratch + omp_get_thread_num() * tile_len,
                            scratch + omp_get_thread_num() * tile_len + kd * trows * tw,
@@ -986,7 +1000,7 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     cdef Py_ssize_t sr = src.strides[1] // <Py_ssize_t>sizeof(real)
     cdef Py_ssize_t ob = out.strides[0] // <Py_ssize_t>sizeof(real)
     cdef Py_ssize_t orow = out.strides[1] // <Py_ssize_t>sizeof(real)
-    cdef Py_ssize_t nstrips, ntasks, task, per, i, t0, t1, per_round, lpitch
+    cdef Py_ssize_t nstrips, ntasks, task, per, i, t0, t1, per_round, lpitch, chunk
     cdef Py_ssize_t* offs = NULL
     cdef const real** ptrs = NULL
     cdef real* scratch = NULL
@@ -1036,14 +1050,15 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     for i in range(nh):
         offs[nv + i] = tx[i]
     per_round = _round_tasks(ntasks, strip * W * (nv + nh), num_threads)
+    chunk = _task_chunk(per_round, strip * W * (nv + nh), num_threads)
     t0 = 0
     while t0 < ntasks:
         t1 = t0 + per_round
         if t1 > ntasks:
             t1 = ntasks
         with nogil:
-            for task in prange(t0, t1, schedule='dynamic', num_threads=num_threads,
-                               use_threads_if=num_threads > 1):
+            for task in prange(t0, t1, schedule='dynamic', chunksize=chunk,
+                               num_threads=num_threads, use_threads_if=num_threads > 1):
                 _sep_task(task, &src[0, 0, 0], &out[0, 0, 0],
                           scratch + omp_get_thread_num() * per,
                           scratch + omp_get_thread_num() * per + kv * W, lpitch,
@@ -1302,7 +1317,7 @@ cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::
                  double cval_s, double half, Py_ssize_t strip, int num_threads) except -1:
     cdef Py_ssize_t B = src.shape[0], H = src.shape[1], L = src.shape[2]
     cdef Py_ssize_t W = L // C
-    cdef Py_ssize_t nstrips, ntasks, task, per, t0, t1, per_round, a, tile_len
+    cdef Py_ssize_t nstrips, ntasks, task, per, t0, t1, per_round, a, tile_len, chunk
     cdef Py_ssize_t ss[3]
     cdef Py_ssize_t os[3]
     cdef real* scratch = NULL
@@ -1325,14 +1340,15 @@ cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::
     if scratch == NULL:
         raise MemoryError("pyconv: cannot allocate the edge filter's scratch space")
     per_round = _round_tasks(ntasks, strip * L * 12, num_threads)
+    chunk = _task_chunk(per_round, strip * L * 12, num_threads)
     t0 = 0
     while t0 < ntasks:
         t1 = t0 + per_round
         if t1 > ntasks:
             t1 = ntasks
         with nogil:
-            for task in prange(t0, t1, schedule='dynamic', num_threads=num_threads,
-                               use_threads_if=num_threads > 1):
+            for task in prange(t0, t1, schedule='dynamic', chunksize=chunk,
+                               num_threads=num_threads, use_threads_if=num_threads > 1):
                 _edge_task(task, &src[0, 0, 0], &out[0, 0, 0],
                            scratch + omp_get_thread_num() * per,
                            scratch + omp_get_thread_num() * per + tile_len,
