@@ -61,10 +61,33 @@ cdef struct Lanes:
     bint contiguous
 
 
-cdef inline void _lanes_at(Lanes* ln, Py_ssize_t l0, Py_ssize_t n) noexcept nogil:
-    ln.r0 = l0 // ln.Wph
-    ln.x0 = l0 - ln.r0 * ln.Wph
-    ln.contiguous = ln.so_x == 1 and ln.x0 + n <= ln.cw and ln.r0 < ln.rows
+cdef inline void _wrap(Py_ssize_t* r, Py_ssize_t* x, Py_ssize_t pitch) noexcept nogil:
+    # row r, column x >= 0 of a lane index -> the same lane with x < pitch: subtractions
+    # where the column passed fewer than eight rows (a 64-bit division costs as much as a
+    # row of a small plane's task)
+    if x[0] >= 8 * pitch:
+        r[0] = r[0] + x[0] // pitch
+        x[0] = x[0] % pitch
+    while x[0] >= pitch:
+        x[0] = x[0] - pitch
+        r[0] = r[0] + 1
+
+
+cdef inline Py_ssize_t _digit(Py_ssize_t* rest, Py_ssize_t n) noexcept nogil:
+    # rest % n, and rest //= n (no division for an axis of one)
+    cdef Py_ssize_t d
+    if n == 1:
+        return 0
+    d = rest[0] % n
+    rest[0] = rest[0] // n
+    return d
+
+
+cdef inline void _lanes_at(Lanes* ln, Py_ssize_t r, Py_ssize_t x, Py_ssize_t n) noexcept nogil:
+    # the block of n lanes starting at row r, column x < Wph
+    ln.r0 = r
+    ln.x0 = x
+    ln.contiguous = ln.so_x == 1 and x + n <= ln.cw and r < ln.rows
 
 
 cdef inline void _load_lanes(real* acc, const real* o, const Lanes* ln,
@@ -100,8 +123,9 @@ cdef inline void _store_lanes(real* o, const Lanes* ln, Py_ssize_t j0, Py_ssize_
     # the valid lanes j0 .. j0 + n - 1 of the block (acc[0 .. n-1], + b) to the output
     cdef Py_ssize_t i, j = 0, m, seg, r, x
     cdef real* dst
-    r = ln.r0 + (ln.x0 + j0) // ln.Wph
-    x = (ln.x0 + j0) % ln.Wph
+    r = ln.r0
+    x = ln.x0 + j0
+    _wrap(&r, &x, ln.Wph)
     while j < n and r < ln.rows:
         seg = ln.Wph - x
         if seg > n - j:
@@ -256,7 +280,7 @@ cdef inline void _conv_gather(const ConvPlan* p, const real* xg, real* buf, real
                               Py_ssize_t rows, Py_ssize_t x0, Py_ssize_t cw) noexcept nogil:
     # The padded input rows output rows [y0, y0 + rows) x columns [x0, x0 + cw) of plane z
     # read, split into stride phases (see the layout at the top of this file).
-    cdef Py_ssize_t c, kz, j, zi, yi, i, q, cnt, width, xp0, plane
+    cdef Py_ssize_t c, kz, j, jq, jr, zi, yi, i, q, cnt, width, xp0, plane
     cdef Py_ssize_t ny = (rows - 1) * p.sh + (p.KH - 1) * p.dh + 1
     cdef real* dst
     cdef const real* src
@@ -265,9 +289,15 @@ cdef inline void _conv_gather(const ConvPlan* p, const real* xg, real* buf, real
     for c in range(p.Cg):
         for kz in range(p.KD):
             zi = tabz[z * p.sd + kz * p.dd]
+            jq = 0      # j // sh and j % sh, counted
+            jr = -1
             for j in range(ny):
+                jr = jr + 1
+                if jr == p.sh:
+                    jr = 0
+                    jq = jq + 1
                 # first phase plane of this row
-                plane = (((c * p.KD + kz) * p.sh + j % p.sh) * p.sw) * p.nyp + j // p.sh
+                plane = (((c * p.KD + kz) * p.sh + jr) * p.sw) * p.nyp + jq
                 yi = taby[y0 * p.sh + j]
                 src = NULL if zi < 0 or yi < 0 else xg + ((c * p.D + zi) * p.H + yi) * p.W
                 if p.sw == 1:
@@ -295,22 +325,19 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                             const Py_ssize_t* tabz, const Py_ssize_t* taby,
                             const Py_ssize_t* tabx, real* buf, real* line) noexcept nogil:
     cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile
-    cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step
+    cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
     cdef Lanes ln
     cdef const real* bp
     cdef real* ob
+    cdef real* xb
     rest = task
-    ci = rest % p.noc
-    rest = rest // p.noc
-    cb = rest % p.ncb
-    rest = rest // p.ncb
-    rb = rest % p.nrb
-    rest = rest // p.nrb
-    z = rest % p.Do
-    rest = rest // p.Do
-    g = rest % p.G
-    n = rest // p.G
+    ci = _digit(&rest, p.noc)
+    cb = _digit(&rest, p.ncb)
+    rb = _digit(&rest, p.nrb)
+    z = _digit(&rest, p.Do)
+    g = _digit(&rest, p.G)
+    n = rest
     y0 = rb * p.R
     rows = p.Ho - y0
     if rows > p.R:
@@ -349,21 +376,30 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     mv = CONV_MR
                 bp = NULL if bias == NULL else bias + g * p.Og + oc
                 l0 = 0
+                lr = 0
+                lx = 0
                 while l0 < nlanes:
-                    _lanes_at(&ln, l0, nr)
-                    if not (ln.x0 >= cw and ln.x0 + nr <= p.Wph):
+                    _lanes_at(&ln, lr, lx, nr)
+                    if not (lx >= cw and lx + nr <= p.Wph):
                         _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
                              wpack + (g * ((p.Og + CONV_MR - 1) // CONV_MR) + tile) * wtile
                              + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp)
                     l0 = l0 + nr
+                    lx = lx + nr
+                    _wrap(&lr, &lx, p.Wph)
             k0 = k0 + kn
         return
     l0 = 0
+    lr = 0
+    lx = 0
     while l0 < nlanes:
-        _lanes_at(&ln, l0, step)
+        _lanes_at(&ln, lr, lx, step)
+        xb = buf + l0
+        l0 = l0 + step
+        lx = lx + step
+        _wrap(&lr, &lx, p.Wph)
         if ln.x0 >= cw and ln.x0 + step <= p.Wph:
-            l0 = l0 + step      # a block of padding lanes only
-            continue
+            continue            # a block of padding lanes only
         if p.mr == 3:
             # chunks of taps, then channel tiles: the input rows a chunk reads for this block
             # of lanes stay in L1 while every channel tile of the task uses them
@@ -382,7 +418,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     if mv > CONV_MR:
                         mv = CONV_MR
                     bp = NULL if bias == NULL else bias + g * p.Og + oc
-                    _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
+                    _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, xb, offs + k0,
                          wpack + (g * ((p.Og + CONV_MR - 1) // CONV_MR) + tile) * wtile
                          + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp)
                 k0 = k0 + kn
@@ -392,9 +428,8 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                 t1 = t0 + p.OCT
             for oc in range(t0, t1):
                 bp = NULL if bias == NULL else bias + g * p.Og + oc
-                _mk1(ob + oc * p.so_c, &ln, buf + l0, offs, wpack + (g * p.Og + oc) * p.K, p.K,
+                _mk1(ob + oc * p.so_c, &ln, xb, offs, wpack + (g * p.Og + oc) * p.K, p.K,
                      bp)
-        l0 = l0 + step
 
 
 cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpack,
