@@ -1115,6 +1115,47 @@ def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[:
            left, right)
 
 
+# ---- a strided 5-D copy, threaded over its first two axes ---------------------------------
+
+cdef int _copy5(const real[:, :, :, :, :] src, real[:, :, :, :, :] dst,
+                int num_threads) except -1:
+    cdef Py_ssize_t A = src.shape[0], B = src.shape[1], Z = src.shape[2], Y = src.shape[3]
+    cdef Py_ssize_t X = src.shape[4], task, z, y, x
+    cdef Py_ssize_t ss = src.strides[4] // <Py_ssize_t>sizeof(real)
+    cdef Py_ssize_t ds = dst.strides[4] // <Py_ssize_t>sizeof(real)
+    cdef const real* s
+    cdef real* d
+    cdef int i
+    for i in range(5):
+        if src.shape[i] != dst.shape[i]:
+            raise ValueError("copy5: src and dst shapes differ")
+    if A * B * Z * Y * X == 0:
+        return 0
+    if num_threads > A * B:
+        num_threads = <int>(A * B)
+    with nogil:
+        for task in prange(A * B, schedule='static', num_threads=num_threads,
+                           use_threads_if=num_threads > 1):
+            for z in range(Z):
+                for y in range(Y):
+                    s = &src[task // B, task % B, z, y, 0]
+                    d = &dst[task // B, task % B, z, y, 0]
+                    for x in range(X):
+                        d[x * ds] = s[x * ss]
+    return 0
+
+
+def copy5_f32(const float[:, :, :, :, :] src, float[:, :, :, :, :] dst, int num_threads):
+    """float32 version of :func:`copy5_f64`."""
+    _copy5(src, dst, num_threads)
+
+
+def copy5_f64(const double[:, :, :, :, :] src, double[:, :, :, :, :] dst, int num_threads):
+    """dst[...] = src for two 5-D views of one shape (any strides that are multiples of the
+    item size, not overlapping), the pairs of their first two axes shared among threads."""
+    _copy5(src, dst, num_threads)
+
+
 # ---- edge magnitude: sqrt(g0^2 + g1^2 [+ g2^2]) / norm in one threaded pass ---------------
 
 cdef enum:

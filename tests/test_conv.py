@@ -992,6 +992,49 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     np.testing.assert_array_equal(whole, keep)
 
 
+def test_copy5_threads(dtype, rng):
+    """The threaded strided copy of the combined phases: NumPy's assignment, bit for bit,
+    between views with negative, strided and broadcast-free steps, for 1 and 2 threads."""
+    from pyconv._kernels import kernels
+    copy = kernels.copy5_f32 if dtype == np.float32 else kernels.copy5_f64
+    base = rng.standard_normal((3, 5, 4, 6, 14)).astype(dtype)
+    src = base[:, ::-2, 1:, ::2, 1::3]
+    for threads in (1, 2):
+        big = np.zeros((4, 6, 9, 7, 20), dtype)
+        dst = big[1:, 1::2, ::-3, :3, 3::4]
+        assert dst.shape == src.shape
+        copy(src, dst, threads)
+        expect = np.zeros_like(big)
+        expect[1:, 1::2, ::-3, :3, 3::4] = src
+        np.testing.assert_array_equal(big, expect)      # and nothing else written
+    with pytest.raises(ValueError, match="shapes differ"):
+        copy(src, big[:3, :3, :3, :3, :4], 1)
+
+
+@needs_transpose
+def test_conv_transpose_combined_threads(rng):
+    """A transposed convolution large enough for threads (the correlation and the phases'
+    copies both threaded): the same bits for 1 and 2 threads, into a fresh result and into
+    a strided out=, and the phase-by-phase numbers."""
+    from pyconv import nn
+    x = rng.uniform(-1, 1, (2, 8, 64, 64)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 4, 4)).astype(np.float32)
+    one = pyconv.conv_transpose2d(x, w, stride=2, padding=1, num_threads=1)
+    assert one.size >= pyconv._threads.SERIAL_WORK
+    np.testing.assert_array_equal(
+        pyconv.conv_transpose2d(x, w, stride=2, padding=1, num_threads=2), one)
+    out = np.zeros((2, 8, 128, 256), np.float32)[..., ::-2]
+    pyconv.conv_transpose2d(x, w, stride=2, padding=1, num_threads=2, out=out)
+    np.testing.assert_array_equal(out, one)
+    saved = nn.COMBINED_MAX_BYTES
+    try:
+        nn.COMBINED_MAX_BYTES = 0
+        phased = pyconv.conv_transpose2d(x, w, stride=2, padding=1, num_threads=2)
+    finally:
+        nn.COMBINED_MAX_BYTES = saved
+    np.testing.assert_allclose(phased, one, rtol=1e-5, atol=1e-5)
+
+
 @needs_transpose
 @pytest.mark.parametrize("nsp", [1, 2, 3])
 def test_conv_transpose_out(nsp, dtype, rng):
