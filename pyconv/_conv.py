@@ -16,8 +16,9 @@ from ._validation import check_alloc
 
 #: output-channel tile of the dense micro-kernel (CONV_MR in pyx/_conv.pxi)
 MR = 3
-#: bytes of output columns per micro-tile (CONV_VEC_BYTES): 32 float32 or 16 float64 columns
-VEC_BYTES = 128
+#: bytes of output lanes per micro-tile (CONV_VEC_BYTES of the kernel module in use): 128
+#: (32 float32 or 16 float64 lanes), 256 in the AVX-512 module
+VEC_BYTES = kernels.conv_vec_bytes()
 #: target size of one task's gathered input rows (fits a 512 KB L2 with the weights)
 BUF_BYTES = 256 * 1024
 #: outputs wider than this are cut into column blocks of COL_BLOCK

@@ -30,7 +30,23 @@
 
 cdef enum:
     CONV_MR = 3            # output channels per _mk3 tile
-    CONV_VEC_BYTES = 128   # NR * sizeof(real): 32 float32 or 16 float64 lanes per tile
+
+# NR * sizeof(real), the bytes of lanes per micro-tile: 128 (32 float32 or 16 float64 lanes,
+# four 256-bit registers per channel: 12 accumulators in _mk3); the AVX-512 module is built
+# with 256 (four 512-bit registers per channel), so that it has as many accumulators to
+# cover the latency of its fused multiply-adds
+cdef extern from *:
+    """
+    #ifndef PYCONV_CONV_VEC_BYTES
+    #define PYCONV_CONV_VEC_BYTES 128
+    #endif
+    #define PYCONV_NR_F (PYCONV_CONV_VEC_BYTES / 4)
+    #define PYCONV_NR_D (PYCONV_CONV_VEC_BYTES / 8)
+    """
+    enum:
+        CONV_VEC_BYTES "PYCONV_CONV_VEC_BYTES"
+        NR_F "PYCONV_NR_F"
+        NR_D "PYCONV_NR_D"
 
 
 ctypedef struct ConvPlan:
@@ -147,18 +163,21 @@ cdef inline void _store_lanes(real* o, const Lanes* ln, Py_ssize_t j0, Py_ssize_
 
 cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
                       const real* xb, const Py_ssize_t* offs, const real* wp, Py_ssize_t K,
-                      bint first, bint last, const real* bias) noexcept nogil:
+                      bint first, bint last, const real* bias, real* part) noexcept nogil:
     # For the block's NR lanes (from xb) and channels i < mv of the tile whose output starts
     # at o:
     # out (=, or += when not first) sum_t wp[3t + i] * xb[offs[t] + lane], then + bias[i] when
     # last; K >= 1.  A sum split over several calls (chunks of taps) continues from the stored
-    # partial sum, so its rounding is that of one call.
-    cdef real a0[32]
-    cdef real a1[32]
-    cdef real a2[32]
-    cdef real c0[32]
-    cdef real c1[32]
-    cdef real c2[32]
+    # partial sum, so its rounding is that of one call.  part: NULL (partial sums stored in
+    # the output), or the tile's 3 * NR partial sums kept in the thread's scratch between the
+    # calls, so that the output is written once, by the last chunk (a block of lanes that
+    # spans rows would otherwise go through _load_lanes / _store_lanes on every chunk)
+    cdef real a0[NR_F]
+    cdef real a1[NR_F]
+    cdef real a2[NR_F]
+    cdef real c0[NR_F]
+    cdef real c1[NR_F]
+    cdef real c2[NR_F]
     cdef real w0, w1, w2
     cdef const real* xp
     cdef real* op
@@ -172,13 +191,18 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
     w1 = wp[1]
     w2 = wp[2]
     if first:
-        for j in range(32 if real is float else 16):
+        for j in range(NR_F if real is float else NR_D):
             a0[j] = w0 * xp[j]
             a1[j] = w1 * xp[j]
             a2[j] = w2 * xp[j]
+    elif part != NULL:
+        for j in range(NR_F if real is float else NR_D):
+            a0[j] = part[j] + w0 * xp[j]
+            a1[j] = part[nr + j] + w1 * xp[j]
+            a2[j] = part[2 * nr + j] + w2 * xp[j]
     elif full:
         op = o + ln.r0 * ln.so_y + ln.x0
-        for j in range(32 if real is float else 16):
+        for j in range(NR_F if real is float else NR_D):
             a0[j] = op[j] + w0 * xp[j]
             a1[j] = op[so_c + j] + w1 * xp[j]
             a2[j] = op[2 * so_c + j] + w2 * xp[j]
@@ -188,7 +212,7 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
             _load_lanes(c1, o + so_c, ln, nr)
         if mv > 2:
             _load_lanes(c2, o + 2 * so_c, ln, nr)
-        for j in range(32 if real is float else 16):
+        for j in range(NR_F if real is float else NR_D):
             a0[j] = c0[j] + w0 * xp[j]
             a1[j] = (c1[j] if mv > 1 else 0) + w1 * xp[j]
             a2[j] = (c2[j] if mv > 2 else 0) + w2 * xp[j]
@@ -198,7 +222,7 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
             w0 = wp[3 * t]
             w1 = wp[3 * t + 1]
             w2 = wp[3 * t + 2]
-            for j in range(32):
+            for j in range(NR_F):
                 a0[j] = a0[j] + w0 * xp[j]
                 a1[j] = a1[j] + w1 * xp[j]
                 a2[j] = a2[j] + w2 * xp[j]
@@ -208,16 +232,22 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
             w0 = wp[3 * t]
             w1 = wp[3 * t + 1]
             w2 = wp[3 * t + 2]
-            for j in range(16):
+            for j in range(NR_D):
                 a0[j] = a0[j] + w0 * xp[j]
                 a1[j] = a1[j] + w1 * xp[j]
                 a2[j] = a2[j] + w2 * xp[j]
+    if part != NULL and not last:
+        for j in range(NR_F if real is float else NR_D):
+            part[j] = a0[j]
+            part[nr + j] = a1[j]
+            part[2 * nr + j] = a2[j]
+        return
     w0 = bias[0] if last and bias != NULL else 0
     w1 = bias[1] if last and bias != NULL and mv > 1 else 0
     w2 = bias[2] if last and bias != NULL and mv > 2 else 0
     if full:
         op = o + ln.r0 * ln.so_y + ln.x0
-        for j in range(32 if real is float else 16):
+        for j in range(NR_F if real is float else NR_D):
             op[j] = a0[j] + w0
             op[so_c + j] = a1[j] + w1
             op[2 * so_c + j] = a2[j] + w2
@@ -234,8 +264,8 @@ cdef inline void _mk1(real* o, const Lanes* ln, const real* xb,
                       const real* bias) noexcept nogil:
     # One output channel, the block's 2*NR lanes (from xb): out = bias + sum_t wp[t] *
     # xb[offs[t] + lane]
-    cdef real a0[32]
-    cdef real a1[32]
+    cdef real a0[NR_F]
+    cdef real a1[NR_F]
     cdef real w0, b
     cdef const real* xp
     cdef real* op
@@ -244,29 +274,29 @@ cdef inline void _mk1(real* o, const Lanes* ln, const real* xb,
     xp = xb + offs[0]
     w0 = wp[0]
     if real is float:
-        for j in range(32):
+        for j in range(NR_F):
             a0[j] = w0 * xp[j]
-            a1[j] = w0 * xp[j + 32]
+            a1[j] = w0 * xp[j + NR_F]
         for t in range(1, K):
             xp = xb + offs[t]
             w0 = wp[t]
-            for j in range(32):
+            for j in range(NR_F):
                 a0[j] = a0[j] + w0 * xp[j]
-                a1[j] = a1[j] + w0 * xp[j + 32]
+                a1[j] = a1[j] + w0 * xp[j + NR_F]
     else:
-        for j in range(16):
+        for j in range(NR_D):
             a0[j] = w0 * xp[j]
-            a1[j] = w0 * xp[j + 16]
+            a1[j] = w0 * xp[j + NR_D]
         for t in range(1, K):
             xp = xb + offs[t]
             w0 = wp[t]
-            for j in range(16):
+            for j in range(NR_D):
                 a0[j] = a0[j] + w0 * xp[j]
-                a1[j] = a1[j] + w0 * xp[j + 16]
+                a1[j] = a1[j] + w0 * xp[j + NR_D]
     b = bias[0] if bias != NULL else 0
     if ln.contiguous:
         op = o + ln.r0 * ln.so_y + ln.x0
-        for j in range(32 if real is float else 16):
+        for j in range(NR_F if real is float else NR_D):
             op[j] = a0[j] + b
             op[j + nr] = a1[j] + b
         return
@@ -323,7 +353,8 @@ cdef inline void _conv_gather(const ConvPlan* p, const real* xg, real* buf, real
 cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, real* out,
                             const real* wpack, const real* bias, const Py_ssize_t* offs,
                             const Py_ssize_t* tabz, const Py_ssize_t* taby,
-                            const Py_ssize_t* tabx, real* buf, real* line) noexcept nogil:
+                            const Py_ssize_t* tabx, real* buf, real* line,
+                            real* part) noexcept nogil:
     cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile
     cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
@@ -383,7 +414,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     if not (lx >= cw and lx + nr <= p.Wph):
                         _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
                              wpack + (g * ((p.Og + CONV_MR - 1) // CONV_MR) + tile) * wtile
-                             + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp)
+                             + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp, NULL)
                     l0 = l0 + nr
                     lx = lx + nr
                     _wrap(&lr, &lx, p.Wph)
@@ -420,7 +451,8 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     bp = NULL if bias == NULL else bias + g * p.Og + oc
                     _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, xb, offs + k0,
                          wpack + (g * ((p.Og + CONV_MR - 1) // CONV_MR) + tile) * wtile
-                         + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp)
+                         + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp,
+                         part + (tile - t0) * CONV_MR * nr)
                 k0 = k0 + kn
         else:
             t1 = p.Og
@@ -435,7 +467,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
 cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpack,
                    const real* bias, const Py_ssize_t* offs, const Py_ssize_t* tabz,
                    const Py_ssize_t* taby, const Py_ssize_t* tabx, int num_threads) except -1:
-    cdef Py_ssize_t ntasks, task, per, t0, t1, per_round, task_work, chunk
+    cdef Py_ssize_t ntasks, task, per, t0, t1, per_round, task_work, chunk, part_at, part_len
     cdef real* scratch = NULL
     ntasks = p.N * p.G * p.Do * p.nrb * p.ncb * p.noc
     if ntasks <= 0:
@@ -443,8 +475,13 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
     if num_threads > ntasks:
         num_threads = <int>ntasks
     # each thread's scratch starts on its own 64-byte line; calloc: the lanes a micro-tile
-    # reads past the gathered rows (padding lanes, never stored) are initialised memory
-    per = (((p.buf_len + p.line_len) * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 // sizeof(real)
+    # reads past the gathered rows (padding lanes, never stored) are initialised memory.
+    # Then, from a 64-byte boundary, the partial sums of a block of lanes for every channel
+    # tile of a task (see _mk3's part)
+    part_at = (((p.buf_len + p.line_len) * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 \
+        // sizeof(real)
+    part_len = p.OCT * CONV_MR * (CONV_VEC_BYTES // sizeof(real)) if p.mr == 3 else 0
+    per = part_at + part_len
     scratch = <real*>calloc(<size_t>(num_threads * per), sizeof(real))
     if scratch == NULL:
         raise MemoryError("pyconv: cannot allocate the convolution scratch space")
@@ -463,7 +500,8 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
                                num_threads=num_threads, use_threads_if=num_threads > 1):
                 _conv_task(p, task, x, out, wpack, bias, offs, tabz, taby, tabx,
                            scratch + omp_get_thread_num() * per,
-                           scratch + omp_get_thread_num() * per + p.buf_len)
+                           scratch + omp_get_thread_num() * per + p.buf_len,
+                           scratch + omp_get_thread_num() * per + part_at)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(scratch)
@@ -477,6 +515,12 @@ cdef int _plan_from(ConvPlan* p, tuple geom) except -1:
      p.KD, p.KH, p.KW, p.sd, p.sh, p.sw, p.dd, p.dh, p.dw, p.ox, p.R, p.nrb, p.CW, p.ncb,
      p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.mr, p.wouter) = geom
     return 0
+
+
+def conv_vec_bytes():
+    """Bytes of output lanes per micro-tile this module was built with (32 or 64 float32
+    lanes): the planner in pyconv._conv sizes the lanes of a task by it."""
+    return CONV_VEC_BYTES
 
 
 def conv_f32(const float[:, :, :, :, ::1] x, float[:, :, :, :, :] out,

@@ -31,7 +31,9 @@ cdef enum:
 # thread, and between rounds, holding the GIL, checks for signals (Ctrl-C): a pending
 # KeyboardInterrupt stops the call within a round (well under a second), scratch freed, the
 # output partly written.  A round ends with a barrier, so it is large enough for that to be
-# rare: at least 8 tasks per thread.
+# rare: at least 8 tasks per thread where tasks are small; where one task holds more than
+# ROUND_WORK / 8 multiply-adds (a large layer kernel in float64), as many as make ROUND_WORK,
+# and at least one.
 cdef enum:
     ROUND_WORK = 1 << 27
     CHUNK_WORK = 1 << 16
@@ -111,8 +113,8 @@ cdef inline void _stream(real* d, const real* s, Py_ssize_t n) noexcept nogil:
 cdef inline Py_ssize_t _round_tasks(Py_ssize_t ntasks, Py_ssize_t task_work,
                                     int num_threads) noexcept nogil:
     cdef Py_ssize_t per = ROUND_WORK // (task_work if task_work > 0 else 1)
-    if per < 8:
-        per = 8
+    if per < 1:
+        per = 1
     per = per * num_threads
     return ntasks if per > ntasks else per
 

@@ -22,12 +22,20 @@ cdef extern from *:
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
+    static int pyconv_cpu_has_avx512(void) {
+        __builtin_cpu_init();
+        return pyconv_cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f")
+            && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("avx512vl");
+    }
     #else
     static int pyconv_cpu_has_avx2_fma(void) { return 0; }
+    static int pyconv_cpu_has_avx512(void) { return 0; }
     #endif
     """
     const char* PYCONV_COMPILER
     int pyconv_cpu_has_avx2_fma() noexcept nogil
+    int pyconv_cpu_has_avx512() noexcept nogil
 
 MODES = {
     "reflect": MODE_REFLECT,
@@ -61,6 +69,12 @@ def compiler():
 def cpu_has_avx2_fma():
     """True if this CPU reports both AVX2 and FMA."""
     return bool(pyconv_cpu_has_avx2_fma())
+
+
+def cpu_has_avx512():
+    """True if this CPU reports AVX-512 F, DQ, BW and VL (the operating system saving their
+    registers) besides AVX2 and FMA: what pyconv._kernels_avx512 is compiled for."""
+    return bool(pyconv_cpu_has_avx512())
 
 
 def index_table(Py_ssize_t[::1] table, Py_ssize_t start, Py_ssize_t n, int mode):

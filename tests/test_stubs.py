@@ -9,7 +9,7 @@ import pytest
 PKG = Path(__file__).resolve().parent.parent / "pyconv"
 
 
-@pytest.mark.parametrize("name", ["_runtime", "_kernels_base", "_kernels_avx2"])
+@pytest.mark.parametrize("name", ["_runtime", "_kernels_base", "_kernels_avx2", "_kernels_avx512"])
 def test_stub_matches_module(name):
     try:
         mod = importlib.import_module("pyconv." + name)
