@@ -18,6 +18,7 @@ def config():
         "openmp_version": _runtime.openmp_version(),
         "simd": SIMD_PATH,
         "cpu_avx2_fma": _runtime.cpu_has_avx2_fma(),
+        "cpu_avx512": _runtime.cpu_has_avx512(),
         "default_threads": get_num_threads(),
         "cpus": _cpu_count(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),

@@ -1,4 +1,4 @@
-"""Report which loops of pyx/_kernels.pxi the compiler vectorised, in both kernel builds.
+"""Report which loops of pyx/_kernels.pxi the compiler vectorised, in each kernel build.
 
 Run after a build (it reads the C files that setup.py's cythonize step leaves in
 build/cython/pyx/):
@@ -16,7 +16,12 @@ import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILDS = {"_kernels_avx2": ["-mavx2", "-mfma"], "_kernels_base": []}
+# the flags setup.py gives each module (AVX512_FLAGS, its define and AVX512_SCHED_FLAGS)
+BUILDS = {"_kernels_avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2",
+                              "-mfma", "-mprefer-vector-width=512",
+                              "-DPYCONV_CONV_VEC_BYTES=256", "-fschedule-insns",
+                              "-fsched-pressure"],
+          "_kernels_avx2": ["-mavx2", "-mfma"], "_kernels_base": []}
 # functions whose inner loops carry the work: each must have vectorised loops
 MUST_VECTORISE = ("_taps_upto4", "_taps8")
 
