@@ -8,7 +8,7 @@ Metadata lives in pyproject.toml; this file only decides how the extensions are 
   (fail the build when the probe fails), ``0`` (do not probe, build serial).
 * SIMD: the kernels are compiled three times, once for the baseline of the target and, on x86-64
   with a GCC-compatible compiler, with ``-mavx2 -mfma`` (``pyconv._kernels_avx2``) and with
-  AVX-512 F/DQ/BW/VL, 512-bit vectors and a micro-tile twice as wide
+  AVX-512 F/DQ/BW/VL, 512-bit vectors and a micro-tile four times as large
   (``pyconv._kernels_avx512``).  ``pyconv._kernels`` picks one at import from what the CPU
   reports, so the build stays portable.  ``PYCONV_NO_AVX2=1`` / ``PYCONV_NO_AVX512=1`` skip one.
 * ``-O3`` and never ``-ffast-math``.  ``PYCONV_DEBUG=1`` turns Cython's bounds and
@@ -168,7 +168,8 @@ def extensions():
     if _is_x86_64() and gnu_like and os.environ.get("PYCONV_NO_AVX512", "0") in ("", "0"):
         exts.append(Extension("pyconv._kernels_avx512", ["pyx/_kernels_avx512.pyx"],
                               extra_compile_args=AVX512_FLAGS,
-                              define_macros=[("PYCONV_CONV_VEC_BYTES", "256")]))
+                              define_macros=[("PYCONV_CONV_VEC_BYTES", "256"),
+                                             ("PYCONV_CONV_MR", "6")]))
     directives = {
         "language_level": "3",
         "boundscheck": DEBUG,

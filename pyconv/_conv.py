@@ -14,8 +14,9 @@ from ._threads import effective_num_threads
 from ._modes import CONSTANT as _CONSTANT
 from ._validation import check_alloc
 
-#: output-channel tile of the dense micro-kernel (CONV_MR in pyx/_conv.pxi)
-MR = 3
+#: output-channel tile of the dense micro-kernel (CONV_MR of the kernel module in use: 3, or
+#: 6 in the AVX-512 module)
+MR = kernels.conv_mr()
 #: bytes of output lanes per micro-tile (CONV_VEC_BYTES of the kernel module in use): 128
 #: (32 float32 or 16 float64 lanes), 256 in the AVX-512 module
 VEC_BYTES = kernels.conv_vec_bytes()

@@ -20,25 +20,27 @@
 # so that output (r, x) of tap t reads buf[offs[t] + r*Wph + x]: one linear "lane" index
 # L = r*Wph + x covers every output row of the task (lanes with x >= cw are padding, computed and
 # dropped).  A register-blocked micro-kernel walks the taps for a block of lanes:
-#   _mk3: 3 output channels x NR lanes (12 AVX2 accumulators): per tap NR/8 input loads and 3
-#         broadcasts for 12 fused multiply-adds;
+#   _mk3: MR output channels x NR lanes: MR = 3 and NR = 32 float32 lanes (12 AVX2
+#         accumulators: per tap 4 input loads and 3 broadcasts for 12 fused multiply-adds),
+#         in the AVX-512 module MR = 6 and NR = 64 (24 accumulators: 4 loads and 6
+#         broadcasts for 24);
 #   _mk1: 1 output channel x 2*NR lanes, for groups of one or two output channels (depthwise,
 #         single-channel images).
 # Each output is summed by one thread, over t in order, then the bias is added: the result does
 # not depend on the number of threads.  Scratch per thread is bounded by one task's rows.
 
 
-cdef enum:
-    CONV_MR = 3            # output channels per _mk3 tile
-
 # NR * sizeof(real), the bytes of lanes per micro-tile: 128 (32 float32 or 16 float64 lanes,
-# four 256-bit registers per channel: 12 accumulators in _mk3); the AVX-512 module is built
-# with 256 (four 512-bit registers per channel), so that it has as many accumulators to
-# cover the latency of its fused multiply-adds
+# four 256-bit registers per channel); the AVX-512 module is built with 256 (four 512-bit
+# registers per channel).  CONV_MR, the output channels per tile: 3 (12 of the 16 AVX2
+# registers), 6 in the AVX-512 module (24 of its 32: half the loads per multiply-add)
 cdef extern from *:
     """
     #ifndef PYCONV_CONV_VEC_BYTES
     #define PYCONV_CONV_VEC_BYTES 128
+    #endif
+    #ifndef PYCONV_CONV_MR
+    #define PYCONV_CONV_MR 3
     #endif
     #define PYCONV_NR_F (PYCONV_CONV_VEC_BYTES / 4)
     #define PYCONV_NR_D (PYCONV_CONV_VEC_BYTES / 8)
@@ -47,6 +49,7 @@ cdef extern from *:
         CONV_VEC_BYTES "PYCONV_CONV_VEC_BYTES"
         NR_F "PYCONV_NR_F"
         NR_D "PYCONV_NR_D"
+        CONV_MR "PYCONV_CONV_MR"
 
 
 ctypedef struct ConvPlan:
@@ -164,99 +167,141 @@ cdef inline void _store_lanes(real* o, const Lanes* ln, Py_ssize_t j0, Py_ssize_
 cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
                       const real* xb, const Py_ssize_t* offs, const real* wp, Py_ssize_t K,
                       bint first, bint last, const real* bias, real* part) noexcept nogil:
-    # For the block's NR lanes (from xb) and channels i < mv of the tile whose output starts
-    # at o:
-    # out (=, or += when not first) sum_t wp[3t + i] * xb[offs[t] + lane], then + bias[i] when
-    # last; K >= 1.  A sum split over several calls (chunks of taps) continues from the stored
-    # partial sum, so its rounding is that of one call.  part: NULL (partial sums stored in
-    # the output), or the tile's 3 * NR partial sums kept in the thread's scratch between the
-    # calls, so that the output is written once, by the last chunk (a block of lanes that
-    # spans rows would otherwise go through _load_lanes / _store_lanes on every chunk)
+    # For the block's NR lanes (from xb) and channels i < mv of the tile (CONV_MR channels:
+    # 3, or 6 in the AVX-512 module; channels 3-5 below exist only there) whose output
+    # starts at o:
+    # out (=, or += when not first) sum_t wp[MR t + i] * xb[offs[t] + lane], then + bias[i]
+    # when last; K >= 1.  A sum split over several calls (chunks of taps) continues from the
+    # stored partial sum, so its rounding is that of one call.  part: NULL (partial sums
+    # stored in the output), or the tile's MR * NR partial sums kept in the thread's scratch
+    # between the calls, so that the output is written once, by the last chunk (a block of
+    # lanes that spans rows would otherwise go through _load_lanes / _store_lanes on every
+    # chunk)
     cdef real a0[NR_F]
     cdef real a1[NR_F]
     cdef real a2[NR_F]
-    cdef real c0[NR_F]
-    cdef real c1[NR_F]
-    cdef real c2[NR_F]
-    cdef real w0, w1, w2
+    cdef real a3[NR_F]
+    cdef real a4[NR_F]
+    cdef real a5[NR_F]
+    cdef real c[CONV_MR * NR_F]
+    cdef real w0, w1, w2, w3 = 0, w4 = 0, w5 = 0
     cdef const real* xp
     cdef real* op
-    cdef Py_ssize_t t, j
+    cdef real* src
+    cdef Py_ssize_t t, j, i
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
-    cdef bint full = mv == 3 and ln.contiguous
+    cdef bint full = mv == CONV_MR and ln.contiguous
     # the first tap starts the sums (from 0, or from the stored partial sums): c + w*x
     # rounds as the loop's own steps do
     xp = xb + offs[0]
     w0 = wp[0]
     w1 = wp[1]
     w2 = wp[2]
+    if CONV_MR > 3:
+        w3 = wp[3]
+        w4 = wp[4]
+        w5 = wp[5]
     if first:
         for j in range(NR_F if real is float else NR_D):
             a0[j] = w0 * xp[j]
             a1[j] = w1 * xp[j]
             a2[j] = w2 * xp[j]
-    elif part != NULL:
-        for j in range(NR_F if real is float else NR_D):
-            a0[j] = part[j] + w0 * xp[j]
-            a1[j] = part[nr + j] + w1 * xp[j]
-            a2[j] = part[2 * nr + j] + w2 * xp[j]
-    elif full:
-        op = o + ln.r0 * ln.so_y + ln.x0
-        for j in range(NR_F if real is float else NR_D):
-            a0[j] = op[j] + w0 * xp[j]
-            a1[j] = op[so_c + j] + w1 * xp[j]
-            a2[j] = op[2 * so_c + j] + w2 * xp[j]
+            if CONV_MR > 3:
+                a3[j] = w3 * xp[j]
+                a4[j] = w4 * xp[j]
+                a5[j] = w5 * xp[j]
     else:
-        _load_lanes(c0, o, ln, nr)
-        if mv > 1:
-            _load_lanes(c1, o + so_c, ln, nr)
-        if mv > 2:
-            _load_lanes(c2, o + 2 * so_c, ln, nr)
+        # the stored partial sums, channel after channel, in c
+        if part != NULL:
+            src = part
+        elif full:
+            for i in range(CONV_MR):
+                op = o + i * so_c + ln.r0 * ln.so_y + ln.x0
+                for j in range(NR_F if real is float else NR_D):
+                    c[i * nr + j] = op[j]
+            src = c
+        else:
+            for i in range(CONV_MR):
+                if i < mv:
+                    _load_lanes(c + i * nr, o + i * so_c, ln, nr)
+                else:
+                    for j in range(NR_F if real is float else NR_D):
+                        c[i * nr + j] = 0
+            src = c
         for j in range(NR_F if real is float else NR_D):
-            a0[j] = c0[j] + w0 * xp[j]
-            a1[j] = (c1[j] if mv > 1 else 0) + w1 * xp[j]
-            a2[j] = (c2[j] if mv > 2 else 0) + w2 * xp[j]
-    if real is float:
-        for t in range(1, K):
-            xp = xb + offs[t]
-            w0 = wp[3 * t]
-            w1 = wp[3 * t + 1]
-            w2 = wp[3 * t + 2]
-            for j in range(NR_F):
-                a0[j] = a0[j] + w0 * xp[j]
-                a1[j] = a1[j] + w1 * xp[j]
-                a2[j] = a2[j] + w2 * xp[j]
-    else:
-        for t in range(1, K):
-            xp = xb + offs[t]
-            w0 = wp[3 * t]
-            w1 = wp[3 * t + 1]
-            w2 = wp[3 * t + 2]
-            for j in range(NR_D):
-                a0[j] = a0[j] + w0 * xp[j]
-                a1[j] = a1[j] + w1 * xp[j]
-                a2[j] = a2[j] + w2 * xp[j]
+            a0[j] = src[j] + w0 * xp[j]
+            a1[j] = src[nr + j] + w1 * xp[j]
+            a2[j] = src[2 * nr + j] + w2 * xp[j]
+            if CONV_MR > 3:
+                a3[j] = src[3 * nr + j] + w3 * xp[j]
+                a4[j] = src[4 * nr + j] + w4 * xp[j]
+                a5[j] = src[5 * nr + j] + w5 * xp[j]
+    for t in range(1, K):
+        xp = xb + offs[t]
+        w0 = wp[CONV_MR * t]
+        w1 = wp[CONV_MR * t + 1]
+        w2 = wp[CONV_MR * t + 2]
+        if CONV_MR > 3:
+            w3 = wp[CONV_MR * t + 3]
+            w4 = wp[CONV_MR * t + 4]
+            w5 = wp[CONV_MR * t + 5]
+        for j in range(NR_F if real is float else NR_D):
+            a0[j] = a0[j] + w0 * xp[j]
+            a1[j] = a1[j] + w1 * xp[j]
+            a2[j] = a2[j] + w2 * xp[j]
+            if CONV_MR > 3:
+                a3[j] = a3[j] + w3 * xp[j]
+                a4[j] = a4[j] + w4 * xp[j]
+                a5[j] = a5[j] + w5 * xp[j]
     if part != NULL and not last:
         for j in range(NR_F if real is float else NR_D):
             part[j] = a0[j]
             part[nr + j] = a1[j]
             part[2 * nr + j] = a2[j]
+            if CONV_MR > 3:
+                part[3 * nr + j] = a3[j]
+                part[4 * nr + j] = a4[j]
+                part[5 * nr + j] = a5[j]
         return
+    # + bias (last chunk only; 0 before, which leaves a stored partial sum unchanged)
     w0 = bias[0] if last and bias != NULL else 0
     w1 = bias[1] if last and bias != NULL and mv > 1 else 0
     w2 = bias[2] if last and bias != NULL and mv > 2 else 0
+    if CONV_MR > 3:
+        w3 = bias[3] if last and bias != NULL and mv > 3 else 0
+        w4 = bias[4] if last and bias != NULL and mv > 4 else 0
+        w5 = bias[5] if last and bias != NULL and mv > 5 else 0
+    for j in range(NR_F if real is float else NR_D):
+        a0[j] = a0[j] + w0
+        a1[j] = a1[j] + w1
+        a2[j] = a2[j] + w2
+        if CONV_MR > 3:
+            a3[j] = a3[j] + w3
+            a4[j] = a4[j] + w4
+            a5[j] = a5[j] + w5
     if full:
         op = o + ln.r0 * ln.so_y + ln.x0
         for j in range(NR_F if real is float else NR_D):
-            op[j] = a0[j] + w0
-            op[so_c + j] = a1[j] + w1
-            op[2 * so_c + j] = a2[j] + w2
+            op[j] = a0[j]
+            op[so_c + j] = a1[j]
+            op[2 * so_c + j] = a2[j]
+            if CONV_MR > 3:
+                op[3 * so_c + j] = a3[j]
+                op[4 * so_c + j] = a4[j]
+                op[5 * so_c + j] = a5[j]
         return
-    _store_lanes(o, ln, 0, nr, a0, w0)
+    _store_lanes(o, ln, 0, nr, a0, 0)
     if mv > 1:
-        _store_lanes(o + so_c, ln, 0, nr, a1, w1)
+        _store_lanes(o + so_c, ln, 0, nr, a1, 0)
     if mv > 2:
-        _store_lanes(o + 2 * so_c, ln, 0, nr, a2, w2)
+        _store_lanes(o + 2 * so_c, ln, 0, nr, a2, 0)
+    if CONV_MR > 3:
+        if mv > 3:
+            _store_lanes(o + 3 * so_c, ln, 0, nr, a3, 0)
+        if mv > 4:
+            _store_lanes(o + 4 * so_c, ln, 0, nr, a4, 0)
+        if mv > 5:
+            _store_lanes(o + 5 * so_c, ln, 0, nr, a5, 0)
 
 
 cdef inline void _mk1(real* o, const Lanes* ln, const real* xb,
@@ -387,8 +432,8 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     ob = out + n * p.so_n + g * p.Og * p.so_c + z * p.so_z + y0 * p.so_y + x0 * p.so_x
     nlanes = (rows - 1) * p.Wph + cw
     t0 = ci * p.OCT
-    step = nr if p.mr == 3 else 2 * nr
-    if p.mr == 3 and p.wouter:
+    step = nr if p.mr == CONV_MR else 2 * nr
+    if p.mr == CONV_MR and p.wouter:
         # many channels, few lanes (small images): each tile's chunk of weights stays in L1
         # while it sweeps every block of lanes; the chunk's input rows stay in L2
         t1 = (p.Og + CONV_MR - 1) // CONV_MR
@@ -431,7 +476,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
         _wrap(&lr, &lx, p.Wph)
         if ln.x0 >= cw and ln.x0 + step <= p.Wph:
             continue            # a block of padding lanes only
-        if p.mr == 3:
+        if p.mr == CONV_MR:
             # chunks of taps, then channel tiles: the input rows a chunk reads for this block
             # of lanes stay in L1 while every channel tile of the task uses them
             t1 = (p.Og + CONV_MR - 1) // CONV_MR
@@ -480,7 +525,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
     # tile of a task (see _mk3's part)
     part_at = (((p.buf_len + p.line_len) * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 \
         // sizeof(real)
-    part_len = p.OCT * CONV_MR * (CONV_VEC_BYTES // sizeof(real)) if p.mr == 3 else 0
+    part_len = p.OCT * CONV_MR * (CONV_VEC_BYTES // sizeof(real)) if p.mr == CONV_MR else 0
     per = part_at + part_len
     scratch = <real*>calloc(<size_t>(num_threads * per), sizeof(real))
     if scratch == NULL:
@@ -521,6 +566,12 @@ def conv_vec_bytes():
     """Bytes of output lanes per micro-tile this module was built with (32 or 64 float32
     lanes): the planner in pyconv._conv sizes the lanes of a task by it."""
     return CONV_VEC_BYTES
+
+
+def conv_mr():
+    """Output channels per micro-tile this module was built with (3, or 6 with AVX-512): the
+    planner and the weight packing in pyconv._conv follow it."""
+    return CONV_MR
 
 
 def conv_f32(const float[:, :, :, :, ::1] x, float[:, :, :, :, :] out,

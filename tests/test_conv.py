@@ -292,14 +292,36 @@ def test_wide_outputs_cut_into_column_blocks(nsp, dtype, rng):
     check_conv(nsp, x, w, stride=2, dilation=3)
 
 
-@pytest.mark.parametrize("out_ch", [1, 2, 3, 4, 5, 7])
+@pytest.mark.parametrize("out_ch", [1, 2, 3, 4, 5, 6, 7, 8, 11, 13])
 def test_output_channel_counts(out_ch, dtype, rng):
-    """Every remainder of the output-channel tiling, grouped and not."""
+    """Every remainder of the output-channel tiling (tiles of 3 channels, 6 in the AVX-512
+    module), grouped and not."""
     x = rng.uniform(-1, 1, (2, 2, 7, 9)).astype(dtype)
     w = rng.standard_normal((out_ch, 2, 3, 3)).astype(dtype)
     check_conv(2, x, w, padding=1)
     w2 = rng.standard_normal((2 * out_ch, 1, 2, 3)).astype(dtype)
     check_conv(2, x, w2, groups=2, stride=(2, 1))
+
+
+@pytest.mark.parametrize("hw, wouter", [((3, 5), 1), ((16, 40), 0)])
+def test_tap_chunks_both_loop_orders(hw, wouter, dtype, rng):
+    """Many input channels: the taps run in chunks whose partial sums are kept between
+    calls of the micro-kernel (in the thread's scratch when lane blocks are outside the
+    channel tiles, in the output when the tiles are outside), with output rows narrower
+    than a block of lanes and a remainder tile; both loop orders, checked to be the ones
+    the planner chose, against the references, and 1 vs 2 threads bit for bit."""
+    from pyconv import _conv
+    x = rng.uniform(-1, 1, (1, 96) + hw).astype(dtype)
+    w = rng.standard_normal((13 if wouter else 31, 96, 3, 3)).astype(dtype)
+    oshape = (1, w.shape[0], 1) + hw
+    geom, _ = _conv.plan((1, 96, 1) + hw, oshape, 1, (1, 3, 3), (1, 1, 1), (1, 1, 1), 1,
+                         np.dtype(dtype).itemsize, 1)
+    K, Kc, wo = geom[12], geom[13], geom[-1]
+    assert Kc < K and wo == wouter, (K, Kc, wo)
+    got = check_conv(2, x, w, rng.standard_normal(w.shape[0]).astype(dtype), padding=1)
+    two = pyconv.conv2d(x, w, None, padding=1, num_threads=2)
+    np.testing.assert_array_equal(pyconv.conv2d(x, w, None, padding=1, num_threads=1), two)
+    assert got.shape == oshape[:2] + hw
 
 
 # ------------------------------------------------------------------- non-finite values

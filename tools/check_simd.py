@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # the flags setup.py gives each module (AVX512_FLAGS, its define and AVX512_SCHED_FLAGS)
 BUILDS = {"_kernels_avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2",
                               "-mfma", "-mprefer-vector-width=512",
-                              "-DPYCONV_CONV_VEC_BYTES=256", "-fschedule-insns",
+                              "-DPYCONV_CONV_VEC_BYTES=256", "-DPYCONV_CONV_MR=6",
+                              "-fschedule-insns",
                               "-fsched-pressure"],
           "_kernels_avx2": ["-mavx2", "-mfma"], "_kernels_base": []}
 # functions whose inner loops carry the work: each must have vectorised loops
