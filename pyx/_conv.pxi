@@ -103,10 +103,14 @@ cdef inline Py_ssize_t _digit(Py_ssize_t* rest, Py_ssize_t n) noexcept nogil:
 
 
 cdef inline void _lanes_at(Lanes* ln, Py_ssize_t r, Py_ssize_t x, Py_ssize_t n) noexcept nogil:
-    # the block of n lanes starting at row r, column x < Wph
+    # the block of n lanes starting at row r, column x < Wph; contiguous: its n lanes are n
+    # valid outputs stored one after another (within a row, or across whole rows when the
+    # rows have no padding lanes and follow each other in the output: a 1x1 layer)
     ln.r0 = r
     ln.x0 = x
-    ln.contiguous = ln.so_x == 1 and x + n <= ln.cw and r < ln.rows
+    ln.contiguous = ln.so_x == 1 and r < ln.rows and (
+        x + n <= ln.cw or (ln.Wph == ln.cw and ln.so_y == ln.cw
+                           and r * ln.Wph + x + n <= ln.rows * ln.Wph))
 
 
 cdef inline void _load_lanes(real* acc, const real* o, const Lanes* ln,
