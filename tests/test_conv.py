@@ -129,6 +129,27 @@ def test_pointwise_1x1_equals_matrix_product(dtype, rng):
     assert_close(got, ref, dtype, 5, scale=conv_scale(x, w))
 
 
+@pytest.mark.parametrize("wide", [13, 28, 70])
+def test_pointwise_rows_back_to_back(wide, dtype, rng):
+    """A 1x1 layer whose lane blocks span whole output rows (stored as one run when the
+    rows follow each other in the output), with many channels so that a task holds only a
+    few rows and the last block of a task ends inside a row: the matrix product, for 1 and
+    2 threads and into an out= whose rows are not back to back."""
+    from pyconv import _conv
+    x = rng.uniform(-1, 1, (2, 300, 9, wide)).astype(dtype)
+    w = rng.standard_normal((14, 300, 1, 1)).astype(dtype)
+    geom, _ = _conv.plan(x.shape[:2] + (1,) + x.shape[2:], (2, 14, 1, 9, wide), 1,
+                         (1, 1, 1), (1, 1, 1), (1, 1, 1), 0, np.dtype(dtype).itemsize, 2)
+    assert geom[24] < 9                           # rows per task
+    ref = np.einsum("oc,nchw->nohw", w[:, :, 0, 0].astype(np.float64), x.astype(np.float64))
+    one = pyconv.conv2d(x, w, num_threads=1)
+    assert_close(one, ref, dtype, 300, scale=conv_scale(x, w))
+    np.testing.assert_array_equal(pyconv.conv2d(x, w, num_threads=2), one)
+    out = np.zeros((2, 14, 9, wide + 3), dtype)[..., :wide]
+    pyconv.conv2d(x, w, num_threads=2, out=out)
+    np.testing.assert_array_equal(out, one)
+
+
 @pytest.mark.parametrize("multiplier", [1, 2, 3])
 @pytest.mark.parametrize("channels", [1, 3, 4])
 @pytest.mark.parametrize("mode", PADDING_MODES)
