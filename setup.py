@@ -135,6 +135,14 @@ class build_ext(cython_build_ext):
                 opt += ["-fno-loop-unroll-and-jam"]
             if SANITIZE:
                 opt += ["-fsanitize=" + SANITIZE, "-fno-omit-frame-pointer"]
+        # a SIMD module whose instruction-set flags this compiler refuses is left out (the
+        # package then runs on the modules it has), not a failed build
+        for ext in list(self.extensions):
+            if ext.name.endswith(("_avx2", "_avx512")) and ctype != "msvc" and not all(
+                    _accepts_flag(self.compiler, f) for f in ext.extra_compile_args):
+                warnings.warn("pyconv: the compiler refuses %s; building without %s"
+                              % (" ".join(ext.extra_compile_args), ext.name))
+                self.extensions.remove(ext)
         for ext in self.extensions:
             extra_c = list(opt) + ext.extra_compile_args
             if ext.name.endswith("_avx512") and ctype != "msvc" and not DEBUG:

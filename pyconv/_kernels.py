@@ -7,6 +7,7 @@ caps the choice (for testing and comparisons); a cap above what the CPU or the b
 falls back to the best available.
 """
 import os
+import warnings
 
 from . import _runtime
 from . import _kernels_base
@@ -27,6 +28,9 @@ SIMD_CHOICES = ("baseline", "avx2", "avx512")
 def _choose():
     forced = os.environ.get("PYCONV_SIMD", "").strip().lower()
     forced = {"base": "baseline", "none": "baseline", "avx2+fma": "avx2"}.get(forced, forced)
+    if forced and forced not in SIMD_CHOICES:
+        warnings.warn("PYCONV_SIMD=%r is not one of %s: ignored"
+                      % (os.environ["PYCONV_SIMD"], ", ".join(SIMD_CHOICES)), stacklevel=2)
     cap = SIMD_CHOICES.index(forced) if forced in SIMD_CHOICES else len(SIMD_CHOICES) - 1
     note = " (capped by PYCONV_SIMD)" if forced in SIMD_CHOICES[:-1] else ""
     if cap >= 2 and _kernels_avx512 is not None and _runtime.cpu_has_avx512():
