@@ -44,10 +44,14 @@ OPENMP_PROBE = textwrap.dedent(
 )
 
 
+#: the AVX2 module's instruction set (see pyconv._runtime.cpu_has_avx2_fma)
+AVX2_FLAGS = ["-mavx2", "-mfma"]
 #: the AVX-512 module's instruction set: what the CPU must report for it (see
 #: pyconv._runtime.cpu_has_avx512), and 512-bit vectors preferred over GCC's default of 256
 AVX512_FLAGS = ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma",
                 "-mprefer-vector-width=512"]
+#: and its micro-tiles (pyx/_conv.pxi): 6 output channels x 256 bytes of lanes
+AVX512_MACROS = [("PYCONV_CONV_VEC_BYTES", "256"), ("PYCONV_CONV_MR", "6")]
 
 
 #: without them GCC folds each input load of the convolution micro-kernel into the fused
@@ -172,12 +176,10 @@ def extensions():
     ]
     if _is_x86_64() and gnu_like and os.environ.get("PYCONV_NO_AVX2", "0") in ("", "0"):
         exts.append(Extension("pyconv._kernels_avx2", ["pyx/_kernels_avx2.pyx"],
-                              extra_compile_args=["-mavx2", "-mfma"]))
+                              extra_compile_args=AVX2_FLAGS))
     if _is_x86_64() and gnu_like and os.environ.get("PYCONV_NO_AVX512", "0") in ("", "0"):
         exts.append(Extension("pyconv._kernels_avx512", ["pyx/_kernels_avx512.pyx"],
-                              extra_compile_args=AVX512_FLAGS,
-                              define_macros=[("PYCONV_CONV_VEC_BYTES", "256"),
-                                             ("PYCONV_CONV_MR", "6")]))
+                              extra_compile_args=AVX512_FLAGS, define_macros=AVX512_MACROS))
     directives = {
         "language_level": "3",
         "boundscheck": DEBUG,

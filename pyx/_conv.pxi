@@ -550,8 +550,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
     # rounds with a signal check between them, as in _correlate_tiled; a task computes
     # R rows x CW columns of Og / noc output channels, K multiply-adds each
     task_work = p.R * p.CW * p.K * ((p.Og + p.noc - 1) // p.noc)
-    per_round = _round_tasks(ntasks, task_work, num_threads)
-    chunk = _task_chunk(per_round, task_work, num_threads)
+    per_round = _round_tasks(ntasks, task_work, num_threads, &chunk)
     t0 = 0
     while t0 < ntasks:
         t1 = t0 + per_round

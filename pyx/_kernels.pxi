@@ -110,25 +110,26 @@ cdef inline void _stream(real* d, const real* s, Py_ssize_t n) noexcept nogil:
         _stream_d(d, s, n)
 
 
-cdef inline Py_ssize_t _round_tasks(Py_ssize_t ntasks, Py_ssize_t task_work,
-                                    int num_threads) noexcept nogil:
-    cdef Py_ssize_t per = ROUND_WORK // (task_work if task_work > 0 else 1)
+cdef inline Py_ssize_t _round_tasks(Py_ssize_t ntasks, Py_ssize_t task_work, int num_threads,
+                                    Py_ssize_t* chunk) noexcept nogil:
+    # Tasks per round (see ROUND_WORK above); and in chunk, the tasks a thread takes at a
+    # time from the round's dynamic schedule: tiny tasks (a small plane of a depthwise layer)
+    # in chunks of about CHUNK_WORK multiply-adds, so that taking the next one (an atomic on
+    # a line the threads share) does not cost as much as the task; at least 4 chunks per
+    # thread, so a descheduled thread's share still moves
+    cdef Py_ssize_t work = task_work if task_work > 0 else 1
+    cdef Py_ssize_t per = ROUND_WORK // work
     if per < 1:
         per = 1
     per = per * num_threads
-    return ntasks if per > ntasks else per
-
-
-cdef inline Py_ssize_t _task_chunk(Py_ssize_t ntasks, Py_ssize_t task_work,
-                                   int num_threads) noexcept nogil:
-    # Tasks a thread takes at a time from a dynamic schedule: tiny tasks (a small plane of a
-    # depthwise layer) in chunks of about CHUNK_WORK multiply-adds, so that taking the next
-    # one (an atomic on a line the threads share) does not cost as much as the task; at
-    # least 4 chunks per thread, so a descheduled thread's share still moves
-    cdef Py_ssize_t chunk = CHUNK_WORK // (task_work if task_work > 0 else 1)
-    if chunk > ntasks // (4 * num_threads):
-        chunk = ntasks // (4 * num_threads)
-    return chunk if chunk > 1 else 1
+    if per > ntasks:
+        per = ntasks
+    chunk[0] = CHUNK_WORK // work
+    if chunk[0] > per // (4 * num_threads):
+        chunk[0] = per // (4 * num_threads)
+    if chunk[0] < 1:
+        chunk[0] = 1
+    return per
 
 
 cdef inline void _fill_row_strided(real* dst, const real* src, Py_ssize_t sx,
@@ -586,8 +587,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
         op = &offs[0]
     if bias.shape[0] > 0:
         bp = &bias[0]
-    per_round = _round_tasks(ntasks, strip * xchunk * (ntaps + 1), num_threads)
-    chunk = _task_chunk(per_round, strip * xchunk * (ntaps + 1), num_threads)
+    per_round = _round_tasks(ntasks, strip * xchunk * (ntaps + 1), num_threads, &chunk)
     # Tasks are handed out dynamically: when the OS deschedules one thread (a busy machine),
     # the others take its share instead of waiting for it.  Which thread computes an output
     # does not change its value: each output is summed by one thread in tap order.
@@ -1051,8 +1051,7 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
         offs[i] = ty[i] * W
     for i in range(nh):
         offs[nv + i] = tx[i]
-    per_round = _round_tasks(ntasks, strip * W * (nv + nh), num_threads)
-    chunk = _task_chunk(per_round, strip * W * (nv + nh), num_threads)
+    per_round = _round_tasks(ntasks, strip * W * (nv + nh), num_threads, &chunk)
     t0 = 0
     while t0 < ntasks:
         t1 = t0 + per_round
@@ -1382,8 +1381,7 @@ cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::
     scratch = <real*>malloc(<size_t>(num_threads * per) * sizeof(real))
     if scratch == NULL:
         raise MemoryError("pyconv: cannot allocate the edge filter's scratch space")
-    per_round = _round_tasks(ntasks, strip * L * 12, num_threads)
-    chunk = _task_chunk(per_round, strip * L * 12, num_threads)
+    per_round = _round_tasks(ntasks, strip * L * 12, num_threads, &chunk)
     t0 = 0
     while t0 < ntasks:
         t1 = t0 + per_round

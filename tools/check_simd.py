@@ -9,6 +9,7 @@ Each kernel module is recompiled with GCC's -fopt-info-vec-optimized; every "loo
 line is mapped back to the .pxi line through the source comments Cython writes into the C.
 Exits 1 if a loop listed in MUST_VECTORISE (the tap loops) is not vectorised.
 """
+import ast
 import re
 import subprocess
 import sys
@@ -16,13 +17,21 @@ import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# the flags setup.py gives each module (AVX512_FLAGS, its define and AVX512_SCHED_FLAGS)
-BUILDS = {"_kernels_avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2",
-                              "-mfma", "-mprefer-vector-width=512",
-                              "-DPYCONV_CONV_VEC_BYTES=256", "-DPYCONV_CONV_MR=6",
-                              "-fschedule-insns",
-                              "-fsched-pressure"],
-          "_kernels_avx2": ["-mavx2", "-mfma"], "_kernels_base": []}
+
+
+def _setup_constants():
+    """The SIMD flags and macros setup.py gives the kernel modules (its module-level
+    constants, read without running setup.py)."""
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    return {t.id: ast.literal_eval(node.value) for node in tree.body
+            if isinstance(node, ast.Assign) for t in node.targets
+            if isinstance(t, ast.Name) and t.id.startswith(("AVX2_", "AVX512_"))}
+
+
+_C = _setup_constants()
+BUILDS = {"_kernels_avx512": _C["AVX512_FLAGS"] + _C["AVX512_SCHED_FLAGS"]
+          + ["-D%s=%s" % m for m in _C["AVX512_MACROS"]],
+          "_kernels_avx2": _C["AVX2_FLAGS"], "_kernels_base": []}
 # functions whose inner loops carry the work: each must have vectorised loops
 MUST_VECTORISE = ("_taps_upto4", "_taps8")
 
