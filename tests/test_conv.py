@@ -1058,7 +1058,7 @@ def test_copy5_threads(dtype, rng):
 def test_conv_transpose_combined_threads(rng):
     """A transposed convolution large enough for threads (the correlation and the phases'
     copies both threaded): the same bits for 1 and 2 threads, into a fresh result and into
-    a strided out=, and the phase-by-phase numbers."""
+    a strided out=, the phase-by-phase numbers, and the loop reference's."""
     from pyconv import nn
     x = rng.uniform(-1, 1, (2, 8, 64, 64)).astype(np.float32)
     w = rng.standard_normal((8, 8, 4, 4)).astype(np.float32)
@@ -1076,6 +1076,9 @@ def test_conv_transpose_combined_threads(rng):
     finally:
         nn.COMBINED_MAX_BYTES = saved
     np.testing.assert_allclose(phased, one, rtol=1e-5, atol=1e-5)
+    xr, wr = as_ref(x, np.float32), as_ref(w, np.float32)
+    assert_close(one, CR.conv_transpose(xr, wr, None, stride=2, padding=1), np.float32,
+                 w[:, 0].size, scale=transpose_scale(xr, wr, None))
 
 
 @needs_transpose
