@@ -5,6 +5,7 @@ Every conv1d/2d/3d, depthwise, grouped, pointwise and (through the phase decompo
 (N, C, D, H, W) with per-axis padding given as index tables over padded coordinates.
 """
 import math
+import os
 
 import numpy as np
 
@@ -20,8 +21,27 @@ MR = kernels.conv_mr()
 #: bytes of output lanes per micro-tile (CONV_VEC_BYTES of the kernel module in use): 128
 #: (32 float32 or 16 float64 lanes), 256 in the AVX-512 module
 VEC_BYTES = kernels.conv_vec_bytes()
-#: target size of one task's gathered input rows (fits a 512 KB L2 with the weights)
-BUF_BYTES = 256 * 1024
+
+
+def _l2_bytes(default=512 * 1024):
+    """The first CPU's L2 cache size from Linux's sysfs; ``default`` where it is not known."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for entry in sorted(os.listdir(base)):
+            with open(os.path.join(base, entry, "level")) as f:
+                level = f.read().strip()
+            with open(os.path.join(base, entry, "size")) as f:
+                size = f.read().strip()
+            if level == "2" and size[:-1].isdigit() and size[-1] in "KM":
+                return int(size[:-1]) << (10 if size[-1] == "K" else 20)
+    except (OSError, ValueError):
+        pass
+    return default
+
+
+#: target size of one task's gathered input rows: half the L2 (the other half holds the
+#: weights and the output), between 128 KB and 1 MB
+BUF_BYTES = min(1 << 20, max(128 * 1024, _l2_bytes() // 2))
 #: outputs wider than this are cut into column blocks of COL_BLOCK
 MAX_CW = 1024
 #: input bytes one chunk of taps may read per column tile (half of a 32 KB L1)
@@ -54,8 +74,12 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
         return -(-((R - 1) * sh + (KH - 1) * dh + 1) // sh)
 
     planes = Cg * KD * sh * sw
-    # rows per task: as many as fit the buffer
+    # rows per task: as many as fit the buffer, or down to half as many where that leaves
+    # fewer padding lanes in the last block of lanes of each task (a micro-tile computes
+    # step lanes whether or not they are outputs)
     R = max(1, min(Ho, BUF_BYTES // max(1, planes * Wph * itemsize) - (KH - 1) * dh // sh))
+    step = nr if mr == MR else 2 * nr
+    R = min(range(R, (R - 1) // 2, -1), key=lambda r: _lane_blocks(r, Ho, Wph, CW, step))
     ntiles = -(-Og // MR) if mr == MR else Og
     base = N * G * Do * ncb
     want = 4 * nthreads if nthreads > 1 else 1
@@ -92,6 +116,14 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
     geom = (N, C, D, H, W, O, Do, Ho, Wo, G, Cg, Og, K, Kc, KD, KH, KW, sd, sh, sw, dd, dh, dw,
             ox, R, nrb, CW, ncb, OCT, noc, nyp, Wph, buf_len, line_len, mr, wouter)
     return geom, offs
+
+
+def _lane_blocks(R, Ho, Wph, cw, step):
+    """Micro-tiles of step lanes that cover Ho output rows of cw columns (row pitch Wph) in
+    tasks of R rows: the computed lanes, valid or not."""
+    full, last = divmod(Ho, R)
+    blocks = full * -(-((R - 1) * Wph + cw) // step)
+    return blocks + (-(-((last - 1) * Wph + cw) // step) if last else 0)
 
 
 def pack_weights(w5, G):

@@ -313,6 +313,61 @@ def test_wide_outputs_cut_into_column_blocks(nsp, dtype, rng):
     check_conv(nsp, x, w, stride=2, dilation=3)
 
 
+@pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 1), (1, 2)])
+def test_row_blocks_of_a_small_buffer(stride, dilation, dtype, rng, monkeypatch):
+    """A buffer budget of a few rows (the planner sizes it from the L2 cache): the output
+    rows are cut into many tasks, the last one shorter, with the row count chosen among
+    several; against the references, and 1 vs 2 threads bit for bit."""
+    from pyconv import _conv
+    monkeypatch.setattr(_conv, "BUF_BYTES", 6 * 1024)
+    _conv.plan.cache_clear()
+    try:
+        x = rng.uniform(-1, 1, (2, 3, 29, 23)).astype(dtype)
+        w = rng.standard_normal((7, 3, 3, 3)).astype(dtype)
+        kw = dict(padding=1, stride=stride, dilation=dilation)
+        got = check_conv(2, x, w, rng.standard_normal(7).astype(dtype), **kw)
+        ho = got.shape[2]
+        geom, _ = _conv.plan((2, 3, 1, 29, 23), (2, 7, 1) + got.shape[2:], 1, (1, 3, 3),
+                             (1, stride, stride), (1, dilation, dilation), 1,
+                             np.dtype(dtype).itemsize, 1)
+        assert 1 < geom[25] and geom[24] < ho, geom     # several row blocks
+        np.testing.assert_array_equal(pyconv.conv2d(x, w, num_threads=1, **kw),
+                                      pyconv.conv2d(x, w, num_threads=2, **kw))
+    finally:
+        _conv.plan.cache_clear()
+
+
+@pytest.mark.parametrize("R, Ho, Wph, cw, step", [(3, 56, 57, 56, 64), (9, 56, 57, 56, 64),
+                                                   (15, 56, 58, 56, 64), (4, 4, 10, 9, 32),
+                                                   (5, 7, 3, 3, 16), (1, 1, 1, 1, 64)])
+def test_lane_blocks_counts_micro_tiles(R, Ho, Wph, cw, step):
+    """The planner's count of micro-tiles (it picks the row count with the fewest) equals
+    the blocks a walk over every task's lanes makes."""
+    from pyconv import _conv
+    blocks = 0
+    for y0 in range(0, Ho, R):
+        rows = min(R, Ho - y0)
+        lanes = (rows - 1) * Wph + cw
+        blocks += len(range(0, lanes, step))
+    assert _conv._lane_blocks(R, Ho, Wph, cw, step) == blocks
+
+
+def test_row_count_trims_padding_lanes(monkeypatch):
+    """A stride-2 layer whose buffer fits 16 rows per task is planned with the row count of
+    fewest micro-tiles among 8 to 16 (this layer's tasks of 9 rows are 512 lanes, no padding
+    lane in their last tile)."""
+    from pyconv import _conv
+    monkeypatch.setattr(_conv, "BUF_BYTES", 1 << 20)
+    _conv.plan.cache_clear()
+    geom, _ = _conv.plan((8, 64, 1, 112, 112), (8, 128, 1, 56, 56), 1, (1, 3, 3), (1, 2, 2),
+                         (1, 1, 1), 1, 4, 1)
+    R, Wph = geom[24], geom[31]
+    step = _conv.VEC_BYTES // 4
+    _conv.plan.cache_clear()
+    best = min(_conv._lane_blocks(r, 56, Wph, 56, step) for r in range(8, 17))
+    assert 8 <= R <= 16 and _conv._lane_blocks(R, 56, Wph, 56, step) == best, R
+
+
 @pytest.mark.parametrize("out_ch", [1, 2, 3, 4, 5, 6, 7, 8, 11, 13])
 def test_output_channel_counts(out_ch, dtype, rng):
     """Every remainder of the output-channel tiling (tiles of 3 channels, 6 in the AVX-512
