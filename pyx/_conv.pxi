@@ -531,6 +531,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
                    const Py_ssize_t* taby, const Py_ssize_t* tabx, int num_threads) except -1:
     cdef Py_ssize_t ntasks, task, per, t0, t1, per_round, task_work, chunk, part_at, part_len
     cdef real* scratch = NULL
+    cdef void* sblock = NULL
     ntasks = p.N * p.G * p.Do * p.nrb * p.ncb * p.noc
     if ntasks <= 0:
         return 0
@@ -544,7 +545,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
         // sizeof(real)
     part_len = p.OCT * CONV_MR * (CONV_VEC_BYTES // sizeof(real)) if p.mr == CONV_MR else 0
     per = part_at + part_len
-    scratch = <real*>calloc(<size_t>(num_threads * per), sizeof(real))
+    scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), True, &sblock)
     if scratch == NULL:
         raise MemoryError("pyconv: cannot allocate the convolution scratch space")
     # rounds with a signal check between them, as in _correlate_tiled; a task computes
@@ -565,9 +566,9 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
                            scratch + omp_get_thread_num() * per + part_at)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
-            free(scratch)
+            free(sblock)
             return -1
-    free(scratch)
+    free(sblock)
     return 0
 
 

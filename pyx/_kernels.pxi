@@ -27,6 +27,17 @@ cdef enum:
     DIRECT_MIN_COLS = 768
 
 
+cdef inline void* _alloc_lines(size_t nbytes, bint zero, void** block) noexcept nogil:
+    # nbytes starting on a 64-byte boundary (malloc's large blocks start 16 bytes into a
+    # page: every 64-byte vector load from them would span two cache lines), zeroed when
+    # zero; *block is what to free
+    cdef void* b = calloc(nbytes + CACHE_LINE, 1) if zero else malloc(nbytes + CACHE_LINE)
+    block[0] = b
+    if b == NULL:
+        return NULL
+    return <void*>((<size_t>b + CACHE_LINE - 1) & ~(<size_t>(CACHE_LINE - 1)))
+
+
 # Interrupts: a parallel loop runs its tasks in rounds of about ROUND_WORK multiply-adds per
 # thread, and between rounds, holding the GIL, checks for signals (Ctrl-C): a pending
 # KeyboardInterrupt stops the call within a round (well under a second), scratch freed, the
@@ -505,6 +516,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     cdef Py_ssize_t ss[4]
     cdef Py_ssize_t os[4]
     cdef real* scratch = NULL
+    cdef void* sblock = NULL
     cdef real c = <real>cval
     cdef const real* wp = NULL
     cdef const Py_ssize_t* op = NULL
@@ -540,10 +552,8 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     slack = 2 * tw + DENSE_NR_F if xstep > 0 else 0
     tile_len = (((kd * trows * tw + xchunk + slack) * <Py_ssize_t>sizeof(real) + 63) // 64) \
         * 64 // sizeof(real)
-    if xstep > 0:
-        scratch = <real*>calloc(<size_t>(num_threads * tile_len), sizeof(real))
-    else:
-        scratch = <real*>malloc(<size_t>(num_threads * tile_len) * sizeof(real))
+    scratch = <real*>_alloc_lines(<size_t>(num_threads * tile_len) * sizeof(real), xstep > 0,
+                                  &sblock)
     ptrs = <const real**>malloc(<size_t>(num_threads * (kh + 3)) * sizeof(real*))
     if xstep > 0:
         nxt = (kw - 1) // xstep + 1
@@ -553,7 +563,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     if ss[3] == 1 and not vline and ntaps > 0:
         doffs = <Py_ssize_t*>malloc(<size_t>(nu if xstep > 0 else ntaps) * sizeof(Py_ssize_t))
     if scratch == NULL or ptrs == NULL or (xstep > 0 and (soff == NULL or wq == NULL)):
-        free(scratch)
+        free(sblock)
         free(ptrs)
         free(soff)
         free(wq)
@@ -608,13 +618,13 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                            wq, wsets, bp, doffs, stream)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
-            free(scratch)
+            free(sblock)
             free(ptrs)
             free(soff)
             free(wq)
             free(doffs)
             return -1
-    free(scratch)
+    free(sblock)
     free(ptrs)
     free(soff)
     free(wq)
@@ -1006,6 +1016,7 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     cdef Py_ssize_t* offs = NULL
     cdef const real** ptrs = NULL
     cdef real* scratch = NULL
+    cdef void* sblock = NULL
     cdef bint dense
     if B == 0 or H == 0 or W == 0 or nv == 0 or nh == 0:
         return 0
@@ -1035,11 +1046,11 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     # nv row offsets and nv + 3 row pointers
     lpitch = ((W + kh - 1) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
     per = ((kv * W + 4 * lpitch) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
-    scratch = <real*>malloc(<size_t>(num_threads * per) * sizeof(real))
+    scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), False, &sblock)
     offs = <Py_ssize_t*>malloc(<size_t>(nh + nv + num_threads * nv) * sizeof(Py_ssize_t))
     ptrs = <const real**>malloc(<size_t>(num_threads * (nv + 3)) * sizeof(real*))
     if scratch == NULL or offs == NULL or ptrs == NULL:
-        free(scratch)
+        free(sblock)
         free(offs)
         free(ptrs)
         raise MemoryError("pyconv: cannot allocate the separable filter's scratch space")
@@ -1070,11 +1081,11 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                           <real>cval, <real>cval2, hl, nl, lb, lr, hr, nr, rb, rr_)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
-            free(scratch)
+            free(sblock)
             free(offs)
             free(ptrs)
             return -1
-    free(scratch)
+    free(sblock)
     free(offs)
     free(ptrs)
     return 0
@@ -1363,6 +1374,7 @@ cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::
     cdef Py_ssize_t ss[3]
     cdef Py_ssize_t os[3]
     cdef real* scratch = NULL
+    cdef void* sblock = NULL
     if B == 0 or H == 0 or L == 0:
         return 0
     for a in range(3):  # byte strides -> element strides (pyconv passes itemsize multiples)
@@ -1378,7 +1390,7 @@ cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::
     per = ((tile_len + 3 * L + 4 * C + 4 * CACHE_LINE // <Py_ssize_t>sizeof(real))
            * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 \
         // sizeof(real)
-    scratch = <real*>malloc(<size_t>(num_threads * per) * sizeof(real))
+    scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), False, &sblock)
     if scratch == NULL:
         raise MemoryError("pyconv: cannot allocate the edge filter's scratch space")
     per_round = _round_tasks(ntasks, strip * L * 12, num_threads, &chunk)
@@ -1397,9 +1409,9 @@ cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::
                            w[0], w[1], w[2], <real>cval, <real>cval_s, <real>half)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
-            free(scratch)
+            free(sblock)
             return -1
-    free(scratch)
+    free(sblock)
     return 0
 
 
