@@ -36,6 +36,8 @@ def header_markdown(machine, la, warnings, idle=None) -> str:
         + (f"; CPU used by other processes in the second before: {idle['foreign_cores']:.2f} cores"
            f" (steal {idle['steal_cores']:.2f})" if idle else ""),
     ]
+    if machine.get("allocator"):
+        lines.append(f"- allocator: {machine['allocator']}")
     if machine.get("env"):
         lines.append("- env: " + " ".join(f"{k}={val}" for k, val in machine["env"].items()))
     if machine.get("pyconv_file") and machine["versions"].get("pyconv"):

@@ -15,6 +15,8 @@ For every thread count T and every workload (benchmarks/bench_workloads.py):
   3. K interleaved rounds (A B C A B C ...); each sample times enough back-to-back
      calls to last >= ~20 ms (tiny workloads), per-call median and min are kept;
   4. ratio to the fastest correct non-pyconv peer at the same T.
+With --malloc steady (the default) glibc keeps its heap, so every contender's result array
+reuses freed memory instead of fresh pages (see bench_machine.steady_malloc).
 Speed is judged only as such ratios (DESIGN.md, "How speed is judged").
 
 --memory measures memory instead of time: every contender of every selected workload runs
@@ -366,6 +368,10 @@ def parse_args(argv=None):
                     help="do not run: re-render results.md (into --out-dir) and --plot from a saved results.json")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
                     help="before each workload block wait up to S s for other processes to go quiet (default 0)")
+    ap.add_argument("--malloc", choices=("steady", "os"), default="steady",
+                    help="steady (default): glibc serves arrays below 1 GiB from a heap it keeps, so "
+                         "every contender's result reuses memory instead of faulting in fresh pages on "
+                         "some calls and not others; os: glibc's defaults")
     ap.add_argument("--list", action="store_true", help="list workloads and contenders, then exit")
     ap.add_argument("--memory", action="store_true",
                     help="measure the peak RSS of one call per contender (fresh processes) "
@@ -427,6 +433,8 @@ def main(argv=None):
             log(br.plot(doc, args.plot))
         return 0
 
+    malloc_mode = bm.steady_malloc() if args.malloc == "steady" else None
+    log(f"allocator: {malloc_mode or 'glibc defaults (--malloc os, or not glibc)'}")
     la = bm.loadavg()
     mon = bm.CpuMonitor()
     time.sleep(1.0)
@@ -456,6 +464,7 @@ def main(argv=None):
             log("note: " + msg)
 
     machine = bm.machine_info()
+    machine["allocator"] = malloc_mode or "glibc defaults"
     os.makedirs(args.out_dir, exist_ok=True)
 
     cal = None
