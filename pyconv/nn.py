@@ -380,22 +380,20 @@ def _combined_phases(x5, wc, b, geo, axes, res, num_threads):
     bp = None if b is None else np.repeat(b, P)
     nb = max(1, min(N, COMBINED_MAX_BYTES // per_image))
     sz, sy, sx = (g[0] for g in geo)
-    # the strided copies of the phases, threaded (one thread copies at 1 sample per ns or so:
-    # a tenth of the correlation's time)
-    copy = kernels.copy5_f32 if res.dtype == np.float32 else kernels.copy5_f64
+    # where each phase's outputs go: (first index, shift, count) per axis, phase order
+    place = np.array([(az[0], shifts[0][iz], counts[0][iz], ay[0], shifts[1][iy],
+                       counts[1][iy], axx[0], shifts[2][ix], counts[2][ix])
+                      for iz, az in enumerate(axes[0]) for iy, ay in enumerate(axes[1])
+                      for ix, axx in enumerate(axes[2])], dtype=np.intp)
+    # the phases into their strided places, threaded, plane by plane (one thread copies at
+    # about 1 sample per ns: a tenth of the correlation's time)
+    put = kernels.place_phases_f32 if res.dtype == np.float32 else kernels.place_phases_f64
     nt = effective_num_threads(num_threads, work=res[:nb].size)
     for n0 in range(0, N, nb):
         n1 = min(N, n0 + nb)
         r = _scratch((n1 - n0, O * P) + tuple(U), res.dtype)
         _conv.run_phase(x5[n0:n1], wp, bp, tuple(steps), tuple(starts), r, num_threads)
-        r8 = r.reshape((n1 - n0, O, sz, sy, sx) + tuple(U))
-        for iz, az in enumerate(axes[0]):
-            for iy, ay in enumerate(axes[1]):
-                for ix, axx in enumerate(axes[2]):
-                    hz, hy, hx = shifts[0][iz], shifts[1][iy], shifts[2][ix]
-                    copy(r8[:, :, iz, iy, ix, hz:hz + counts[0][iz], hy:hy + counts[1][iy],
-                            hx:hx + counts[2][ix]],
-                         res[n0:n1, :, az[0]::sz, ay[0]::sy, axx[0]::sx], nt)
+        put(r.reshape((n1 - n0, O, P) + tuple(U)), res[n0:n1], place, sz, sy, sx, nt)
     return True
 
 

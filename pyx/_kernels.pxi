@@ -1129,43 +1129,66 @@ def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[:
 
 # ---- a strided 5-D copy, threaded over its first two axes ---------------------------------
 
-cdef int _copy5(const real[:, :, :, :, :] src, real[:, :, :, :, :] dst,
-                int num_threads) except -1:
-    cdef Py_ssize_t A = src.shape[0], B = src.shape[1], Z = src.shape[2], Y = src.shape[3]
-    cdef Py_ssize_t X = src.shape[4], task, z, y, x
-    cdef Py_ssize_t ss = src.strides[4] // <Py_ssize_t>sizeof(real)
-    cdef Py_ssize_t ds = dst.strides[4] // <Py_ssize_t>sizeof(real)
+cdef int _place_phases(const real[:, :, :, :, :, ::1] r, real[:, :, :, :, :] dst,
+                       const Py_ssize_t[:, ::1] ph, Py_ssize_t sz, Py_ssize_t sy, Py_ssize_t sx,
+                       int num_threads) except -1:
+    cdef Py_ssize_t A = r.shape[0], B = r.shape[1], P = r.shape[2], task, p, z, y, x
+    cdef Py_ssize_t ds0 = dst.strides[0] // <Py_ssize_t>sizeof(real)
+    cdef Py_ssize_t ds1 = dst.strides[1] // <Py_ssize_t>sizeof(real)
+    cdef Py_ssize_t dz = dst.strides[2] // <Py_ssize_t>sizeof(real)
+    cdef Py_ssize_t dy = dst.strides[3] // <Py_ssize_t>sizeof(real)
+    cdef Py_ssize_t dx = dst.strides[4] // <Py_ssize_t>sizeof(real)
+    cdef Py_ssize_t Uz = r.shape[3], Uy = r.shape[4], Ux = r.shape[5]
+    cdef const Py_ssize_t* q
     cdef const real* s
     cdef real* d
-    cdef int i
-    for i in range(5):
-        if src.shape[i] != dst.shape[i]:
-            raise ValueError("copy5: src and dst shapes differ")
-    if A * B * Z * Y * X == 0:
+    if dst.shape[0] != A or dst.shape[1] != B or ph.shape[0] != P or ph.shape[1] != 9:
+        raise ValueError("place_phases: shapes do not match")
+    for p in range(P):
+        q = &ph[p, 0]
+        if q[1] < 0 or q[4] < 0 or q[7] < 0 or q[1] + q[2] > Uz or q[4] + q[5] > Uy \
+                or q[7] + q[8] > Ux or q[0] < 0 or q[3] < 0 or q[6] < 0 \
+                or (q[2] > 0 and q[0] + (q[2] - 1) * sz >= dst.shape[2]) \
+                or (q[5] > 0 and q[3] + (q[5] - 1) * sy >= dst.shape[3]) \
+                or (q[8] > 0 and q[6] + (q[8] - 1) * sx >= dst.shape[4]):
+            raise ValueError("place_phases: a phase reaches outside its arrays")
+    if A * B == 0:
         return 0
     if num_threads > A * B:
         num_threads = <int>(A * B)
     with nogil:
         for task in prange(A * B, schedule='static', num_threads=num_threads,
                            use_threads_if=num_threads > 1):
-            for z in range(Z):
-                for y in range(Y):
-                    s = &src[task // B, task % B, z, y, 0]
-                    d = &dst[task // B, task % B, z, y, 0]
-                    for x in range(X):
-                        d[x * ds] = s[x * ss]
+            # every phase of one output plane in turn: the plane stays in cache while the
+            # phases fill it, each of its lines written once from there
+            for p in range(P):
+                q = &ph[p, 0]
+                for z in range(q[2]):
+                    for y in range(q[5]):
+                        s = &r[task // B, task % B, p, q[1] + z, q[4] + y, q[7]]
+                        d = &dst[0, 0, 0, 0, 0] + (task // B) * ds0 + (task % B) * ds1 \
+                            + (q[0] + z * sz) * dz + (q[3] + y * sy) * dy + q[6] * dx
+                        for x in range(q[8]):
+                            d[x * sx * dx] = s[x]
     return 0
 
 
-def copy5_f32(const float[:, :, :, :, :] src, float[:, :, :, :, :] dst, int num_threads):
-    """float32 version of :func:`copy5_f64`."""
-    _copy5(src, dst, num_threads)
+def place_phases_f32(const float[:, :, :, :, :, ::1] r, float[:, :, :, :, :] dst,
+                     const Py_ssize_t[:, ::1] ph, Py_ssize_t sz, Py_ssize_t sy,
+                     Py_ssize_t sx, int num_threads):
+    """float32 version of :func:`place_phases_f64`."""
+    _place_phases(r, dst, ph, sz, sy, sx, num_threads)
 
 
-def copy5_f64(const double[:, :, :, :, :] src, double[:, :, :, :, :] dst, int num_threads):
-    """dst[...] = src for two 5-D views of one shape (any strides that are multiples of the
-    item size, not overlapping), the pairs of their first two axes shared among threads."""
-    _copy5(src, dst, num_threads)
+def place_phases_f64(const double[:, :, :, :, :, ::1] r, double[:, :, :, :, :] dst,
+                     const Py_ssize_t[:, ::1] ph, Py_ssize_t sz, Py_ssize_t sy,
+                     Py_ssize_t sx, int num_threads):
+    """The stride phases of a transposed convolution into their places:
+    dst[a, b, z0 + z*sz, y0 + y*sy, x0 + x*sx] = r[a, b, p, hz + z, hy + y, hx + x] for
+    z < cz, y < cy, x < cx, with (z0, hz, cz, y0, hy, cy, x0, hx, cx) = ph[p].  One task per
+    (a, b) plane, all its phases in turn (one sweep over dst, not one per phase).  Bounds
+    are checked; dst any strides, not overlapping r."""
+    _place_phases(r, dst, ph, sz, sy, sx, num_threads)
 
 
 # ---- edge magnitude: sqrt(g0^2 + g1^2 [+ g2^2]) / norm in one threaded pass ---------------

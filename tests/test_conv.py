@@ -1090,23 +1090,39 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     np.testing.assert_array_equal(whole, keep)
 
 
-def test_copy5_threads(dtype, rng):
-    """The threaded strided copy of the combined phases: NumPy's assignment, bit for bit,
-    between views with negative, strided and broadcast-free steps, for 1 and 2 threads."""
+def test_place_phases_threads(dtype, rng):
+    """The threaded placement of the combined phases: NumPy's strided assignment of each
+    phase, bit for bit, into a destination with negative and strided steps, phases of
+    different counts and shifts, for 1 and 2 threads; nothing else written; a phase that
+    would reach outside either array is refused."""
     from pyconv._kernels import kernels
-    copy = kernels.copy5_f32 if dtype == np.float32 else kernels.copy5_f64
-    base = rng.standard_normal((3, 5, 4, 6, 14)).astype(dtype)
-    src = base[:, ::-2, 1:, ::2, 1::3]
+    put = kernels.place_phases_f32 if dtype == np.float32 else kernels.place_phases_f64
+    r = rng.standard_normal((2, 3, 4, 2, 6, 7)).astype(dtype)
+    # (z0, hz, cz, y0, hy, cy, x0, hx, cx) per phase; strides 1, 2, 2 (phases py, px)
+    ph = np.array([(0, 0, 2, 0, 0, 5, 0, 1, 6), (0, 0, 2, 0, 1, 5, 1, 0, 5),
+                   (0, 1, 1, 1, 0, 4, 0, 0, 7), (0, 0, 0, 1, 0, 4, 1, 0, 6)], dtype=np.intp)
     for threads in (1, 2):
-        big = np.zeros((4, 6, 9, 7, 20), dtype)
-        dst = big[1:, 1::2, ::-3, :3, 3::4]
-        assert dst.shape == src.shape
-        copy(src, dst, threads)
+        big = np.zeros((3, 7, 3, 10, 28), dtype)
+        dst = big[1:, ::-2, :2, ::1, 1::2]
+        assert dst.shape == (2, 4, 2, 10, 14)
+        dst = dst[:, 1:]
+        put(r, dst, ph, 1, 2, 2, threads)
         expect = np.zeros_like(big)
-        expect[1:, 1::2, ::-3, :3, 3::4] = src
-        np.testing.assert_array_equal(big, expect)      # and nothing else written
-    with pytest.raises(ValueError, match="shapes differ"):
-        copy(src, big[:3, :3, :3, :3, :4], 1)
+        view = expect[1:, ::-2, :2, ::1, 1::2][:, 1:]
+        for p, (z0, hz, cz, y0, hy, cy, x0, hx, cx) in enumerate(ph):
+            view[:, :, z0:z0 + cz, y0::2][:, :, :, :cy, x0::2][..., :cx] = \
+                r[:, :, p, hz:hz + cz, hy:hy + cy, hx:hx + cx]
+        np.testing.assert_array_equal(big, expect)
+    bad = ph.copy()
+    bad[1, 8] = 8                           # x reaches column 1 + 7 * 2 = 15 of 14
+    with pytest.raises(ValueError, match="outside"):
+        put(r, dst, bad, 1, 2, 2, 1)
+    bad = ph.copy()
+    bad[0, 7] = 2                           # reads columns 2 .. 7 of 7
+    with pytest.raises(ValueError, match="outside"):
+        put(r, dst, bad, 1, 2, 2, 1)
+    with pytest.raises(ValueError, match="do not match"):
+        put(r, dst, ph[:3], 1, 2, 2, 1)
 
 
 @needs_transpose
