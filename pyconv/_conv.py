@@ -126,17 +126,17 @@ def _lane_blocks(R, Ho, Wph, cw, step):
     return blocks + (-(-((last - 1) * Wph + cw) // step) if last else 0)
 
 
-def pack_weights(w5, G):
+def pack_weights(w5, G, num_threads=1):
     """Weights (O, Cg, KD, KH, KW) in the order the kernel reads them."""
     O = w5.shape[0]
     Og = O // G
     K = math.prod(w5.shape[1:])
     if Og < MR:
         return np.ascontiguousarray(w5).reshape(-1)
-    ntiles = -(-Og // MR)
-    wt = np.zeros((G, ntiles * MR, K), dtype=w5.dtype)
-    wt[:, :Og] = w5.reshape(G, Og, K)
-    return np.ascontiguousarray(wt.reshape(G, ntiles, MR, K).transpose(0, 1, 3, 2)).reshape(-1)
+    out = np.empty(G * -(-Og // MR) * K * MR, dtype=w5.dtype)
+    pack = kernels.pack_tiles_f32 if w5.dtype == np.float32 else kernels.pack_tiles_f64
+    pack(np.ascontiguousarray(w5).reshape(O, K), out, G, num_threads)
+    return out
 
 
 def output_size(n, k, s, d, lo, hi):
@@ -217,7 +217,7 @@ def run(x5, w5, bias, stride, dilation, pads, mode, groups, num_threads, dest=No
                                       [-lo for lo, _ in pads], osize, mode)
     geom, offs = plan(x5.shape, oshape, groups, tuple(kshape), steps, dils, ox,
                       x5.dtype.itemsize, nthreads)
-    wpack = pack_weights(w5, groups)
+    wpack = pack_weights(w5, groups, nthreads)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64
     fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads)
@@ -241,7 +241,7 @@ def run_phase(x5, w5, bias, dilation, starts, dest, num_threads):
                                       _CONSTANT)
     geom, offs = plan(x5.shape, (N, O) + tuple(osize), groups, tuple(kshape), steps, dils,
                       ox, x5.dtype.itemsize, nthreads)
-    wpack = pack_weights(w5, groups)
+    wpack = pack_weights(w5, groups, nthreads)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64
     fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads)

@@ -52,6 +52,12 @@ cdef extern from *:
         CONV_MR "PYCONV_CONV_MR"
 
 
+cdef enum:
+    # the largest scratch of partial sums for the channel-tiles-outside loop order (one
+    # task's output block, kept between chunks of taps)
+    WOUTER_PART_BYTES = 1 << 20
+
+
 ctypedef struct ConvPlan:
     Py_ssize_t N, C, D, H, W          # input (contiguous)
     Py_ssize_t O, Do, Ho, Wo          # output
@@ -418,7 +424,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                             const Py_ssize_t* tabx, real* buf, real* line,
                             real* part) noexcept nogil:
     cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile
-    cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx
+    cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx, nblk, blk
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
     cdef Lanes ln
     cdef const real* bp
@@ -452,11 +458,14 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     step = nr if p.mr == CONV_MR else 2 * nr
     if p.mr == CONV_MR and p.wouter:
         # many channels, few lanes (small images): each tile's chunk of weights stays in L1
-        # while it sweeps every block of lanes; the chunk's input rows stay in L2
+        # while it sweeps every block of lanes; the chunk's input rows stay in L2.  The
+        # partial sums between chunks: in the thread's scratch, a tile's blocks after each
+        # other (part, when the planner's blocks fit; see _conv_run), else in the output
         t1 = (p.Og + CONV_MR - 1) // CONV_MR
         if t1 > t0 + p.OCT:
             t1 = t0 + p.OCT
         wtile = p.K * CONV_MR
+        nblk = ((p.R - 1) * p.Wph + p.CW + nr - 1) // nr
         k0 = 0
         while k0 < p.K:
             kn = p.K - k0
@@ -471,14 +480,17 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                 l0 = 0
                 lr = 0
                 lx = 0
+                blk = (tile - t0) * nblk
                 while l0 < nlanes:
                     _lanes_at(&ln, lr, lx, nr)
                     if not (lx >= cw and lx + nr <= p.Wph):
                         _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
                              wpack + (g * ((p.Og + CONV_MR - 1) // CONV_MR) + tile) * wtile
-                             + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp, NULL)
+                             + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp,
+                             NULL if part == NULL else part + blk * CONV_MR * nr)
                     l0 = l0 + nr
                     lx = lx + nr
+                    blk = blk + 1
                     _wrap(&lr, &lx, p.Wph)
             k0 = k0 + kn
         return
@@ -544,6 +556,13 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
     part_at = (((p.buf_len + p.line_len) * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 \
         // sizeof(real)
     part_len = p.OCT * CONV_MR * (CONV_VEC_BYTES // sizeof(real)) if p.mr == CONV_MR else 0
+    if p.mr == CONV_MR and p.wouter:
+        # every block of lanes of the task, when that stays within WOUTER_PART_BYTES
+        # (else the partial sums go through the output, part NULL)
+        part_len = part_len * (((p.R - 1) * p.Wph + p.CW + (CONV_VEC_BYTES // sizeof(real))
+                                - 1) // (CONV_VEC_BYTES // sizeof(real)))
+        if part_len * <Py_ssize_t>sizeof(real) > WOUTER_PART_BYTES:
+            part_len = 0
     per = part_at + part_len
     scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), True, &sblock)
     if scratch == NULL:
@@ -563,7 +582,8 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
                 _conv_task(p, task, x, out, wpack, bias, offs, tabz, taby, tabx,
                            scratch + omp_get_thread_num() * per,
                            scratch + omp_get_thread_num() * per + p.buf_len,
-                           scratch + omp_get_thread_num() * per + part_at)
+                           scratch + omp_get_thread_num() * per + part_at
+                           if part_len > 0 else NULL)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(sblock)
@@ -577,6 +597,48 @@ cdef int _plan_from(ConvPlan* p, tuple geom) except -1:
      p.KD, p.KH, p.KW, p.sd, p.sh, p.sw, p.dd, p.dh, p.dw, p.ox, p.R, p.nrb, p.CW, p.ncb,
      p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.mr, p.wouter) = geom
     return 0
+
+
+cdef int _pack_tiles(const real[:, ::1] w, real[::1] out, Py_ssize_t G,
+                     int num_threads) except -1:
+    cdef Py_ssize_t O = w.shape[0], K = w.shape[1], Og, nt, task, g, tile, k, i, r, mv
+    cdef const real* src
+    cdef real* dst
+    if G < 1 or O % G:
+        raise ValueError("pack_tiles: G does not divide the channels")
+    Og = O // G
+    nt = (Og + CONV_MR - 1) // CONV_MR
+    if out.shape[0] != G * nt * K * CONV_MR:
+        raise ValueError("pack_tiles: out has the wrong size")
+    if G * nt * K == 0:
+        return 0
+    with nogil:
+        for task in prange(G * nt, schedule='static', num_threads=num_threads,
+                           use_threads_if=num_threads > 1 and G * nt * K > 65536):
+            g = task // nt
+            tile = task % nt
+            mv = Og - tile * CONV_MR
+            if mv > CONV_MR:
+                mv = CONV_MR
+            src = &w[g * Og + tile * CONV_MR, 0]
+            dst = &out[task * K * CONV_MR]
+            for k in range(K):
+                for i in range(CONV_MR):
+                    dst[k * CONV_MR + i] = src[i * K + k] if i < mv else 0
+    return 0
+
+
+def pack_tiles_f32(const float[:, ::1] w, float[::1] out, Py_ssize_t G, int num_threads):
+    """float32 version of :func:`pack_tiles_f64`."""
+    _pack_tiles(w, out, G, num_threads)
+
+
+def pack_tiles_f64(const double[:, ::1] w, double[::1] out, Py_ssize_t G, int num_threads):
+    """Layer weights (G * Og, K) into the micro-kernel's order: per group and tile of
+    CONV_MR output channels, tap after tap, the tile's channels innermost (missing channels
+    of the last tile 0): out[((g * nt + tile) * K + k) * CONV_MR + i] = w[g * Og + tile *
+    CONV_MR + i, k]."""
+    _pack_tiles(w, out, G, num_threads)
 
 
 def conv_vec_bytes():

@@ -400,6 +400,25 @@ def test_tap_chunks_both_loop_orders(hw, wouter, dtype, rng):
     assert got.shape == oshape[:2] + hw
 
 
+def test_channel_tiles_outside_large_task(dtype, rng):
+    """The channel-tiles-outside loop order with a task whose partial sums pass the 1 MB the
+    kernel keeps in scratch (WOUTER_PART_BYTES in pyx/_conv.pxi): they go through the
+    output instead; against the loop reference, and 1 vs 2 threads bit for bit."""
+    from pyconv import _conv
+    x = rng.uniform(-1, 1, (1, 48, 32, 32)).astype(dtype)
+    w = rng.standard_normal((300, 48, 3, 3)).astype(dtype)
+    item = np.dtype(dtype).itemsize
+    geom, _ = _conv.plan((1, 48, 1, 32, 32), (1, 300, 1, 32, 32), 1, (1, 3, 3), (1, 1, 1),
+                         (1, 1, 1), 1, item, 1)
+    K, Kc, R, CW, OCT, Wph, wo = (geom[i] for i in (12, 13, 24, 26, 28, 31, -1))
+    nr = _conv.VEC_BYTES // item
+    part = OCT * _conv.MR * -(-((R - 1) * Wph + CW) // nr) * nr * item
+    assert wo == 1 and Kc < K and part > 1 << 20, (wo, Kc, K, part)
+    check_conv(2, x, w, rng.standard_normal(300).astype(dtype), padding=1)
+    np.testing.assert_array_equal(pyconv.conv2d(x, w, padding=1, num_threads=1),
+                                  pyconv.conv2d(x, w, padding=1, num_threads=2))
+
+
 # ------------------------------------------------------------------- non-finite values
 
 
@@ -1088,6 +1107,31 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     keep = whole.copy()
     CONV_T[nsp](x[:2] * 3, w, None, **kw)
     np.testing.assert_array_equal(whole, keep)
+
+
+@pytest.mark.parametrize("G, Og, K", [(1, 1, 5), (1, 6, 3), (2, 7, 9), (3, 13, 1),
+                                      (1, 256, 300), (4, 5, 70000)])
+def test_pack_tiles(G, Og, K, dtype, rng):
+    """The layer weights in the micro-kernel's order, against NumPy's transposition of the
+    zero-padded tiles, for 1 and 2 threads (the last case is large enough for threads)."""
+    from pyconv._kernels import kernels
+    from pyconv._conv import MR
+    pack = kernels.pack_tiles_f32 if dtype == np.float32 else kernels.pack_tiles_f64
+    w = rng.standard_normal((G * Og, K)).astype(dtype)
+    nt = -(-Og // MR)
+    padded = np.zeros((G, nt * MR, K), dtype)
+    padded[:, :Og] = w.reshape(G, Og, K)
+    expect = padded.reshape(G, nt, MR, K).transpose(0, 1, 3, 2).ravel()
+    for threads in (1, 2):
+        out = np.full(expect.size, np.nan, dtype)
+        pack(w, out, G, threads)
+        np.testing.assert_array_equal(out, expect)
+    with pytest.raises(ValueError, match="wrong size"):
+        pack(w, np.empty(expect.size + 1, dtype), G, 1)
+    if G * Og > 1:
+        with pytest.raises(ValueError, match="does not divide"):
+            pack(w[:G * Og - 1] if G > 1 else w, np.empty(expect.size, dtype),
+                 G if G > 1 else G * Og + 1, 1)
 
 
 def test_place_phases_threads(dtype, rng):
