@@ -151,12 +151,18 @@ def memory_limit():
     return limit
 
 
+#: arrays up to this size are never refused: no process that runs Python has less memory
+_ALWAYS_FITS = 1 << 20
+
+
 def check_alloc(shape, dtype, name="output"):
     """Refuse, before allocating, an array larger than the memory this process can have (or
     whose size overflows); exact Python-int arithmetic, so no size wraps around."""
     nbytes = np.dtype(dtype).itemsize
     for s in shape:
         nbytes *= int(s)
+    if nbytes <= _ALWAYS_FITS:
+        return      # (the limits are read only for arrays that could pass one)
     limit = memory_limit()
     if nbytes > limit:
         raise MemoryError("%s of shape %s would need %d bytes, more than the %d bytes of memory "
