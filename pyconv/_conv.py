@@ -98,7 +98,7 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
     noc = -(-ntiles // OCT)
     nyp = nyp_of(R)
     buf_len = planes * nyp * Wph + Wph + 2 * nr + 16
-    line_len = (CW - 1) * sw + (KW - 1) * dw + 1 if sw > 1 else 0
+    line_len = (CW - 1) * sw + (KW - 1) * dw + 1 if sw > 2 else 0
     c, kz, ky, kx = np.meshgrid(np.arange(Cg), np.arange(KD), np.arange(KH), np.arange(KW),
                                 indexing="ij")
     offs = (((((c * KD + kz) * sh + (ky * dh) % sh) * sw + (kx * dw) % sw) * nyp

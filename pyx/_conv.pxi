@@ -394,23 +394,23 @@ cdef inline void _conv_gather(const ConvPlan* p, const real* xg, real* buf, real
                     else:
                         _fill_row(dst, src, tabx, xp0, width, p.ox, p.W, <real>0)
                     continue
+                if p.sw == 2:
+                    # the two phases straight from the source row, in one pass
+                    dst = buf + plane * p.Wph
+                    dst2 = buf + (plane + p.nyp) * p.Wph
+                    if src == NULL:
+                        for i in range((width + 1) // 2):
+                            dst[i] = 0
+                        for i in range(width // 2):
+                            dst2[i] = 0
+                    else:
+                        _fill_row2(dst, dst2, src, tabx, xp0, width, p.ox, p.W, <real>0)
+                    continue
                 if src == NULL:
                     for i in range(width):
                         line[i] = 0
                 else:
                     _fill_row(line, src, tabx, xp0, width, p.ox, p.W, <real>0)
-                if p.sw == 2:
-                    # the two phases in one pass (a constant stride: the compiler
-                    # vectorises it with shuffles, not one element at a time)
-                    dst = buf + plane * p.Wph
-                    dst2 = buf + (plane + p.nyp) * p.Wph
-                    cnt = width // 2
-                    for i in range(cnt):
-                        dst[i] = line[2 * i]
-                        dst2[i] = line[2 * i + 1]
-                    if width % 2:
-                        dst[cnt] = line[width - 1]
-                    continue
                 for q in range(p.sw):
                     dst = buf + (plane + q * p.nyp) * p.Wph
                     cnt = (width - q + p.sw - 1) // p.sw

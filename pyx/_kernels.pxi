@@ -179,6 +179,51 @@ cdef inline void _fill_row(real* dst, const real* src, const Py_ssize_t* tabx, P
         dst[i] = cval if j < 0 else src[j]
 
 
+cdef inline void _put2(real* d0, real* d1, Py_ssize_t i, const real* src, Py_ssize_t j,
+                       real cval) noexcept nogil:
+    # padded column i (source index j, -1: cval) into its stride-2 phase row
+    cdef real v = cval if j < 0 else src[j]
+    if i & 1:
+        d1[i >> 1] = v
+    else:
+        d0[i >> 1] = v
+
+
+cdef inline void _fill_row2(real* d0, real* d1, const real* src, const Py_ssize_t* tabx,
+                            Py_ssize_t x0, Py_ssize_t width, Py_ssize_t ox, Py_ssize_t n,
+                            real cval) noexcept nogil:
+    # _fill_row's padded row split into its two stride phases as it is read: column i goes
+    # to d0[i // 2] (even i) or d1[i // 2] (odd i); the inside columns straight from src, two
+    # at a time (a constant stride: the compiler vectorises it with shuffles)
+    cdef Py_ssize_t i, lo, hi, cnt, end
+    cdef const real* s
+    lo = ox - x0
+    if lo < 0:
+        lo = 0
+    if lo > width:
+        lo = width
+    hi = ox + n - x0
+    if hi > width:
+        hi = width
+    if hi < lo:
+        hi = lo
+    lo = lo + (lo & 1)          # the pairs start at an even column
+    cnt = (hi - lo) // 2 if hi > lo else 0
+    end = lo + 2 * cnt
+    for i in range(width):
+        if i == lo:
+            break
+        _put2(d0, d1, i, src, tabx[x0 + i], cval)
+    for i in range(end, width):
+        _put2(d0, d1, i, src, tabx[x0 + i], cval)
+    s = src + (x0 + lo - ox)
+    d0 = d0 + (lo >> 1)
+    d1 = d1 + (lo >> 1)
+    for i in range(cnt):
+        d0[i] = s[2 * i]
+        d1[i] = s[2 * i + 1]
+
+
 cdef inline void _taps_upto4(real* o, const real* base, const Py_ssize_t* off, const real* w,
                              Py_ssize_t k, Py_ssize_t n, bint init) noexcept nogil:
     # o[i] (= or +=) sum of k <= 4 taps, in tap order
