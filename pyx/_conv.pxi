@@ -601,7 +601,7 @@ cdef int _plan_from(ConvPlan* p, tuple geom) except -1:
 
 cdef int _pack_tiles(const real[:, ::1] w, real[::1] out, Py_ssize_t G,
                      int num_threads) except -1:
-    cdef Py_ssize_t O = w.shape[0], K = w.shape[1], Og, nt, task, g, tile, k, i, r, mv
+    cdef Py_ssize_t O = w.shape[0], K = w.shape[1], Og, nt, task, g, tile, k, i, mv
     cdef const real* src
     cdef real* dst
     if G < 1 or O % G:
