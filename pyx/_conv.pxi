@@ -418,6 +418,11 @@ cdef inline void _conv_gather(const ConvPlan* p, const real* xg, real* buf, real
                         dst[i] = line[q + i * p.sw]
 
 
+cdef inline Py_ssize_t _task_blocks(const ConvPlan* p, Py_ssize_t nr) noexcept nogil:
+    # blocks of nr lanes that cover the largest task's rows (R rows, CW columns)
+    return ((p.R - 1) * p.Wph + p.CW + nr - 1) // nr
+
+
 cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, real* out,
                             const real* wpack, const real* bias, const Py_ssize_t* offs,
                             const Py_ssize_t* tabz, const Py_ssize_t* taby,
@@ -465,7 +470,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
         if t1 > t0 + p.OCT:
             t1 = t0 + p.OCT
         wtile = p.K * CONV_MR
-        nblk = ((p.R - 1) * p.Wph + p.CW + nr - 1) // nr
+        nblk = _task_blocks(p, nr)
         k0 = 0
         while k0 < p.K:
             kn = p.K - k0
@@ -559,8 +564,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
     if p.mr == CONV_MR and p.wouter:
         # every block of lanes of the task, when that stays within WOUTER_PART_BYTES
         # (else the partial sums go through the output, part NULL)
-        part_len = part_len * (((p.R - 1) * p.Wph + p.CW + (CONV_VEC_BYTES // sizeof(real))
-                                - 1) // (CONV_VEC_BYTES // sizeof(real)))
+        part_len = part_len * _task_blocks(p, CONV_VEC_BYTES // sizeof(real))
         if part_len * <Py_ssize_t>sizeof(real) > WOUTER_PART_BYTES:
             part_len = 0
     per = part_at + part_len
