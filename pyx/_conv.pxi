@@ -27,7 +27,8 @@
 #   _mk1: 1 output channel x 2*NR lanes, for groups of one or two output channels (depthwise,
 #         single-channel images).
 # Each output is summed by one thread, over t in order, then the bias is added: the result does
-# not depend on the number of threads.  Scratch per thread is bounded by one task's rows.
+# not depend on the number of threads.  Scratch per thread is bounded by one task's rows, and
+# by WOUTER_PART_BYTES of partial sums.
 
 
 # NR * sizeof(real), the bytes of lanes per micro-tile: 128 (32 float32 or 16 float64 lanes,
@@ -433,6 +434,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
     cdef Lanes ln
     cdef const real* bp
+    cdef const real* wg
     cdef real* ob
     cdef real* xb
     rest = task
@@ -459,17 +461,20 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     ln.so_x = p.so_x
     ob = out + n * p.so_n + g * p.Og * p.so_c + z * p.so_z + y0 * p.so_y + x0 * p.so_x
     nlanes = (rows - 1) * p.Wph + cw
-    t0 = ci * p.OCT
     step = nr if p.mr == CONV_MR else 2 * nr
+    # the task's channel tiles t0 .. t1 - 1 (its channels when mr is 1), and where group g's
+    # packed tiles start (wtile weights each)
+    t0 = ci * p.OCT
+    t1 = (p.Og + CONV_MR - 1) // CONV_MR if p.mr == CONV_MR else p.Og
+    if t1 > t0 + p.OCT:
+        t1 = t0 + p.OCT
+    wtile = p.K * CONV_MR
+    wg = wpack + g * ((p.Og + CONV_MR - 1) // CONV_MR) * wtile
     if p.mr == CONV_MR and p.wouter:
         # many channels, few lanes (small images): each tile's chunk of weights stays in L1
         # while it sweeps every block of lanes; the chunk's input rows stay in L2.  The
         # partial sums between chunks: in the thread's scratch, a tile's blocks after each
         # other (part, when the planner's blocks fit; see _conv_run), else in the output
-        t1 = (p.Og + CONV_MR - 1) // CONV_MR
-        if t1 > t0 + p.OCT:
-            t1 = t0 + p.OCT
-        wtile = p.K * CONV_MR
         nblk = _task_blocks(p, nr)
         k0 = 0
         while k0 < p.K:
@@ -490,9 +495,8 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     _lanes_at(&ln, lr, lx, nr)
                     if not (lx >= cw and lx + nr <= p.Wph):
                         _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
-                             wpack + (g * ((p.Og + CONV_MR - 1) // CONV_MR) + tile) * wtile
-                             + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp,
-                             NULL if part == NULL else part + blk * CONV_MR * nr)
+                             wg + tile * wtile + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K,
+                             bp, NULL if part == NULL else part + blk * CONV_MR * nr)
                     l0 = l0 + nr
                     lx = lx + nr
                     blk = blk + 1
@@ -513,10 +517,6 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
         if p.mr == CONV_MR:
             # chunks of taps, then channel tiles: the input rows a chunk reads for this block
             # of lanes stay in L1 while every channel tile of the task uses them
-            t1 = (p.Og + CONV_MR - 1) // CONV_MR
-            if t1 > t0 + p.OCT:
-                t1 = t0 + p.OCT
-            wtile = p.K * CONV_MR
             k0 = 0
             while k0 < p.K:
                 kn = p.K - k0
@@ -529,14 +529,10 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                         mv = CONV_MR
                     bp = NULL if bias == NULL else bias + g * p.Og + oc
                     _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, xb, offs + k0,
-                         wpack + (g * ((p.Og + CONV_MR - 1) // CONV_MR) + tile) * wtile
-                         + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp,
+                         wg + tile * wtile + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp,
                          part + (tile - t0) * CONV_MR * nr)
                 k0 = k0 + kn
         else:
-            t1 = p.Og
-            if t1 > t0 + p.OCT:
-                t1 = t0 + p.OCT
             for oc in range(t0, t1):
                 bp = NULL if bias == NULL else bias + g * p.Og + oc
                 _mk1(ob + oc * p.so_c, &ln, xb, offs, wpack + (g * p.Og + oc) * p.K, p.K,
@@ -556,8 +552,9 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
         num_threads = <int>ntasks
     # each thread's scratch starts on its own 64-byte line; calloc: the lanes a micro-tile
     # reads past the gathered rows (padding lanes, never stored) are initialised memory.
-    # Then, from a 64-byte boundary, the partial sums of a block of lanes for every channel
-    # tile of a task (see _mk3's part)
+    # Then, from a 64-byte boundary, the partial sums _mk3 keeps between chunks of taps (its
+    # part): of one block of lanes for every channel tile of a task, or in the
+    # channel-tiles-outside order of every block of lanes
     part_at = (((p.buf_len + p.line_len) * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 \
         // sizeof(real)
     part_len = p.OCT * CONV_MR * (CONV_VEC_BYTES // sizeof(real)) if p.mr == CONV_MR else 0

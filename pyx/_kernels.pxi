@@ -153,22 +153,29 @@ cdef inline void _fill_row_strided(real* dst, const real* src, Py_ssize_t sx,
         dst[i] = cval if j < 0 else src[j * sx]
 
 
+cdef inline void _inside(Py_ssize_t x0, Py_ssize_t width, Py_ssize_t ox, Py_ssize_t n,
+                         Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    # columns [lo, hi) of the padded row x0 .. x0 + width - 1 that lie inside the source
+    # (padded columns ox .. ox + n - 1), 0 <= lo <= hi <= width
+    lo[0] = ox - x0
+    if lo[0] < 0:
+        lo[0] = 0
+    if lo[0] > width:
+        lo[0] = width
+    hi[0] = ox + n - x0
+    if hi[0] > width:
+        hi[0] = width
+    if hi[0] < lo[0]:
+        hi[0] = lo[0]
+
+
 cdef inline void _fill_row(real* dst, const real* src, const Py_ssize_t* tabx, Py_ssize_t x0,
                            Py_ssize_t width, Py_ssize_t ox, Py_ssize_t n,
                            real cval) noexcept nogil:
     # dst[i] = padded sample at padded column x0 + i.  Padded column x reads src[tabx[x]]
     # (-1: cval); inside [ox, ox + n) that is src[x - ox], copied as one block.
     cdef Py_ssize_t i, j, lo, hi
-    lo = ox - x0
-    if lo < 0:
-        lo = 0
-    if lo > width:
-        lo = width
-    hi = ox + n - x0
-    if hi > width:
-        hi = width
-    if hi < lo:
-        hi = lo
+    _inside(x0, width, ox, n, &lo, &hi)
     for i in range(lo):
         j = tabx[x0 + i]
         dst[i] = cval if j < 0 else src[j]
@@ -197,22 +204,11 @@ cdef inline void _fill_row2(real* d0, real* d1, const real* src, const Py_ssize_
     # at a time (a constant stride: the compiler vectorises it with shuffles)
     cdef Py_ssize_t i, lo, hi, cnt, end
     cdef const real* s
-    lo = ox - x0
-    if lo < 0:
-        lo = 0
-    if lo > width:
-        lo = width
-    hi = ox + n - x0
-    if hi > width:
-        hi = width
-    if hi < lo:
-        hi = lo
+    _inside(x0, width, ox, n, &lo, &hi)
     lo = lo + (lo & 1)          # the pairs start at an even column
     cnt = (hi - lo) // 2 if hi > lo else 0
     end = lo + 2 * cnt
-    for i in range(width):
-        if i == lo:
-            break
+    for i in range(lo if lo < width else width):
         _put2(d0, d1, i, src, tabx[x0 + i], cval)
     for i in range(end, width):
         _put2(d0, d1, i, src, tabx[x0 + i], cval)
@@ -1172,7 +1168,7 @@ def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[:
            left, right)
 
 
-# ---- a strided 5-D copy, threaded over its first two axes ---------------------------------
+# ---- the stride phases of a transposed convolution into their places, plane by plane ------
 
 cdef int _place_phases(const real[:, :, :, :, :, ::1] r, real[:, :, :, :, :] dst,
                        const Py_ssize_t[:, ::1] ph, Py_ssize_t sz, Py_ssize_t sy, Py_ssize_t sx,
