@@ -50,8 +50,10 @@ AVX2_FLAGS = ["-mavx2", "-mfma"]
 #: pyconv._runtime.cpu_has_avx512), and 512-bit vectors preferred over GCC's default of 256
 AVX512_FLAGS = ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma",
                 "-mprefer-vector-width=512"]
-#: and its micro-tiles (pyx/_conv.pxi): 6 output channels x 256 bytes of lanes
-AVX512_MACROS = [("PYCONV_CONV_VEC_BYTES", "256"), ("PYCONV_CONV_MR", "6")]
+#: and its micro-tiles (pyx/_conv.pxi): 6 output channels x 256 bytes of lanes, and the
+#: channel-vector tile (32 output channels x 12 float32 lanes) used by the planner
+AVX512_MACROS = [("PYCONV_CONV_VEC_BYTES", "256"), ("PYCONV_CONV_MR", "6"),
+                 ("PYCONV_CONV_MC_ON", "1")]
 
 
 #: without them GCC folds each input load of the convolution micro-kernel into the fused

@@ -21,6 +21,11 @@ MR = kernels.conv_mr()
 #: bytes of output lanes per micro-tile (CONV_VEC_BYTES of the kernel module in use): 128
 #: (32 float32 or 16 float64 lanes), 256 in the AVX-512 module
 VEC_BYTES = kernels.conv_vec_bytes()
+#: the channel-vector micro-kernel: output channels per tile (32), bytes of its lanes (48: 12
+#: float32 or 6 float64 lanes, each broadcast), and whether plans use it (the AVX-512
+#: module); MC is 0 where they do not
+_MC, NL_BYTES, _MC_ON = kernels.conv_mc()
+MC = _MC if _MC_ON else 0
 
 
 def _l2_bytes(default=512 * 1024):
@@ -54,8 +59,9 @@ def _plan_bytes(shape5, oshape5, G, kshape, *rest):
 
 
 @_engine.bounded_cache(256, _plan_bytes)
-def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
-    """(geom tuple for the kernel, tap offsets) for one problem; cached per shape."""
+def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, mc=0):
+    """(geom tuple for the kernel, tap offsets) for one problem; cached per shape.  mc: the
+    channel tile of the channel-vector kernel where it may be used (MC), else 0."""
     N, C, D, H, W = shape5
     _, O, Do, Ho, Wo = oshape5
     KD, KH, KW = kshape
@@ -65,6 +71,9 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
     K = Cg * KD * KH * KW
     nr = VEC_BYTES // itemsize
     mr = MR if Og >= MR else 1
+    # the channel-vector tile where at most a sixth of its channels are padding
+    if mc and 6 * Og >= 5 * mc * -(-Og // mc):
+        mr = mc
     CW = Wo if Wo <= MAX_CW else COL_BLOCK
     ncb = -(-Wo // CW)
     reach = ((KW - 1) * dw) // sw
@@ -74,13 +83,17 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
         return -(-((R - 1) * sh + (KH - 1) * dh + 1) // sh)
 
     planes = Cg * KD * sh * sw
-    # rows per task: as many as fit the buffer, or down to half as many where that leaves
-    # fewer padding lanes in the last block of lanes of each task (a micro-tile computes
-    # step lanes whether or not they are outputs)
-    R = max(1, min(Ho, BUF_BYTES // max(1, planes * Wph * itemsize) - (KH - 1) * dh // sh))
-    step = nr if mr == MR else 2 * nr
+    # rows per task: as many as fit the buffer (for the channel-vector tile, the buffer and
+    # the partial sums of every output channel, which it keeps between chunks of taps), or
+    # down to half as many where that leaves fewer padding lanes in the last block of lanes
+    # of each task (a micro-tile computes step lanes whether or not they are outputs)
+    row_bytes = planes * Wph * itemsize
+    if mr == mc:
+        row_bytes += -(-Og // mc) * mc * Wph * itemsize
+    R = max(1, min(Ho, BUF_BYTES // max(1, row_bytes) - (KH - 1) * dh // sh))
+    step = NL_BYTES // itemsize if mr == mc else nr if mr == MR else 2 * nr
     R = min(range(R, (R - 1) // 2, -1), key=lambda r: _lane_blocks(r, Ho, Wph, CW, step))
-    ntiles = -(-Og // MR) if mr == MR else Og
+    ntiles = -(-Og // mr)
     base = N * G * Do * ncb
     want = 4 * nthreads if nthreads > 1 else 1
     noc, OCT = 1, ntiles
@@ -106,13 +119,17 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads):
     offs.setflags(write=False)
     # taps per chunk of the micro-kernel's loop: the input rows one chunk reads for a block
     # of lanes (channels x KD x KH rows of nr + reach columns) stay within L1_BYTES
+    # (for the channel-vector tile: one tile's weights of a chunk stay within L1_BYTES)
     per_c = KD * KH * (nr + reach + 1) * itemsize
+    if mr == mc:
+        per_c = KD * KH * KW * mc * itemsize
     cc = max(1, min(Cg, L1_BYTES // per_c))
     cc = -(-Cg // -(-Cg // cc))
     Kc = cc * KD * KH * KW
     # loop order: channel tiles outside the lane blocks when a chunk's weights (all tiles of
-    # a task) are larger than the input rows the chunk reads for all lanes
-    wouter = int(mr == MR and OCT * Kc * MR > cc * KD * sh * sw * nyp * Wph)
+    # a task) are larger than the input rows the chunk reads for all lanes; always for the
+    # channel-vector tile
+    wouter = int(mr == mc or (mr == MR and OCT * Kc * MR > cc * KD * sh * sw * nyp * Wph))
     geom = (N, C, D, H, W, O, Do, Ho, Wo, G, Cg, Og, K, Kc, KD, KH, KW, sd, sh, sw, dd, dh, dw,
             ox, R, nrb, CW, ncb, OCT, noc, nyp, Wph, buf_len, line_len, mr, wouter)
     return geom, offs
@@ -126,16 +143,17 @@ def _lane_blocks(R, Ho, Wph, cw, step):
     return blocks + (-(-((last - 1) * Wph + cw) // step) if last else 0)
 
 
-def pack_weights(w5, G, num_threads=1):
-    """Weights (O, Cg, KD, KH, KW) in the order the kernel reads them."""
+def pack_weights(w5, G, mr, num_threads=1):
+    """Weights (O, Cg, KD, KH, KW) in the order the kernel reads them: tiles of mr channels
+    (the plan's; 1: one channel's taps after another)."""
     O = w5.shape[0]
     Og = O // G
     K = math.prod(w5.shape[1:])
-    if Og < MR:
+    if mr == 1:
         return np.ascontiguousarray(w5).reshape(-1)
-    out = np.empty(G * -(-Og // MR) * K * MR, dtype=w5.dtype)
+    out = np.empty(G * -(-Og // mr) * K * mr, dtype=w5.dtype)
     pack = kernels.pack_tiles_f32 if w5.dtype == np.float32 else kernels.pack_tiles_f64
-    pack(np.ascontiguousarray(w5).reshape(O, K), out, G, num_threads)
+    pack(np.ascontiguousarray(w5).reshape(O, K), out, G, mr, num_threads)
     return out
 
 
@@ -216,8 +234,8 @@ def run(x5, w5, bias, stride, dilation, pads, mode, groups, num_threads, dest=No
     tables, steps, dils, ox = _tables(x5, kshape, stride, dilation,
                                       [-lo for lo, _ in pads], osize, mode)
     geom, offs = plan(x5.shape, oshape, groups, tuple(kshape), steps, dils, ox,
-                      x5.dtype.itemsize, nthreads)
-    wpack = pack_weights(w5, groups, nthreads)
+                      x5.dtype.itemsize, nthreads, MC)
+    wpack = pack_weights(w5, groups, geom[-2], nthreads)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64
     fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads)
@@ -240,8 +258,8 @@ def run_phase(x5, w5, bias, dilation, starts, dest, num_threads):
     tables, steps, dils, ox = _tables(x5, kshape, (1, 1, 1), dilation, starts, osize,
                                       _CONSTANT)
     geom, offs = plan(x5.shape, (N, O) + tuple(osize), groups, tuple(kshape), steps, dils,
-                      ox, x5.dtype.itemsize, nthreads)
-    wpack = pack_weights(w5, groups, nthreads)
+                      ox, x5.dtype.itemsize, nthreads, MC)
+    wpack = pack_weights(w5, groups, geom[-2], nthreads)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64
     fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads)

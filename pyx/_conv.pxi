@@ -24,6 +24,12 @@
 #         accumulators: per tap 4 input loads and 3 broadcasts for 12 fused multiply-adds),
 #         in the AVX-512 module MR = 6 and NR = 64 (24 accumulators: 4 loads and 6
 #         broadcasts for 24);
+#   _mkc: CONV_MC = 32 output channels x 12 float32 (6 float64) lanes, the other way round:
+#         the channels are the vector (two 512-bit weight loads per tap, aligned to the
+#         tile) and each lane's input is broadcast (12 broadcasts, none crossing a cache
+#         line, for 24 multiply-adds); its sums are transposed into the output rows once, by
+#         the last chunk of taps.  Used where the planner is told to (the AVX-512 module) and
+#         at most a sixth of the tile's channels are padding;
 #   _mk1: 1 output channel x 2*NR lanes, for groups of one or two output channels (depthwise,
 #         single-channel images).
 # Each output is summed by one thread, over t in order, then the bias is added: the result does
@@ -45,12 +51,26 @@ cdef extern from *:
     #endif
     #define PYCONV_NR_F (PYCONV_CONV_VEC_BYTES / 4)
     #define PYCONV_NR_D (PYCONV_CONV_VEC_BYTES / 8)
+    #ifndef PYCONV_CONV_MC_ON
+    #define PYCONV_CONV_MC_ON 0
+    #endif
     """
     enum:
         CONV_VEC_BYTES "PYCONV_CONV_VEC_BYTES"
         NR_F "PYCONV_NR_F"
         NR_D "PYCONV_NR_D"
         CONV_MR "PYCONV_CONV_MR"
+        CONV_MC_ON "PYCONV_CONV_MC_ON"
+
+
+cdef enum:
+    # the channel-vector micro-kernel (_mkc): CONV_MC output channels (the vector: 2 zmm of
+    # float32, 4 of float64) x NL_F = 12 float32 or NL_D = 6 float64 lanes (broadcast), 24
+    # accumulators.  Compiled in every module; the planner uses it where CONV_MC_ON (the
+    # AVX-512 module: 32 registers)
+    CONV_MC = 32
+    NL_F = 12
+    NL_D = 6
 
 
 cdef enum:
@@ -73,9 +93,10 @@ ctypedef struct ConvPlan:
     Py_ssize_t nyp, Wph               # gathered rows per phase plane, lane pitch of a row
     Py_ssize_t buf_len, line_len      # per-thread scratch (elements)
     Py_ssize_t so_n, so_c, so_z, so_y, so_x   # output strides (elements)
-    int mr                            # 3: _mk3 tiles, 1: _mk1 per channel
-    int wouter                        # 1: loop channel tiles outside lane blocks (the
-                                      # weights of a tap chunk outweigh its input rows)
+    int mr                            # CONV_MR: _mk3 tiles, CONV_MC: _mkc tiles, 1: _mk1
+    int wouter                        # 1: loop channel tiles outside lane blocks (_mkc
+                                      # always; _mk3 when the weights of a tap chunk
+                                      # outweigh its input rows)
 
 
 cdef struct Lanes:
@@ -315,6 +336,195 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
             _store_lanes(o + 5 * so_c, ln, 0, nr, a5, 0)
 
 
+cdef extern from *:
+    """
+    /* The sums of the channel-vector tile (_mkc): for lanes j < NL (broadcast inputs
+       xb[offs[t] + j]) and the tile's PYCONV_MC channels i (a vector of packed weights
+       wp[PYCONV_MC t + i]): part[j PYCONV_MC + i] = (first ? 0 : part[...]) + sum_t, in tap
+       order, K >= 1.  Written in C: for the same loop in Cython GCC hoisted the twelve
+       broadcasts ahead of the multiply-adds and kept two of the 24 accumulators in memory
+       (a load and a store each per tap); this form compiles to one broadcast feeding its two
+       multiply-adds, no spills (checked in the disassembly). */
+    #define PYCONV_MC 32
+    #define PYCONV_LANES12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+    #define PYCONV_LANES6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+    #define PYCONV_MKC_DECL(j) pyconv_mkc_t a##j[PYCONV_MC]; pyconv_mkc_t x##j;
+    #define PYCONV_MKC_LOADX(j) x##j = xp[j];
+    #define PYCONV_MKC_FIRST(j) a##j[i] = x##j * wi;
+    #define PYCONV_MKC_CONT(j) a##j[i] = part[j * PYCONV_MC + i] + x##j * wi;
+    #define PYCONV_MKC_STEP(j) a##j[i] = a##j[i] + x##j * wi;
+    #define PYCONV_MKC_SAVE(j) part[j * PYCONV_MC + i] = a##j[i];
+    #define PYCONV_MKC_BODY(LANES) { \
+        LANES(PYCONV_MKC_DECL) \
+        const pyconv_mkc_t* xp = xb + offs[0]; \
+        const pyconv_mkc_t* w = wp; \
+        pyconv_mkc_t wi; \
+        Py_ssize_t t, i; \
+        LANES(PYCONV_MKC_LOADX) \
+        if (first) { \
+            for (i = 0; i < PYCONV_MC; i++) { wi = w[i]; LANES(PYCONV_MKC_FIRST) } \
+        } else { \
+            for (i = 0; i < PYCONV_MC; i++) { wi = w[i]; LANES(PYCONV_MKC_CONT) } \
+        } \
+        for (t = 1; t < K; t++) { \
+            xp = xb + offs[t]; \
+            w = wp + PYCONV_MC * t; \
+            LANES(PYCONV_MKC_LOADX) \
+            for (i = 0; i < PYCONV_MC; i++) { wi = w[i]; LANES(PYCONV_MKC_STEP) } \
+        } \
+        for (i = 0; i < PYCONV_MC; i++) { LANES(PYCONV_MKC_SAVE) } \
+    }
+    #if defined(__AVX512F__)
+    /* the same sums written with AVX-512 intrinsics: 24 named accumulators */
+    #include <immintrin.h>
+    #define PYCONV_MKC_F_DECL(j) __m512 a##j##l, a##j##h;
+    #define PYCONV_MKC_F_FIRST(j) x = _mm512_set1_ps(xp[j]); \
+        a##j##l = _mm512_mul_ps(x, wl); a##j##h = _mm512_mul_ps(x, wh);
+    #define PYCONV_MKC_F_CONT(j) x = _mm512_set1_ps(xp[j]); \
+        a##j##l = _mm512_fmadd_ps(x, wl, _mm512_loadu_ps(part + j * 32)); \
+        a##j##h = _mm512_fmadd_ps(x, wh, _mm512_loadu_ps(part + j * 32 + 16));
+    #define PYCONV_MKC_F_STEP(j) x = _mm512_set1_ps(xp[j]); \
+        a##j##l = _mm512_fmadd_ps(x, wl, a##j##l); a##j##h = _mm512_fmadd_ps(x, wh, a##j##h);
+    #define PYCONV_MKC_F_SAVE(j) _mm512_storeu_ps(part + j * 32, a##j##l); \
+        _mm512_storeu_ps(part + j * 32 + 16, a##j##h);
+    static void pyconv_mkc_f(float* restrict part, const float* restrict xb,
+                             const Py_ssize_t* restrict offs, const float* restrict wp,
+                             Py_ssize_t K, int first)
+    {
+        PYCONV_LANES12(PYCONV_MKC_F_DECL)
+        __m512 wl = _mm512_loadu_ps(wp), wh = _mm512_loadu_ps(wp + 16), x;
+        const float* xp = xb + offs[0];
+        Py_ssize_t t;
+        if (first) {
+            PYCONV_LANES12(PYCONV_MKC_F_FIRST)
+        } else {
+            PYCONV_LANES12(PYCONV_MKC_F_CONT)
+        }
+        for (t = 1; t < K; t++) {
+            xp = xb + offs[t];
+            wl = _mm512_loadu_ps(wp + 32 * t);
+            wh = _mm512_loadu_ps(wp + 32 * t + 16);
+            PYCONV_LANES12(PYCONV_MKC_F_STEP)
+        }
+        PYCONV_LANES12(PYCONV_MKC_F_SAVE)
+    }
+    /* o[i * so_c + j] = part[j * 32 + i] + bias[i] (bias may be NULL) for the tile's
+       channels i < mv and its 12 lanes j: per 16 channels one 16 x 16 transpose in
+       registers (the lanes 12-15 zero), the lanes of a channel one masked store; 1 is
+       returned (0: no such path in this module, the caller stores element by element) */
+    static int pyconv_mkc_store_f(const float* part, float* o, Py_ssize_t so_c,
+                                  Py_ssize_t mv, const float* bias)
+    {
+        __m512 r[16], a[16], b[16], c0, c1, d0, d1, v;
+        Py_ssize_t h, k, m, ch;
+        for (h = 0; h * 16 < mv; h++) {
+            for (k = 0; k < 12; k++)
+                r[k] = _mm512_loadu_ps(part + k * 32 + h * 16);
+            for (k = 12; k < 16; k++)
+                r[k] = _mm512_setzero_ps();
+            /* a[2k], a[2k+1]: rows 2k, 2k+1 interleaved, columns 0-1 / 2-3 of each
+               128-bit lane */
+            for (k = 0; k < 8; k++) {
+                a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+                a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+            }
+            /* b[4k + m], 128-bit lane L: rows 4k .. 4k+3 of column 4L + m */
+            for (k = 0; k < 4; k++) {
+                b[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(
+                    _mm512_castps_pd(a[4 * k]), _mm512_castps_pd(a[4 * k + 2])));
+                b[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(
+                    _mm512_castps_pd(a[4 * k]), _mm512_castps_pd(a[4 * k + 2])));
+                b[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(
+                    _mm512_castps_pd(a[4 * k + 1]), _mm512_castps_pd(a[4 * k + 3])));
+                b[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(
+                    _mm512_castps_pd(a[4 * k + 1]), _mm512_castps_pd(a[4 * k + 3])));
+            }
+            /* column 4L + m: lane L of b[m], b[4 + m], b[8 + m], b[12 + m] */
+            for (m = 0; m < 4; m++) {
+                c0 = _mm512_shuffle_f32x4(b[m], b[4 + m], 0x44);
+                c1 = _mm512_shuffle_f32x4(b[m], b[4 + m], 0xEE);
+                d0 = _mm512_shuffle_f32x4(b[8 + m], b[12 + m], 0x44);
+                d1 = _mm512_shuffle_f32x4(b[8 + m], b[12 + m], 0xEE);
+                r[m] = _mm512_shuffle_f32x4(c0, d0, 0x88);
+                r[4 + m] = _mm512_shuffle_f32x4(c0, d0, 0xDD);
+                r[8 + m] = _mm512_shuffle_f32x4(c1, d1, 0x88);
+                r[12 + m] = _mm512_shuffle_f32x4(c1, d1, 0xDD);
+            }
+            for (k = 0; k < 16 && h * 16 + k < mv; k++) {
+                ch = h * 16 + k;
+                v = bias ? _mm512_add_ps(r[k], _mm512_set1_ps(bias[ch])) : r[k];
+                _mm512_mask_storeu_ps(o + ch * so_c, (__mmask16)0x0FFF, v);
+            }
+        }
+        return 1;
+    }
+    #else
+    #define pyconv_mkc_t float
+    static void pyconv_mkc_f(float* restrict part, const float* restrict xb,
+                             const Py_ssize_t* restrict offs, const float* restrict wp,
+                             Py_ssize_t K, int first)
+    PYCONV_MKC_BODY(PYCONV_LANES12)
+    #undef pyconv_mkc_t
+    static int pyconv_mkc_store_f(const float* part, float* o, Py_ssize_t so_c,
+                                  Py_ssize_t mv, const float* bias)
+    {
+        (void)part; (void)o; (void)so_c; (void)mv; (void)bias;
+        return 0;
+    }
+    #endif
+    #define pyconv_mkc_t double
+    static void pyconv_mkc_d(double* restrict part, const double* restrict xb,
+                             const Py_ssize_t* restrict offs, const double* restrict wp,
+                             Py_ssize_t K, int first)
+    PYCONV_MKC_BODY(PYCONV_LANES6)
+    #undef pyconv_mkc_t
+    """
+    void _mkc_f "pyconv_mkc_f"(float* part, const float* xb, const Py_ssize_t* offs,
+                               const float* wp, Py_ssize_t K, int first) noexcept nogil
+    void _mkc_d "pyconv_mkc_d"(double* part, const double* xb, const Py_ssize_t* offs,
+                               const double* wp, Py_ssize_t K, int first) noexcept nogil
+    int _mkc_store_f "pyconv_mkc_store_f"(const float* part, float* o, Py_ssize_t so_c,
+                                          Py_ssize_t mv, const float* bias) noexcept nogil
+
+
+cdef inline void _mkc(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
+                      const real* xb, const Py_ssize_t* offs, const real* wp, Py_ssize_t K,
+                      bint first, bint last, const real* bias, real* part) noexcept nogil:
+    # The channel-vector tile: the block's nl lanes (NL_F = 12 float32 or NL_D = 6 float64,
+    # each input xb[offs[t] + j] broadcast) x the tile's CONV_MC channels (wp[CONV_MC t + i],
+    # vectors; the packed weights of channels >= mv are 0 and their sums never stored):
+    # part[j * CONV_MC + i] (=, or += when not first) sum_t wp[CONV_MC t + i] * xb[offs[t] +
+    # j], in tap order as _mk3 sums (see pyconv_mkc_f); K >= 1.  Last: + bias[i], and each
+    # channel's nl lanes to the output o + i * so_c.  Per tap the loads are two (float64:
+    # four) weight vectors and nl broadcasts, none crossing a cache line, for 24
+    # multiply-adds
+    cdef real tmp[NL_F]
+    cdef real b
+    cdef real* op
+    cdef Py_ssize_t i, j
+    cdef Py_ssize_t nl = NL_F if real is float else NL_D
+    if real is float:
+        _mkc_f(part, xb, offs, wp, K, first)
+    else:
+        _mkc_d(part, xb, offs, wp, K, first)
+    if not last:
+        return
+    # + bias, transposed: channel i's nl lanes
+    if real is float:
+        if ln.contiguous and _mkc_store_f(part, o + ln.r0 * ln.so_y + ln.x0, so_c, mv, bias):
+            return
+    for i in range(mv):
+        b = bias[i] if bias != NULL else 0
+        if ln.contiguous:
+            op = o + i * so_c + ln.r0 * ln.so_y + ln.x0
+            for j in range(nl):
+                op[j] = part[j * CONV_MC + i] + b
+        else:
+            for j in range(nl):
+                tmp[j] = part[j * CONV_MC + i]
+            _store_lanes(o + i * so_c, ln, 0, nl, tmp, b)
+
+
 cdef inline void _mk1(real* o, const Lanes* ln, const real* xb,
                       const Py_ssize_t* offs, const real* wp, Py_ssize_t K,
                       const real* bias) noexcept nogil:
@@ -419,6 +629,13 @@ cdef inline void _conv_gather(const ConvPlan* p, const real* xg, real* buf, real
                         dst[i] = line[q + i * p.sw]
 
 
+cdef inline Py_ssize_t _lanes_per_tile(Py_ssize_t mr, Py_ssize_t itemsize) noexcept nogil:
+    # the lanes of one micro-tile: NL_F / NL_D for _mkc, CONV_VEC_BYTES of them for _mk3
+    if mr == CONV_MC:
+        return NL_F if itemsize == 4 else NL_D
+    return CONV_VEC_BYTES // itemsize
+
+
 cdef inline Py_ssize_t _task_blocks(const ConvPlan* p, Py_ssize_t nr) noexcept nogil:
     # blocks of nr lanes that cover the largest task's rows (R rows, CW columns)
     return ((p.R - 1) * p.Wph + p.CW + nr - 1) // nr
@@ -430,8 +647,9 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                             const Py_ssize_t* tabx, real* buf, real* line,
                             real* part) noexcept nogil:
     cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile
-    cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx, nblk, blk
+    cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx, nblk, blk, nb
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
+    cdef real* pt
     cdef Lanes ln
     cdef const real* bp
     cdef const real* wg
@@ -462,43 +680,51 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     ob = out + n * p.so_n + g * p.Og * p.so_c + z * p.so_z + y0 * p.so_y + x0 * p.so_x
     nlanes = (rows - 1) * p.Wph + cw
     step = nr if p.mr == CONV_MR else 2 * nr
-    # the task's channel tiles t0 .. t1 - 1 (its channels when mr is 1), and where group g's
-    # packed tiles start (wtile weights each)
+    # the task's channel tiles t0 .. t1 - 1 of p.mr channels (CONV_MR, CONV_MC, or one
+    # channel each when mr is 1), and where group g's packed tiles start (wtile weights each)
     t0 = ci * p.OCT
-    t1 = (p.Og + CONV_MR - 1) // CONV_MR if p.mr == CONV_MR else p.Og
+    t1 = (p.Og + p.mr - 1) // p.mr
     if t1 > t0 + p.OCT:
         t1 = t0 + p.OCT
-    wtile = p.K * CONV_MR
-    wg = wpack + g * ((p.Og + CONV_MR - 1) // CONV_MR) * wtile
-    if p.mr == CONV_MR and p.wouter:
-        # many channels, few lanes (small images): each tile's chunk of weights stays in L1
-        # while it sweeps every block of lanes; the chunk's input rows stay in L2.  The
-        # partial sums between chunks: in the thread's scratch, a tile's blocks after each
-        # other (part, when the planner's blocks fit; see _conv_run), else in the output
-        nblk = _task_blocks(p, nr)
+    wtile = p.K * p.mr
+    wg = wpack + g * ((p.Og + p.mr - 1) // p.mr) * wtile
+    if p.mr != 1 and p.wouter:
+        # each tile's chunk of weights stays in L1 while it sweeps every block of lanes; the
+        # chunk's input rows stay in L2 (the only order of the _mkc tiles; for _mk3 the
+        # order of many channels and few lanes: small images).  The partial sums between
+        # chunks: in the thread's scratch, a tile's blocks after each other (part, when the
+        # planner's blocks fit; see _conv_run), else (_mk3 only) in the output
+        nb = _lanes_per_tile(p.mr, sizeof(real))
+        nblk = _task_blocks(p, nb)
         k0 = 0
         while k0 < p.K:
             kn = p.K - k0
             if kn > p.Kc:
                 kn = p.Kc
             for tile in range(t0, t1):
-                oc = tile * CONV_MR
+                oc = tile * p.mr
                 mv = p.Og - oc
-                if mv > CONV_MR:
-                    mv = CONV_MR
+                if mv > p.mr:
+                    mv = p.mr
                 bp = NULL if bias == NULL else bias + g * p.Og + oc
                 l0 = 0
                 lr = 0
                 lx = 0
                 blk = (tile - t0) * nblk
                 while l0 < nlanes:
-                    _lanes_at(&ln, lr, lx, nr)
-                    if not (lx >= cw and lx + nr <= p.Wph):
-                        _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
-                             wg + tile * wtile + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K,
-                             bp, NULL if part == NULL else part + blk * CONV_MR * nr)
-                    l0 = l0 + nr
-                    lx = lx + nr
+                    _lanes_at(&ln, lr, lx, nb)
+                    if not (lx >= cw and lx + nb <= p.Wph):
+                        pt = NULL if part == NULL else part + blk * p.mr * nb
+                        if p.mr == CONV_MC:
+                            _mkc(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
+                                 wg + tile * wtile + k0 * CONV_MC, kn, k0 == 0,
+                                 k0 + kn == p.K, bp, pt)
+                        else:
+                            _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
+                                 wg + tile * wtile + k0 * CONV_MR, kn, k0 == 0,
+                                 k0 + kn == p.K, bp, pt)
+                    l0 = l0 + nb
+                    lx = lx + nb
                     blk = blk + 1
                     _wrap(&lr, &lx, p.Wph)
             k0 = k0 + kn
@@ -543,6 +769,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
                    const real* bias, const Py_ssize_t* offs, const Py_ssize_t* tabz,
                    const Py_ssize_t* taby, const Py_ssize_t* tabx, int num_threads) except -1:
     cdef Py_ssize_t ntasks, task, per, t0, t1, per_round, task_work, chunk, part_at, part_len
+    cdef Py_ssize_t nb
     cdef real* scratch = NULL
     cdef void* sblock = NULL
     ntasks = p.N * p.G * p.Do * p.nrb * p.ncb * p.noc
@@ -557,12 +784,14 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
     # channel-tiles-outside order of every block of lanes
     part_at = (((p.buf_len + p.line_len) * <Py_ssize_t>sizeof(real) + 63) // 64) * 64 \
         // sizeof(real)
-    part_len = p.OCT * CONV_MR * (CONV_VEC_BYTES // sizeof(real)) if p.mr == CONV_MR else 0
-    if p.mr == CONV_MR and p.wouter:
-        # every block of lanes of the task, when that stays within WOUTER_PART_BYTES
-        # (else the partial sums go through the output, part NULL)
-        part_len = part_len * _task_blocks(p, CONV_VEC_BYTES // sizeof(real))
-        if part_len * <Py_ssize_t>sizeof(real) > WOUTER_PART_BYTES:
+    nb = _lanes_per_tile(p.mr, sizeof(real))
+    part_len = p.OCT * p.mr * nb if p.mr != 1 else 0
+    if p.mr != 1 and p.wouter:
+        # every block of lanes of the task: for _mk3 when that stays within
+        # WOUTER_PART_BYTES (else the partial sums go through the output, part NULL); _mkc
+        # always (the planner bounds it)
+        part_len = part_len * _task_blocks(p, nb)
+        if p.mr == CONV_MR and part_len * <Py_ssize_t>sizeof(real) > WOUTER_PART_BYTES:
             part_len = 0
     per = part_at + part_len
     scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), True, &sblock)
@@ -600,16 +829,18 @@ cdef int _plan_from(ConvPlan* p, tuple geom) except -1:
     return 0
 
 
-cdef int _pack_tiles(const real[:, ::1] w, real[::1] out, Py_ssize_t G,
+cdef int _pack_tiles(const real[:, ::1] w, real[::1] out, Py_ssize_t G, Py_ssize_t mr,
                      int num_threads) except -1:
     cdef Py_ssize_t O = w.shape[0], K = w.shape[1], Og, nt, task, g, tile, k, i, mv
     cdef const real* src
     cdef real* dst
     if G < 1 or O % G:
         raise ValueError("pack_tiles: G does not divide the channels")
+    if mr != CONV_MR and mr != CONV_MC:
+        raise ValueError("pack_tiles: mr is neither CONV_MR nor CONV_MC")
     Og = O // G
-    nt = (Og + CONV_MR - 1) // CONV_MR
-    if out.shape[0] != G * nt * K * CONV_MR:
+    nt = (Og + mr - 1) // mr
+    if out.shape[0] != G * nt * K * mr:
         raise ValueError("pack_tiles: out has the wrong size")
     if G * nt * K == 0:
         return 0
@@ -618,28 +849,37 @@ cdef int _pack_tiles(const real[:, ::1] w, real[::1] out, Py_ssize_t G,
                            use_threads_if=num_threads > 1 and G * nt * K > 65536):
             g = task // nt
             tile = task % nt
-            mv = Og - tile * CONV_MR
-            if mv > CONV_MR:
-                mv = CONV_MR
-            src = &w[g * Og + tile * CONV_MR, 0]
-            dst = &out[task * K * CONV_MR]
+            mv = Og - tile * mr
+            if mv > mr:
+                mv = mr
+            src = &w[g * Og + tile * mr, 0]
+            dst = &out[task * K * mr]
             for k in range(K):
-                for i in range(CONV_MR):
-                    dst[k * CONV_MR + i] = src[i * K + k] if i < mv else 0
+                for i in range(mr):
+                    dst[k * mr + i] = src[i * K + k] if i < mv else 0
     return 0
 
 
-def pack_tiles_f32(const float[:, ::1] w, float[::1] out, Py_ssize_t G, int num_threads):
+def pack_tiles_f32(const float[:, ::1] w, float[::1] out, Py_ssize_t G, Py_ssize_t mr,
+                   int num_threads):
     """float32 version of :func:`pack_tiles_f64`."""
-    _pack_tiles(w, out, G, num_threads)
+    _pack_tiles(w, out, G, mr, num_threads)
 
 
-def pack_tiles_f64(const double[:, ::1] w, double[::1] out, Py_ssize_t G, int num_threads):
-    """Layer weights (G * Og, K) into the micro-kernel's order: per group and tile of
-    CONV_MR output channels, tap after tap, the tile's channels innermost (missing channels
-    of the last tile 0): out[((g * nt + tile) * K + k) * CONV_MR + i] = w[g * Og + tile *
-    CONV_MR + i, k]."""
-    _pack_tiles(w, out, G, num_threads)
+def pack_tiles_f64(const double[:, ::1] w, double[::1] out, Py_ssize_t G, Py_ssize_t mr,
+                   int num_threads):
+    """Layer weights (G * Og, K) into a micro-kernel's order: per group and tile of mr
+    output channels (CONV_MR for _mk3, CONV_MC for _mkc), tap after tap, the tile's channels
+    innermost (missing channels of the last tile 0): out[((g * nt + tile) * K + k) * mr + i]
+    = w[g * Og + tile * mr + i, k]."""
+    _pack_tiles(w, out, G, mr, num_threads)
+
+
+def conv_mc():
+    """(CONV_MC, lane bytes, on): output channels per _mkc tile (32), bytes of its lanes
+    (48: 12 float32 or 6 float64 lanes), and whether the planner uses it by default (in the
+    AVX-512 module: its 24 accumulators need the 32 vector registers)."""
+    return CONV_MC, NL_F * 4, bool(CONV_MC_ON)
 
 
 def conv_vec_bytes():
@@ -681,8 +921,8 @@ def conv_f64(const double[:, :, :, :, ::1] x, double[:, :, :, :, :] out,
     """Convolution of x (N, C, D, H, W) into out (N, O, Do, Ho, Wo), any output strides.
 
     geom is the plan tuple built by pyconv._conv (sizes, strides, dilations, tiling); wpack the
-    weights packed per group and channel tile (tap-major, CONV_MR channels innermost for mr=3,
-    one channel's taps contiguous for mr=1); bias empty or (O,); offs[t] the offset of tap t in
+    weights packed per group and channel tile (tap-major, mr channels innermost for mr =
+    CONV_MR or CONV_MC, one channel's taps contiguous for mr=1); bias empty or (O,); offs[t] the offset of tap t in
     the gathered rows; tabz/taby/tabx map padded coordinates to input indices (-1: zero).
     Contract: validated by pyconv (buffer sizes match geom, out does not overlap x).
     """

@@ -419,6 +419,89 @@ def test_channel_tiles_outside_large_task(dtype, rng):
                                   pyconv.conv2d(x, w, padding=1, num_threads=2))
 
 
+@pytest.fixture(params=["mc", "mr"])
+def tile_kernel(request, monkeypatch):
+    """Plans with the channel-vector tile (_mkc, 32 channels: the default of the AVX-512
+    module, forced here in every module, whose generic C form it then runs) or without it
+    (_mk3 tiles, the default elsewhere)."""
+    from pyconv import _conv
+    from pyconv._kernels import kernels
+    monkeypatch.setattr(_conv, "MC", kernels.conv_mc()[0] if request.param == "mc" else 0)
+    return request.param
+
+
+def _planned_tile(x, w, groups=1, stride=1, dilation=1):
+    """The micro-kernel tile the planner picks for a conv2d of x with w (no padding)."""
+    from pyconv import _conv
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    Ho, Wo = (H - dilation * (kh - 1) - 1) // stride + 1, (W - dilation * (kw - 1) - 1) // stride + 1
+    geom, _ = _conv.plan((N, C, 1, H, W), (N, O, 1, Ho, Wo), groups, (1, kh, kw),
+                         (1, stride, stride), (1, dilation, dilation), 0, x.dtype.itemsize, 1,
+                         _conv.MC)
+    return geom[-2]
+
+
+@pytest.mark.parametrize("O, groups, hw, kw", [
+    (32, 1, (9, 13), dict(padding=1)),                       # one tile, lanes across rows
+    (64, 1, (6, 5), dict(padding=1, stride=2)),              # rows shorter than a block
+    (54, 2, (11, 30), dict(padding=2, dilation=2)),          # 27 per group: padded tile
+    (96, 1, (3, 40), dict(padding=(0, 1), padding_mode="reflect")),
+    (64, 1, (1, 1), dict(padding=1, padding_mode="circular")),   # one-pixel image
+    (32, 1, (20, 20), dict(padding="same", padding_mode="replicate")),
+])
+def test_channel_vector_tile(O, groups, hw, kw, tile_kernel, dtype, rng):
+    """Both micro-kernels on layers of 27 to 96 output channels per group: strides,
+    dilations, groups, padding modes, bias, lane blocks that span rows or hold padding
+    lanes, against the references; 1 vs 2 threads bit for bit; and the plan uses the
+    channel-vector tile exactly when it is forced on (and its padding is at most a sixth)."""
+    from pyconv import _conv
+    C = 2 * groups + 1 if groups > 1 else 5
+    C = C - C % groups
+    x = rng.uniform(-1, 1, (2, C) + hw).astype(dtype)
+    w = rng.standard_normal((O, C // groups, 3, 3)).astype(dtype)
+    b = rng.standard_normal(O).astype(dtype)
+    got = check_conv(2, x, w, b, groups=groups, **kw)
+    np.testing.assert_array_equal(
+        got, pyconv.conv2d(x, w, b, groups=groups, num_threads=2, **kw))
+    xp = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
+    expect_mc = tile_kernel == "mc"
+    assert (_planned_tile(xp, w, groups) == _conv.MC) == expect_mc
+
+
+def test_channel_vector_tile_long_sums_strided_out(tile_kernel, dtype, rng):
+    """Many taps (chunks of taps whose partial sums the channel-vector tile keeps between
+    calls) into an ``out=`` view with strides (the element-by-element store path) and into
+    a contiguous one, with a 3-D and a 1-D layer; against the references."""
+    x = rng.uniform(-1, 1, (1, 160, 7, 10)).astype(dtype)
+    w = rng.standard_normal((64, 160, 3, 3)).astype(dtype)
+    b = rng.standard_normal(64).astype(dtype)
+    expect = check_conv(2, x, w, b, padding=1)
+    big = np.full((1, 128, 7, 20), np.nan, dtype)
+    view = big[:, ::2, :, ::2]
+    res = pyconv.conv2d(x, w, b, padding=1, out=view)
+    assert res is view
+    np.testing.assert_array_equal(view, expect)
+    assert np.isnan(big[:, 1::2]).all() and np.isnan(big[:, ::2, :, 1::2]).all()
+    x3 = rng.uniform(-1, 1, (1, 4, 5, 6, 7)).astype(dtype)
+    check_conv(3, x3, rng.standard_normal((32, 4, 2, 3, 3)).astype(dtype), padding=1)
+    x1 = rng.uniform(-1, 1, (3, 8, 50)).astype(dtype)
+    check_conv(1, x1, rng.standard_normal((64, 8, 5)).astype(dtype), stride=3, dilation=2)
+
+
+def test_channel_vector_tile_transposed(tile_kernel, dtype, rng):
+    """The transposed convolution's phases through both micro-kernels (32 output channels:
+    the channel-vector tile when forced on), against pyconv.reference."""
+    x = rng.uniform(-1, 1, (2, 6, 5, 7)).astype(dtype)
+    w = rng.standard_normal((6, 32, 4, 4)).astype(dtype)
+    b = rng.standard_normal(32).astype(dtype)
+    got = pyconv.conv_transpose2d(x, w, b, stride=2, padding=1)
+    ref = R.conv_transpose2d(as_ref(x, dtype), as_ref(w, dtype), as_ref(b, dtype), stride=2,
+                             padding=1)
+    assert_close(got, ref, dtype, w[:, 0].size,
+                 scale=transpose_scale(as_ref(x, dtype), as_ref(w, dtype), as_ref(b, dtype)))
+
+
 # ------------------------------------------------------------------- non-finite values
 
 
@@ -1109,29 +1192,34 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     np.testing.assert_array_equal(whole, keep)
 
 
+@pytest.mark.parametrize("tile", ["mr", "mc"])
 @pytest.mark.parametrize("G, Og, K", [(1, 1, 5), (1, 6, 3), (2, 7, 9), (3, 13, 1),
-                                      (1, 256, 300), (4, 5, 70000)])
-def test_pack_tiles(G, Og, K, dtype, rng):
-    """The layer weights in the micro-kernel's order, against NumPy's transposition of the
-    zero-padded tiles, for 1 and 2 threads (the last case is large enough for threads)."""
+                                      (1, 256, 300), (4, 5, 70000), (2, 40, 7)])
+def test_pack_tiles(G, Og, K, tile, dtype, rng):
+    """The layer weights in a micro-kernel's order (tiles of CONV_MR or of CONV_MC
+    channels), against NumPy's transposition of the zero-padded tiles, for 1 and 2 threads
+    (the (4, 5, 70000) case is large enough for threads); another tile size is refused."""
     from pyconv._kernels import kernels
     from pyconv._conv import MR
+    mr = MR if tile == "mr" else kernels.conv_mc()[0]
     pack = kernels.pack_tiles_f32 if dtype == np.float32 else kernels.pack_tiles_f64
     w = rng.standard_normal((G * Og, K)).astype(dtype)
-    nt = -(-Og // MR)
-    padded = np.zeros((G, nt * MR, K), dtype)
+    nt = -(-Og // mr)
+    padded = np.zeros((G, nt * mr, K), dtype)
     padded[:, :Og] = w.reshape(G, Og, K)
-    expect = padded.reshape(G, nt, MR, K).transpose(0, 1, 3, 2).ravel()
+    expect = padded.reshape(G, nt, mr, K).transpose(0, 1, 3, 2).ravel()
     for threads in (1, 2):
         out = np.full(expect.size, np.nan, dtype)
-        pack(w, out, G, threads)
+        pack(w, out, G, mr, threads)
         np.testing.assert_array_equal(out, expect)
     with pytest.raises(ValueError, match="wrong size"):
-        pack(w, np.empty(expect.size + 1, dtype), G, 1)
+        pack(w, np.empty(expect.size + 1, dtype), G, mr, 1)
+    with pytest.raises(ValueError, match="mr is neither"):
+        pack(w, np.empty(expect.size, dtype), G, 5, 1)
     if G * Og > 1:
         with pytest.raises(ValueError, match="does not divide"):
             pack(w[:G * Og - 1] if G > 1 else w, np.empty(expect.size, dtype),
-                 G if G > 1 else G * Og + 1, 1)
+                 G if G > 1 else G * Og + 1, mr, 1)
 
 
 def test_place_phases_threads(dtype, rng):
