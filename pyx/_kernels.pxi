@@ -40,13 +40,14 @@ cdef inline void* _alloc_lines(size_t nbytes, bint zero, void** block) noexcept 
 
 # Interrupts: a parallel loop runs its tasks in rounds of about ROUND_WORK multiply-adds per
 # thread, and between rounds, holding the GIL, checks for signals (Ctrl-C): a pending
-# KeyboardInterrupt stops the call within a round (well under a second), scratch freed, the
-# output partly written.  A round ends with a barrier, so it is large enough for that to be
-# rare: at least 8 tasks per thread where tasks are small; where one task holds more than
-# ROUND_WORK / 8 multiply-adds (a large layer kernel in float64), as many as make ROUND_WORK,
-# and at least one.
+# KeyboardInterrupt stops the call within a round (2**30 multiply-adds: 5-20 ms of one
+# core, well under a second), scratch freed, the output partly written.  A round ends with a
+# barrier, where threads whose tasks ran short wait for the others, so it is large enough for
+# that to be rare: as many tasks as make ROUND_WORK per thread, and at least one.  (Rounds of
+# 2**27 held three 64-channel 56x56 layer tasks per thread: the barriers cost that layer 8%
+# at two threads.)
 cdef enum:
-    ROUND_WORK = 1 << 27
+    ROUND_WORK = 1 << 30
     CHUNK_WORK = 1 << 16
 
 

@@ -100,7 +100,7 @@ def test_ctrl_c_interrupts_a_long_call(which):
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["outcome"] == "interrupted", (
         "%s ran to the end (%.1f s) although SIGINT came after 0.5 s" % (which, res["seconds"]))
-    # within a second of the signal (rounds of ~2**27 multiply-adds per thread); the -O0
+    # within a second of the signal (rounds of ~2**30 multiply-adds per thread); the -O0
     # debug and sanitizer builds of tools/sanitize.sh run those rounds 10-50x slower
     bound = 10.0 if os.environ.get("PYCONV_SANITIZE_BUILD") else 1.0
     assert max(res["latencies"]) < bound, res["latencies"]
