@@ -499,6 +499,7 @@ cdef inline void _mkc(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
     # four) weight vectors and nl broadcasts, none crossing a cache line, for 24
     # multiply-adds
     cdef real tmp[NL_F]
+    cdef real tr[CONV_MC * NL_F]
     cdef real b
     cdef real* op
     cdef Py_ssize_t i, j
@@ -509,9 +510,15 @@ cdef inline void _mkc(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
         _mkc_d(part, xb, offs, wp, K, first)
     if not last:
         return
-    # + bias, transposed: channel i's nl lanes
+    # + bias, transposed: channel i's nl lanes (a block that is not one run of outputs:
+    # transposed into tr, then row by row through the lanes)
     if real is float:
-        if ln.contiguous and _mkc_store_f(part, o + ln.r0 * ln.so_y + ln.x0, so_c, mv, bias):
+        if ln.contiguous:
+            if _mkc_store_f(part, o + ln.r0 * ln.so_y + ln.x0, so_c, mv, bias):
+                return
+        elif _mkc_store_f(part, tr, NL_F, mv, bias):
+            for i in range(mv):
+                _store_lanes(o + i * so_c, ln, 0, nl, tr + i * NL_F, 0)
             return
     for i in range(mv):
         b = bias[i] if bias != NULL else 0
