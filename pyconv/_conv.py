@@ -99,8 +99,10 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     noc, OCT = 1, ntiles
     tasks = base * -(-Ho // R)
     # too few tasks for the threads: split the output channels when there are tiles enough
-    # (each task then still gathers whole rows once), else cut the rows finer
-    if tasks < want and ntiles >= 4 * -(-want // tasks):
+    # (each task then gathers the same rows, but whole: no halo rows, no lane block cut
+    # short by a row block) -- four _mk3 tiles, or one 32-channel tile, per task -- else
+    # cut the rows finer
+    if tasks < want and ntiles >= (1 if mr == mc else 4) * -(-want // tasks):
         noc = -(-want // tasks)
     elif tasks < want:
         R = max(1, min(R, -(-Ho // -(-want // base))))

@@ -853,7 +853,7 @@ cdef int _pack_tiles(const real[:, ::1] w, real[::1] out, Py_ssize_t G, Py_ssize
         return 0
     with nogil:
         for task in prange(G * nt, schedule='static', num_threads=num_threads,
-                           use_threads_if=num_threads > 1 and G * nt * K > 65536):
+                           use_threads_if=num_threads > 1 and G * nt * K * mr > 1 << 18):
             g = task // nt
             tile = task % nt
             mv = Og - tile * mr
