@@ -72,7 +72,8 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     nr = VEC_BYTES // itemsize
     mr = MR if Og >= MR else 1
     # the channel-vector tile where at most a sixth of its channels are padding
-    if mc and 6 * Og >= 5 * mc * -(-Og // mc):
+    vec = bool(mc) and 6 * Og >= 5 * mc * -(-Og // mc)
+    if vec:
         mr = mc
     CW = Wo if Wo <= MAX_CW else COL_BLOCK
     ncb = -(-Wo // CW)
@@ -88,10 +89,10 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     # down to half as many where that leaves fewer padding lanes in the last block of lanes
     # of each task (a micro-tile computes step lanes whether or not they are outputs)
     row_bytes = planes * Wph * itemsize
-    if mr == mc:
+    if vec:
         row_bytes += -(-Og // mc) * mc * Wph * itemsize
     R = max(1, min(Ho, BUF_BYTES // max(1, row_bytes) - (KH - 1) * dh // sh))
-    step = NL_BYTES // itemsize if mr == mc else nr if mr == MR else 2 * nr
+    step = NL_BYTES // itemsize if vec else nr if mr == MR else 2 * nr
     R = min(range(R, (R - 1) // 2, -1), key=lambda r: _lane_blocks(r, Ho, Wph, CW, step))
     ntiles = -(-Og // mr)
     base = N * G * Do * ncb
@@ -102,7 +103,7 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     # (each task then gathers the same rows, but whole: no halo rows, no lane block cut
     # short by a row block) -- four _mk3 tiles, or one 32-channel tile, per task -- else
     # cut the rows finer
-    if tasks < want and ntiles >= (1 if mr == mc else 4) * -(-want // tasks):
+    if tasks < want and ntiles >= (1 if vec else 4) * -(-want // tasks):
         noc = -(-want // tasks)
     elif tasks < want:
         R = max(1, min(R, -(-Ho // -(-want // base))))
@@ -123,7 +124,7 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     # of lanes (channels x KD x KH rows of nr + reach columns) stay within L1_BYTES
     # (for the channel-vector tile: one tile's weights of a chunk stay within L1_BYTES)
     per_c = KD * KH * (nr + reach + 1) * itemsize
-    if mr == mc:
+    if vec:
         per_c = KD * KH * KW * mc * itemsize
     cc = max(1, min(Cg, L1_BYTES // per_c))
     cc = -(-Cg // -(-Cg // cc))
@@ -131,7 +132,7 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     # loop order: channel tiles outside the lane blocks when a chunk's weights (all tiles of
     # a task) are larger than the input rows the chunk reads for all lanes; always for the
     # channel-vector tile
-    wouter = int(mr == mc or (mr == MR and OCT * Kc * MR > cc * KD * sh * sw * nyp * Wph))
+    wouter = int(vec or (mr == MR and OCT * Kc * MR > cc * KD * sh * sw * nyp * Wph))
     geom = (N, C, D, H, W, O, Do, Ho, Wo, G, Cg, Og, K, Kc, KD, KH, KW, sd, sh, sw, dd, dh, dw,
             ox, R, nrb, CW, ncb, OCT, noc, nyp, Wph, buf_len, line_len, mr, wouter)
     return geom, offs
@@ -145,6 +146,16 @@ def _lane_blocks(R, Ho, Wph, cw, step):
     return blocks + (-(-((last - 1) * Wph + cw) // step) if last else 0)
 
 
+def _empty_lines(n, dtype):
+    """An uninitialised 1-D array of n items starting on a 64-byte line (a micro-tile's
+    weights of one tap, 128 or 256 bytes, are then whole lines: NumPy's large arrays start
+    16 bytes into a page, and every vector load of them would span two lines)."""
+    item = np.dtype(dtype).itemsize
+    buf = np.empty(n + 64 // item, dtype)
+    off = (-buf.ctypes.data % 64) // item
+    return buf[off:off + n]
+
+
 def pack_weights(w5, G, mr, num_threads=1):
     """Weights (O, Cg, KD, KH, KW) in the order the kernel reads them: tiles of mr channels
     (the plan's; 1: one channel's taps after another)."""
@@ -153,7 +164,7 @@ def pack_weights(w5, G, mr, num_threads=1):
     K = math.prod(w5.shape[1:])
     if mr == 1:
         return np.ascontiguousarray(w5).reshape(-1)
-    out = np.empty(G * -(-Og // mr) * K * mr, dtype=w5.dtype)
+    out = _empty_lines(G * -(-Og // mr) * K * mr, w5.dtype)
     pack = kernels.pack_tiles_f32 if w5.dtype == np.float32 else kernels.pack_tiles_f64
     pack(np.ascontiguousarray(w5).reshape(O, K), out, G, mr, num_threads)
     return out
@@ -235,21 +246,14 @@ def run(x5, w5, bias, stride, dilation, pads, mode, groups, num_threads, dest=No
     nthreads = effective_num_threads(num_threads, work=work)
     tables, steps, dils, ox = _tables(x5, kshape, stride, dilation,
                                       [-lo for lo, _ in pads], osize, mode)
-    geom, offs = plan(x5.shape, oshape, groups, tuple(kshape), steps, dils, ox,
-                      x5.dtype.itemsize, nthreads, MC)
-    wpack = pack_weights(w5, groups, geom[-2], nthreads)
-    b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
-    fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64
-    fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads)
-    return dest
+    return _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads)
 
 
 def run_phase(x5, w5, bias, dilation, starts, dest, num_threads):
     """Stride-1 correlation of x5 with w5 at the given dilation into ``dest`` (any strides):
     dest[..., q] = bias + sum_k w[k] x[q + start + k*dilation] per axis, zeros outside x.
     The building block of the transposed convolution's phase decomposition."""
-    N, C, D, H, W = x5.shape
-    O = w5.shape[0]
+    C = x5.shape[1]
     kshape = w5.shape[2:]
     osize = dest.shape[2:]
     if dest.size == 0:
@@ -259,8 +263,13 @@ def run_phase(x5, w5, bias, dilation, starts, dest, num_threads):
     nthreads = effective_num_threads(num_threads, work=work)
     tables, steps, dils, ox = _tables(x5, kshape, (1, 1, 1), dilation, starts, osize,
                                       _CONSTANT)
-    geom, offs = plan(x5.shape, (N, O) + tuple(osize), groups, tuple(kshape), steps, dils,
-                      ox, x5.dtype.itemsize, nthreads, MC)
+    return _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads)
+
+
+def _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads):
+    """Plan, pack the weights and run the kernel into dest (shape (N, O, Do, Ho, Wo))."""
+    geom, offs = plan(x5.shape, dest.shape, groups, tuple(w5.shape[2:]), steps, dils, ox,
+                      x5.dtype.itemsize, nthreads, MC)
     wpack = pack_weights(w5, groups, geom[-2], nthreads)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64

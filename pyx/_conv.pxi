@@ -25,9 +25,9 @@
 #         in the AVX-512 module MR = 6 and NR = 64 (24 accumulators: 4 loads and 6
 #         broadcasts for 24);
 #   _mkc: CONV_MC = 32 output channels x 12 float32 (6 float64) lanes, the other way round:
-#         the channels are the vector (two 512-bit weight loads per tap, aligned to the
-#         tile) and each lane's input is broadcast (12 broadcasts, none crossing a cache
-#         line, for 24 multiply-adds); its sums are transposed into the output rows once, by
+#         the channels are the vector (two 512-bit weight loads per tap, whole cache lines:
+#         the packed weights start on a line) and each lane's input is broadcast (12
+#         broadcasts, none crossing a line, for 24 multiply-adds); its sums are transposed into the output rows once, by
 #         the last chunk of taps.  Used where the planner is told to (the AVX-512 module) and
 #         at most a sixth of the tile's channels are padding;
 #   _mk1: 1 output channel x 2*NR lanes, for groups of one or two output channels (depthwise,
