@@ -21,11 +21,13 @@ MR = kernels.conv_mr()
 #: bytes of output lanes per micro-tile (CONV_VEC_BYTES of the kernel module in use): 128
 #: (32 float32 or 16 float64 lanes), 256 in the AVX-512 module
 VEC_BYTES = kernels.conv_vec_bytes()
-#: the channel-vector micro-kernel: output channels per tile (32), bytes of its lanes (48: 12
-#: float32 or 6 float64 lanes, each broadcast), and whether plans use it (the AVX-512
-#: module); MC is 0 where they do not
-_MC, NL_BYTES, _MC_ON = kernels.conv_mc()
+#: the channel-vector micro-kernels: output channels per tile (32), bytes of its lanes (48: 12
+#: float32 or 6 float64 lanes, each broadcast), whether plans use them (the AVX-512 module),
+#: and the float32 pair tile's channels (16) and lanes (24); MC and MP are 0 where plans do
+#: not use them
+_MC, NL_BYTES, _MC_ON, _MP, NP_LANES = kernels.conv_mc()
 MC = _MC if _MC_ON else 0
+MP = _MP if _MC_ON else 0
 
 
 def _l2_bytes(default=512 * 1024):
@@ -59,9 +61,9 @@ def _plan_bytes(shape5, oshape5, G, kshape, *rest):
 
 
 @_engine.bounded_cache(256, _plan_bytes)
-def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, mc=0):
-    """(geom tuple for the kernel, tap offsets) for one problem; cached per shape.  mc: the
-    channel tile of the channel-vector kernel where it may be used (MC), else 0."""
+def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, mc=0, mp=0):
+    """(geom tuple for the kernel, tap offsets) for one problem; cached per shape.  mc, mp:
+    the channel-vector tiles it may use (MC, MP), or 0."""
     N, C, D, H, W = shape5
     _, O, Do, Ho, Wo = oshape5
     KD, KH, KW = kshape
@@ -71,10 +73,14 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     K = Cg * KD * KH * KW
     nr = VEC_BYTES // itemsize
     mr = MR if Og >= MR else 1
-    # the channel-vector tile where at most a sixth of its channels are padding
-    vec = bool(mc) and 6 * Og >= 5 * mc * -(-Og // mc)
+    # a channel-vector tile where at most a sixth of its channels are padding: of the
+    # 32-channel tile and (float32) the 16-channel pair tile the one with fewer padded
+    # channels, the wider on a tie
+    fits = [m for m in (mc, mp if itemsize == 4 else 0)
+            if m and 6 * Og >= 5 * m * -(-Og // m)]
+    vec = bool(fits)
     if vec:
-        mr = mc
+        mr = min(fits, key=lambda m: (-(-Og // m) * m, -m))
     CW = Wo if Wo <= MAX_CW else COL_BLOCK
     ncb = -(-Wo // CW)
     reach = ((KW - 1) * dw) // sw
@@ -90,9 +96,10 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     # of each task (a micro-tile computes step lanes whether or not they are outputs)
     row_bytes = planes * Wph * itemsize
     if vec:
-        row_bytes += -(-Og // mc) * mc * Wph * itemsize
+        row_bytes += -(-Og // mr) * mr * Wph * itemsize
     R = max(1, min(Ho, BUF_BYTES // max(1, row_bytes) - (KH - 1) * dh // sh))
-    step = NL_BYTES // itemsize if vec else nr if mr == MR else 2 * nr
+    step = (NP_LANES if vec and mr == mp else NL_BYTES // itemsize if vec
+            else nr if mr == MR else 2 * nr)
     R = min(range(R, (R - 1) // 2, -1), key=lambda r: _lane_blocks(r, Ho, Wph, CW, step))
     ntiles = -(-Og // mr)
     base = N * G * Do * ncb
@@ -125,7 +132,7 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     # (for the channel-vector tile: one tile's weights of a chunk stay within L1_BYTES)
     per_c = KD * KH * (nr + reach + 1) * itemsize
     if vec:
-        per_c = KD * KH * KW * mc * itemsize
+        per_c = KD * KH * KW * _MC * itemsize      # both tiles read 32 weights per tap
     cc = max(1, min(Cg, L1_BYTES // per_c))
     cc = -(-Cg // -(-Cg // cc))
     Kc = cc * KD * KH * KW
@@ -164,9 +171,15 @@ def pack_weights(w5, G, mr, num_threads=1):
     K = math.prod(w5.shape[1:])
     if mr == 1:
         return np.ascontiguousarray(w5).reshape(-1)
-    out = _empty_lines(G * -(-Og // mr) * K * mr, w5.dtype)
+    n = G * -(-Og // mr) * K * mr
+    out = _empty_lines(n, w5.dtype) if mr != _MP else np.empty(n, w5.dtype)
     pack = kernels.pack_tiles_f32 if w5.dtype == np.float32 else kernels.pack_tiles_f64
     pack(np.ascontiguousarray(w5).reshape(O, K), out, G, mr, num_threads)
+    if mr == _MP:
+        # the pair tile reads every weight twice in a row
+        dup = _empty_lines(2 * n, w5.dtype)
+        dup.reshape(n, 2)[...] = out[:, None]
+        return dup
     return out
 
 
@@ -269,7 +282,7 @@ def run_phase(x5, w5, bias, dilation, starts, dest, num_threads):
 def _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads):
     """Plan, pack the weights and run the kernel into dest (shape (N, O, Do, Ho, Wo))."""
     geom, offs = plan(x5.shape, dest.shape, groups, tuple(w5.shape[2:]), steps, dils, ox,
-                      x5.dtype.itemsize, nthreads, MC)
+                      x5.dtype.itemsize, nthreads, MC, MP)
     wpack = pack_weights(w5, groups, geom[-2], nthreads)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64

@@ -27,9 +27,13 @@
 #   _mkc: CONV_MC = 32 output channels x 12 float32 (6 float64) lanes, the other way round:
 #         the channels are the vector (two 512-bit weight loads per tap, whole cache lines:
 #         the packed weights start on a line) and each lane's input is broadcast (12
-#         broadcasts, none crossing a line, for 24 multiply-adds); its sums are transposed into the output rows once, by
-#         the last chunk of taps.  Used where the planner is told to (the AVX-512 module) and
-#         at most a sixth of the tile's channels are padding;
+#         broadcasts, none crossing a line, for 24 multiply-adds); its sums are transposed
+#         into the output rows once, by the last chunk of taps.  Used where the planner is
+#         told to (the AVX-512 module) and at most a sixth of the tile's channels are
+#         padding;
+#   _mkp: the same for 16 output channels (float32) x 24 lanes: each 64-bit broadcast holds
+#         two neighbouring lanes' inputs and each weight vector eight channels' weights
+#         twice, so the 16-channel layers get the 32-channel tile's loads per multiply-add;
 #   _mk1: 1 output channel x 2*NR lanes, for groups of one or two output channels (depthwise,
 #         single-channel images).
 # Each output is summed by one thread, over t in order, then the bias is added: the result does
@@ -71,6 +75,11 @@ cdef enum:
     CONV_MC = 32
     NL_F = 12
     NL_D = 6
+    # the pair tile (_mkp, float32): CONV_MP = 16 output channels x NP_F = 24 lanes; each
+    # 64-bit broadcast holds two neighbouring lanes' inputs, each weight vector eight
+    # channels' weights twice (packed duplicated: CONV_MC floats per tap, as _mkc reads)
+    CONV_MP = 16
+    NP_F = 24
 
 
 cdef enum:
@@ -93,7 +102,8 @@ ctypedef struct ConvPlan:
     Py_ssize_t nyp, Wph               # gathered rows per phase plane, lane pitch of a row
     Py_ssize_t buf_len, line_len      # per-thread scratch (elements)
     Py_ssize_t so_n, so_c, so_z, so_y, so_x   # output strides (elements)
-    int mr                            # CONV_MR: _mk3 tiles, CONV_MC: _mkc tiles, 1: _mk1
+    int mr                            # CONV_MR: _mk3 tiles, CONV_MC: _mkc tiles,
+                                      # CONV_MP: _mkp tiles (float32), 1: _mk1
     int wouter                        # 1: loop channel tiles outside lane blocks (_mkc
                                       # always; _mk3 when the weights of a tap chunk
                                       # outweigh its input rows)
@@ -458,7 +468,123 @@ cdef extern from *:
         }
         return 1;
     }
+    /* The pair tile (_mkp): lanes 2p, 2p + 1 (p < 12) of the block take one 64-bit broadcast
+       [x(2p) x(2p+1) x(2p) x(2p+1) ...]; the packed weights of a tap are two vectors of
+       eight channels, each weight twice [w0 w0 w1 w1 ... w7 w7 | w8 w8 ... w15 w15], so that
+       element 2k + e of the product holds channel 8h + k at lane 2p + e:
+       part[32 p + 16 h + 2 k + e].  24 accumulators, 12 broadcasts and 2 weight loads per
+       24 multiply-adds: the 16-channel layers get the loads of the 32-channel tile. */
+    #define PYCONV_P_DECL(p) __m512 a##p##l, a##p##h;
+    #define PYCONV_P_X(p) { double d_; memcpy(&d_, xp + 2 * p, sizeof d_); \
+        x = _mm512_castpd_ps(_mm512_set1_pd(d_)); }
+    #define PYCONV_P_FIRST(p) PYCONV_P_X(p) \
+        a##p##l = _mm512_mul_ps(x, wl); a##p##h = _mm512_mul_ps(x, wh);
+    #define PYCONV_P_CONT(p) PYCONV_P_X(p) \
+        a##p##l = _mm512_fmadd_ps(x, wl, _mm512_loadu_ps(part + p * 32)); \
+        a##p##h = _mm512_fmadd_ps(x, wh, _mm512_loadu_ps(part + p * 32 + 16));
+    #define PYCONV_P_STEP(p) PYCONV_P_X(p) \
+        a##p##l = _mm512_fmadd_ps(x, wl, a##p##l); a##p##h = _mm512_fmadd_ps(x, wh, a##p##h);
+    static void pyconv_mkp_f(float* restrict part, const float* restrict xb,
+                             const Py_ssize_t* restrict offs, const float* restrict wp,
+                             Py_ssize_t K, int first)
+    {
+        PYCONV_LANES12(PYCONV_P_DECL)
+        __m512 wl = _mm512_loadu_ps(wp), wh = _mm512_loadu_ps(wp + 16), x;
+        const float* xp = xb + offs[0];
+        Py_ssize_t t;
+        if (first) {
+            PYCONV_LANES12(PYCONV_P_FIRST)
+        } else {
+            PYCONV_LANES12(PYCONV_P_CONT)
+        }
+        for (t = 1; t < K; t++) {
+            xp = xb + offs[t];
+            wl = _mm512_loadu_ps(wp + 32 * t);
+            wh = _mm512_loadu_ps(wp + 32 * t + 16);
+            PYCONV_LANES12(PYCONV_P_STEP)
+        }
+        PYCONV_LANES12(PYCONV_MKC_F_SAVE)
+    }
+    /* columns c[k] of the 8 x 8 matrix of doubles r[0..7] (in place) */
+    static inline void pyconv_transpose8_pd(__m512d* r)
+    {
+        __m512d a[8], b[8];
+        int k;
+        for (k = 0; k < 4; k++) {
+            a[2 * k] = _mm512_unpacklo_pd(r[2 * k], r[2 * k + 1]);
+            a[2 * k + 1] = _mm512_unpackhi_pd(r[2 * k], r[2 * k + 1]);
+        }
+        for (k = 0; k < 2; k++) {
+            b[4 * k] = _mm512_shuffle_f64x2(a[4 * k], a[4 * k + 2], 0x88);
+            b[4 * k + 1] = _mm512_shuffle_f64x2(a[4 * k], a[4 * k + 2], 0xDD);
+            b[4 * k + 2] = _mm512_shuffle_f64x2(a[4 * k + 1], a[4 * k + 3], 0x88);
+            b[4 * k + 3] = _mm512_shuffle_f64x2(a[4 * k + 1], a[4 * k + 3], 0xDD);
+        }
+        r[0] = _mm512_shuffle_f64x2(b[0], b[4], 0x88);
+        r[4] = _mm512_shuffle_f64x2(b[0], b[4], 0xDD);
+        r[2] = _mm512_shuffle_f64x2(b[1], b[5], 0x88);
+        r[6] = _mm512_shuffle_f64x2(b[1], b[5], 0xDD);
+        r[1] = _mm512_shuffle_f64x2(b[2], b[6], 0x88);
+        r[5] = _mm512_shuffle_f64x2(b[2], b[6], 0xDD);
+        r[3] = _mm512_shuffle_f64x2(b[3], b[7], 0x88);
+        r[7] = _mm512_shuffle_f64x2(b[3], b[7], 0xDD);
+    }
+    /* o[i * so_c + j] = the pair tile's sum of channel i < mv, lane j < 24, + bias[i]: the
+       pairs of lanes as doubles, part[32 p + 16 h + 2 k ..] = pair p of channel 8 h + k,
+       transposed 8 x 8 at a time; 1 (0: no such path in this module) */
+    static int pyconv_mkp_store_f(const float* part, float* o, Py_ssize_t so_c,
+                                  Py_ssize_t mv, const float* bias)
+    {
+        __m512d lo[8], hi[8];
+        __m512 v;
+        Py_ssize_t h, k, ch;
+        for (h = 0; h * 8 < mv; h++) {
+            for (k = 0; k < 8; k++) {
+                lo[k] = _mm512_loadu_pd((const double*)(part + k * 32 + h * 16));
+                hi[k] = k < 4 ? _mm512_loadu_pd((const double*)(part + (k + 8) * 32 + h * 16))
+                              : _mm512_setzero_pd();
+            }
+            pyconv_transpose8_pd(lo);
+            pyconv_transpose8_pd(hi);
+            for (k = 0; k < 8 && h * 8 + k < mv; k++) {
+                ch = h * 8 + k;
+                v = _mm512_castpd_ps(lo[k]);
+                if (bias)
+                    v = _mm512_add_ps(v, _mm512_set1_ps(bias[ch]));
+                _mm512_storeu_ps(o + ch * so_c, v);
+                v = _mm512_castpd_ps(hi[k]);
+                if (bias)
+                    v = _mm512_add_ps(v, _mm512_set1_ps(bias[ch]));
+                _mm512_mask_storeu_ps(o + ch * so_c + 16, (__mmask16)0x00FF, v);
+            }
+        }
+        return 1;
+    }
     #else
+    static int pyconv_mkp_store_f(const float* part, float* o, Py_ssize_t so_c,
+                                  Py_ssize_t mv, const float* bias)
+    {
+        (void)part; (void)o; (void)so_c; (void)mv; (void)bias;
+        return 0;
+    }
+    /* the pair tile's sums (see the AVX-512 form), as a plain loop */
+    static void pyconv_mkp_f(float* restrict part, const float* restrict xb,
+                             const Py_ssize_t* restrict offs, const float* restrict wp,
+                             Py_ssize_t K, int first)
+    {
+        Py_ssize_t t, p, i;
+        const float* xp;
+        const float* w;
+        for (t = 0; t < K; t++) {
+            xp = xb + offs[t];
+            w = wp + 32 * t;
+            for (p = 0; p < 12; p++)
+                for (i = 0; i < 32; i++) {
+                    float v = xp[2 * p + (i & 1)] * w[i];
+                    part[p * 32 + i] = (t == 0 && first) ? v : part[p * 32 + i] + v;
+                }
+        }
+    }
     #define pyconv_mkc_t float
     static void pyconv_mkc_f(float* restrict part, const float* restrict xb,
                              const Py_ssize_t* restrict offs, const float* restrict wp,
@@ -483,6 +609,10 @@ cdef extern from *:
                                const float* wp, Py_ssize_t K, int first) noexcept nogil
     void _mkc_d "pyconv_mkc_d"(double* part, const double* xb, const Py_ssize_t* offs,
                                const double* wp, Py_ssize_t K, int first) noexcept nogil
+    void _mkp_f "pyconv_mkp_f"(float* part, const float* xb, const Py_ssize_t* offs,
+                               const float* wp, Py_ssize_t K, int first) noexcept nogil
+    int _mkp_store_f "pyconv_mkp_store_f"(const float* part, float* o, Py_ssize_t so_c,
+                                          Py_ssize_t mv, const float* bias) noexcept nogil
     int _mkc_store_f "pyconv_mkc_store_f"(const float* part, float* o, Py_ssize_t so_c,
                                           Py_ssize_t mv, const float* bias) noexcept nogil
 
@@ -530,6 +660,46 @@ cdef inline void _mkc(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
             for j in range(nl):
                 tmp[j] = part[j * CONV_MC + i]
             _store_lanes(o + i * so_c, ln, 0, nl, tmp, b)
+
+
+cdef inline void _mkp(float* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
+                      const float* xb, const Py_ssize_t* offs, const float* wp, Py_ssize_t K,
+                      bint first, bint last, const float* bias, float* part) noexcept nogil:
+    # The pair tile (float32): the block's NP_F = 24 lanes x the tile's CONV_MP = 16
+    # channels (the packed weights CONV_MC per tap, duplicated; see pyconv_mkp_f), sums in
+    # part[32 p + 16 h + 2 k + e] for channel 8 h + k, lane 2 p + e; otherwise as _mkc.
+    # Last: + bias[i], and each channel's 24 lanes to the output o + i * so_c
+    cdef float tmp[NP_F]
+    cdef float tr[CONV_MP * NP_F]
+    cdef float b
+    cdef float* op
+    cdef const float* src
+    cdef Py_ssize_t i, p
+    _mkp_f(part, xb, offs, wp, K, first)
+    if not last:
+        return
+    # + bias, transposed (in registers where the module can; a block that is not one run
+    # of outputs through tr and the lanes)
+    if ln.contiguous:
+        if _mkp_store_f(part, o + ln.r0 * ln.so_y + ln.x0, so_c, mv, bias):
+            return
+    elif _mkp_store_f(part, tr, NP_F, mv, bias):
+        for i in range(mv):
+            _store_lanes(o + i * so_c, ln, 0, NP_F, tr + i * NP_F, 0)
+        return
+    for i in range(mv):
+        b = bias[i] if bias != NULL else 0
+        src = part + 16 * (i >> 3) + 2 * (i & 7)
+        if ln.contiguous:
+            op = o + i * so_c + ln.r0 * ln.so_y + ln.x0
+            for p in range(NP_F // 2):
+                op[2 * p] = src[32 * p] + b
+                op[2 * p + 1] = src[32 * p + 1] + b
+        else:
+            for p in range(NP_F // 2):
+                tmp[2 * p] = src[32 * p]
+                tmp[2 * p + 1] = src[32 * p + 1]
+            _store_lanes(o + i * so_c, ln, 0, NP_F, tmp, b)
 
 
 cdef inline void _mk1(real* o, const Lanes* ln, const real* xb,
@@ -637,9 +807,12 @@ cdef inline void _conv_gather(const ConvPlan* p, const real* xg, real* buf, real
 
 
 cdef inline Py_ssize_t _lanes_per_tile(Py_ssize_t mr, Py_ssize_t itemsize) noexcept nogil:
-    # the lanes of one micro-tile: NL_F / NL_D for _mkc, CONV_VEC_BYTES of them for _mk3
+    # the lanes of one micro-tile: NL_F / NL_D for _mkc, NP_F for _mkp, CONV_VEC_BYTES of
+    # them for _mk3
     if mr == CONV_MC:
         return NL_F if itemsize == 4 else NL_D
+    if mr == CONV_MP:
+        return NP_F
     return CONV_VEC_BYTES // itemsize
 
 
@@ -693,7 +866,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     t1 = (p.Og + p.mr - 1) // p.mr
     if t1 > t0 + p.OCT:
         t1 = t0 + p.OCT
-    wtile = p.K * p.mr
+    wtile = p.K * (CONV_MC if p.mr == CONV_MP else p.mr)     # _mkp's weights: duplicated
     wg = wpack + g * ((p.Og + p.mr - 1) // p.mr) * wtile
     if p.mr != 1 and p.wouter:
         # each tile's chunk of weights stays in L1 while it sweeps every block of lanes; the
@@ -726,6 +899,11 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                             _mkc(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
                                  wg + tile * wtile + k0 * CONV_MC, kn, k0 == 0,
                                  k0 + kn == p.K, bp, pt)
+                        elif p.mr == CONV_MP:
+                            if real is float:
+                                _mkp(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
+                                     wg + tile * wtile + k0 * CONV_MC, kn, k0 == 0,
+                                     k0 + kn == p.K, bp, pt)
                         else:
                             _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
                                  wg + tile * wtile + k0 * CONV_MR, kn, k0 == 0,
@@ -843,8 +1021,8 @@ cdef int _pack_tiles(const real[:, ::1] w, real[::1] out, Py_ssize_t G, Py_ssize
     cdef real* dst
     if G < 1 or O % G:
         raise ValueError("pack_tiles: G does not divide the channels")
-    if mr != CONV_MR and mr != CONV_MC:
-        raise ValueError("pack_tiles: mr is neither CONV_MR nor CONV_MC")
+    if mr != CONV_MR and mr != CONV_MC and mr != CONV_MP:
+        raise ValueError("pack_tiles: mr is neither CONV_MR, CONV_MC nor CONV_MP")
     Og = O // G
     nt = (Og + mr - 1) // mr
     if out.shape[0] != G * nt * K * mr:
@@ -883,10 +1061,12 @@ def pack_tiles_f64(const double[:, ::1] w, double[::1] out, Py_ssize_t G, Py_ssi
 
 
 def conv_mc():
-    """(CONV_MC, lane bytes, on): output channels per _mkc tile (32), bytes of its lanes
-    (48: 12 float32 or 6 float64 lanes), and whether the planner uses it by default (in the
-    AVX-512 module: its 24 accumulators need the 32 vector registers)."""
-    return CONV_MC, NL_F * 4, bool(CONV_MC_ON)
+    """(CONV_MC, lane bytes, on, CONV_MP, its lanes): output channels per _mkc tile (32),
+    bytes of its lanes (48: 12 float32 or 6 float64 lanes), whether the planner uses the
+    channel-vector tiles by default (in the AVX-512 module: their 24 accumulators need the 32
+    vector registers), and the float32 pair tile _mkp: 16 channels x 24 lanes, weights
+    packed duplicated."""
+    return CONV_MC, NL_F * 4, bool(CONV_MC_ON), CONV_MP, NP_F
 
 
 def conv_vec_bytes():
@@ -935,6 +1115,8 @@ def conv_f64(const double[:, :, :, :, ::1] x, double[:, :, :, :, :] out,
     """
     cdef ConvPlan p
     _plan_from(&p, geom)
+    if p.mr == CONV_MP:
+        raise ValueError("conv_f64: the pair tile (CONV_MP) is float32 only")
     p.so_n = out.strides[0] // 8
     p.so_c = out.strides[1] // 8
     p.so_z = out.strides[2] // 8

@@ -421,12 +421,14 @@ def test_channel_tiles_outside_large_task(dtype, rng):
 
 @pytest.fixture(params=["mc", "mr"])
 def tile_kernel(request, monkeypatch):
-    """Plans with the channel-vector tile (_mkc, 32 channels: the default of the AVX-512
-    module, forced here in every module, whose generic C form it then runs) or without it
-    (_mk3 tiles, the default elsewhere)."""
+    """Plans with the channel-vector tiles (_mkc, 32 channels, and for float32 the pair tile
+    _mkp, 16 channels: the default of the AVX-512 module, forced here in every module, whose
+    plain C forms they then run) or without them (_mk3 tiles, the default elsewhere)."""
     from pyconv import _conv
     from pyconv._kernels import kernels
-    monkeypatch.setattr(_conv, "MC", kernels.conv_mc()[0] if request.param == "mc" else 0)
+    on = request.param == "mc"
+    monkeypatch.setattr(_conv, "MC", kernels.conv_mc()[0] if on else 0)
+    monkeypatch.setattr(_conv, "MP", kernels.conv_mc()[3] if on else 0)
     return request.param
 
 
@@ -438,23 +440,30 @@ def _planned_tile(x, w, groups=1, stride=1, dilation=1):
     Ho, Wo = (H - dilation * (kh - 1) - 1) // stride + 1, (W - dilation * (kw - 1) - 1) // stride + 1
     geom, _ = _conv.plan((N, C, 1, H, W), (N, O, 1, Ho, Wo), groups, (1, kh, kw),
                          (1, stride, stride), (1, dilation, dilation), 0, x.dtype.itemsize, 1,
-                         _conv.MC)
+                         _conv.MC, _conv.MP)
     return geom[-2]
 
 
-@pytest.mark.parametrize("O, groups, hw, kw", [
-    (32, 1, (9, 13), dict(padding=1)),                       # one tile, lanes across rows
-    (64, 1, (6, 5), dict(padding=1, stride=2)),              # rows shorter than a block
-    (54, 2, (11, 30), dict(padding=2, dilation=2)),          # 27 per group: padded tile
-    (96, 1, (3, 40), dict(padding=(0, 1), padding_mode="reflect")),
-    (64, 1, (1, 1), dict(padding=1, padding_mode="circular")),   # one-pixel image
-    (32, 1, (20, 20), dict(padding="same", padding_mode="replicate")),
+@pytest.mark.parametrize("O, groups, hw, kw, tiles", [
+    # tiles: the channel-vector tile the plan takes when they are on, float32 / float64
+    (32, 1, (9, 13), dict(padding=1), (32, 32)),             # one tile, lanes across rows
+    (64, 1, (6, 5), dict(padding=1, stride=2), (32, 32)),    # rows shorter than a block
+    (54, 2, (11, 30), dict(padding=2, dilation=2), (32, 32)),  # 27 per group: padded tile
+    (96, 1, (3, 40), dict(padding=(0, 1), padding_mode="reflect"), (32, 32)),
+    (64, 1, (1, 1), dict(padding=1, padding_mode="circular"), (32, 32)),   # one-pixel image
+    (32, 1, (20, 20), dict(padding="same", padding_mode="replicate"), (32, 32)),
+    (32, 2, (7, 31), dict(padding=1), (16, None)),           # 16 per group: pair tile
+    (48, 1, (5, 9), dict(padding=1, stride=(1, 2)), (16, None)),   # 32 would pad a third
+    (14, 1, (4, 30), dict(padding=1, padding_mode="reflect"), (16, None)),  # 2 padded
+    (80, 1, (3, 26), dict(padding=1), (16, 32)),             # fewer padded than 96
+    (13, 1, (4, 6), dict(padding=1), (None, None)),          # too few for either tile
 ])
-def test_channel_vector_tile(O, groups, hw, kw, tile_kernel, dtype, rng):
-    """Both micro-kernels on layers of 27 to 96 output channels per group: strides,
+def test_channel_vector_tile(O, groups, hw, kw, tiles, tile_kernel, dtype, rng):
+    """Every micro-kernel on layers of 13 to 96 output channels per group: strides,
     dilations, groups, padding modes, bias, lane blocks that span rows or hold padding
-    lanes, against the references; 1 vs 2 threads bit for bit; and the plan uses the
-    channel-vector tile exactly when it is forced on (and its padding is at most a sixth)."""
+    lanes, against the references; 1 vs 2 threads bit for bit; and the plan uses the listed
+    channel-vector tile exactly when forced on (the one with fewer padded channels, at most
+    a sixth of them; the 16-channel pair tile for float32 only)."""
     from pyconv import _conv
     C = 2 * groups + 1 if groups > 1 else 5
     C = C - C % groups
@@ -465,14 +474,18 @@ def test_channel_vector_tile(O, groups, hw, kw, tile_kernel, dtype, rng):
     np.testing.assert_array_equal(
         got, pyconv.conv2d(x, w, b, groups=groups, num_threads=2, **kw))
     xp = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
-    expect_mc = tile_kernel == "mc"
-    assert (_planned_tile(xp, w, groups) == _conv.MC) == expect_mc
+    got_tile = _planned_tile(xp, w, groups)
+    tile = tiles[dtype == np.float64] if tile_kernel == "mc" else None
+    if tile is not None:
+        assert got_tile == tile, got_tile
+    else:
+        assert got_tile not in (16, 32), got_tile
 
 
 def test_channel_vector_tile_long_sums_strided_out(tile_kernel, dtype, rng):
-    """Many taps (chunks of taps whose partial sums the channel-vector tile keeps between
-    calls) into an ``out=`` view with strides (the element-by-element store path) and into
-    a contiguous one, with a 3-D and a 1-D layer; against the references."""
+    """Many taps (chunks of taps whose partial sums the channel-vector tiles keep between
+    calls) into an ``out=`` view with strides (the lane-by-lane store path), 64 and 16
+    output channels, with 3-D and 1-D layers; against the references."""
     x = rng.uniform(-1, 1, (1, 160, 7, 10)).astype(dtype)
     w = rng.standard_normal((64, 160, 3, 3)).astype(dtype)
     b = rng.standard_normal(64).astype(dtype)
@@ -483,10 +496,34 @@ def test_channel_vector_tile_long_sums_strided_out(tile_kernel, dtype, rng):
     assert res is view
     np.testing.assert_array_equal(view, expect)
     assert np.isnan(big[:, 1::2]).all() and np.isnan(big[:, ::2, :, 1::2]).all()
+    w16 = rng.standard_normal((16, 160, 3, 3)).astype(dtype)
+    expect16 = check_conv(2, x, w16, b[:16], padding=1)
+    big[...] = np.nan
+    res = pyconv.conv2d(x, w16, b[:16], padding=1, out=big[:, 1:33:2, :, 1::2])
+    np.testing.assert_array_equal(res, expect16)
+    assert np.isnan(big[:, ::2]).all() and np.isnan(big[:, 33:]).all()
     x3 = rng.uniform(-1, 1, (1, 4, 5, 6, 7)).astype(dtype)
     check_conv(3, x3, rng.standard_normal((32, 4, 2, 3, 3)).astype(dtype), padding=1)
+    check_conv(3, x3, rng.standard_normal((16, 4, 3, 3, 3)).astype(dtype), padding=1)
     x1 = rng.uniform(-1, 1, (3, 8, 50)).astype(dtype)
     check_conv(1, x1, rng.standard_normal((64, 8, 5)).astype(dtype), stride=3, dilation=2)
+
+
+def test_pair_tile_is_float32_only():
+    """A float64 kernel call planned with the pair tile is refused, not run wrong."""
+    from pyconv import _conv
+    from pyconv._kernels import kernels
+    mp = kernels.conv_mc()[3]
+    x = np.zeros((1, 4, 1, 5, 5))
+    w = np.zeros((16, 4, 1, 3, 3))
+    geom, offs = _conv.plan(x.shape, (1, 16, 1, 3, 3), 1, (1, 3, 3), (1, 1, 1), (1, 1, 1), 0,
+                            4, 1, 0, mp)
+    assert geom[-2] == mp
+    wp = _conv.pack_weights(w.astype(np.float32), 1, mp)
+    tab = np.arange(5, dtype=np.intp)
+    with pytest.raises(ValueError, match="float32 only"):
+        kernels.conv_f64(x, np.zeros((1, 16, 1, 3, 3)), wp.astype(np.float64),
+                         np.zeros(0), offs, np.zeros(1, np.intp), tab, tab, geom, 1)
 
 
 def test_channel_vector_tile_transposed(tile_kernel, dtype, rng):
@@ -1192,16 +1229,16 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     np.testing.assert_array_equal(whole, keep)
 
 
-@pytest.mark.parametrize("tile", ["mr", "mc"])
+@pytest.mark.parametrize("tile", ["mr", "mc", "mp"])
 @pytest.mark.parametrize("G, Og, K", [(1, 1, 5), (1, 6, 3), (2, 7, 9), (3, 13, 1),
                                       (1, 256, 300), (4, 5, 70000), (2, 40, 7)])
 def test_pack_tiles(G, Og, K, tile, dtype, rng):
-    """The layer weights in a micro-kernel's order (tiles of CONV_MR or of CONV_MC
+    """The layer weights in a micro-kernel's order (tiles of CONV_MR, CONV_MC or CONV_MP
     channels), against NumPy's transposition of the zero-padded tiles, for 1 and 2 threads
     (the (4, 5, 70000) case is large enough for threads); another tile size is refused."""
     from pyconv._kernels import kernels
     from pyconv._conv import MR
-    mr = MR if tile == "mr" else kernels.conv_mc()[0]
+    mr = {"mr": MR, "mc": kernels.conv_mc()[0], "mp": kernels.conv_mc()[3]}[tile]
     pack = kernels.pack_tiles_f32 if dtype == np.float32 else kernels.pack_tiles_f64
     w = rng.standard_normal((G * Og, K)).astype(dtype)
     nt = -(-Og // mr)
