@@ -1109,8 +1109,9 @@ def conv_f64(const double[:, :, :, :, ::1] x, double[:, :, :, :, :] out,
 
     geom is the plan tuple built by pyconv._conv (sizes, strides, dilations, tiling); wpack the
     weights packed per group and channel tile (tap-major, mr channels innermost for mr =
-    CONV_MR or CONV_MC, one channel's taps contiguous for mr=1); bias empty or (O,); offs[t] the offset of tap t in
-    the gathered rows; tabz/taby/tabx map padded coordinates to input indices (-1: zero).
+    CONV_MR or CONV_MC, each of CONV_MP channels twice for the pair tile, one channel's taps
+    contiguous for mr=1); bias empty or (O,); offs[t] the offset of tap t in the gathered
+    rows; tabz/taby/tabx map padded coordinates to input indices (-1: zero).
     Contract: validated by pyconv (buffer sizes match geom, out does not overlap x).
     """
     cdef ConvPlan p

@@ -437,7 +437,8 @@ def _planned_tile(x, w, groups=1, stride=1, dilation=1):
     from pyconv import _conv
     N, C, H, W = x.shape
     O, _, kh, kw = w.shape
-    Ho, Wo = (H - dilation * (kh - 1) - 1) // stride + 1, (W - dilation * (kw - 1) - 1) // stride + 1
+    Ho = (H - dilation * (kh - 1) - 1) // stride + 1
+    Wo = (W - dilation * (kw - 1) - 1) // stride + 1
     geom, _ = _conv.plan((N, C, 1, H, W), (N, O, 1, Ho, Wo), groups, (1, kh, kw),
                          (1, stride, stride), (1, dilation, dilation), 0, x.dtype.itemsize, 1,
                          _conv.MC, _conv.MP)
