@@ -24,16 +24,17 @@
 #         accumulators: per tap 4 input loads and 3 broadcasts for 12 fused multiply-adds),
 #         in the AVX-512 module MR = 6 and NR = 64 (24 accumulators: 4 loads and 6
 #         broadcasts for 24);
-#   _mkc: CONV_MC = 32 output channels x 12 float32 (6 float64) lanes, the other way round:
+#   _mkv: CONV_MC = 32 output channels x 12 float32 (6 float64) lanes, the other way round:
 #         the channels are the vector (two 512-bit weight loads per tap, whole cache lines:
 #         the packed weights start on a line) and each lane's input is broadcast (12
 #         broadcasts, none crossing a line, for 24 multiply-adds); its sums are transposed
 #         into the output rows once, by the last chunk of taps.  Used where the planner is
 #         told to (the AVX-512 module) and at most a sixth of the tile's channels are
 #         padding;
-#   _mkp: the same for 16 output channels (float32) x 24 lanes: each 64-bit broadcast holds
-#         two neighbouring lanes' inputs and each weight vector eight channels' weights
-#         twice, so the 16-channel layers get the 32-channel tile's loads per multiply-add;
+#   _mkv: CONV_MP = 16 output channels (float32) x 24 lanes, the same way: each 64-bit
+#         broadcast holds two neighbouring lanes' inputs and each weight vector eight
+#         channels' weights twice, so the 16-channel layers get the 32-channel tile's loads
+#         per multiply-add;
 #   _mk1: 1 output channel x 2*NR lanes, for groups of one or two output channels (depthwise,
 #         single-channel images).
 # Each output is summed by one thread, over t in order, then the bias is added: the result does
@@ -617,24 +618,45 @@ cdef extern from *:
                                           Py_ssize_t mv, const float* bias) noexcept nogil
 
 
-cdef inline void _mkc(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
-                      const real* xb, const Py_ssize_t* offs, const real* wp, Py_ssize_t K,
-                      bint first, bint last, const real* bias, real* part) noexcept nogil:
-    # The channel-vector tile: the block's nl lanes (NL_F = 12 float32 or NL_D = 6 float64,
-    # each input xb[offs[t] + j] broadcast) x the tile's CONV_MC channels (wp[CONV_MC t + i],
-    # vectors; the packed weights of channels >= mv are 0 and their sums never stored):
-    # part[j * CONV_MC + i] (=, or += when not first) sum_t wp[CONV_MC t + i] * xb[offs[t] +
-    # j], in tap order as _mk3 sums (see pyconv_mkc_f); K >= 1.  Last: + bias[i], and each
-    # channel's nl lanes to the output o + i * so_c.  Per tap the loads are two (float64:
-    # four) weight vectors and nl broadcasts, none crossing a cache line, for 24
-    # multiply-adds
-    cdef real tmp[NL_F]
+cdef inline Py_ssize_t _vec_at(Py_ssize_t mr, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
+    # where a channel-vector tile's sums keep channel i, lane j: _mkc lane by lane,
+    # _mkp pairs of lanes by halves of eight channels (see pyconv_mkp_f)
+    if mr == CONV_MP:
+        return 32 * (j >> 1) + 16 * (i >> 3) + 2 * (i & 7) + (j & 1)
+    return j * CONV_MC + i
+
+
+cdef inline int _vec_store(Py_ssize_t mr, const float* part, float* o, Py_ssize_t so_c,
+                           Py_ssize_t mv, const float* bias) noexcept nogil:
+    # the tile's sums + bias transposed into o (channel i's lanes at o + i * so_c) in
+    # registers: 1, or 0 where the module has no such path
+    if mr == CONV_MP:
+        return _mkp_store_f(part, o, so_c, mv, bias)
+    return _mkc_store_f(part, o, so_c, mv, bias)
+
+
+cdef inline void _mkv(real* o, Py_ssize_t so_c, Py_ssize_t mv, Py_ssize_t mr,
+                      const Lanes* ln, const real* xb, const Py_ssize_t* offs, const real* wp,
+                      Py_ssize_t K, bint first, bint last, const real* bias,
+                      real* part) noexcept nogil:
+    # A channel-vector tile (mr: CONV_MC, or the float32 pair tile CONV_MP): the block's nl
+    # lanes (_lanes_per_tile; inputs broadcast: one lane each for _mkc, two for _mkp) x the
+    # tile's channels (vectors of packed weights, CONV_MC per tap; the weights of channels
+    # >= mv are 0 and their sums never stored): part (=, or += when not first) sum_t of
+    # weight x input, in tap order as _mk3 sums (see pyconv_mkc_f, pyconv_mkp_f); K >= 1.
+    # Last: + bias[i], and each channel's nl lanes to the output o + i * so_c.  Per tap the
+    # loads are two (float64: four) weight vectors and 12 (float64: 6) broadcasts, none
+    # crossing a cache line, for 24 multiply-adds
+    cdef real tmp[NP_F]
     cdef real tr[CONV_MC * NL_F]
     cdef real b
     cdef real* op
     cdef Py_ssize_t i, j
-    cdef Py_ssize_t nl = NL_F if real is float else NL_D
-    if real is float:
+    cdef Py_ssize_t nl = _lanes_per_tile(mr, sizeof(real))
+    if mr == CONV_MP:
+        if real is float:
+            _mkp_f(part, xb, offs, wp, K, first)
+    elif real is float:
         _mkc_f(part, xb, offs, wp, K, first)
     else:
         _mkc_d(part, xb, offs, wp, K, first)
@@ -644,62 +666,22 @@ cdef inline void _mkc(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
     # transposed into tr, then row by row through the lanes)
     if real is float:
         if ln.contiguous:
-            if _mkc_store_f(part, o + ln.r0 * ln.so_y + ln.x0, so_c, mv, bias):
+            if _vec_store(mr, part, o + ln.r0 * ln.so_y + ln.x0, so_c, mv, bias):
                 return
-        elif _mkc_store_f(part, tr, NL_F, mv, bias):
+        elif _vec_store(mr, part, tr, nl, mv, bias):
             for i in range(mv):
-                _store_lanes(o + i * so_c, ln, 0, nl, tr + i * NL_F, 0)
+                _store_lanes(o + i * so_c, ln, 0, nl, tr + i * nl, 0)
             return
     for i in range(mv):
         b = bias[i] if bias != NULL else 0
         if ln.contiguous:
             op = o + i * so_c + ln.r0 * ln.so_y + ln.x0
             for j in range(nl):
-                op[j] = part[j * CONV_MC + i] + b
+                op[j] = part[_vec_at(mr, i, j)] + b
         else:
             for j in range(nl):
-                tmp[j] = part[j * CONV_MC + i]
+                tmp[j] = part[_vec_at(mr, i, j)]
             _store_lanes(o + i * so_c, ln, 0, nl, tmp, b)
-
-
-cdef inline void _mkp(float* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
-                      const float* xb, const Py_ssize_t* offs, const float* wp, Py_ssize_t K,
-                      bint first, bint last, const float* bias, float* part) noexcept nogil:
-    # The pair tile (float32): the block's NP_F = 24 lanes x the tile's CONV_MP = 16
-    # channels (the packed weights CONV_MC per tap, duplicated; see pyconv_mkp_f), sums in
-    # part[32 p + 16 h + 2 k + e] for channel 8 h + k, lane 2 p + e; otherwise as _mkc.
-    # Last: + bias[i], and each channel's 24 lanes to the output o + i * so_c
-    cdef float tmp[NP_F]
-    cdef float tr[CONV_MP * NP_F]
-    cdef float b
-    cdef float* op
-    cdef const float* src
-    cdef Py_ssize_t i, p
-    _mkp_f(part, xb, offs, wp, K, first)
-    if not last:
-        return
-    # + bias, transposed (in registers where the module can; a block that is not one run
-    # of outputs through tr and the lanes)
-    if ln.contiguous:
-        if _mkp_store_f(part, o + ln.r0 * ln.so_y + ln.x0, so_c, mv, bias):
-            return
-    elif _mkp_store_f(part, tr, NP_F, mv, bias):
-        for i in range(mv):
-            _store_lanes(o + i * so_c, ln, 0, NP_F, tr + i * NP_F, 0)
-        return
-    for i in range(mv):
-        b = bias[i] if bias != NULL else 0
-        src = part + 16 * (i >> 3) + 2 * (i & 7)
-        if ln.contiguous:
-            op = o + i * so_c + ln.r0 * ln.so_y + ln.x0
-            for p in range(NP_F // 2):
-                op[2 * p] = src[32 * p] + b
-                op[2 * p + 1] = src[32 * p + 1] + b
-        else:
-            for p in range(NP_F // 2):
-                tmp[2 * p] = src[32 * p]
-                tmp[2 * p + 1] = src[32 * p + 1]
-            _store_lanes(o + i * so_c, ln, 0, NP_F, tmp, b)
 
 
 cdef inline void _mk1(real* o, const Lanes* ln, const real* xb,
@@ -895,15 +877,10 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     _lanes_at(&ln, lr, lx, nb)
                     if not (lx >= cw and lx + nb <= p.Wph):
                         pt = NULL if part == NULL else part + blk * p.mr * nb
-                        if p.mr == CONV_MC:
-                            _mkc(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
-                                 wg + tile * wtile + k0 * CONV_MC, kn, k0 == 0,
+                        if p.mr == CONV_MC or p.mr == CONV_MP:
+                            _mkv(ob + oc * p.so_c, p.so_c, mv, p.mr, &ln, buf + l0,
+                                 offs + k0, wg + tile * wtile + k0 * CONV_MC, kn, k0 == 0,
                                  k0 + kn == p.K, bp, pt)
-                        elif p.mr == CONV_MP:
-                            if real is float:
-                                _mkp(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
-                                     wg + tile * wtile + k0 * CONV_MC, kn, k0 == 0,
-                                     k0 + kn == p.K, bp, pt)
                         else:
                             _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
                                  wg + tile * wtile + k0 * CONV_MR, kn, k0 == 0,
