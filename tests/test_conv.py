@@ -510,6 +510,28 @@ def test_channel_vector_tile_long_sums_strided_out(tile_kernel, dtype, rng):
     check_conv(1, x1, rng.standard_normal((64, 8, 5)).astype(dtype), stride=3, dilation=2)
 
 
+@pytest.mark.parametrize("tile", ["mr", "mc", "mp"])
+def test_pack_weights_layout_and_alignment(tile, rng):
+    """pack_weights: the tiles' weights start on a 64-byte line (a tap's vector loads are
+    then whole lines), in pack_tiles' order, every weight twice in a row for the pair tile."""
+    from pyconv import _conv
+    from pyconv._kernels import kernels
+    mr = {"mr": _conv.MR, "mc": kernels.conv_mc()[0], "mp": kernels.conv_mc()[3]}[tile]
+    for O, G in ((48, 1), (32, 2), (96, 3)):
+        w = rng.standard_normal((O, 5, 1, 3, 2)).astype(np.float32)
+        got = _conv.pack_weights(w, G, mr, 2)
+        assert got.ctypes.data % 64 == 0
+        K = 5 * 3 * 2
+        Og = O // G
+        nt = -(-Og // mr)
+        padded = np.zeros((G, nt * mr, K), np.float32)
+        padded[:, :Og] = w.reshape(G, Og, K)
+        expect = padded.reshape(G, nt, mr, K).transpose(0, 1, 3, 2).ravel()
+        if tile == "mp":
+            expect = np.repeat(expect, 2)
+        np.testing.assert_array_equal(got, expect)
+
+
 def test_pair_tile_is_float32_only():
     """A float64 kernel call planned with the pair tile is refused, not run wrong."""
     from pyconv import _conv
