@@ -1282,6 +1282,29 @@ def test_pack_tiles(G, Og, K, tile, dtype, rng):
                  G if G > 1 else G * Og + 1, mr, 1)
 
 
+def test_place_phases_interleaved_pairs(dtype, rng):
+    """Rows contiguous in x with stride 2: two phases one column apart with the same rows and
+    counts are written as one interleaved run (p even and p + 1), others one by one; against
+    NumPy's strided assignment of each phase, for 1 and 2 threads, nothing else written."""
+    from pyconv._kernels import kernels
+    put = kernels.place_phases_f32 if dtype == np.float32 else kernels.place_phases_f64
+    r = rng.standard_normal((2, 3, 4, 2, 6, 7)).astype(dtype)
+    # (z0, hz, cz, y0, hy, cy, x0, hx, cx): phases 0 and 1 a pair (different x shifts),
+    # 2 and 3 not (their counts differ)
+    ph = np.array([(0, 0, 2, 0, 0, 5, 0, 1, 6), (0, 0, 2, 0, 0, 5, 1, 0, 6),
+                   (0, 1, 1, 1, 0, 4, 0, 0, 7), (0, 1, 1, 1, 0, 4, 1, 0, 6)], dtype=np.intp)
+    for threads in (1, 2):
+        big = np.full((2, 4, 2, 10, 15), -7, dtype)
+        dst = big[:, 1:, :, :, 1:]
+        put(r, dst, ph, 1, 2, 2, threads)
+        expect = np.full_like(big, -7)
+        view = expect[:, 1:, :, :, 1:]
+        for p, (z0, hz, cz, y0, hy, cy, x0, hx, cx) in enumerate(ph):
+            view[:, :, z0:z0 + cz, y0::2][:, :, :, :cy, x0::2][..., :cx] = \
+                r[:, :, p, hz:hz + cz, hy:hy + cy, hx:hx + cx]
+        np.testing.assert_array_equal(big, expect)
+
+
 def test_place_phases_threads(dtype, rng):
     """The threaded placement of the combined phases: NumPy's strided assignment of each
     phase, bit for bit, into a destination with negative and strided steps, phases of
