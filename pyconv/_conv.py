@@ -171,15 +171,10 @@ def pack_weights(w5, G, mr, num_threads=1):
     K = math.prod(w5.shape[1:])
     if mr == 1:
         return np.ascontiguousarray(w5).reshape(-1)
-    n = G * -(-Og // mr) * K * mr
-    out = _empty_lines(n, w5.dtype) if mr != _MP else np.empty(n, w5.dtype)
+    # (the pair tile's weights are packed twice over: it reads each one twice in a row)
+    out = _empty_lines(G * -(-Og // mr) * K * mr * (2 if mr == _MP else 1), w5.dtype)
     pack = kernels.pack_tiles_f32 if w5.dtype == np.float32 else kernels.pack_tiles_f64
     pack(np.ascontiguousarray(w5).reshape(O, K), out, G, mr, num_threads)
-    if mr == _MP:
-        # the pair tile reads every weight twice in a row
-        dup = _empty_lines(2 * n, w5.dtype)
-        dup.reshape(n, 2)[...] = out[:, None]
-        return dup
     return out
 
 

@@ -993,32 +993,38 @@ cdef int _plan_from(ConvPlan* p, tuple geom) except -1:
 
 cdef int _pack_tiles(const real[:, ::1] w, real[::1] out, Py_ssize_t G, Py_ssize_t mr,
                      int num_threads) except -1:
-    cdef Py_ssize_t O = w.shape[0], K = w.shape[1], Og, nt, task, g, tile, k, i, mv
+    cdef Py_ssize_t O = w.shape[0], K = w.shape[1], Og, nt, task, g, tile, k, i, mv, j
+    cdef Py_ssize_t rep = 2 if mr == CONV_MP else 1     # the pair tile reads each weight twice
     cdef const real* src
     cdef real* dst
+    cdef real v
     if G < 1 or O % G:
         raise ValueError("pack_tiles: G does not divide the channels")
     if mr != CONV_MR and mr != CONV_MC and mr != CONV_MP:
         raise ValueError("pack_tiles: mr is neither CONV_MR, CONV_MC nor CONV_MP")
     Og = O // G
     nt = (Og + mr - 1) // mr
-    if out.shape[0] != G * nt * K * mr:
+    if out.shape[0] != G * nt * K * mr * rep:
         raise ValueError("pack_tiles: out has the wrong size")
     if G * nt * K == 0:
         return 0
     with nogil:
         for task in prange(G * nt, schedule='static', num_threads=num_threads,
-                           use_threads_if=num_threads > 1 and G * nt * K * mr > 1 << 18):
+                           use_threads_if=num_threads > 1 and G * nt * K * mr * rep > 1 << 18):
             g = task // nt
             tile = task % nt
             mv = Og - tile * mr
             if mv > mr:
                 mv = mr
             src = &w[g * Og + tile * mr, 0]
-            dst = &out[task * K * mr]
+            dst = &out[task * K * mr * rep]
             for k in range(K):
                 for i in range(mr):
-                    dst[k * mr + i] = src[i * K + k] if i < mv else 0
+                    v = src[i * K + k] if i < mv else 0
+                    j = (k * mr + i) * rep
+                    dst[j] = v
+                    if rep == 2:
+                        dst[j + 1] = v
     return 0
 
 
@@ -1031,9 +1037,10 @@ def pack_tiles_f32(const float[:, ::1] w, float[::1] out, Py_ssize_t G, Py_ssize
 def pack_tiles_f64(const double[:, ::1] w, double[::1] out, Py_ssize_t G, Py_ssize_t mr,
                    int num_threads):
     """Layer weights (G * Og, K) into a micro-kernel's order: per group and tile of mr
-    output channels (CONV_MR for _mk3, CONV_MC for _mkc), tap after tap, the tile's channels
-    innermost (missing channels of the last tile 0): out[((g * nt + tile) * K + k) * mr + i]
-    = w[g * Og + tile * mr + i, k]."""
+    output channels (CONV_MR for _mk3, CONV_MC or CONV_MP for the channel-vector tiles),
+    tap after tap, the tile's channels innermost (missing channels of the last tile 0):
+    out[((g * nt + tile) * K + k) * mr + i] = w[g * Og + tile * mr + i, k]; for the pair tile
+    (CONV_MP) every weight twice in a row: out[2 * that + e], e = 0, 1."""
     _pack_tiles(w, out, G, mr, num_threads)
 
 

@@ -1257,8 +1257,9 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
                                       (1, 256, 300), (4, 5, 70000), (2, 40, 7)])
 def test_pack_tiles(G, Og, K, tile, dtype, rng):
     """The layer weights in a micro-kernel's order (tiles of CONV_MR, CONV_MC or CONV_MP
-    channels), against NumPy's transposition of the zero-padded tiles, for 1 and 2 threads
-    (the (4, 5, 70000) case is large enough for threads); another tile size is refused."""
+    channels; each weight twice for the pair tile), against NumPy's transposition of the
+    zero-padded tiles, for 1 and 2 threads (the (4, 5, 70000) case is large enough for
+    threads); another tile size is refused."""
     from pyconv._kernels import kernels
     from pyconv._conv import MR
     mr = {"mr": MR, "mc": kernels.conv_mc()[0], "mp": kernels.conv_mc()[3]}[tile]
@@ -1268,6 +1269,8 @@ def test_pack_tiles(G, Og, K, tile, dtype, rng):
     padded = np.zeros((G, nt * mr, K), dtype)
     padded[:, :Og] = w.reshape(G, Og, K)
     expect = padded.reshape(G, nt, mr, K).transpose(0, 1, 3, 2).ravel()
+    if tile == "mp":
+        expect = np.repeat(expect, 2)           # the pair tile reads each weight twice
     for threads in (1, 2):
         out = np.full(expect.size, np.nan, dtype)
         pack(w, out, G, mr, threads)
