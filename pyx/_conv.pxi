@@ -69,9 +69,10 @@ cdef extern from *:
 
 
 cdef enum:
-    # the channel-vector micro-kernel (_mkc): CONV_MC output channels (the vector: 2 zmm of
+    # the channel-vector tiles, both run by _mkv (below, "_mkc" and "_mkp" after their sums,
+    # pyconv_mkc_f and pyconv_mkp_f).  _mkc: CONV_MC output channels (the vector: 2 zmm of
     # float32, 4 of float64) x NL_F = 12 float32 or NL_D = 6 float64 lanes (broadcast), 24
-    # accumulators.  Compiled in every module; the planner uses it where CONV_MC_ON (the
+    # accumulators.  Compiled in every module; the planner uses them where CONV_MC_ON (the
     # AVX-512 module: 32 registers)
     CONV_MC = 32
     NL_F = 12
