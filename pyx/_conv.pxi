@@ -108,7 +108,8 @@ ctypedef struct ConvPlan:
                                       # CONV_MP: _mkp tiles (float32), 1: _mk1
     int wouter                        # 1: loop channel tiles outside lane blocks (_mkc
                                       # always; _mk3 when the weights of a tap chunk
-                                      # outweigh its input rows)
+                                      # outweigh its input rows); 2: the same order, the
+                                      # channel-vector tiles reading packed panels
 
 
 cdef struct Lanes:
@@ -804,6 +805,59 @@ cdef inline Py_ssize_t _task_blocks(const ConvPlan* p, Py_ssize_t nr) noexcept n
     return ((p.R - 1) * p.Wph + p.CW + nr - 1) // nr
 
 
+cdef inline Py_ssize_t _panel_at(const ConvPlan* p, Py_ssize_t nb,
+                                Py_ssize_t nblk) noexcept nogil:
+    # where the panels' tap offsets start in a thread's part scratch (wouter 2): after the
+    # partial sums of every block of lanes of the task's tiles, on a 64-byte line
+    return ((p.OCT * p.mr * nb * nblk + 15) // 16) * 16
+
+
+cdef inline Py_ssize_t _lin_len(const ConvPlan* p, Py_ssize_t item) noexcept nogil:
+    # elements (of item bytes) that hold the panels' Kc tap offsets, rounded to 64 bytes
+    return ((p.Kc * <Py_ssize_t>sizeof(Py_ssize_t) + 63) // 64) * 64 // item
+
+
+cdef extern from *:
+    """
+    #include <string.h>
+    /* see _pack_panels; the copies of 48 and 96 bytes (the tiles' lanes) have constant
+       sizes, so the compiler writes them as a few vector moves */
+    #define PYCONV_PANELS(BYTES) \
+        for (b = 0; b < nblk; b++) \
+            for (t = 0; t < kn; t++, dst += BYTES) \
+                memcpy(dst, src + b * (BYTES) + offs[t] * item, BYTES);
+    static void pyconv_pack_panels(const char* src, const Py_ssize_t* offs, Py_ssize_t kn,
+                                   Py_ssize_t lane_bytes, Py_ssize_t nblk, Py_ssize_t item,
+                                   char* dst)
+    {
+        Py_ssize_t b, t;
+        if (lane_bytes == 48) {
+            PYCONV_PANELS(48)
+        } else if (lane_bytes == 96) {
+            PYCONV_PANELS(96)
+        } else {
+            for (b = 0; b < nblk; b++)
+                for (t = 0; t < kn; t++, dst += lane_bytes)
+                    memcpy(dst, src + b * lane_bytes + offs[t] * item, lane_bytes);
+        }
+    }
+    #undef PYCONV_PANELS
+    """
+    void _pack_panels_c "pyconv_pack_panels"(const char* src, const Py_ssize_t* offs,
+                                             Py_ssize_t kn, Py_ssize_t lane_bytes,
+                                             Py_ssize_t nblk, Py_ssize_t item,
+                                             char* dst) noexcept nogil
+
+
+cdef inline void _pack_panels(const real* buf, const Py_ssize_t* offs, Py_ssize_t kn,
+                              Py_ssize_t nb, Py_ssize_t nblk, real* pan) noexcept nogil:
+    # a chunk of kn taps of every block of nb lanes as panels: pan[(b kn + t) nb + j] =
+    # buf[b nb + offs[t] + j], the values the block's tile would read tap by tap from planes
+    # of gathered rows, now one after another (one stream, every cache line whole)
+    _pack_panels_c(<const char*>buf, offs, kn, nb * sizeof(real), nblk, sizeof(real),
+                   <char*>pan)
+
+
 cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, real* out,
                             const real* wpack, const real* bias, const Py_ssize_t* offs,
                             const Py_ssize_t* tabz, const Py_ssize_t* taby,
@@ -813,6 +867,8 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx, nblk, blk, nb
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
     cdef real* pt
+    cdef real* pan = NULL
+    cdef Py_ssize_t* lin = NULL
     cdef Lanes ln
     cdef const real* bp
     cdef const real* wg
@@ -859,11 +915,21 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
         # planner's blocks fit; see _conv_run), else (_mk3 only) in the output
         nb = _lanes_per_tile(p.mr, sizeof(real))
         nblk = _task_blocks(p, nb)
+        if p.wouter == 2:
+            # packed panels (1x1 layers, see PANEL_TILES in pyconv/_conv.py): each chunk of
+            # taps of every block of lanes copied into one run before the tiles read it,
+            # the taps then lin[t] = t nb apart
+            lin = <Py_ssize_t*>(part + _panel_at(p, nb, nblk))
+            pan = part + _panel_at(p, nb, nblk) + _lin_len(p, sizeof(real))
+            for k0 in range(p.Kc):
+                lin[k0] = k0 * nb
         k0 = 0
         while k0 < p.K:
             kn = p.K - k0
             if kn > p.Kc:
                 kn = p.Kc
+            if p.wouter == 2:
+                _pack_panels(buf, offs + k0, kn, nb, nblk, pan)
             for tile in range(t0, t1):
                 oc = tile * p.mr
                 mv = p.Og - oc
@@ -878,7 +944,13 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     _lanes_at(&ln, lr, lx, nb)
                     if not (lx >= cw and lx + nb <= p.Wph):
                         pt = NULL if part == NULL else part + blk * p.mr * nb
-                        if p.mr == CONV_MC or p.mr == CONV_MP:
+                        if p.wouter == 2:
+                            # this block's panel: its chunk of taps nb lanes apart
+                            _mkv(ob + oc * p.so_c, p.so_c, mv, p.mr, &ln,
+                                 pan + (blk - (tile - t0) * nblk) * kn * nb, lin,
+                                 wg + tile * wtile + k0 * CONV_MC, kn, k0 == 0,
+                                 k0 + kn == p.K, bp, pt)
+                        elif p.mr == CONV_MC or p.mr == CONV_MP:
                             _mkv(ob + oc * p.so_c, p.so_c, mv, p.mr, &ln, buf + l0,
                                  offs + k0, wg + tile * wtile + k0 * CONV_MC, kn, k0 == 0,
                                  k0 + kn == p.K, bp, pt)
@@ -956,6 +1028,10 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
         part_len = part_len * _task_blocks(p, nb)
         if p.mr == CONV_MR and part_len * <Py_ssize_t>sizeof(real) > WOUTER_PART_BYTES:
             part_len = 0
+        if p.wouter == 2:
+            # + the panels of a chunk of taps of every block of lanes, and their tap offsets
+            part_len = _panel_at(p, nb, _task_blocks(p, nb)) + _lin_len(p, sizeof(real)) \
+                + p.Kc * nb * _task_blocks(p, nb)
     per = part_at + part_len
     scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), True, &sblock)
     if scratch == NULL:

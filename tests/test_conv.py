@@ -510,6 +510,66 @@ def test_channel_vector_tile_long_sums_strided_out(tile_kernel, dtype, rng):
     check_conv(1, x1, rng.standard_normal((64, 8, 5)).astype(dtype), stride=3, dilation=2)
 
 
+def _planned_geom(x, w, groups=1, stride=1, nthreads=1):
+    """The plan's geom tuple for a conv2d of x with w (no padding, no dilation)."""
+    from pyconv import _conv
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    Ho, Wo = (H - kh) // stride + 1, (W - kw) // stride + 1
+    geom, _ = _conv.plan((N, C, 1, H, W), (N, O, 1, Ho, Wo), groups, (1, kh, kw),
+                         (1, stride, stride), (1, 1, 1), 0, x.dtype.itemsize, nthreads,
+                         _conv.MC, _conv.MP)
+    return geom
+
+
+@pytest.mark.parametrize("O, groups, stride, hw", [
+    (90, 1, 1, (9, 23)),        # 32-channel tiles, a remainder tile, lanes across rows
+    (80, 1, 2, (13, 11)),       # 16-channel pair tiles (float32), a strided 1x1
+    (96, 3, 1, (2, 1030)),      # groups; rows wider than a column block (several blocks)
+])
+def test_pointwise_panels(monkeypatch, O, groups, stride, hw, dtype, rng):
+    """1x1 layers whose channel-vector tiles read packed panels (the plan's wouter 2: each
+    chunk of taps of every block of lanes copied into one run first), forced on for any
+    number of tiles; with many taps (several chunks), bias, an ``out=`` view with strides;
+    against the references, and 1 vs 2 threads bit for bit."""
+    from pyconv import _conv
+    from pyconv._kernels import kernels
+    monkeypatch.setattr(_conv, "MC", kernels.conv_mc()[0])
+    monkeypatch.setattr(_conv, "MP", kernels.conv_mc()[3])
+    monkeypatch.setattr(_conv, "PANEL_TILES", 1)
+    C = 40 * groups if hw[1] > 1000 else 136
+    x = rng.uniform(-1, 1, (2, C) + hw).astype(dtype)
+    w = rng.standard_normal((O, C // groups, 1, 1)).astype(dtype)
+    b = rng.standard_normal(O).astype(dtype)
+    for nthreads in (1, 2):
+        geom = _planned_geom(x, w, groups, stride, nthreads)
+        assert geom[-1] == 2, geom
+    if hw[1] < 1000:
+        assert geom[13] < geom[12], geom        # several chunks of taps
+    else:
+        assert geom[27] > 1, geom               # several column blocks
+    expect = check_conv(2, x, w, b, stride=stride, groups=groups)
+    big = np.full((2, 2 * O) + expect.shape[2:], np.nan, dtype)
+    view = big[:, 1::2]
+    pyconv.conv2d(x, w, b, stride=stride, groups=groups, out=view, num_threads=2)
+    np.testing.assert_array_equal(view, expect)
+    assert np.isnan(big[:, ::2]).all()
+    np.testing.assert_array_equal(
+        pyconv.conv2d(x, w, b, stride=stride, groups=groups, num_threads=1), expect)
+
+
+def test_pointwise_panels_planned():
+    """The planner's choice: panels for 1x1 layers of PANEL_TILES or more channel-vector
+    tiles per task (where the AVX-512 module runs them), never for larger kernels."""
+    from pyconv import _conv
+    if not _conv.MC:
+        pytest.skip("the channel-vector tiles are not used by this kernel module")
+    f = np.float32
+    assert _planned_geom(np.zeros((8, 256, 28, 28), f), np.zeros((256, 256, 1, 1), f))[-1] == 2
+    assert _planned_geom(np.zeros((8, 256, 28, 28), f), np.zeros((32, 256, 1, 1), f))[-1] == 1
+    assert _planned_geom(np.zeros((8, 256, 28, 28), f), np.zeros((256, 256, 3, 3), f))[-1] == 1
+
+
 @pytest.mark.parametrize("tile", ["mr", "mc", "mp"])
 def test_pack_weights_layout_and_alignment(tile, rng):
     """pack_weights: the tiles' weights start on a 64-byte line (a tap's vector loads are
