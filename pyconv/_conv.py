@@ -153,6 +153,13 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     wouter = int(vec or (mr == MR and OCT * Kc * MR > cc * KD * sh * sw * nyp * Wph))
     if panel and OCT >= PANEL_TILES:
         wouter = 2
+        if (D, H, sw, ox) == (1, 1, 1, 0) and Wo == W:
+            # one row (as pyconv.nn flattens a 1x1 stride-1 layer without padding), every
+            # sample read in its place: the panels packed straight from the input (3), no
+            # gather; the taps are the input's channels, W apart
+            wouter = 3
+            offs = np.arange(Cg, dtype=np.intp) * W
+            offs.setflags(write=False)
     geom = (N, C, D, H, W, O, Do, Ho, Wo, G, Cg, Og, K, Kc, KD, KH, KW, sd, sh, sw, dd, dh, dw,
             ox, R, nrb, CW, ncb, OCT, noc, nyp, Wph, buf_len, line_len, mr, wouter)
     return geom, offs

@@ -823,39 +823,47 @@ cdef extern from *:
     /* see _pack_panels; the copies of 48 and 96 bytes (the tiles' lanes) have constant
        sizes, so the compiler writes them as a few vector moves */
     #define PYCONV_PANELS(BYTES) \
-        for (b = 0; b < nblk; b++) \
+        for (b = 0; b < full; b++) \
             for (t = 0; t < kn; t++, dst += BYTES) \
                 memcpy(dst, src + b * (BYTES) + offs[t] * item, BYTES);
     static void pyconv_pack_panels(const char* src, const Py_ssize_t* offs, Py_ssize_t kn,
                                    Py_ssize_t lane_bytes, Py_ssize_t nblk, Py_ssize_t item,
-                                   char* dst)
+                                   Py_ssize_t valid, char* dst)
     {
-        Py_ssize_t b, t;
+        Py_ssize_t b, t, full = valid / lane_bytes, rest = valid % lane_bytes;
+        if (full > nblk)
+            full = nblk, rest = 0;
         if (lane_bytes == 48) {
             PYCONV_PANELS(48)
         } else if (lane_bytes == 96) {
             PYCONV_PANELS(96)
         } else {
-            for (b = 0; b < nblk; b++)
-                for (t = 0; t < kn; t++, dst += lane_bytes)
-                    memcpy(dst, src + b * lane_bytes + offs[t] * item, lane_bytes);
+            PYCONV_PANELS(lane_bytes)
         }
+        /* a block that ends past the valid bytes: those, then zeros; none after it */
+        if (full < nblk && rest)
+            for (t = 0; t < kn; t++, dst += lane_bytes) {
+                memcpy(dst, src + full * lane_bytes + offs[t] * item, rest);
+                memset(dst + rest, 0, lane_bytes - rest);
+            }
     }
     #undef PYCONV_PANELS
     """
     void _pack_panels_c "pyconv_pack_panels"(const char* src, const Py_ssize_t* offs,
                                              Py_ssize_t kn, Py_ssize_t lane_bytes,
                                              Py_ssize_t nblk, Py_ssize_t item,
-                                             char* dst) noexcept nogil
+                                             Py_ssize_t valid, char* dst) noexcept nogil
 
 
 cdef inline void _pack_panels(const real* buf, const Py_ssize_t* offs, Py_ssize_t kn,
-                              Py_ssize_t nb, Py_ssize_t nblk, real* pan) noexcept nogil:
+                              Py_ssize_t nb, Py_ssize_t nblk, Py_ssize_t valid,
+                              real* pan) noexcept nogil:
     # a chunk of kn taps of every block of nb lanes as panels: pan[(b kn + t) nb + j] =
     # buf[b nb + offs[t] + j], the values the block's tile would read tap by tap from planes
-    # of gathered rows, now one after another (one stream, every cache line whole)
+    # of gathered rows, now one after another (one stream, every cache line whole); lanes
+    # b nb + j >= valid are 0, not read
     _pack_panels_c(<const char*>buf, offs, kn, nb * sizeof(real), nblk, sizeof(real),
-                   <char*>pan)
+                   valid * sizeof(real), <char*>pan)
 
 
 cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, real* out,
@@ -867,6 +875,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx, nblk, blk, nb
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
     cdef real* pt
+    cdef const real* src
     cdef real* pan = NULL
     cdef Py_ssize_t* lin = NULL
     cdef Lanes ln
@@ -889,8 +898,14 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     cw = p.Wo - x0
     if cw > p.CW:
         cw = p.CW
-    _conv_gather(p, x + (n * p.C + g * p.Cg) * p.D * p.H * p.W, buf, line, tabz, taby, tabx,
-                 z, y0, rows, x0, cw)
+    if p.wouter == 3:
+        # a 1x1 layer over one row, no padding: the input's row is the gathered row (the
+        # planes W apart, see plan() in pyconv/_conv.py)
+        src = x + (n * p.C + g * p.Cg) * p.W + x0
+    else:
+        _conv_gather(p, x + (n * p.C + g * p.Cg) * p.D * p.H * p.W, buf, line, tabz, taby,
+                     tabx, z, y0, rows, x0, cw)
+        src = buf
     ln.rows = rows
     ln.cw = cw
     ln.Wph = p.Wph
@@ -915,7 +930,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
         # planner's blocks fit; see _conv_run), else (_mk3 only) in the output
         nb = _lanes_per_tile(p.mr, sizeof(real))
         nblk = _task_blocks(p, nb)
-        if p.wouter == 2:
+        if p.wouter >= 2:
             # packed panels (1x1 layers, see PANEL_TILES in pyconv/_conv.py): each chunk of
             # taps of every block of lanes copied into one run before the tiles read it,
             # the taps then lin[t] = t nb apart
@@ -928,8 +943,10 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
             kn = p.K - k0
             if kn > p.Kc:
                 kn = p.Kc
-            if p.wouter == 2:
-                _pack_panels(buf, offs + k0, kn, nb, nblk, pan)
+            if p.wouter >= 2:
+                # (from the input: its valid lanes only, the rest zeros)
+                _pack_panels(src, offs + k0, kn, nb, nblk,
+                             nlanes if p.wouter == 3 else nblk * nb, pan)
             for tile in range(t0, t1):
                 oc = tile * p.mr
                 mv = p.Og - oc
@@ -944,7 +961,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     _lanes_at(&ln, lr, lx, nb)
                     if not (lx >= cw and lx + nb <= p.Wph):
                         pt = NULL if part == NULL else part + blk * p.mr * nb
-                        if p.wouter == 2:
+                        if p.wouter >= 2:
                             # this block's panel: its chunk of taps nb lanes apart
                             _mkv(ob + oc * p.so_c, p.so_c, mv, p.mr, &ln,
                                  pan + (blk - (tile - t0) * nblk) * kn * nb, lin,
@@ -1028,7 +1045,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
         part_len = part_len * _task_blocks(p, nb)
         if p.mr == CONV_MR and part_len * <Py_ssize_t>sizeof(real) > WOUTER_PART_BYTES:
             part_len = 0
-        if p.wouter == 2:
+        if p.wouter >= 2:
             # + the panels of a chunk of taps of every block of lanes, and their tap offsets
             part_len = _panel_at(p, nb, _task_blocks(p, nb)) + _lin_len(p, sizeof(real)) \
                 + p.Kc * nb * _task_blocks(p, nb)

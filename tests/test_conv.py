@@ -510,62 +510,76 @@ def test_channel_vector_tile_long_sums_strided_out(tile_kernel, dtype, rng):
     check_conv(1, x1, rng.standard_normal((64, 8, 5)).astype(dtype), stride=3, dilation=2)
 
 
-def _planned_geom(x, w, groups=1, stride=1, nthreads=1):
-    """The plan's geom tuple for a conv2d of x with w (no padding, no dilation)."""
+def _planned_geom(x, w, groups=1, stride=1, nthreads=1, padding=0):
+    """The plan's geom tuple for a conv2d or conv3d of x with w (no dilation), for the
+    shapes pyconv.nn gives the driver (a 1x1 layer of stride 1 without padding: one row)."""
     from pyconv import _conv
-    N, C, H, W = x.shape
-    O, _, kh, kw = w.shape
-    Ho, Wo = (H - kh) // stride + 1, (W - kw) // stride + 1
-    geom, _ = _conv.plan((N, C, 1, H, W), (N, O, 1, Ho, Wo), groups, (1, kh, kw),
-                         (1, stride, stride), (1, 1, 1), 0, x.dtype.itemsize, nthreads,
-                         _conv.MC, _conv.MP)
+    shape5 = x.shape if x.ndim == 5 else x.shape[:2] + (1,) + x.shape[2:]
+    kshape = w.shape[2:] if x.ndim == 5 else (1,) + w.shape[2:]
+    if max(kshape) == 1 and stride == 1 and padding == 0:
+        shape5 = shape5[:2] + (1, 1, math.prod(shape5[2:]))
+    osize = tuple(1 if n == 1 and x.ndim == 4 and i == 0 else
+                  (n + 2 * padding - k) // stride + 1
+                  for i, (n, k) in enumerate(zip(shape5[2:], kshape)))
+    step = (1, stride, stride) if x.ndim == 4 else (stride,) * 3
+    geom, _ = _conv.plan(shape5, (x.shape[0], w.shape[0]) + osize, groups, kshape, step,
+                         (1, 1, 1), padding, x.dtype.itemsize, nthreads, _conv.MC, _conv.MP)
     return geom
 
 
-@pytest.mark.parametrize("O, groups, stride, hw", [
-    (90, 1, 1, (9, 23)),        # 32-channel tiles, a remainder tile, lanes across rows
-    (80, 1, 2, (13, 11)),       # 16-channel pair tiles (float32), a strided 1x1
-    (96, 3, 1, (2, 1030)),      # groups; rows wider than a column block (several blocks)
+@pytest.mark.parametrize("O, groups, stride, pad, hw, wouter", [
+    # 32-channel tiles, a remainder tile, lanes across rows: from the input / gathered
+    (90, 1, 1, 0, (9, 23), 3),
+    (90, 1, 1, 1, (9, 23), 2),
+    (80, 1, 2, 0, (13, 11), 2),     # 16-channel pair tiles (float32), a strided 1x1
+    (96, 3, 1, 0, (3, 40), 3),      # groups, from the input
+    (96, 3, 1, 1, (2, 1030), 2),    # rows wider than a column block (several blocks)
+    (96, 3, 1, 0, (2, 1030), 3),    # the same from the input: a row of column blocks
+    (64, 1, 1, 0, (4, 5, 7), 3),    # conv3d, from the input
 ])
-def test_pointwise_panels(monkeypatch, O, groups, stride, hw, dtype, rng):
-    """1x1 layers whose channel-vector tiles read packed panels (the plan's wouter 2: each
-    chunk of taps of every block of lanes copied into one run first), forced on for any
-    number of tiles; with many taps (several chunks), bias, an ``out=`` view with strides;
-    against the references, and 1 vs 2 threads bit for bit."""
+def test_pointwise_panels(monkeypatch, O, groups, stride, pad, hw, wouter, dtype, rng):
+    """1x1 layers whose channel-vector tiles read packed panels (each chunk of taps of
+    every block of lanes copied into one run first): from gathered rows (the plan's wouter
+    2) or, with no padding, stride 1 and one column block, straight from the input (3);
+    forced on for any number of tiles; with many taps (several chunks), bias, an ``out=``
+    view with strides; against the references, and 1 vs 2 threads bit for bit."""
     from pyconv import _conv
     from pyconv._kernels import kernels
     monkeypatch.setattr(_conv, "MC", kernels.conv_mc()[0])
     monkeypatch.setattr(_conv, "MP", kernels.conv_mc()[3])
     monkeypatch.setattr(_conv, "PANEL_TILES", 1)
-    C = 40 * groups if hw[1] > 1000 else 136
+    C = (40 if hw[-1] > 1000 else 136) * groups
     x = rng.uniform(-1, 1, (2, C) + hw).astype(dtype)
-    w = rng.standard_normal((O, C // groups, 1, 1)).astype(dtype)
+    w = rng.standard_normal((O, C // groups) + (1,) * len(hw)).astype(dtype)
     b = rng.standard_normal(O).astype(dtype)
     for nthreads in (1, 2):
-        geom = _planned_geom(x, w, groups, stride, nthreads)
-        assert geom[-1] == 2, geom
-    if hw[1] < 1000:
+        geom = _planned_geom(x, w, groups, stride, nthreads, pad)
+        assert geom[-1] == wouter, geom
+    if hw[-1] < 1000:
         assert geom[13] < geom[12], geom        # several chunks of taps
     else:
         assert geom[27] > 1, geom               # several column blocks
-    expect = check_conv(2, x, w, b, stride=stride, groups=groups)
+    kw = dict(stride=stride, groups=groups, padding=pad)
+    expect = check_conv(len(hw), x, w, b, **kw)
     big = np.full((2, 2 * O) + expect.shape[2:], np.nan, dtype)
     view = big[:, 1::2]
-    pyconv.conv2d(x, w, b, stride=stride, groups=groups, out=view, num_threads=2)
+    CONV[len(hw)](x, w, b, out=view, num_threads=2, **kw)
     np.testing.assert_array_equal(view, expect)
     assert np.isnan(big[:, ::2]).all()
-    np.testing.assert_array_equal(
-        pyconv.conv2d(x, w, b, stride=stride, groups=groups, num_threads=1), expect)
+    np.testing.assert_array_equal(CONV[len(hw)](x, w, b, num_threads=1, **kw), expect)
 
 
 def test_pointwise_panels_planned():
     """The planner's choice: panels for 1x1 layers of PANEL_TILES or more channel-vector
-    tiles per task (where the AVX-512 module runs them), never for larger kernels."""
+    tiles per task (where the AVX-512 module runs them), packed from the input where it is
+    read in place, never for larger kernels."""
     from pyconv import _conv
     if not _conv.MC:
         pytest.skip("the channel-vector tiles are not used by this kernel module")
     f = np.float32
-    assert _planned_geom(np.zeros((8, 256, 28, 28), f), np.zeros((256, 256, 1, 1), f))[-1] == 2
+    x, w = np.zeros((8, 256, 28, 28), f), np.zeros((256, 256, 1, 1), f)
+    assert _planned_geom(x, w)[-1] == 3
+    assert _planned_geom(x, w, padding=1)[-1] == 2
     assert _planned_geom(np.zeros((8, 256, 28, 28), f), np.zeros((32, 256, 1, 1), f))[-1] == 1
     assert _planned_geom(np.zeros((8, 256, 28, 28), f), np.zeros((256, 256, 3, 3), f))[-1] == 1
 
