@@ -1024,13 +1024,16 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
     cdef Py_ssize_t nb
     cdef real* scratch = NULL
     cdef void* sblock = NULL
+    cdef char* zeroed = NULL
+    cdef int tid
     ntasks = p.N * p.G * p.Do * p.nrb * p.ncb * p.noc
     if ntasks <= 0:
         return 0
     if num_threads > ntasks:
         num_threads = <int>ntasks
-    # each thread's scratch starts on its own 64-byte line; calloc: the lanes a micro-tile
-    # reads past the gathered rows (padding lanes, never stored) are initialised memory.
+    # each thread's scratch starts on its own 64-byte line; its gather buffer is zeroed
+    # (by the thread, at its first task): the lanes a micro-tile reads past the gathered
+    # rows (padding lanes, never stored) are then initialised memory.
     # Then, from a 64-byte boundary, the partial sums _mk3 keeps between chunks of taps (its
     # part): of one block of lanes for every channel tile of a task, or in the
     # channel-tiles-outside order of every block of lanes
@@ -1050,8 +1053,11 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
             part_len = _panel_at(p, nb, _task_blocks(p, nb)) + _lin_len(p, sizeof(real)) \
                 + p.Kc * nb * _task_blocks(p, nb)
     per = part_at + part_len
-    scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), True, &sblock)
-    if scratch == NULL:
+    scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), False, &sblock)
+    zeroed = <char*>calloc(num_threads, 1)
+    if scratch == NULL or zeroed == NULL:
+        free(sblock)
+        free(zeroed)
         raise MemoryError("pyconv: cannot allocate the convolution scratch space")
     # rounds with a signal check between them, as in _correlate_tiled; a task computes
     # R rows x CW columns of Og / noc output channels, K multiply-adds each
@@ -1065,16 +1071,22 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
         with nogil:
             for task in prange(t0, t1, schedule='dynamic', chunksize=chunk,
                                num_threads=num_threads, use_threads_if=num_threads > 1):
+                tid = omp_get_thread_num()
+                if not zeroed[tid]:
+                    # a thread's gather buffer zeroed by the thread, before its first task:
+                    # the partial sums and panels are written before they are read
+                    memset(scratch + tid * per, 0, part_at * sizeof(real))
+                    zeroed[tid] = 1
                 _conv_task(p, task, x, out, wpack, bias, offs, tabz, taby, tabx,
-                           scratch + omp_get_thread_num() * per,
-                           scratch + omp_get_thread_num() * per + p.buf_len,
-                           scratch + omp_get_thread_num() * per + part_at
-                           if part_len > 0 else NULL)
+                           scratch + tid * per, scratch + tid * per + p.buf_len,
+                           scratch + tid * per + part_at if part_len > 0 else NULL)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(sblock)
+            free(zeroed)
             return -1
     free(sblock)
+    free(zeroed)
     return 0
 
 

@@ -4,7 +4,7 @@
 # do arithmetic, release the GIL and never raise except MemoryError for their scratch space.
 
 from libc.stdlib cimport malloc, calloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from libc.stdint cimport uint32_t, uint64_t
 from libc.math cimport sqrt, sqrtf
 from cpython.exc cimport PyErr_CheckSignals
