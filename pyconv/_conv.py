@@ -57,8 +57,9 @@ COL_BLOCK = 512
 #: a 1x1 layer whose tasks have this many channel-vector tiles or more packs its input as
 #: panels (each block of lanes' chunk of taps in one run) before the tiles read it: one
 #: stream of whole cache lines where the planes would be a chunk of taps' worth of streams.
-#: The copy is paid once per chunk and saved by every tile; measured +10% with 8 tiles, +4%
-#: with 5, -4% with 4 and -16% with one (256 -> 256 channels, 28 x 28, one thread)
+#: The copy is paid once per chunk and saved by every tile: measured 9% faster with 8
+#: tiles, 4.5% with 5, 4% slower with 4 and 16% with one (256 input channels, 28 x 28,
+#: one thread; benchmarks/RESULTS.md)
 PANEL_TILES = 5
 
 

@@ -109,7 +109,8 @@ ctypedef struct ConvPlan:
     int wouter                        # 1: loop channel tiles outside lane blocks (_mkc
                                       # always; _mk3 when the weights of a tap chunk
                                       # outweigh its input rows); 2: the same order, the
-                                      # channel-vector tiles reading packed panels
+                                      # channel-vector tiles reading packed panels; 3: the
+                                      # same, the panels packed from the input (no gather)
 
 
 cdef struct Lanes:
