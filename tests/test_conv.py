@@ -432,17 +432,27 @@ def tile_kernel(request, monkeypatch):
     return request.param
 
 
+def _planned_geom(x, w, groups=1, stride=1, nthreads=1, padding=0, dilation=1):
+    """The plan's geom tuple for a conv2d or conv3d of x with w, for the shapes pyconv.nn
+    gives the driver (a 1x1 layer of stride 1 without padding: one row)."""
+    from pyconv import _conv
+    nd = x.ndim - 2
+    ext = (1,) * (3 - nd)                       # the depth axis of a conv2d
+    shape5 = x.shape[:2] + ext + x.shape[2:]
+    kshape = ext + w.shape[2:]
+    if max(kshape) == 1 and stride == 1 and padding == 0:
+        shape5 = shape5[:2] + (1, 1, math.prod(shape5[2:]))
+    osize = ext + tuple((n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+                        for n, k in zip(shape5[5 - nd:], kshape[3 - nd:]))
+    geom, _ = _conv.plan(shape5, (x.shape[0], w.shape[0]) + osize, groups, kshape,
+                         ext + (stride,) * nd, ext + (dilation,) * nd, padding,
+                         x.dtype.itemsize, nthreads, _conv.MC, _conv.MP)
+    return geom
+
+
 def _planned_tile(x, w, groups=1, stride=1, dilation=1):
     """The micro-kernel tile the planner picks for a conv2d of x with w (no padding)."""
-    from pyconv import _conv
-    N, C, H, W = x.shape
-    O, _, kh, kw = w.shape
-    Ho = (H - dilation * (kh - 1) - 1) // stride + 1
-    Wo = (W - dilation * (kw - 1) - 1) // stride + 1
-    geom, _ = _conv.plan((N, C, 1, H, W), (N, O, 1, Ho, Wo), groups, (1, kh, kw),
-                         (1, stride, stride), (1, dilation, dilation), 0, x.dtype.itemsize, 1,
-                         _conv.MC, _conv.MP)
-    return geom[-2]
+    return _planned_geom(x, w, groups, stride, dilation=dilation)[-2]
 
 
 @pytest.mark.parametrize("O, groups, hw, kw, tiles", [
@@ -508,23 +518,6 @@ def test_channel_vector_tile_long_sums_strided_out(tile_kernel, dtype, rng):
     check_conv(3, x3, rng.standard_normal((16, 4, 3, 3, 3)).astype(dtype), padding=1)
     x1 = rng.uniform(-1, 1, (3, 8, 50)).astype(dtype)
     check_conv(1, x1, rng.standard_normal((64, 8, 5)).astype(dtype), stride=3, dilation=2)
-
-
-def _planned_geom(x, w, groups=1, stride=1, nthreads=1, padding=0):
-    """The plan's geom tuple for a conv2d or conv3d of x with w (no dilation), for the
-    shapes pyconv.nn gives the driver (a 1x1 layer of stride 1 without padding: one row)."""
-    from pyconv import _conv
-    shape5 = x.shape if x.ndim == 5 else x.shape[:2] + (1,) + x.shape[2:]
-    kshape = w.shape[2:] if x.ndim == 5 else (1,) + w.shape[2:]
-    if max(kshape) == 1 and stride == 1 and padding == 0:
-        shape5 = shape5[:2] + (1, 1, math.prod(shape5[2:]))
-    osize = tuple(1 if n == 1 and x.ndim == 4 and i == 0 else
-                  (n + 2 * padding - k) // stride + 1
-                  for i, (n, k) in enumerate(zip(shape5[2:], kshape)))
-    step = (1, stride, stride) if x.ndim == 4 else (stride,) * 3
-    geom, _ = _conv.plan(shape5, (x.shape[0], w.shape[0]) + osize, groups, kshape, step,
-                         (1, 1, 1), padding, x.dtype.itemsize, nthreads, _conv.MC, _conv.MP)
-    return geom
 
 
 @pytest.mark.parametrize("O, groups, stride, pad, hw, wouter", [
