@@ -389,39 +389,45 @@ cdef extern from *:
         for (i = 0; i < PYCONV_MC; i++) { LANES(PYCONV_MKC_SAVE) } \
     }
     #if defined(__AVX512F__)
-    /* the same sums written with AVX-512 intrinsics: 24 named accumulators */
+    /* the same sums written with AVX-512 intrinsics: 24 named accumulators.  The body is
+       shared with the pair tile (pyconv_mkp_f below), which differs only in its broadcast:
+       PYCONV_F_X(j), defined before each function, sets x from the input xp for the j-th
+       pair of accumulators */
     #include <immintrin.h>
     #define PYCONV_MKC_F_DECL(j) __m512 a##j##l, a##j##h;
-    #define PYCONV_MKC_F_FIRST(j) x = _mm512_set1_ps(xp[j]); \
+    #define PYCONV_MKC_F_FIRST(j) PYCONV_F_X(j) \
         a##j##l = _mm512_mul_ps(x, wl); a##j##h = _mm512_mul_ps(x, wh);
-    #define PYCONV_MKC_F_CONT(j) x = _mm512_set1_ps(xp[j]); \
+    #define PYCONV_MKC_F_CONT(j) PYCONV_F_X(j) \
         a##j##l = _mm512_fmadd_ps(x, wl, _mm512_loadu_ps(part + j * 32)); \
         a##j##h = _mm512_fmadd_ps(x, wh, _mm512_loadu_ps(part + j * 32 + 16));
-    #define PYCONV_MKC_F_STEP(j) x = _mm512_set1_ps(xp[j]); \
+    #define PYCONV_MKC_F_STEP(j) PYCONV_F_X(j) \
         a##j##l = _mm512_fmadd_ps(x, wl, a##j##l); a##j##h = _mm512_fmadd_ps(x, wh, a##j##h);
     #define PYCONV_MKC_F_SAVE(j) _mm512_storeu_ps(part + j * 32, a##j##l); \
         _mm512_storeu_ps(part + j * 32 + 16, a##j##h);
+    #define PYCONV_F_TILE_BODY { \
+        PYCONV_LANES12(PYCONV_MKC_F_DECL) \
+        __m512 wl = _mm512_loadu_ps(wp), wh = _mm512_loadu_ps(wp + 16), x; \
+        const float* xp = xb + offs[0]; \
+        Py_ssize_t t; \
+        if (first) { \
+            PYCONV_LANES12(PYCONV_MKC_F_FIRST) \
+        } else { \
+            PYCONV_LANES12(PYCONV_MKC_F_CONT) \
+        } \
+        for (t = 1; t < K; t++) { \
+            xp = xb + offs[t]; \
+            wl = _mm512_loadu_ps(wp + 32 * t); \
+            wh = _mm512_loadu_ps(wp + 32 * t + 16); \
+            PYCONV_LANES12(PYCONV_MKC_F_STEP) \
+        } \
+        PYCONV_LANES12(PYCONV_MKC_F_SAVE) \
+    }
+    #define PYCONV_F_X(j) x = _mm512_set1_ps(xp[j]);
     static void pyconv_mkc_f(float* restrict part, const float* restrict xb,
                              const Py_ssize_t* restrict offs, const float* restrict wp,
                              Py_ssize_t K, int first)
-    {
-        PYCONV_LANES12(PYCONV_MKC_F_DECL)
-        __m512 wl = _mm512_loadu_ps(wp), wh = _mm512_loadu_ps(wp + 16), x;
-        const float* xp = xb + offs[0];
-        Py_ssize_t t;
-        if (first) {
-            PYCONV_LANES12(PYCONV_MKC_F_FIRST)
-        } else {
-            PYCONV_LANES12(PYCONV_MKC_F_CONT)
-        }
-        for (t = 1; t < K; t++) {
-            xp = xb + offs[t];
-            wl = _mm512_loadu_ps(wp + 32 * t);
-            wh = _mm512_loadu_ps(wp + 32 * t + 16);
-            PYCONV_LANES12(PYCONV_MKC_F_STEP)
-        }
-        PYCONV_LANES12(PYCONV_MKC_F_SAVE)
-    }
+    PYCONV_F_TILE_BODY
+    #undef PYCONV_F_X
     /* o[i * so_c + j] = part[j * 32 + i] + bias[i] (bias may be NULL) for the tile's
        channels i < mv and its 12 lanes j: per 16 channels one 16 x 16 transpose in
        registers (the lanes 12-15 zero), the lanes of a channel one masked store; 1 is
@@ -478,37 +484,13 @@ cdef extern from *:
        element 2k + e of the product holds channel 8h + k at lane 2p + e:
        part[32 p + 16 h + 2 k + e].  24 accumulators, 12 broadcasts and 2 weight loads per
        24 multiply-adds: the 16-channel layers get the loads of the 32-channel tile. */
-    #define PYCONV_P_DECL(p) __m512 a##p##l, a##p##h;
-    #define PYCONV_P_X(p) { double d_; memcpy(&d_, xp + 2 * p, sizeof d_); \
+    #define PYCONV_F_X(p) { double d_; memcpy(&d_, xp + 2 * p, sizeof d_); \
         x = _mm512_castpd_ps(_mm512_set1_pd(d_)); }
-    #define PYCONV_P_FIRST(p) PYCONV_P_X(p) \
-        a##p##l = _mm512_mul_ps(x, wl); a##p##h = _mm512_mul_ps(x, wh);
-    #define PYCONV_P_CONT(p) PYCONV_P_X(p) \
-        a##p##l = _mm512_fmadd_ps(x, wl, _mm512_loadu_ps(part + p * 32)); \
-        a##p##h = _mm512_fmadd_ps(x, wh, _mm512_loadu_ps(part + p * 32 + 16));
-    #define PYCONV_P_STEP(p) PYCONV_P_X(p) \
-        a##p##l = _mm512_fmadd_ps(x, wl, a##p##l); a##p##h = _mm512_fmadd_ps(x, wh, a##p##h);
     static void pyconv_mkp_f(float* restrict part, const float* restrict xb,
                              const Py_ssize_t* restrict offs, const float* restrict wp,
                              Py_ssize_t K, int first)
-    {
-        PYCONV_LANES12(PYCONV_P_DECL)
-        __m512 wl = _mm512_loadu_ps(wp), wh = _mm512_loadu_ps(wp + 16), x;
-        const float* xp = xb + offs[0];
-        Py_ssize_t t;
-        if (first) {
-            PYCONV_LANES12(PYCONV_P_FIRST)
-        } else {
-            PYCONV_LANES12(PYCONV_P_CONT)
-        }
-        for (t = 1; t < K; t++) {
-            xp = xb + offs[t];
-            wl = _mm512_loadu_ps(wp + 32 * t);
-            wh = _mm512_loadu_ps(wp + 32 * t + 16);
-            PYCONV_LANES12(PYCONV_P_STEP)
-        }
-        PYCONV_LANES12(PYCONV_MKC_F_SAVE)
-    }
+    PYCONV_F_TILE_BODY
+    #undef PYCONV_F_X
     /* columns c[k] of the 8 x 8 matrix of doubles r[0..7] (in place) */
     static inline void pyconv_transpose8_pd(__m512d* r)
     {
