@@ -373,10 +373,18 @@ def _combined_phases(x5, wc, b, geo, axes, res, num_threads):
     per_image = O * P * math.prod(U) * res.dtype.itemsize
     if per_image > COMBINED_MAX_BYTES:
         return False
-    # (O, Cg, kz, ky, kx) -> (O * P, Cg, Tz, Ty, Tx), phase index p = (pz * sy + py) * sx + px
-    subs = [wc[:, :, list(az[1])][:, :, :, list(ay[1])][..., list(axx[1])]
-            for az in axes[0] for ay in axes[1] for axx in axes[2]]
-    wp = np.ascontiguousarray(np.stack(subs, axis=1)).reshape((O * P,) + subs[0].shape[1:])
+    # (O, Cg, kz, ky, kx) -> (O * P, Cg, Tz, Ty, Tx), phase index p = (pz * sy + py) * sx + px:
+    # one take along the flattened (Cg, kz, ky, kx) axis (NumPy's copies of small strided
+    # blocks cost 5x as much here)
+    kz, ky, kx = wc.shape[2:]
+    taps = np.array([[(jz * ky + jy) * kx + jx
+                      for jz in az[1] for jy in ay[1] for jx in axx[1]]
+                     for az in axes[0] for ay in axes[1] for axx in axes[2]], dtype=np.intp)
+    Cg = wc.shape[1]
+    pick = (np.arange(Cg, dtype=np.intp)[None, :, None] * (kz * ky * kx)
+            + taps[:, None, :]).ravel()
+    wp = np.take(np.ascontiguousarray(wc).reshape(O, -1), pick, axis=1).reshape(
+        (O * P, Cg, len(axes[0][0][1]), len(axes[1][0][1]), len(axes[2][0][1])))
     bp = None if b is None else np.repeat(b, P)
     nb = max(1, min(N, COMBINED_MAX_BYTES // per_image))
     sz, sy, sx = (g[0] for g in geo)
