@@ -278,10 +278,12 @@ def run(x5, w5, bias, stride, dilation, pads, mode, groups, num_threads, dest=No
     return _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads)
 
 
-def run_phase(x5, w5, bias, dilation, starts, dest, num_threads):
+def run_phase(x5, w5, bias, dilation, starts, dest, num_threads, windows=None):
     """Stride-1 correlation of x5 with w5 at the given dilation into ``dest`` (any strides):
     dest[..., q] = bias + sum_k w[k] x[q + start + k*dilation] per axis, zeros outside x.
-    The building block of the transposed convolution's phase decomposition."""
+    The building block of the transposed convolution's phase decomposition.  windows: None,
+    or per output channel (O, 4) the planes [zlo, zhi) and rows [ylo, yhi) of dest that are
+    needed; outputs outside may be left unwritten (see _tile_windows)."""
     C = x5.shape[1]
     kshape = w5.shape[2:]
     osize = dest.shape[2:]
@@ -292,15 +294,32 @@ def run_phase(x5, w5, bias, dilation, starts, dest, num_threads):
     nthreads = effective_num_threads(num_threads, work=work)
     tables, steps, dils, ox = _tables(x5, kshape, (1, 1, 1), dilation, starts, osize,
                                       _CONSTANT)
-    return _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads)
+    return _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows)
 
 
-def _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads):
+def _tile_windows(windows, groups, mr):
+    """Per channel tile of a group (mr channels; a group's last tile may be short), the
+    smallest planes and rows window [zlo, zhi, ylo, yhi) holding the windows of all the
+    channels it stands for in every group: the kernel's ``windows``."""
+    w = np.asarray(windows, dtype=np.intp).reshape(groups, -1, 4)
+    Og = w.shape[1]
+    nt = -(-Og // mr)
+    w = np.concatenate([w, np.repeat(w[:, -1:], nt * mr - Og, axis=1)], axis=1)
+    w = w.reshape(groups, nt, mr, 4)
+    res = np.empty((nt, 4), dtype=np.intp)
+    res[:, 0::2] = w[..., 0::2].min(axis=(0, 2))
+    res[:, 1::2] = w[..., 1::2].max(axis=(0, 2))
+    return res.ravel()
+
+
+def _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows=None):
     """Plan, pack the weights and run the kernel into dest (shape (N, O, Do, Ho, Wo))."""
     geom, offs = plan(x5.shape, dest.shape, groups, tuple(w5.shape[2:]), steps, dils, ox,
                       x5.dtype.itemsize, nthreads, MC, MP)
     wpack = pack_weights(w5, groups, geom[-2], nthreads)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64
-    fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads)
+    if windows is not None:
+        windows = _tile_windows(windows, groups, geom[-2])
+    fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads, windows)
     return dest

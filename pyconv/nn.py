@@ -342,9 +342,11 @@ def _combined_phases(x5, wc, b, geo, axes, res, num_threads):
     """The stride phases of a transposed convolution as one stride-1 correlation: when, along
     every axis, each of the s phases has the same number of taps at the same input step, the
     phases differ only by where their window starts, so phase p's output q is the combined
-    output u = q + shift_p of a correlation with O * P channels (channel o * P + p holds
-    phase p's taps of output channel o) over the window starting at the smallest start.  One
-    gather of the input and one correlation instead of P, with contiguous stores; then each
+    output u = q + shift_p of a correlation with O * P channels (channel p * O + o, or with
+    groups o * P + p, holds phase p's taps of output channel o) over the window starting at
+    the smallest start.  One gather of the input and one correlation instead of P, with
+    contiguous stores; each channel tile skips the planes and rows its phases do not use
+    (the combined grid has up to s - 1 more per axis than a phase's outputs); then each
     phase's outputs are copied into their strided places in ``res``.  Each output sums the
     same taps in the same order as on the phase-by-phase path (float64 phases of one or two
     output channels per group, which that path runs through the one-channel micro-kernel,
@@ -381,11 +383,16 @@ def _combined_phases(x5, wc, b, geo, axes, res, num_threads):
                       for jz in az[1] for jy in ay[1] for jx in axx[1]]
                      for az in axes[0] for ay in axes[1] for axx in axes[2]], dtype=np.intp)
     Cg = wc.shape[1]
+    # phase-major channels where there is one group (a 32-channel tile then holds few
+    # phases, so its window is narrow); within each group otherwise
+    pmajor = x5.shape[1] == Cg
     pick = (np.arange(Cg, dtype=np.intp)[None, :, None] * (kz * ky * kx)
-            + taps[:, None, :]).ravel()
-    wp = np.take(np.ascontiguousarray(wc).reshape(O, -1), pick, axis=1).reshape(
-        (O * P, Cg, len(axes[0][0][1]), len(axes[1][0][1]), len(axes[2][0][1])))
-    bp = None if b is None else np.repeat(b, P)
+            + taps[:, None, :]).reshape(P, -1)
+    wp = np.take(np.ascontiguousarray(wc).reshape(O, -1), pick, axis=1)    # (O, P, Cg T)
+    if pmajor:
+        wp = np.ascontiguousarray(wp.swapaxes(0, 1))
+    wp = wp.reshape((O * P, Cg, len(axes[0][0][1]), len(axes[1][0][1]), len(axes[2][0][1])))
+    bp = None if b is None else np.tile(b, P) if pmajor else np.repeat(b, P)
     nb = max(1, min(N, COMBINED_MAX_BYTES // per_image))
     sz, sy, sx = (g[0] for g in geo)
     # where each phase's outputs go: (first index, shift, count) per axis, phase order
@@ -395,13 +402,21 @@ def _combined_phases(x5, wc, b, geo, axes, res, num_threads):
                       for ix, axx in enumerate(axes[2])], dtype=np.intp)
     # the phases into their strided places, threaded, plane by plane (one thread copies at
     # about 1 sample per ns: a tenth of the correlation's time)
+    # the planes and rows of the combined grid each channel's phase uses: the kernel skips
+    # what none of a tile's channels needs (never read by the placing)
+    win = place[:, [1, 2, 4, 5]].copy()
+    win[:, 1] += win[:, 0]
+    win[:, 3] += win[:, 2]
+    win = np.repeat(win, O, axis=0) if pmajor else np.tile(win, (O, 1))
     put = kernels.place_phases_f32 if res.dtype == np.float32 else kernels.place_phases_f64
     nt = effective_num_threads(num_threads, work=res[:nb].size)
     for n0 in range(0, N, nb):
         n1 = min(N, n0 + nb)
         r = _scratch((n1 - n0, O * P) + tuple(U), res.dtype)
-        _conv.run_phase(x5[n0:n1], wp, bp, tuple(steps), tuple(starts), r, num_threads)
-        put(r.reshape((n1 - n0, O, P) + tuple(U)), res[n0:n1], place, sz, sy, sx, nt)
+        _conv.run_phase(x5[n0:n1], wp, bp, tuple(steps), tuple(starts), r, num_threads,
+                        windows=win)
+        put(r.reshape((n1 - n0,) + ((P, O) if pmajor else (O, P)) + tuple(U)), res[n0:n1],
+            place, sz, sy, sx, nt, pmajor)
     return True
 
 

@@ -111,6 +111,11 @@ ctypedef struct ConvPlan:
                                       # outweigh its input rows); 2: the same order, the
                                       # channel-vector tiles reading packed panels; 3: the
                                       # same, the panels packed from the input (no gather)
+    const Py_ssize_t* win             # NULL, or per channel tile of a group (channel-tiles-
+                                      # outside order only) the output planes [win[4t],
+                                      # win[4t+1]) and rows [win[4t+2], win[4t+3]) it must
+                                      # compute: its blocks of lanes wholly outside are
+                                      # skipped (those outputs are left unwritten)
 
 
 cdef struct Lanes:
@@ -860,6 +865,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                             real* part) noexcept nogil:
     cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile
     cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx, nblk, blk, nb
+    cdef Py_ssize_t la, lb, ya, yb
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
     cdef real* pt
     cdef const real* src
@@ -940,13 +946,29 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                 if mv > p.mr:
                     mv = p.mr
                 bp = NULL if bias == NULL else bias + g * p.Og + oc
+                # the tile's window (all lanes without one): the lanes of its rows
+                la = 0
+                lb = nlanes
+                if p.win != NULL:
+                    if z < p.win[4 * tile] or z >= p.win[4 * tile + 1]:
+                        continue
+                    ya = p.win[4 * tile + 2] - y0
+                    yb = p.win[4 * tile + 3] - y0
+                    if ya < 0:
+                        ya = 0
+                    if yb > rows:
+                        yb = rows
+                    if yb <= ya:
+                        continue
+                    la = ya * p.Wph
+                    lb = (yb - 1) * p.Wph + cw
                 l0 = 0
                 lr = 0
                 lx = 0
                 blk = (tile - t0) * nblk
                 while l0 < nlanes:
                     _lanes_at(&ln, lr, lx, nb)
-                    if not (lx >= cw and lx + nb <= p.Wph):
+                    if not (lx >= cw and lx + nb <= p.Wph) and l0 + nb > la and l0 < lb:
                         pt = NULL if part == NULL else part + blk * p.mr * nb
                         if p.wouter >= 2:
                             # this block's panel: its chunk of taps nb lanes apart
@@ -1077,10 +1099,15 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
     return 0
 
 
-cdef int _plan_from(ConvPlan* p, tuple geom) except -1:
+cdef int _plan_from(ConvPlan* p, tuple geom, const Py_ssize_t[::1] windows) except -1:
     (p.N, p.C, p.D, p.H, p.W, p.O, p.Do, p.Ho, p.Wo, p.G, p.Cg, p.Og, p.K, p.Kc,
      p.KD, p.KH, p.KW, p.sd, p.sh, p.sw, p.dd, p.dh, p.dw, p.ox, p.R, p.nrb, p.CW, p.ncb,
      p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.mr, p.wouter) = geom
+    p.win = NULL
+    if windows is not None:
+        if p.mr < 1 or windows.shape[0] != 4 * ((p.Og + p.mr - 1) // p.mr):
+            raise ValueError("conv: windows must hold 4 numbers per channel tile of a group")
+        p.win = &windows[0]
     return 0
 
 
@@ -1161,10 +1188,11 @@ def conv_mr():
 def conv_f32(const float[:, :, :, :, ::1] x, float[:, :, :, :, :] out,
              const float[::1] wpack, const float[::1] bias, const Py_ssize_t[::1] offs,
              const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
-             const Py_ssize_t[::1] tabx, tuple geom, int num_threads):
+             const Py_ssize_t[::1] tabx, tuple geom, int num_threads,
+             const Py_ssize_t[::1] windows=None):
     """float32 version of :func:`conv_f64`."""
     cdef ConvPlan p
-    _plan_from(&p, geom)
+    _plan_from(&p, geom, windows)
     p.so_n = out.strides[0] // 4
     p.so_c = out.strides[1] // 4
     p.so_z = out.strides[2] // 4
@@ -1181,18 +1209,22 @@ def conv_f32(const float[:, :, :, :, ::1] x, float[:, :, :, :, :] out,
 def conv_f64(const double[:, :, :, :, ::1] x, double[:, :, :, :, :] out,
              const double[::1] wpack, const double[::1] bias, const Py_ssize_t[::1] offs,
              const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
-             const Py_ssize_t[::1] tabx, tuple geom, int num_threads):
+             const Py_ssize_t[::1] tabx, tuple geom, int num_threads,
+             const Py_ssize_t[::1] windows=None):
     """Convolution of x (N, C, D, H, W) into out (N, O, Do, Ho, Wo), any output strides.
 
     geom is the plan tuple built by pyconv._conv (sizes, strides, dilations, tiling); wpack the
     weights packed per group and channel tile (tap-major, mr channels innermost for mr =
     CONV_MR or CONV_MC, each of CONV_MP channels twice for the pair tile, one channel's taps
     contiguous for mr=1); bias empty or (O,); offs[t] the offset of tap t in the gathered
-    rows; tabz/taby/tabx map padded coordinates to input indices (-1: zero).
+    rows; tabz/taby/tabx map padded coordinates to input indices (-1: zero); windows None,
+    or per channel tile of a group (geom's mr channels) its output planes [zlo, zhi) and rows
+    [ylo, yhi): in the channel-tiles-outside order a tile skips the blocks of lanes wholly
+    outside them, and those outputs are left unwritten (other orders compute every output).
     Contract: validated by pyconv (buffer sizes match geom, out does not overlap x).
     """
     cdef ConvPlan p
-    _plan_from(&p, geom)
+    _plan_from(&p, geom, windows)
     if p.mr == CONV_MP:
         raise ValueError("conv_f64: the pair tile (CONV_MP) is float32 only")
     p.so_n = out.strides[0] // 8

@@ -1173,8 +1173,10 @@ def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[:
 
 cdef int _place_phases(const real[:, :, :, :, :, ::1] r, real[:, :, :, :, :] dst,
                        const Py_ssize_t[:, ::1] ph, Py_ssize_t sz, Py_ssize_t sy, Py_ssize_t sx,
-                       int num_threads) except -1:
+                       int num_threads, bint phase_major) except -1:
+    # phase_major: r's axes are (a, p, b, ...) instead of (a, b, p, ...)
     cdef Py_ssize_t A = r.shape[0], B = r.shape[1], P = r.shape[2], task, p, z, y, x
+    cdef Py_ssize_t rs_b, rs_p
     cdef Py_ssize_t ds0 = dst.strides[0] // <Py_ssize_t>sizeof(real)
     cdef Py_ssize_t ds1 = dst.strides[1] // <Py_ssize_t>sizeof(real)
     cdef Py_ssize_t dz = dst.strides[2] // <Py_ssize_t>sizeof(real)
@@ -1187,6 +1189,10 @@ cdef int _place_phases(const real[:, :, :, :, :, ::1] r, real[:, :, :, :, :] dst
     cdef const real* s1
     cdef real* d
     cdef bint pair
+    if phase_major:
+        B, P = P, B
+    rs_b = r.strides[2 if phase_major else 1] // <Py_ssize_t>sizeof(real)
+    rs_p = r.strides[1 if phase_major else 2] // <Py_ssize_t>sizeof(real)
     if dst.shape[0] != A or dst.shape[1] != B or ph.shape[0] != P or ph.shape[1] != 9:
         raise ValueError("place_phases: shapes do not match")
     for p in range(P):
@@ -1218,11 +1224,13 @@ cdef int _place_phases(const real[:, :, :, :, :, ::1] r, real[:, :, :, :, :] dst
                             and q1[5] == q[5] and q1[6] == q[6] + 1 and q1[8] == q[8])
                 for z in range(q[2]):
                     for y in range(q[5]):
-                        s = &r[task // B, task % B, p, q[1] + z, q[4] + y, q[7]]
+                        s = &r[task // B, 0, 0, q[1] + z, q[4] + y, q[7]] \
+                            + (task % B) * rs_b + p * rs_p
                         d = &dst[0, 0, 0, 0, 0] + (task // B) * ds0 + (task % B) * ds1 \
                             + (q[0] + z * sz) * dz + (q[3] + y * sy) * dy + q[6] * dx
                         if pair:
-                            s1 = &r[task // B, task % B, p + 1, q1[1] + z, q1[4] + y, q1[7]]
+                            s1 = &r[task // B, 0, 0, q1[1] + z, q1[4] + y, q1[7]] \
+                                + (task % B) * rs_b + (p + 1) * rs_p
                             for x in range(q[8]):
                                 d[2 * x] = s[x]
                                 d[2 * x + 1] = s1[x]
@@ -1235,20 +1243,20 @@ cdef int _place_phases(const real[:, :, :, :, :, ::1] r, real[:, :, :, :, :] dst
 
 def place_phases_f32(const float[:, :, :, :, :, ::1] r, float[:, :, :, :, :] dst,
                      const Py_ssize_t[:, ::1] ph, Py_ssize_t sz, Py_ssize_t sy,
-                     Py_ssize_t sx, int num_threads):
+                     Py_ssize_t sx, int num_threads, bint phase_major=False):
     """float32 version of :func:`place_phases_f64`."""
-    _place_phases(r, dst, ph, sz, sy, sx, num_threads)
+    _place_phases(r, dst, ph, sz, sy, sx, num_threads, phase_major)
 
 
 def place_phases_f64(const double[:, :, :, :, :, ::1] r, double[:, :, :, :, :] dst,
                      const Py_ssize_t[:, ::1] ph, Py_ssize_t sz, Py_ssize_t sy,
-                     Py_ssize_t sx, int num_threads):
+                     Py_ssize_t sx, int num_threads, bint phase_major=False):
     """The stride phases of a transposed convolution into their places:
     dst[a, b, z0 + z*sz, y0 + y*sy, x0 + x*sx] = r[a, b, p, hz + z, hy + y, hx + x] for
     z < cz, y < cy, x < cx, with (z0, hz, cz, y0, hy, cy, x0, hx, cx) = ph[p].  One task per
     (a, b) plane, all its phases in turn (one sweep over dst, not one per phase).  Bounds
-    are checked; dst any strides, not overlapping r."""
-    _place_phases(r, dst, ph, sz, sy, sx, num_threads)
+    are checked; dst any strides, not overlapping r.  phase_major: r is (a, p, b, ...)."""
+    _place_phases(r, dst, ph, sz, sy, sx, num_threads, phase_major)
 
 
 # ---- edge magnitude: sqrt(g0^2 + g1^2 [+ g2^2]) / norm in one threaded pass ---------------

@@ -1296,7 +1296,8 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     kw = dict(stride=(2, 3, 2)[:nsp], padding=(1, 2, 0)[:nsp], groups=2)
     calls = []
     real = nn._conv.run_phase
-    monkeypatch.setattr(nn._conv, "run_phase", lambda *a: calls.append(a[0].shape[0]) or real(*a))
+    monkeypatch.setattr(nn._conv, "run_phase",
+                        lambda *a, **k: calls.append(a[0].shape[0]) or real(*a, **k))
     whole = CONV_T[nsp](x, w, b, **kw)
     assert calls == [5]                         # one correlation for the whole batch
     xr, wr, br = as_ref(x, dtype), as_ref(w, dtype), as_ref(b, dtype)
@@ -1317,6 +1318,59 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     keep = whole.copy()
     CONV_T[nsp](x[:2] * 3, w, None, **kw)
     np.testing.assert_array_equal(whole, keep)
+
+
+@pytest.mark.parametrize("O, groups, size", [(40, 1, (1, 9, 23)), (70, 2, (5, 6, 7)),
+                                             (3, 1, (2, 17, 3)), (64, 1, (1, 1, 40))])
+def test_run_phase_windows(O, groups, size, tile_kernel, dtype, rng, monkeypatch):
+    """The per-channel planes and rows windows of the transposed convolution's combined
+    phases: every output inside its channel's window has the bits of the unwindowed run, one
+    outside is either that or left as it was (NaN here), and when the plan runs channel tiles
+    outside the lane blocks some are left (the windows are used; other orders compute all);
+    windows of the wrong length are refused."""
+    from pyconv import _conv
+    C = 4 * groups
+    x = rng.uniform(-1, 1, (2, C) + size).astype(dtype)
+    kshape = tuple(min(k, n) for k, n in zip((2, 3, 2), size))
+    w = rng.standard_normal((O, C // groups) + kshape).astype(dtype)
+    b = rng.standard_normal(O).astype(dtype)
+    starts = tuple(-(k // 2) for k in w.shape[2:])
+    dest = np.empty((2, O) + size, dtype)
+    geoms = []
+    plan = _conv.plan
+    monkeypatch.setattr(_conv, "plan", lambda *a: geoms.append(plan(*a)[0]) or plan(*a))
+    full = _conv.run_phase(x, w, b, (1, 1, 1), starts, dest.copy(), 2)
+    lo = rng.integers(0, np.array(size[:2]), (O, 2))
+    hi = lo + rng.integers(1, np.array(size[:2]) + 1 - lo, (O, 2))
+    win = np.stack([lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1]], axis=1)
+    dest.fill(np.nan)
+    got = _conv.run_phase(x, w, b, (1, 1, 1), starts, dest, 2, windows=win)
+    z = np.arange(size[0])[:, None]
+    y = np.arange(size[1])[None, :]
+    inside = ((z >= win[:, None, None, 0]) & (z < win[:, None, None, 1])
+              & (y >= win[:, None, None, 2]) & (y < win[:, None, None, 3]))   # (O, D, H)
+    inside = np.broadcast_to(inside[None, ..., None], got.shape)
+    np.testing.assert_array_equal(got[inside], full[inside])
+    left = np.isnan(got)
+    np.testing.assert_array_equal(got[~left], full[~left])
+    assert not (left & inside).any()
+    # the first plane's first row only: a tile outside the lane blocks leaves the other
+    # planes (skipped whole) and, far enough from the first (a block is up to 64 lanes),
+    # the last row unwritten
+    wouter = geoms[-1][-1]
+    dest.fill(np.nan)
+    one = _conv.run_phase(x, w, b, (1, 1, 1), starts, dest, 2,
+                          windows=np.tile([0, 1, 0, 1], (O, 1)))
+    left = np.isnan(one)
+    np.testing.assert_array_equal(one[~left], full[~left])
+    assert left.any() == (wouter >= 1 and (size[0] > 1 or size[1] > 2)), wouter
+    assert left[:, :, 1:].all() == (wouter >= 1)
+    assert not left[:, :, 0, 0].any()
+    if size[0] == 1 and size[1] > 2:
+        assert left[..., -1, :].all() == (wouter >= 1)     # 8 rows of 23 on: > 64 lanes
+    with pytest.raises(ValueError, match="windows"):
+        monkeypatch.setattr(_conv, "_tile_windows", lambda *a: np.zeros(3, np.intp))
+        _conv.run_phase(x, w, b, (1, 1, 1), starts, dest, 2, windows=win)
 
 
 @pytest.mark.parametrize("tile", ["mr", "mc", "mp"])
