@@ -300,8 +300,14 @@ def run_phase(x5, w5, bias, dilation, starts, dest, num_threads, windows=None):
 def _tile_windows(windows, groups, mr):
     """Per channel tile of a group (mr channels; a group's last tile may be short), the
     smallest planes and rows window [zlo, zhi, ylo, yhi) holding the windows of all the
-    channels it stands for in every group: the kernel's ``windows``."""
-    w = np.asarray(windows, dtype=np.intp).reshape(groups, -1, 4)
+    channels it stands for in every group: the kernel's ``windows`` (cached, read-only)."""
+    w = np.ascontiguousarray(windows, dtype=np.intp)
+    return _tile_windows_of(w.tobytes(), groups, mr)
+
+
+@_engine.bounded_cache(64, lambda key, groups, mr: len(key))
+def _tile_windows_of(key, groups, mr):
+    w = np.frombuffer(key, dtype=np.intp).reshape(groups, -1, 4)
     Og = w.shape[1]
     nt = -(-Og // mr)
     w = np.concatenate([w, np.repeat(w[:, -1:], nt * mr - Og, axis=1)], axis=1)
@@ -309,7 +315,9 @@ def _tile_windows(windows, groups, mr):
     res = np.empty((nt, 4), dtype=np.intp)
     res[:, 0::2] = w[..., 0::2].min(axis=(0, 2))
     res[:, 1::2] = w[..., 1::2].max(axis=(0, 2))
-    return res.ravel()
+    res = res.ravel()
+    res.setflags(write=False)
+    return res
 
 
 def _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows=None):

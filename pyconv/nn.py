@@ -338,7 +338,63 @@ def _scratch(shape, dtype):
     return buf[:n].view(dtype).reshape(shape)
 
 
-def _combined_phases(x5, wc, b, geo, axes, res, num_threads):
+def _phase_axes(geo):
+    """Per axis, per phase o0 < s: (o0, kernel taps, first input offset, offset step)."""
+    return tuple(tuple((o0,) + _phase_taps(o0, k, s, p, d) for o0 in range(min(s, o)))
+                 for s, p, d, o, k in geo)
+
+
+@_engine.bounded_cache(64, lambda geo, Cg, pmajor: 8 * Cg * math.prod(g[4] for g in geo))
+def _combined_layout(geo, Cg, pmajor):
+    """The geometry of _combined_phases for one layer shape (cached; read-only arrays), or
+    None when the phases do not line up: (P, starts, steps, U, pick, place, win) with pick
+    the (P, Cg * T) flattened weight indices of each phase's taps, place the (P, 9) places
+    of its outputs and win its (P, 4) planes and rows [zlo, zhi, ylo, yhi) of the grid."""
+    axes = _phase_axes(geo)
+    P, starts, steps, shifts, counts, U = 1, [], [], [], [], []
+    for (s, p, d, o, k), ax in zip(geo, axes):
+        if len(ax) != s:
+            return None
+        taps = {len(a[1]) for a in ax}
+        step = {a[3] for a in ax} if len(ax[0][1]) > 1 else {1}
+        if len(taps) != 1 or len(step) != 1 or 0 in taps:
+            return None
+        A = min(a[2] for a in ax)
+        sh = [a[2] - A for a in ax]
+        cnt = [len(range(a[0], o, s)) for a in ax]
+        P *= s
+        starts.append(A)
+        steps.append(step.pop())
+        shifts.append(sh)
+        counts.append(cnt)
+        U.append(max(c + h for c, h in zip(cnt, sh)))
+    if P == 1:
+        return None
+    # (O, Cg, kz, ky, kx) -> (O * P, Cg, Tz, Ty, Tx), phase index p = (pz * sy + py) * sx + px:
+    # one take along the flattened (Cg, kz, ky, kx) axis (NumPy's copies of small strided
+    # blocks cost 5x as much here)
+    kz, ky, kx = (g[4] for g in geo)
+    taps = np.array([[(jz * ky + jy) * kx + jx
+                      for jz in az[1] for jy in ay[1] for jx in axx[1]]
+                     for az in axes[0] for ay in axes[1] for axx in axes[2]], dtype=np.intp)
+    pick = (np.arange(Cg, dtype=np.intp)[None, :, None] * (kz * ky * kx)
+            + taps[:, None, :]).reshape(P, -1)
+    # where each phase's outputs go: (first index, shift, count) per axis, phase order
+    place = np.array([(az[0], shifts[0][iz], counts[0][iz], ay[0], shifts[1][iy],
+                       counts[1][iy], axx[0], shifts[2][ix], counts[2][ix])
+                      for iz, az in enumerate(axes[0]) for iy, ay in enumerate(axes[1])
+                      for ix, axx in enumerate(axes[2])], dtype=np.intp)
+    # the planes and rows of the combined grid each phase uses
+    win = place[:, [1, 2, 4, 5]].copy()
+    win[:, 1] += win[:, 0]
+    win[:, 3] += win[:, 2]
+    for a in (pick, place, win):
+        a.setflags(write=False)
+    T = tuple(len(ax[0][1]) for ax in axes)
+    return P, tuple(starts), tuple(steps), tuple(U), T, pick, place, win
+
+
+def _combined_phases(x5, wc, b, geo, res, num_threads):
     """The stride phases of a transposed convolution as one stride-1 correlation: when, along
     every axis, each of the s phases has the same number of taps at the same input step, the
     phases differ only by where their window starts, so phase p's output q is the combined
@@ -352,70 +408,37 @@ def _combined_phases(x5, wc, b, geo, axes, res, num_threads):
     output channels per group, which that path runs through the one-channel micro-kernel,
     may differ in the last bit).  False (nothing done) when the phases do not line up or a
     single image's temporary would pass COMBINED_MAX_BYTES."""
-    P, starts, steps, shifts, counts, U = 1, [], [], [], [], []
-    for (s, p, d, o, k), ax in zip(geo, axes):
-        if len(ax) != s:
-            return False
-        taps = {len(a[1]) for a in ax}
-        step = {a[3] for a in ax} if len(ax[0][1]) > 1 else {1}
-        if len(taps) != 1 or len(step) != 1 or 0 in taps:
-            return False
-        A = min(a[2] for a in ax)
-        sh = [a[2] - A for a in ax]
-        cnt = [len(range(a[0], o, s)) for a in ax]
-        P *= s
-        starts.append(A)
-        steps.append(step.pop())
-        shifts.append(sh)
-        counts.append(cnt)
-        U.append(max(c + h for c, h in zip(cnt, sh)))
-    if P == 1:
-        return False
     N, O = res.shape[:2]
-    per_image = O * P * math.prod(U) * res.dtype.itemsize
-    if per_image > COMBINED_MAX_BYTES:
-        return False
-    # (O, Cg, kz, ky, kx) -> (O * P, Cg, Tz, Ty, Tx), phase index p = (pz * sy + py) * sx + px:
-    # one take along the flattened (Cg, kz, ky, kx) axis (NumPy's copies of small strided
-    # blocks cost 5x as much here)
-    kz, ky, kx = wc.shape[2:]
-    taps = np.array([[(jz * ky + jy) * kx + jx
-                      for jz in az[1] for jy in ay[1] for jx in axx[1]]
-                     for az in axes[0] for ay in axes[1] for axx in axes[2]], dtype=np.intp)
     Cg = wc.shape[1]
     # phase-major channels where there is one group (a 32-channel tile then holds few
     # phases, so its window is narrow); within each group otherwise
     pmajor = x5.shape[1] == Cg
-    pick = (np.arange(Cg, dtype=np.intp)[None, :, None] * (kz * ky * kx)
-            + taps[:, None, :]).reshape(P, -1)
+    layout = _combined_layout(geo, Cg, pmajor)
+    if layout is None:
+        return False
+    P, starts, steps, U, T, pick, place, win = layout
+    per_image = O * P * math.prod(U) * res.dtype.itemsize
+    if per_image > COMBINED_MAX_BYTES:
+        return False
     wp = np.take(np.ascontiguousarray(wc).reshape(O, -1), pick, axis=1)    # (O, P, Cg T)
     if pmajor:
         wp = np.ascontiguousarray(wp.swapaxes(0, 1))
-    wp = wp.reshape((O * P, Cg, len(axes[0][0][1]), len(axes[1][0][1]), len(axes[2][0][1])))
+    wp = wp.reshape((O * P, Cg) + T)
     bp = None if b is None else np.tile(b, P) if pmajor else np.repeat(b, P)
     nb = max(1, min(N, COMBINED_MAX_BYTES // per_image))
     sz, sy, sx = (g[0] for g in geo)
-    # where each phase's outputs go: (first index, shift, count) per axis, phase order
-    place = np.array([(az[0], shifts[0][iz], counts[0][iz], ay[0], shifts[1][iy],
-                       counts[1][iy], axx[0], shifts[2][ix], counts[2][ix])
-                      for iz, az in enumerate(axes[0]) for iy, ay in enumerate(axes[1])
-                      for ix, axx in enumerate(axes[2])], dtype=np.intp)
+    # the planes and rows each channel's phase uses: the kernel skips what none of a tile's
+    # channels needs (never read by the placing)
+    win = np.repeat(win, O, axis=0) if pmajor else np.tile(win, (O, 1))
     # the phases into their strided places, threaded, plane by plane (one thread copies at
     # about 1 sample per ns: a tenth of the correlation's time)
-    # the planes and rows of the combined grid each channel's phase uses: the kernel skips
-    # what none of a tile's channels needs (never read by the placing)
-    win = place[:, [1, 2, 4, 5]].copy()
-    win[:, 1] += win[:, 0]
-    win[:, 3] += win[:, 2]
-    win = np.repeat(win, O, axis=0) if pmajor else np.tile(win, (O, 1))
     put = kernels.place_phases_f32 if res.dtype == np.float32 else kernels.place_phases_f64
     nt = effective_num_threads(num_threads, work=res[:nb].size)
     for n0 in range(0, N, nb):
         n1 = min(N, n0 + nb)
-        r = _scratch((n1 - n0, O * P) + tuple(U), res.dtype)
-        _conv.run_phase(x5[n0:n1], wp, bp, tuple(steps), tuple(starts), r, num_threads,
-                        windows=win)
-        put(r.reshape((n1 - n0,) + ((P, O) if pmajor else (O, P)) + tuple(U)), res[n0:n1],
+        r = _scratch((n1 - n0, O * P) + U, res.dtype)
+        _conv.run_phase(x5[n0:n1], wp, bp, steps, starts, r, num_threads, windows=win)
+        put(r.reshape((n1 - n0,) + ((P, O) if pmajor else (O, P)) + U), res[n0:n1],
             place, sz, sy, sx, nt, pmajor)
     return True
 
@@ -465,25 +488,25 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     check_alloc(oshape, dt)
     x5 = np.ascontiguousarray(xa, dtype=dt).reshape((N, C) + (1,) * (3 - nd) + spatial)
     # (C, Og, *k) -> the correlation weights (O, Cg, *k) of each group
-    wc = np.asarray(w, dtype=dt).reshape((groups, Cg, Og) + ksize).swapaxes(1, 2)
+    wd = np.asarray(w, dtype=dt)
+    wc = wd.reshape((groups, Cg, Og) + ksize).swapaxes(1, 2)
     wc = wc.reshape((O, Cg) + (1,) * (3 - nd) + ksize)
     dest = _dest5(out, (xa, w, b, bias), batched, nd)
     res = dest
     if res is None:
         res = np.empty((N, O) + (1,) * (3 - nd) + tuple(osize), dtype=dt)
-    geo = list(zip([1] * (3 - nd) + stride, [0] * (3 - nd) + pads,
-                   [1] * (3 - nd) + dilation, res.shape[2:], (1,) * (3 - nd) + ksize))
-    axes = [[(o0,) + _phase_taps(o0, k, s, p, d) for o0 in range(min(s, o))]
-            for s, p, d, o, k in geo]
+    geo = tuple(zip([1] * (3 - nd) + stride, [0] * (3 - nd) + pads,
+                    [1] * (3 - nd) + dilation, res.shape[2:], (1,) * (3 - nd) + ksize))
     if res.size == 0:  # an empty batch or channel axis
         return _finish(res, out, oshape, dest is not None)
-    if not np.isfinite(wc).all():
+    if not np.isfinite(wd).all():
         # a NaN or Inf weight must meet only the input samples it really multiplies (the
         # gather would also multiply it by the zeros outside the input): scatter-add
         _scatter_transpose(x5, wc, b, groups, geo, res)
         return _finish(res, out, oshape, dest is not None)
-    if _combined_phases(x5, wc, b, geo, axes, res, num_threads):
+    if _combined_phases(x5, wc, b, geo, res, num_threads):
         return _finish(res, out, oshape, dest is not None)
+    axes = _phase_axes(geo)
     for pz in axes[0]:
         for py in axes[1]:
             for px in axes[2]:
