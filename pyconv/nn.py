@@ -344,12 +344,14 @@ def _phase_axes(geo):
                  for s, p, d, o, k in geo)
 
 
-@_engine.bounded_cache(64, lambda geo, Cg, pmajor: 8 * Cg * math.prod(g[4] for g in geo))
-def _combined_layout(geo, Cg, pmajor):
+@_engine.bounded_cache(64, lambda geo, Cg: 8 * Cg * math.prod(g[4] for g in geo))
+def _combined_layout(geo, Cg):
     """The geometry of _combined_phases for one layer shape (cached; read-only arrays), or
-    None when the phases do not line up: (P, starts, steps, U, pick, place, win) with pick
-    the (P, Cg * T) flattened weight indices of each phase's taps, place the (P, 9) places
-    of its outputs and win its (P, 4) planes and rows [zlo, zhi, ylo, yhi) of the grid."""
+    None when the phases do not line up: (P, starts, steps, U, T, pick, place, win): the
+    phase count, the grid's first input offset and step per axis, its size U and the taps T
+    of every phase per axis; pick the (P, Cg * prod(T)) indices of each phase's taps in the
+    flattened (Cg, kz, ky, kx) weights, place the (P, 9) places of its outputs (see
+    place_phases_f64) and win its (P, 4) planes and rows [zlo, zhi, ylo, yhi) of the grid."""
     axes = _phase_axes(geo)
     P, starts, steps, shifts, counts, U = 1, [], [], [], [], []
     for (s, p, d, o, k), ax in zip(geo, axes):
@@ -413,7 +415,7 @@ def _combined_phases(x5, wc, b, geo, res, num_threads):
     # phase-major channels where there is one group (a 32-channel tile then holds few
     # phases, so its window is narrow); within each group otherwise
     pmajor = x5.shape[1] == Cg
-    layout = _combined_layout(geo, Cg, pmajor)
+    layout = _combined_layout(geo, Cg)
     if layout is None:
         return False
     P, starts, steps, U, T, pick, place, win = layout
