@@ -1324,10 +1324,11 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
                                              (3, 1, (2, 17, 3)), (64, 1, (1, 1, 40))])
 def test_run_phase_windows(O, groups, size, tile_kernel, dtype, rng, monkeypatch):
     """The per-channel planes and rows windows of the transposed convolution's combined
-    phases: every output inside its channel's window has the bits of the unwindowed run, one
-    outside is either that or left as it was (NaN here), and when the plan runs channel tiles
-    outside the lane blocks some are left (the windows are used; other orders compute all);
-    windows of the wrong length are refused."""
+    phases: the unwindowed run equals a float64 loop over the taps; every output inside its
+    channel's window has the bits of the unwindowed run, one outside is either that or left
+    as it was (NaN here), and when the plan runs channel tiles outside the lane blocks some
+    are left (the windows are used; other orders compute all); windows of the wrong length
+    are refused."""
     from pyconv import _conv
     C = 4 * groups
     x = rng.uniform(-1, 1, (2, C) + size).astype(dtype)
@@ -1340,6 +1341,18 @@ def test_run_phase_windows(O, groups, size, tile_kernel, dtype, rng, monkeypatch
     plan = _conv.plan
     monkeypatch.setattr(_conv, "plan", lambda *a: geoms.append(plan(*a)[0]) or plan(*a))
     full = _conv.run_phase(x, w, b, (1, 1, 1), starts, dest.copy(), 2)
+    # the unwindowed run against a float64 loop over the taps (zeros outside x)
+    xp = np.pad(x.astype(np.float64), [(0, 0), (0, 0)]
+                + [(-s, k - 1 + s) for s, k in zip(starts, kshape)])
+    ref = np.broadcast_to(b.astype(np.float64)[None, :, None, None, None], full.shape).copy()
+    Cg, Og = C // groups, O // groups
+    for kz, ky, kx in np.ndindex(*kshape):
+        win_x = xp[:, :, kz:kz + size[0], ky:ky + size[1], kx:kx + size[2]]
+        for g in range(groups):
+            ref[:, g * Og:(g + 1) * Og] += np.einsum(
+                "nc...,oc->no...", win_x[:, g * Cg:(g + 1) * Cg],
+                w[g * Og:(g + 1) * Og, :, kz, ky, kx].astype(np.float64))
+    assert_close(full, ref, dtype, Cg * math.prod(kshape))
     lo = rng.integers(0, np.array(size[:2]), (O, 2))
     hi = lo + rng.integers(1, np.array(size[:2]) + 1 - lo, (O, 2))
     win = np.stack([lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1]], axis=1)
@@ -1368,8 +1381,8 @@ def test_run_phase_windows(O, groups, size, tile_kernel, dtype, rng, monkeypatch
     assert not left[:, :, 0, 0].any()
     if size[0] == 1 and size[1] > 2:
         assert left[..., -1, :].all() == (wouter >= 1)     # 8 rows of 23 on: > 64 lanes
+    monkeypatch.setattr(_conv, "_tile_windows", lambda *a: np.zeros(3, np.intp))
     with pytest.raises(ValueError, match="windows"):
-        monkeypatch.setattr(_conv, "_tile_windows", lambda *a: np.zeros(3, np.intp))
         _conv.run_phase(x, w, b, (1, 1, 1), starts, dest, 2, windows=win)
 
 
