@@ -68,9 +68,12 @@ def _plan_bytes(shape5, oshape5, G, kshape, *rest):
 
 
 @_engine.bounded_cache(256, _plan_bytes)
-def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, mc=0, mp=0):
+def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, mc=0, mp=0,
+         placed=False):
     """(geom tuple for the kernel, tap offsets) for one problem; cached per shape.  mc, mp:
-    the channel-vector tiles it may use (MC, MP), or 0."""
+    the channel-vector tiles it may use (MC, MP), or 0; placed: the outputs go through a
+    block of each thread's scratch (run_placed), which the rows per task must leave room
+    for."""
     N, C, D, H, W = shape5
     _, O, Do, Ho, Wo = oshape5
     KD, KH, KW = kshape
@@ -110,11 +113,12 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     # lines of a plane, and its panels would copy each input KH x KW times
     panel = vec and KD * KH * KW == 1 and -(-Og // mr) >= PANEL_TILES
     # rows per task: as many as fit the buffer (for the channel-vector tile, the buffer and
-    # the partial sums of every output channel, which it keeps between chunks of taps), or
+    # the partial sums of every output channel, which it keeps between chunks of taps; when
+    # placed, the buffer and the task's block of outputs), or
     # down to half as many where that leaves fewer padding lanes in the last block of lanes
     # of each task (a micro-tile computes step lanes whether or not they are outputs)
     row_bytes = planes * Wph * itemsize
-    if vec:
+    if vec or placed:
         row_bytes += -(-Og // mr) * mr * Wph * itemsize
     if panel:
         row_bytes += Kc * Wph * itemsize
@@ -297,6 +301,27 @@ def run_phase(x5, w5, bias, dilation, starts, dest, num_threads, windows=None):
     return _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows)
 
 
+def run_placed(x5, w5, bias, dilation, starts, grid, dest, place, strides, phase_major,
+               num_threads, windows=None):
+    """run_phase over a (Do, Ho, Wo) ``grid`` of w5.shape[0] = P * O channels whose outputs
+    are not stored as such: channel c (phase f of output channel o, c = f * O + o when
+    phase_major, else o * P + f) goes straight to its strided places in ``dest`` (N, O, ...)
+    as the (P, 9) ``place`` rows say (see kernels.conv_place_f64); per axis ``strides``.
+    Each thread keeps one task's outputs at a time: no grid-sized buffer."""
+    C = x5.shape[1]
+    kshape = w5.shape[2:]
+    if dest.size == 0:
+        return dest
+    groups = C // w5.shape[1]
+    oshape = (x5.shape[0], w5.shape[0]) + tuple(grid)
+    work = math.prod(oshape) * max(1, math.prod(w5.shape[1:]))
+    nthreads = effective_num_threads(num_threads, work=work)
+    tables, steps, dils, ox = _tables(x5, kshape, (1, 1, 1), dilation, starts, grid,
+                                      _CONSTANT)
+    return _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows,
+                   placed=(oshape, place, strides, phase_major))
+
+
 def _tile_windows(windows, groups, mr):
     """Per channel tile of a group (mr channels; a group's last tile may be short), the
     smallest planes and rows window [zlo, zhi, ylo, yhi) holding the windows of all the
@@ -320,14 +345,23 @@ def _tile_windows_of(key, groups, mr):
     return res
 
 
-def _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows=None):
-    """Plan, pack the weights and run the kernel into dest (shape (N, O, Do, Ho, Wo))."""
-    geom, offs = plan(x5.shape, dest.shape, groups, tuple(w5.shape[2:]), steps, dils, ox,
-                      x5.dtype.itemsize, nthreads, MC, MP)
+def _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows=None,
+            placed=None):
+    """Plan, pack the weights and run the kernel into dest (shape (N, O, Do, Ho, Wo)), or
+    with ``placed`` = (that shape, place, strides, phase_major) placed into dest (see
+    run_placed)."""
+    oshape = dest.shape if placed is None else placed[0]
+    geom, offs = plan(x5.shape, oshape, groups, tuple(w5.shape[2:]), steps, dils, ox,
+                      x5.dtype.itemsize, nthreads, MC, MP, placed is not None)
     wpack = pack_weights(w5, groups, geom[-2], nthreads)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64
     if windows is not None:
         windows = _tile_windows(windows, groups, geom[-2])
+    if placed is not None:
+        fn = kernels.conv_place_f32 if x5.dtype == np.float32 else kernels.conv_place_f64
+        fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads, windows,
+           placed[1], *placed[2], placed[3])
+        return dest
     fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads, windows)
     return dest

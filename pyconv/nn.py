@@ -18,15 +18,12 @@ import itertools
 import math
 import numbers
 import operator
-import threading
 
 import numpy as np
 
 from . import _conv, _engine
-from ._kernels import kernels
 from ._modes import CONSTANT
 from ._runtime import MODES as _CODES
-from ._threads import effective_num_threads
 from ._validation import (as_array, check_alloc, check_out, float_dtype, int_sequence,
                           second_operand)
 
@@ -320,24 +317,6 @@ def _scatter_transpose(x5, wc, b, groups, geo, res):
         res += b.reshape((1, O) + (1,) * (res.ndim - 2))
 
 
-#: largest temporary of the combined-phase path (see _combined_phases); a batch is cut into
-#: chunks of images that fit, and a single image that does not takes the phase-by-phase path
-COMBINED_MAX_BYTES = 16 << 20
-
-_scratch_local = threading.local()
-
-
-def _scratch(shape, dtype):
-    """An uninitialised array of ``shape`` in a buffer this thread keeps between calls (at
-    most COMBINED_MAX_BYTES): a fresh temporary of a few MB would be page-faulted in again
-    on every call (on the machine of benchmarks/RESULTS.md, 2 ms for 3.4 MB)."""
-    n = math.prod(shape) * np.dtype(dtype).itemsize
-    buf = getattr(_scratch_local, "buf", None)
-    if buf is None or buf.size < n:
-        buf = _scratch_local.buf = np.empty(max(n, 1 << 20), dtype=np.uint8)
-    return buf[:n].view(dtype).reshape(shape)
-
-
 def _phase_axes(geo):
     """Per axis, per phase o0 < s: (o0, kernel taps, first input offset, offset step)."""
     return tuple(tuple((o0,) + _phase_taps(o0, k, s, p, d) for o0 in range(min(s, o)))
@@ -351,7 +330,8 @@ def _combined_layout(geo, Cg):
     phase count, the grid's first input offset and step per axis, its size U and the taps T
     of every phase per axis; pick the (P, Cg * prod(T)) indices of each phase's taps in the
     flattened (Cg, kz, ky, kx) weights, place the (P, 9) places of its outputs (see
-    place_phases_f64) and win its (P, 4) planes and rows [zlo, zhi, ylo, yhi) of the grid."""
+    kernels.conv_place_f64) and win its (P, 4) planes and rows [zlo, zhi, ylo, yhi) of the
+    grid."""
     axes = _phase_axes(geo)
     P, starts, steps, shifts, counts, U = 1, [], [], [], [], []
     for (s, p, d, o, k), ax in zip(geo, axes):
@@ -402,15 +382,15 @@ def _combined_phases(x5, wc, b, geo, res, num_threads):
     phases differ only by where their window starts, so phase p's output q is the combined
     output u = q + shift_p of a correlation with O * P channels (channel p * O + o, or with
     groups o * P + p, holds phase p's taps of output channel o) over the window starting at
-    the smallest start.  One gather of the input and one correlation instead of P, with
-    contiguous stores; each channel tile skips the planes and rows its phases do not use
-    (the combined grid has up to s - 1 more per axis than a phase's outputs); then each
-    phase's outputs are copied into their strided places in ``res``.  Each output sums the
-    same taps in the same order as on the phase-by-phase path (float64 phases of one or two
-    output channels per group, which that path runs through the one-channel micro-kernel,
-    may differ in the last bit).  False (nothing done) when the phases do not line up or a
-    single image's temporary would pass COMBINED_MAX_BYTES."""
-    N, O = res.shape[:2]
+    the smallest start.  One gather of the input and one correlation instead of P; each
+    channel tile skips the planes and rows its phases do not use (the combined grid has up
+    to s - 1 more per axis than a phase's outputs), and each task's outputs go from its
+    thread's block, while in cache, to their strided places in ``res`` (no grid-sized
+    buffer: _conv.run_placed).  Each output sums the same taps in the same order as on the
+    phase-by-phase path (float64 phases of one or two output channels per group, which that
+    path runs through the one-channel micro-kernel, may differ in the last bit).  False
+    (nothing done) when the phases do not line up."""
+    O = res.shape[1]
     Cg = wc.shape[1]
     # phase-major channels where there is one group (a 32-channel tile then holds few
     # phases, so its window is narrow); within each group otherwise
@@ -419,29 +399,16 @@ def _combined_phases(x5, wc, b, geo, res, num_threads):
     if layout is None:
         return False
     P, starts, steps, U, T, pick, place, win = layout
-    per_image = O * P * math.prod(U) * res.dtype.itemsize
-    if per_image > COMBINED_MAX_BYTES:
-        return False
     wp = np.take(np.ascontiguousarray(wc).reshape(O, -1), pick, axis=1)    # (O, P, Cg T)
     if pmajor:
         wp = np.ascontiguousarray(wp.swapaxes(0, 1))
     wp = wp.reshape((O * P, Cg) + T)
     bp = None if b is None else np.tile(b, P) if pmajor else np.repeat(b, P)
-    nb = max(1, min(N, COMBINED_MAX_BYTES // per_image))
-    sz, sy, sx = (g[0] for g in geo)
     # the planes and rows each channel's phase uses: the kernel skips what none of a tile's
     # channels needs (never read by the placing)
     win = np.repeat(win, O, axis=0) if pmajor else np.tile(win, (O, 1))
-    # the phases into their strided places, threaded, plane by plane (one thread copies at
-    # about 1 sample per ns: a tenth of the correlation's time)
-    put = kernels.place_phases_f32 if res.dtype == np.float32 else kernels.place_phases_f64
-    nt = effective_num_threads(num_threads, work=res[:nb].size)
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        r = _scratch((n1 - n0, O * P) + U, res.dtype)
-        _conv.run_phase(x5[n0:n1], wp, bp, steps, starts, r, num_threads, windows=win)
-        put(r.reshape((n1 - n0,) + ((P, O) if pmajor else (O, P)) + U), res[n0:n1],
-            place, sz, sy, sx, nt, pmajor)
+    _conv.run_placed(x5, wp, bp, steps, starts, U, res, place, tuple(g[0] for g in geo),
+                     pmajor, num_threads, windows=win)
     return True
 
 

@@ -116,6 +116,16 @@ ctypedef struct ConvPlan:
                                       # win[4t+1]) and rows [win[4t+2], win[4t+3]) it must
                                       # compute: its blocks of lanes wholly outside are
                                       # skipped (those outputs are left unwritten)
+    # the placed phases of a transposed convolution (conv_place_f32/f64), ph NULL otherwise:
+    # each task's outputs go to its thread's block loc (loc_len elements; so_c, so_y and
+    # so_x describe it: R x CW per channel) and from there, while in cache, each channel
+    # (one phase of one output channel) to its strided places in the destination
+    const Py_ssize_t* ph              # (P, 9) places per phase, see conv_place_f64
+    Py_ssize_t P, PO                  # phases, output channels of the destination
+    int pmajor                        # channel p * PO + o (else o * P + p): phase p of o
+    Py_ssize_t psz, psy, psx          # the phases' output strides per axis
+    Py_ssize_t dn, dc, dz, dy, dx     # the destination's strides (elements)
+    Py_ssize_t loc_len
 
 
 cdef struct Lanes:
@@ -858,12 +868,81 @@ cdef inline void _pack_panels(const real* buf, const Py_ssize_t* offs, Py_ssize_
                    valid * sizeof(real), <char*>pan)
 
 
+cdef inline bint _phase_pair(const ConvPlan* p, Py_ssize_t f) noexcept nogil:
+    # phases f and f + 1 fill the even and odd columns of the same rows of a stride-2,
+    # contiguous destination row: one interleaved run of stores for both
+    cdef const Py_ssize_t* q = p.ph + 9 * f
+    if p.psx != 2 or p.dx != 1 or f + 1 >= p.P:
+        return False
+    return (q[9] == q[0] and q[10] == q[1] and q[11] == q[2] and q[12] == q[3]
+            and q[13] == q[4] and q[14] == q[5] and q[15] == q[6] + 1 and q[17] == q[8])
+
+
+cdef inline void _place_task(const ConvPlan* p, Py_ssize_t n, Py_ssize_t g, Py_ssize_t z,
+                             Py_ssize_t y0, Py_ssize_t rows, Py_ssize_t x0, Py_ssize_t cw,
+                             Py_ssize_t c0, Py_ssize_t c1, const real* loc,
+                             real* dst) noexcept nogil:
+    # a task's block (plane z, rows y0 .., columns x0 .. of the combined grid, the group's
+    # channels c0 .. c1 - 1, at loc) into the destination: channel c is phase f of output
+    # channel o; its outputs (hz + i, hy + j, hx + k) of the grid go to
+    # (z0 + i sz, y0 + j sy, x0 + k sx), i < cz, j < cy, k < cx (ph[f]).  The planes, rows and
+    # columns each phase uses are within its channel's window: computed by the task
+    cdef Py_ssize_t c, cg, f, o, nxt, ya, yb, xa, xb, y, i, m
+    cdef const Py_ssize_t* q
+    cdef const real* s
+    cdef const real* s1
+    cdef real* d
+    cdef real* dr
+    cdef bint whole = x0 == 0 and cw == p.Wo     # every column of the grid in the block
+    if c1 > p.Og:
+        c1 = p.Og
+    nxt = p.PO if p.pmajor else 1               # the channel of phase f + 1 of the same o
+    for c in range(c0, c1):
+        cg = g * p.Og + c
+        if p.pmajor:
+            f = cg // p.PO
+            o = cg - f * p.PO
+        else:
+            o = cg // p.P
+            f = cg - o * p.P
+        q = p.ph + 9 * f
+        if z < q[1] or z >= q[1] + q[2]:
+            continue
+        if whole and f > 0 and c - nxt >= c0 and _phase_pair(p, f - 1):
+            continue                            # written with phase f - 1
+        ya = q[4] if q[4] > y0 else y0
+        yb = q[4] + q[5]
+        if yb > y0 + rows:
+            yb = y0 + rows
+        xa = q[7] if q[7] > x0 else x0
+        xb = q[7] + q[8]
+        if xb > x0 + cw:
+            xb = x0 + cw
+        m = xb - xa
+        d = dst + n * p.dn + o * p.dc + (q[0] + (z - q[1]) * p.psz) * p.dz
+        if whole and c + nxt < c1 and _phase_pair(p, f):
+            for y in range(ya, yb):
+                s = loc + (c - c0) * p.so_c + (y - y0) * p.so_y + q[7]
+                s1 = loc + (c + nxt - c0) * p.so_c + (y - y0) * p.so_y + q[16]
+                dr = d + (q[3] + (y - q[4]) * p.psy) * p.dy + q[6]
+                for i in range(q[8]):
+                    dr[2 * i] = s[i]
+                    dr[2 * i + 1] = s1[i]
+            continue
+        for y in range(ya, yb):
+            s = loc + (c - c0) * p.so_c + (y - y0) * p.so_y + (xa - x0)
+            dr = d + (q[3] + (y - q[4]) * p.psy) * p.dy \
+                + (q[6] + (xa - q[7]) * p.psx) * p.dx
+            for i in range(m):
+                dr[i * p.psx * p.dx] = s[i]
+
+
 cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, real* out,
                             const real* wpack, const real* bias, const Py_ssize_t* offs,
                             const Py_ssize_t* tabz, const Py_ssize_t* taby,
                             const Py_ssize_t* tabx, real* buf, real* line,
-                            real* part) noexcept nogil:
-    cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile
+                            real* part, real* loc) noexcept nogil:
+    cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile, obc
     cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx, nblk, blk, nb
     cdef Py_ssize_t la, lb, ya, yb
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
@@ -904,7 +983,6 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     ln.Wph = p.Wph
     ln.so_y = p.so_y
     ln.so_x = p.so_x
-    ob = out + n * p.so_n + g * p.Og * p.so_c + z * p.so_z + y0 * p.so_y + x0 * p.so_x
     nlanes = (rows - 1) * p.Wph + cw
     step = nr if p.mr == CONV_MR else 2 * nr
     # the task's channel tiles t0 .. t1 - 1 of p.mr channels (CONV_MR, CONV_MC, or one
@@ -913,6 +991,14 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     t1 = (p.Og + p.mr - 1) // p.mr
     if t1 > t0 + p.OCT:
         t1 = t0 + p.OCT
+    # channel oc of the group is stored at ob + (oc - obc) * so_c: in the output, or in the
+    # thread's block when the phases are placed (its first channel the task's first)
+    obc = 0
+    if loc != NULL:
+        ob = loc
+        obc = t0 * p.mr
+    else:
+        ob = out + n * p.so_n + g * p.Og * p.so_c + z * p.so_z + y0 * p.so_y + x0 * p.so_x
     wtile = p.K * (CONV_MC if p.mr == CONV_MP else p.mr)     # _mkp's weights: duplicated
     wg = wpack + g * ((p.Og + p.mr - 1) // p.mr) * wtile
     if p.mr != 1 and p.wouter:
@@ -972,16 +1058,16 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                         pt = NULL if part == NULL else part + blk * p.mr * nb
                         if p.wouter >= 2:
                             # this block's panel: its chunk of taps nb lanes apart
-                            _mkv(ob + oc * p.so_c, p.so_c, mv, p.mr, &ln,
+                            _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln,
                                  pan + (blk - (tile - t0) * nblk) * kn * nb, lin,
                                  wg + tile * wtile + k0 * CONV_MC, kn, k0 == 0,
                                  k0 + kn == p.K, bp, pt)
                         elif p.mr == CONV_MC or p.mr == CONV_MP:
-                            _mkv(ob + oc * p.so_c, p.so_c, mv, p.mr, &ln, buf + l0,
+                            _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf + l0,
                                  offs + k0, wg + tile * wtile + k0 * CONV_MC, kn, k0 == 0,
                                  k0 + kn == p.K, bp, pt)
                         else:
-                            _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
+                            _mk3(ob + (oc - obc) * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
                                  wg + tile * wtile + k0 * CONV_MR, kn, k0 == 0,
                                  k0 + kn == p.K, bp, pt)
                     l0 = l0 + nb
@@ -989,6 +1075,8 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     blk = blk + 1
                     _wrap(&lr, &lx, p.Wph)
             k0 = k0 + kn
+        if loc != NULL:
+            _place_task(p, n, g, z, y0, rows, x0, cw, obc, t1 * p.mr, loc, out)
         return
     l0 = 0
     lr = 0
@@ -1015,22 +1103,24 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     if mv > CONV_MR:
                         mv = CONV_MR
                     bp = NULL if bias == NULL else bias + g * p.Og + oc
-                    _mk3(ob + oc * p.so_c, p.so_c, mv, &ln, xb, offs + k0,
+                    _mk3(ob + (oc - obc) * p.so_c, p.so_c, mv, &ln, xb, offs + k0,
                          wg + tile * wtile + k0 * CONV_MR, kn, k0 == 0, k0 + kn == p.K, bp,
                          part + (tile - t0) * CONV_MR * nr)
                 k0 = k0 + kn
         else:
             for oc in range(t0, t1):
                 bp = NULL if bias == NULL else bias + g * p.Og + oc
-                _mk1(ob + oc * p.so_c, &ln, xb, offs, wpack + (g * p.Og + oc) * p.K, p.K,
-                     bp)
+                _mk1(ob + (oc - obc) * p.so_c, &ln, xb, offs, wpack + (g * p.Og + oc) * p.K,
+                     p.K, bp)
+    if loc != NULL:
+        _place_task(p, n, g, z, y0, rows, x0, cw, obc, t1 * p.mr, loc, out)
 
 
 cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpack,
                    const real* bias, const Py_ssize_t* offs, const Py_ssize_t* tabz,
                    const Py_ssize_t* taby, const Py_ssize_t* tabx, int num_threads) except -1:
     cdef Py_ssize_t ntasks, task, per, t0, t1, per_round, task_work, chunk, part_at, part_len
-    cdef Py_ssize_t nb
+    cdef Py_ssize_t nb, loc_at
     cdef real* scratch = NULL
     cdef void* sblock = NULL
     cdef char* zeroed = NULL
@@ -1061,7 +1151,9 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
             # + the panels of a chunk of taps of every block of lanes, and their tap offsets
             part_len = _panel_at(p, nb, _task_blocks(p, nb)) + _lin_len(p, sizeof(real)) \
                 + p.Kc * nb * _task_blocks(p, nb)
-    per = part_at + part_len
+    # the block a task's outputs go to when the phases are placed, from a 64-byte boundary
+    loc_at = ((part_at + part_len) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
+    per = loc_at + p.loc_len
     scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), False, &sblock)
     zeroed = <char*>calloc(num_threads, 1)
     if scratch == NULL or zeroed == NULL:
@@ -1088,7 +1180,8 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
                     zeroed[tid] = 1
                 _conv_task(p, task, x, out, wpack, bias, offs, tabz, taby, tabx,
                            scratch + tid * per, scratch + tid * per + p.buf_len,
-                           scratch + tid * per + part_at if part_len > 0 else NULL)
+                           scratch + tid * per + part_at if part_len > 0 else NULL,
+                           scratch + tid * per + loc_at if p.ph != NULL else NULL)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(sblock)
@@ -1104,6 +1197,8 @@ cdef int _plan_from(ConvPlan* p, tuple geom, const Py_ssize_t[::1] windows) exce
      p.KD, p.KH, p.KW, p.sd, p.sh, p.sw, p.dd, p.dh, p.dw, p.ox, p.R, p.nrb, p.CW, p.ncb,
      p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.mr, p.wouter) = geom
     p.win = NULL
+    p.ph = NULL
+    p.loc_len = 0
     if windows is not None:
         if p.mr < 1 or windows.shape[0] != 4 * ((p.Og + p.mr - 1) // p.mr):
             raise ValueError("conv: windows must hold 4 numbers per channel tile of a group")
@@ -1238,3 +1333,88 @@ def conv_f64(const double[:, :, :, :, ::1] x, double[:, :, :, :, :] out,
     _conv_run(&p, &x[0, 0, 0, 0, 0], &out[0, 0, 0, 0, 0], &wpack[0],
               &bias[0] if bias.shape[0] > 0 else NULL, &offs[0], &tabz[0], &taby[0], &tabx[0],
               num_threads)
+
+
+cdef int _conv_place(const real[:, :, :, :, ::1] x, real[:, :, :, :, :] dst,
+                     const real[::1] wpack, const real[::1] bias, const Py_ssize_t[::1] offs,
+                     const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
+                     const Py_ssize_t[::1] tabx, tuple geom, int num_threads,
+                     const Py_ssize_t[::1] windows, const Py_ssize_t[:, ::1] ph,
+                     Py_ssize_t sz, Py_ssize_t sy, Py_ssize_t sx, bint phase_major) except -1:
+    cdef ConvPlan p
+    cdef Py_ssize_t f, P = ph.shape[0], item = sizeof(real)
+    cdef const Py_ssize_t* q
+    _plan_from(&p, geom, windows)
+    if real is double and p.mr == CONV_MP:
+        raise ValueError("conv_place_f64: the pair tile (CONV_MP) is float32 only")
+    if ph.shape[1] != 9 or P < 1 or p.O != P * dst.shape[1] or dst.shape[0] != p.N \
+            or x.shape[0] != p.N:
+        raise ValueError("conv_place: shapes do not match")
+    if sz < 1 or sy < 1 or sx < 1:
+        raise ValueError("conv_place: strides must be positive")
+    for f in range(P):
+        q = &ph[f, 0]
+        if q[1] < 0 or q[4] < 0 or q[7] < 0 or q[2] < 0 or q[5] < 0 or q[8] < 0 \
+                or q[1] + q[2] > p.Do or q[4] + q[5] > p.Ho or q[7] + q[8] > p.Wo \
+                or q[0] < 0 or q[3] < 0 or q[6] < 0 \
+                or (q[2] > 0 and q[0] + (q[2] - 1) * sz >= dst.shape[2]) \
+                or (q[5] > 0 and q[3] + (q[5] - 1) * sy >= dst.shape[3]) \
+                or (q[8] > 0 and q[6] + (q[8] - 1) * sx >= dst.shape[4]):
+            raise ValueError("conv_place: a phase reaches outside its arrays")
+    p.ph = &ph[0, 0]
+    p.P = P
+    p.PO = dst.shape[1]
+    p.pmajor = phase_major
+    p.psz = sz
+    p.psy = sy
+    p.psx = sx
+    p.dn = dst.strides[0] // item
+    p.dc = dst.strides[1] // item
+    p.dz = dst.strides[2] // item
+    p.dy = dst.strides[3] // item
+    p.dx = dst.strides[4] // item
+    # the thread's block: a task's R x CW outputs of each of its channels
+    p.so_n = 0
+    p.so_z = 0
+    p.so_x = 1
+    p.so_y = p.CW
+    p.so_c = p.R * p.CW
+    p.loc_len = p.OCT * p.mr * p.so_c
+    if dst.shape[0] == 0 or dst.shape[1] == 0 or dst.shape[2] == 0 or dst.shape[3] == 0 \
+            or dst.shape[4] == 0:
+        return 0
+    return _conv_run(&p, &x[0, 0, 0, 0, 0], &dst[0, 0, 0, 0, 0], &wpack[0],
+                     &bias[0] if bias.shape[0] > 0 else NULL, &offs[0], &tabz[0], &taby[0],
+                     &tabx[0], num_threads)
+
+
+def conv_place_f32(const float[:, :, :, :, ::1] x, float[:, :, :, :, :] dst,
+                   const float[::1] wpack, const float[::1] bias, const Py_ssize_t[::1] offs,
+                   const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
+                   const Py_ssize_t[::1] tabx, tuple geom, int num_threads,
+                   const Py_ssize_t[::1] windows, const Py_ssize_t[:, ::1] ph,
+                   Py_ssize_t sz, Py_ssize_t sy, Py_ssize_t sx, bint phase_major):
+    """float32 version of :func:`conv_place_f64`."""
+    _conv_place(x, dst, wpack, bias, offs, tabz, taby, tabx, geom, num_threads, windows, ph,
+                sz, sy, sx, phase_major)
+
+
+def conv_place_f64(const double[:, :, :, :, ::1] x, double[:, :, :, :, :] dst,
+                   const double[::1] wpack, const double[::1] bias,
+                   const Py_ssize_t[::1] offs, const Py_ssize_t[::1] tabz,
+                   const Py_ssize_t[::1] taby, const Py_ssize_t[::1] tabx, tuple geom,
+                   int num_threads, const Py_ssize_t[::1] windows,
+                   const Py_ssize_t[:, ::1] ph, Py_ssize_t sz, Py_ssize_t sy, Py_ssize_t sx,
+                   bint phase_major):
+    """The stride phases of a transposed convolution computed as one correlation (as
+    :func:`conv_f64` over the combined grid of geom's (Do, Ho, Wo) with P * O channels) and
+    placed straight into dst (N, O, ...): each task's outputs go to a block of its thread's
+    scratch, and from there, while in cache, channel c (phase f of output channel o: c =
+    f * O + o when phase_major, else o * P + f) to dst[n, o, z0 + i*sz, y0 + j*sy, x0 + k*sx]
+    from grid point (hz + i, hy + j, hx + k), i < cz, j < cy, k < cx, with
+    (z0, hz, cz, y0, hy, cy, x0, hx, cx) = ph[f].  No grid-sized buffer; each output is
+    written once, with the bits of the correlation.  windows as for conv_f64: they must
+    hold every grid point a phase reads.  Bounds of ph checked; dst any strides, not
+    overlapping x."""
+    _conv_place(x, dst, wpack, bias, offs, tabz, taby, tabx, geom, num_threads, windows, ph,
+                sz, sy, sx, phase_major)

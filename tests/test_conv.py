@@ -1284,40 +1284,29 @@ def test_conv_transpose_threads_and_layouts(nsp, dtype, rng):
 @pytest.mark.parametrize("nsp", [1, 2, 3])
 def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     """Strides whose phases all have the same taps (kernel 4, stride 2; kernel 6, stride 3)
-    run as one correlation with a channel per (output channel, phase) into a scratch
-    buffer, a batch cut into chunks of images that fit COMBINED_MAX_BYTES; a single image
-    that does not fit takes the phase-by-phase path.  All three give the reference's
-    numbers, the chunks the whole batch's bits, and a later call leaves an earlier result
-    (whose values passed through the same scratch) alone."""
+    run as one correlation with a channel per (output channel, phase), placed straight into
+    the result (one run_placed for the whole batch); the phase-by-phase path (one
+    correlation per phase) and the reference give the same numbers."""
     from pyconv import nn
     x = rng.uniform(-1, 1, (5, 4) + (7, 6, 5)[:nsp]).astype(dtype)
     w = rng.standard_normal((4, 3) + (4, 6, 4)[:nsp]).astype(dtype)
     b = rng.standard_normal(6).astype(dtype)
     kw = dict(stride=(2, 3, 2)[:nsp], padding=(1, 2, 0)[:nsp], groups=2)
     calls = []
-    real = nn._conv.run_phase
-    monkeypatch.setattr(nn._conv, "run_phase",
-                        lambda *a, **k: calls.append(a[0].shape[0]) or real(*a, **k))
+    for name in ("run_phase", "run_placed"):
+        real = getattr(nn._conv, name)
+        monkeypatch.setattr(nn._conv, name, lambda *a, _n=name, _r=real, **k:
+                            calls.append((_n, a[0].shape[0])) or _r(*a, **k))
     whole = CONV_T[nsp](x, w, b, **kw)
-    assert calls == [5]                         # one correlation for the whole batch
+    assert calls == [("run_placed", 5)]         # one correlation for the whole batch
     xr, wr, br = as_ref(x, dtype), as_ref(w, dtype), as_ref(b, dtype)
     assert_close(whole, CR.conv_transpose(xr, wr, br, **kw), dtype, w[:, 0].size,
                  scale=transpose_scale(xr, wr, br))
-    per_image = 6 * math.prod((2, 3, 2)[:nsp]) * math.prod(
-        n + 1 for n in x.shape[2:]) * np.dtype(dtype).itemsize
     calls.clear()
-    monkeypatch.setattr(nn, "COMBINED_MAX_BYTES", 2 * per_image)
-    np.testing.assert_array_equal(CONV_T[nsp](x, w, b, **kw), whole)
-    assert calls == [2, 2, 1]
-    calls.clear()
-    monkeypatch.setattr(nn, "COMBINED_MAX_BYTES", per_image - 1)
+    monkeypatch.setattr(nn, "_combined_phases", lambda *a: False)
     phased = CONV_T[nsp](x, w, b, **kw)
-    assert len(calls) == math.prod((2, 3, 2)[:nsp])      # one correlation per phase
+    assert calls == [("run_phase", 5)] * math.prod((2, 3, 2)[:nsp])  # one per phase
     assert_close(phased, whole, dtype, w[:, 0].size, scale=transpose_scale(xr, wr, br))
-    monkeypatch.setattr(nn, "COMBINED_MAX_BYTES", 16 << 20)
-    keep = whole.copy()
-    CONV_T[nsp](x[:2] * 3, w, None, **kw)
-    np.testing.assert_array_equal(whole, keep)
 
 
 @pytest.mark.parametrize("O, groups, size", [(40, 1, (1, 9, 23)), (70, 2, (5, 6, 7)),
@@ -1419,69 +1408,100 @@ def test_pack_tiles(G, Og, K, tile, dtype, rng):
                  G if G > 1 else G * Og + 1, mr, 1)
 
 
-def test_place_phases_interleaved_pairs(dtype, rng):
-    """Rows contiguous in x with stride 2: two phases one column apart with the same rows and
-    counts are written as one interleaved run (p even and p + 1), others one by one; against
-    NumPy's strided assignment of each phase, for 1 and 2 threads, nothing else written."""
-    from pyconv._kernels import kernels
-    put = kernels.place_phases_f32 if dtype == np.float32 else kernels.place_phases_f64
-    r = rng.standard_normal((2, 3, 4, 2, 6, 7)).astype(dtype)
-    # (z0, hz, cz, y0, hy, cy, x0, hx, cx): phases 0 and 1 a pair (different x shifts),
-    # 2 and 3 not (their counts differ)
-    ph = np.array([(0, 0, 2, 0, 0, 5, 0, 1, 6), (0, 0, 2, 0, 0, 5, 1, 0, 6),
-                   (0, 1, 1, 1, 0, 4, 0, 0, 7), (0, 1, 1, 1, 0, 4, 1, 0, 6)], dtype=np.intp)
-    for threads in (1, 2):
-        big = np.full((2, 4, 2, 10, 15), -7, dtype)
-        dst = big[:, 1:, :, :, 1:]
-        put(r, dst, ph, 1, 2, 2, threads)
-        expect = np.full_like(big, -7)
-        view = expect[:, 1:, :, :, 1:]
-        for p, (z0, hz, cz, y0, hy, cy, x0, hx, cx) in enumerate(ph):
-            view[:, :, z0:z0 + cz, y0::2][:, :, :, :cy, x0::2][..., :cx] = \
-                r[:, :, p, hz:hz + cz, hy:hy + cy, hx:hx + cx]
-        np.testing.assert_array_equal(big, expect)
+def _phase_places(U, dshape, strides, rng):
+    """Random (P, 9) places of phases over a grid U into a destination of shape dshape: per
+    axis and phase index i < s, the first index i, a shift 0 or 1 into the grid, a count
+    that fits both (equal counts and shifts often: pairs one column apart)."""
+    per_axis = []
+    for u, n, s in zip(U, dshape, strides):
+        rows = []
+        for i in range(s):
+            h = int(rng.integers(0, 2)) if u > 1 else 0
+            c = min(u - h, len(range(i, n, s)))
+            c = c if rng.random() < 0.7 else int(rng.integers(0, c + 1))
+            rows.append((i, h, c))
+        per_axis.append(rows)
+    return np.array([az + ay + ax for az in per_axis[0] for ay in per_axis[1]
+                     for ax in per_axis[2]], dtype=np.intp)
 
 
-def test_place_phases_threads(dtype, rng):
-    """The threaded placement of the combined phases: NumPy's strided assignment of each
-    phase, bit for bit, into a destination with negative and strided steps, phases of
-    different counts and shifts, for 1 and 2 threads; nothing else written; a phase that
-    would reach outside either array is refused."""
-    from pyconv._kernels import kernels
-    put = kernels.place_phases_f32 if dtype == np.float32 else kernels.place_phases_f64
-    r = rng.standard_normal((2, 3, 4, 2, 6, 7)).astype(dtype)
-    # (z0, hz, cz, y0, hy, cy, x0, hx, cx) per phase; strides 1, 2, 2 (phases py, px)
-    ph = np.array([(0, 0, 2, 0, 0, 5, 0, 1, 6), (0, 0, 2, 0, 1, 5, 1, 0, 5),
-                   (0, 1, 1, 1, 0, 4, 0, 0, 7), (0, 0, 0, 1, 0, 4, 1, 0, 6)], dtype=np.intp)
-    for threads in (1, 2):
-        big = np.zeros((3, 7, 3, 10, 28), dtype)
-        dst = big[1:, ::-2, :2, ::1, 1::2]
-        assert dst.shape == (2, 4, 2, 10, 14)
-        dst = dst[:, 1:]
-        put(r, dst, ph, 1, 2, 2, threads)
-        expect = np.zeros_like(big)
-        view = expect[1:, ::-2, :2, ::1, 1::2][:, 1:]
-        for p, (z0, hz, cz, y0, hy, cy, x0, hx, cx) in enumerate(ph):
-            view[:, :, z0:z0 + cz, y0::2][:, :, :, :cy, x0::2][..., :cx] = \
-                r[:, :, p, hz:hz + cz, hy:hy + cy, hx:hx + cx]
-        np.testing.assert_array_equal(big, expect)
+@pytest.mark.parametrize("case", ["pairs", "strided", "blocks", "long"])
+def test_run_placed(case, tile_kernel, dtype, rng, monkeypatch):
+    """The combined phases placed by the kernel: NumPy's strided assignment of run_phase's
+    grid, phase by phase, bit for bit; nothing else written; for 1 and 2 threads, with
+    phase-major and output-major channels, with and without the windows of the phases (as
+    pyconv.nn passes them).  The cases: a destination contiguous in x with stride 2 (pairs
+    of phases one column apart written interleaved), one with negative and strided steps,
+    one whose tasks split rows and channel tiles (2 threads), a row longer than a column
+    block.  A phase reaching outside either array, or wrong shapes, are refused."""
+    from pyconv import _conv
+    geoms = []
+    plan = _conv.plan
+    monkeypatch.setattr(_conv, "plan", lambda *a: geoms.append(plan(*a)[0]) or plan(*a))
+    x_shape, k, strides, O = {"pairs": ((2, 5, 2, 6, 7), (1, 2, 2), (1, 2, 2), 3),
+                              "strided": ((2, 3, 3, 5, 6), (2, 2, 2), (2, 2, 2), 2),
+                              "blocks": ((1, 8, 1, 3, 100), (1, 3, 2), (1, 2, 2), 16),
+                              "long": ((2, 3, 1, 1, 1300), (1, 1, 3), (1, 1, 2), 3)}[case]
+    x = rng.uniform(-1, 1, x_shape).astype(dtype)
+    P = math.prod(strides)
+    w = rng.standard_normal((O * P, x_shape[1]) + k).astype(dtype)
+    b = rng.standard_normal(O * P).astype(dtype)
+    starts = tuple(-(kk // 2) for kk in k)
+    U = x_shape[2:]
+    N = x.shape[0]
+    grid = _conv.run_phase(x, w, b, (1, 1, 1), starts, np.empty((N, O * P) + U, dtype), 2)
+    dshape = tuple(s * u for s, u in zip(strides, U))
+    ph = _phase_places(U, dshape, strides, rng)
+    if case == "pairs":
+        ph[1::2, :6] = ph[0::2, :6]             # z and y alike, x shifts may differ
+        ph[0::2, 8] = ph[1::2, 8] = np.minimum(ph[0::2, 8], ph[1::2, 8])
+    for pmajor in (False, True):
+        win = np.repeat(ph[:, [1, 2, 4, 5]], O, axis=0) if pmajor else np.tile(
+            ph[:, [1, 2, 4, 5]], (O, 1))
+        win[:, 1] += win[:, 0]
+        win[:, 3] += win[:, 2]
+        for threads in (1, 2):
+            for windows in (None, win):
+                if case == "strided":
+                    big = np.zeros((N + 1, 2 * O + 1) + dshape[:2] + (2 * dshape[2],), dtype)
+                    dst = big[1:, ::-2, :, :, 1::2][:, :O]
+                else:
+                    big = np.zeros((N, O + 1) + dshape, dtype)
+                    dst = big[:, 1:]
+                _conv.run_placed(x, w, b, (1, 1, 1), starts, U, dst, ph, strides, pmajor,
+                                 threads, windows=windows)
+                expect = np.zeros_like(big)
+                view = (expect[1:, ::-2, :, :, 1::2][:, :O] if case == "strided"
+                        else expect[:, 1:])
+                for f, (z0, hz, cz, y0, hy, cy, x0, hx, cx) in enumerate(ph):
+                    for o in range(O):
+                        c = f * O + o if pmajor else o * P + f
+                        view[:, o, z0::strides[0], y0::strides[1], x0::strides[2]][
+                            :, :cz, :cy, :cx] = grid[:, c, hz:hz + cz, hy:hy + cy, hx:hx + cx]
+                np.testing.assert_array_equal(big, expect)
+    g = dict(zip(["nrb", "ncb", "noc"], [geoms[-1][i] for i in (25, 27, 29)]))
+    if case == "blocks":
+        assert g["nrb"] > 1 and g["noc"] > 1, g
+    if case == "long":
+        assert g["ncb"] > 1, g
     bad = ph.copy()
-    bad[1, 8] = 8                           # x reaches column 1 + 7 * 2 = 15 of 14
+    bad[-1, 8] = U[2] + 1                       # reads past the grid's columns
     with pytest.raises(ValueError, match="outside"):
-        put(r, dst, bad, 1, 2, 2, 1)
+        _conv.run_placed(x, w, b, (1, 1, 1), starts, U, dst, bad, strides, True, 1)
     bad = ph.copy()
-    bad[0, 7] = 2                           # reads columns 2 .. 7 of 7
+    bad[0, 6] = dshape[2]                       # writes past the destination's columns
+    bad[0, 8] = max(bad[0, 8], 1)
     with pytest.raises(ValueError, match="outside"):
-        put(r, dst, bad, 1, 2, 2, 1)
+        _conv.run_placed(x, w, b, (1, 1, 1), starts, U, dst, bad, strides, True, 1)
     with pytest.raises(ValueError, match="do not match"):
-        put(r, dst, ph[:3], 1, 2, 2, 1)
+        _conv.run_placed(x, w, b, (1, 1, 1), starts, U, dst, ph[:-1], strides, True, 1)
 
 
 @needs_transpose
 def test_conv_transpose_combined_threads(rng):
-    """A transposed convolution large enough for threads (the correlation and the phases'
-    copies both threaded): the same bits for 1 and 2 threads, into a fresh result and into
-    a strided out=, the phase-by-phase numbers, and the loop reference's."""
+    """A transposed convolution large enough for threads (the correlation and the placing
+    of the phases both threaded): the same bits for 1 and 2 threads, into a fresh result and
+    into a strided out=, the phase-by-phase numbers, and the loop reference's."""
     from pyconv import nn
     x = rng.uniform(-1, 1, (2, 8, 64, 64)).astype(np.float32)
     w = rng.standard_normal((8, 8, 4, 4)).astype(np.float32)
@@ -1492,12 +1512,12 @@ def test_conv_transpose_combined_threads(rng):
     out = np.zeros((2, 8, 128, 256), np.float32)[..., ::-2]
     pyconv.conv_transpose2d(x, w, stride=2, padding=1, num_threads=2, out=out)
     np.testing.assert_array_equal(out, one)
-    saved = nn.COMBINED_MAX_BYTES
+    saved = nn._combined_phases
     try:
-        nn.COMBINED_MAX_BYTES = 0
+        nn._combined_phases = lambda *a: False
         phased = pyconv.conv_transpose2d(x, w, stride=2, padding=1, num_threads=2)
     finally:
-        nn.COMBINED_MAX_BYTES = saved
+        nn._combined_phases = saved
     np.testing.assert_allclose(phased, one, rtol=1e-5, atol=1e-5)
     xr, wr = as_ref(x, np.float32), as_ref(w, np.float32)
     assert_close(one, CR.conv_transpose(xr, wr, None, stride=2, padding=1), np.float32,
