@@ -118,8 +118,9 @@ ctypedef struct ConvPlan:
                                       # skipped (those outputs are left unwritten)
     # the placed phases of a transposed convolution (conv_place_f32/f64), ph NULL otherwise:
     # each task's outputs go to its thread's block loc (loc_len elements; so_c, so_y and
-    # so_x describe it: R x CW per channel) and from there, while in cache, each channel
-    # (one phase of one output channel) to its strided places in the destination
+    # so_x describe it: R rows of Wph lanes per channel) and from there, while in cache,
+    # each channel (one phase of one output channel) to its strided places in the
+    # destination
     const Py_ssize_t* ph              # (P, 9) places per phase, see conv_place_f64
     Py_ssize_t P, PO                  # phases, output channels of the destination
     int pmajor                        # channel p * PO + o (else o * P + p): phase p of o
@@ -135,6 +136,9 @@ cdef struct Lanes:
     Py_ssize_t rows, cw, Wph, so_y, so_x
     Py_ssize_t r0, x0
     bint contiguous
+    # spill: the output is a thread's block of placed phases (conv_place), pitch Wph with
+    # room past the last row: every lane of a block may be stored, padding lanes included
+    bint spill
 
 
 cdef inline void _wrap(Py_ssize_t* r, Py_ssize_t* x, Py_ssize_t pitch) noexcept nogil:
@@ -162,12 +166,13 @@ cdef inline Py_ssize_t _digit(Py_ssize_t* rest, Py_ssize_t n) noexcept nogil:
 cdef inline void _lanes_at(Lanes* ln, Py_ssize_t r, Py_ssize_t x, Py_ssize_t n) noexcept nogil:
     # the block of n lanes starting at row r, column x < Wph; contiguous: its n lanes are n
     # valid outputs stored one after another (within a row, or across whole rows when the
-    # rows have no padding lanes and follow each other in the output: a 1x1 layer)
+    # rows have no padding lanes and follow each other in the output: a 1x1 layer; or
+    # anywhere in a spill block)
     ln.r0 = r
     ln.x0 = x
     ln.contiguous = ln.so_x == 1 and r < ln.rows and (
-        x + n <= ln.cw or (ln.Wph == ln.cw and ln.so_y == ln.cw
-                           and r * ln.Wph + x + n <= ln.rows * ln.Wph))
+        x + n <= ln.cw or ln.spill or (ln.Wph == ln.cw and ln.so_y == ln.cw
+                                       and r * ln.Wph + x + n <= ln.rows * ln.Wph))
 
 
 cdef inline void _load_lanes(real* acc, const real* o, const Lanes* ln,
@@ -983,6 +988,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     ln.Wph = p.Wph
     ln.so_y = p.so_y
     ln.so_x = p.so_x
+    ln.spill = loc != NULL
     nlanes = (rows - 1) * p.Wph + cw
     step = nr if p.mr == CONV_MR else 2 * nr
     # the task's channel tiles t0 .. t1 - 1 of p.mr channels (CONV_MR, CONV_MC, or one
@@ -1373,12 +1379,13 @@ cdef int _conv_place(const real[:, :, :, :, ::1] x, real[:, :, :, :, :] dst,
     p.dz = dst.strides[2] // item
     p.dy = dst.strides[3] // item
     p.dx = dst.strides[4] // item
-    # the thread's block: a task's R x CW outputs of each of its channels
+    # the thread's block: a task's R rows of each of its channels at the lanes' own pitch
+    # Wph, and room for a block of lanes past the last row (every lane stored: see Lanes)
     p.so_n = 0
     p.so_z = 0
     p.so_x = 1
-    p.so_y = p.CW
-    p.so_c = p.R * p.CW
+    p.so_y = p.Wph
+    p.so_c = p.R * p.Wph + 2 * (CONV_VEC_BYTES // <Py_ssize_t>sizeof(real))
     p.loc_len = p.OCT * p.mr * p.so_c
     if dst.shape[0] == 0 or dst.shape[1] == 0 or dst.shape[2] == 0 or dst.shape[3] == 0 \
             or dst.shape[4] == 0:
