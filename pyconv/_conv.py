@@ -4,6 +4,7 @@ Every conv1d/2d/3d, depthwise, grouped, pointwise and (through the phase decompo
 :mod:`pyconv.nn`) transposed convolution reaches :func:`run`, which works on 5-D arrays
 (N, C, D, H, W) with per-axis padding given as index tables over padded coordinates.
 """
+import collections
 import math
 import os
 
@@ -251,12 +252,16 @@ def _axis_table(axis, n, k, s, d, start, o, mode):
 
 def _tables(x5, kshape, stride, dilation, starts, osize, mode):
     """Per-axis tables, steps, dilations and the x offset of the identity run for plan()."""
+    return _tables_of(x5.shape, kshape, stride, dilation, starts, osize, mode)
+
+
+def _tables_of(shape5, kshape, stride, dilation, starts, osize, mode):
     tables, steps, dils, remapped = zip(*(
         _axis_table(axis, n, k, s, d, st, o, mode)
-        for axis, (n, k, s, d, st, o) in enumerate(zip(x5.shape[2:], kshape, stride, dilation,
+        for axis, (n, k, s, d, st, o) in enumerate(zip(shape5[2:], kshape, stride, dilation,
                                                       starts, osize))))
     # a remapped x table has no identity run: every column goes through the table
-    ox = x5.shape[4] + len(tables[2]) + 1 if remapped[2] else -starts[2]
+    ox = shape5[4] + len(tables[2]) + 1 if remapped[2] else -starts[2]
     return list(tables), steps, dils, ox
 
 
@@ -301,25 +306,80 @@ def run_phase(x5, w5, bias, dilation, starts, dest, num_threads, windows=None):
     return _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows)
 
 
+#: what run_placed needs besides the arrays, for one problem shape (see placed_setup)
+PlacedSetup = collections.namedtuple("PlacedSetup", "geom offs tables windows pack nthreads")
+
+
+def placed_setup(xshape5, wshape5, grid, dilation, starts, nthreads, itemsize, windows=None):
+    """The part of run_placed that depends on shapes only (for the caller to cache; read-only
+    arrays): the plan, the tap offsets, the index tables, the tile windows (``windows``:
+    None, or the (P * O, 4) per-channel windows) and ``pack``, the position in
+    w5.reshape(-1) of each packed weight the kernel reads (-1: a padding channel's 0)."""
+    N, C = xshape5[:2]
+    O, Cg = wshape5[:2]
+    kshape = tuple(wshape5[2:])
+    groups = C // Cg
+    oshape = (N, O) + tuple(grid)
+    tables, steps, dils, ox = _tables_of(xshape5, kshape, (1, 1, 1), dilation, starts, grid,
+                                         _CONSTANT)
+    geom, offs = plan(xshape5, oshape, groups, kshape, steps, dils, ox, itemsize, nthreads,
+                      MC, MP, True)
+    mr = geom[-2]
+    K = math.prod(wshape5[1:])
+    Og = O // groups
+    if mr == 1:
+        pack = np.arange(O * K, dtype=np.intp)
+    else:
+        nt = -(-Og // mr)
+        ch = np.arange(nt * mr, dtype=np.intp).reshape(nt, 1, mr)   # (tile, ., i)
+        pack = ((np.arange(groups, dtype=np.intp)[:, None, None, None] * Og + ch) * K
+                + np.arange(K, dtype=np.intp)[None, None, :, None])     # (G, tile, K, i)
+        pack = np.where(ch < Og, pack, -1).ravel()
+        if mr == _MP:
+            pack = np.repeat(pack, 2)     # the pair tile reads each weight twice in a row
+    if windows is not None:
+        windows = _tile_windows(windows, groups, mr)
+    for a in [pack] + list(tables):
+        a.setflags(write=False)
+    return PlacedSetup(geom, offs, tuple(tables), windows, pack, nthreads)
+
+
+def run_setup(x5, wpack, bias, setup, dest, place, strides, phase_major):
+    """The kernel of run_placed with its weights packed (in setup.pack's order)."""
+    if dest.size == 0:
+        return dest
+    b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
+    fn = kernels.conv_place_f32 if x5.dtype == np.float32 else kernels.conv_place_f64
+    fn(x5, dest, wpack, b, setup.offs, setup.tables[0], setup.tables[1], setup.tables[2],
+       setup.geom, setup.nthreads, setup.windows, place, *strides, phase_major)
+    return dest
+
+
+def take_weights(src, pack):
+    """The weights a kernel reads, src.reshape(-1)[pack] (0 where pack is -1) on a 64-byte
+    line, or None when src holds a NaN or an infinity (one pass over both)."""
+    src = np.ascontiguousarray(src).reshape(-1)
+    out = _empty_lines(pack.size, src.dtype)
+    take = kernels.take_finite_f32 if src.dtype == np.float32 else kernels.take_finite_f64
+    return out if take(src, pack, out) else None
+
+
 def run_placed(x5, w5, bias, dilation, starts, grid, dest, place, strides, phase_major,
                num_threads, windows=None):
     """run_phase over a (Do, Ho, Wo) ``grid`` of w5.shape[0] = P * O channels whose outputs
     are not stored as such: channel c (phase f of output channel o, c = f * O + o when
     phase_major, else o * P + f) goes straight to its strided places in ``dest`` (N, O, ...)
     as the (P, 9) ``place`` rows say (see kernels.conv_place_f64); per axis ``strides``.
-    Each thread keeps one task's outputs at a time: no grid-sized buffer."""
-    C = x5.shape[1]
-    kshape = w5.shape[2:]
-    if dest.size == 0:
-        return dest
-    groups = C // w5.shape[1]
-    oshape = (x5.shape[0], w5.shape[0]) + tuple(grid)
-    work = math.prod(oshape) * max(1, math.prod(w5.shape[1:]))
+    Each thread keeps one task's outputs at a time: no grid-sized buffer.  windows: None,
+    or per channel (P * O, 4) as for run_phase."""
+    work = x5.shape[0] * math.prod(grid) * max(1, math.prod(w5.shape))
     nthreads = effective_num_threads(num_threads, work=work)
-    tables, steps, dils, ox = _tables(x5, kshape, (1, 1, 1), dilation, starts, grid,
-                                      _CONSTANT)
-    return _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows,
-                   placed=(oshape, place, strides, phase_major))
+    setup = placed_setup(x5.shape, w5.shape, tuple(grid), tuple(dilation), tuple(starts),
+                         nthreads, x5.dtype.itemsize, windows)
+    wpack = take_weights(w5, setup.pack)
+    if wpack is None:
+        raise ValueError("run_placed: the weights must be finite")
+    return run_setup(x5, wpack, bias, setup, dest, place, strides, phase_major)
 
 
 def _tile_windows(windows, groups, mr):
@@ -345,23 +405,14 @@ def _tile_windows_of(key, groups, mr):
     return res
 
 
-def _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows=None,
-            placed=None):
-    """Plan, pack the weights and run the kernel into dest (shape (N, O, Do, Ho, Wo)), or
-    with ``placed`` = (that shape, place, strides, phase_major) placed into dest (see
-    run_placed)."""
-    oshape = dest.shape if placed is None else placed[0]
-    geom, offs = plan(x5.shape, oshape, groups, tuple(w5.shape[2:]), steps, dils, ox,
-                      x5.dtype.itemsize, nthreads, MC, MP, placed is not None)
+def _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows=None):
+    """Plan, pack the weights and run the kernel into dest (shape (N, O, Do, Ho, Wo))."""
+    geom, offs = plan(x5.shape, dest.shape, groups, tuple(w5.shape[2:]), steps, dils, ox,
+                      x5.dtype.itemsize, nthreads, MC, MP)
     wpack = pack_weights(w5, groups, geom[-2], nthreads)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64
     if windows is not None:
         windows = _tile_windows(windows, groups, geom[-2])
-    if placed is not None:
-        fn = kernels.conv_place_f32 if x5.dtype == np.float32 else kernels.conv_place_f64
-        fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads, windows,
-           placed[1], *placed[2], placed[3])
-        return dest
     fn(x5, dest, wpack, b, offs, tables[0], tables[1], tables[2], geom, nthreads, windows)
     return dest

@@ -14,6 +14,7 @@ the odd sample on the right).  ``padding_mode`` fills the padding as ``torch.nn.
     replicate   a a | a b c d | d d
     circular    c d | a b c d | a b     (pad <= size along the axis)
 """
+import collections
 import itertools
 import math
 import numbers
@@ -24,6 +25,7 @@ import numpy as np
 from . import _conv, _engine
 from ._modes import CONSTANT
 from ._runtime import MODES as _CODES
+from ._threads import effective_num_threads
 from ._validation import (as_array, check_alloc, check_out, float_dtype, int_sequence,
                           second_operand)
 
@@ -376,7 +378,43 @@ def _combined_layout(geo, Cg):
     return P, tuple(starts), tuple(steps), tuple(U), T, pick, place, win
 
 
-def _combined_phases(x5, wc, b, geo, res, num_threads):
+def _combined_setup_bytes(geo, Cg, O, groups, *rest):
+    return 32 * O * Cg * math.prod(g[4] for g in geo)
+
+
+CombinedSetup = collections.namedtuple("CombinedSetup", "run index bias place strides pmajor")
+
+
+# (up to 16 MB in all: a layer's packed weight positions are 8 bytes per weight read)
+@_engine.bounded_cache(16, _combined_setup_bytes, 1 << 20)
+def _combined_setup(geo, Cg, O, groups, xshape5, itemsize, nthreads):
+    """Everything of _combined_phases that depends on the layer's shape (cached; read-only
+    arrays): the kernel's setup (_conv.placed_setup), ``index`` the position in the
+    layer's weights (C, O / groups, *k), flattened, of each weight the kernel reads (-1: a
+    padding channel's 0), ``bias`` the output channel of each combined channel, the
+    phases' places and strides, and the channel order (phase-major where there is one
+    group: a 32-channel tile then holds few phases, so its window is narrow)."""
+    P, starts, steps, U, T, pick, place, win = _combined_layout(geo, Cg)
+    pmajor = groups == 1
+    c = np.arange(O * P, dtype=np.intp)
+    f, o = (c // O, c % O) if pmajor else (c % P, c // P)
+    Og = O // groups
+    g = o // Og
+    kvol = math.prod(gg[4] for gg in geo)
+    cg, t = pick[f] // kvol, pick[f] % kvol                 # (O * P, Cg * prod(T))
+    comb = ((g[:, None] * Cg + cg) * Og + (o - g * Og)[:, None]) * kvol + t
+    # the planes and rows each channel's phase uses: the kernel skips what none of a tile's
+    # channels needs (never read by the placing)
+    wins = np.repeat(win, O, axis=0) if pmajor else np.tile(win, (O, 1))
+    run = _conv.placed_setup(xshape5, (O * P, Cg) + T, U, steps, starts, nthreads, itemsize,
+                             wins)
+    index = np.where(run.pack >= 0, comb.ravel()[np.maximum(run.pack, 0)], -1)
+    for a in (index, o):
+        a.setflags(write=False)
+    return CombinedSetup(run, index, o, place, tuple(gg[0] for gg in geo), pmajor)
+
+
+def _combined_phases(x5, wflat, b, groups, geo, res, num_threads):
     """The stride phases of a transposed convolution as one stride-1 correlation: when, along
     every axis, each of the s phases has the same number of taps at the same input step, the
     phases differ only by where their window starts, so phase p's output q is the combined
@@ -386,29 +424,26 @@ def _combined_phases(x5, wc, b, geo, res, num_threads):
     channel tile skips the planes and rows its phases do not use (the combined grid has up
     to s - 1 more per axis than a phase's outputs), and each task's outputs go from its
     thread's block, while in cache, to their strided places in ``res`` (no grid-sized
-    buffer: _conv.run_placed).  Each output sums the same taps in the same order as on the
-    phase-by-phase path (float64 phases of one or two output channels per group, which that
-    path runs through the one-channel micro-kernel, may differ in the last bit).  False
-    (nothing done) when the phases do not line up."""
+    buffer: kernels.conv_place_f64).  The combined weights are taken from the layer's
+    flattened weights ``wflat`` in the kernel's order in one pass that also checks them.
+    Each output sums the same taps in the same order as on the phase-by-phase path (float64
+    phases of one or two output channels per group, which that path runs through the
+    one-channel micro-kernel, may differ in the last bit).  True when done; False (nothing
+    done) when the phases do not line up; None when a weight is NaN or infinite."""
     O = res.shape[1]
-    Cg = wc.shape[1]
-    # phase-major channels where there is one group (a 32-channel tile then holds few
-    # phases, so its window is narrow); within each group otherwise
-    pmajor = x5.shape[1] == Cg
+    Cg = x5.shape[1] // groups
     layout = _combined_layout(geo, Cg)
     if layout is None:
         return False
-    P, starts, steps, U, T, pick, place, win = layout
-    wp = np.take(np.ascontiguousarray(wc).reshape(O, -1), pick, axis=1)    # (O, P, Cg T)
-    if pmajor:
-        wp = np.ascontiguousarray(wp.swapaxes(0, 1))
-    wp = wp.reshape((O * P, Cg) + T)
-    bp = None if b is None else np.tile(b, P) if pmajor else np.repeat(b, P)
-    # the planes and rows each channel's phase uses: the kernel skips what none of a tile's
-    # channels needs (never read by the placing)
-    win = np.repeat(win, O, axis=0) if pmajor else np.tile(win, (O, 1))
-    _conv.run_placed(x5, wp, bp, steps, starts, U, res, place, tuple(g[0] for g in geo),
-                     pmajor, num_threads, windows=win)
+    P, _, _, U, T = layout[:5]
+    work = x5.shape[0] * O * P * math.prod(U) * Cg * math.prod(T)
+    st = _combined_setup(geo, Cg, O, groups, x5.shape, res.dtype.itemsize,
+                         effective_num_threads(num_threads, work=work))
+    wpack = _conv.take_weights(wflat, st.index)
+    if wpack is None:
+        return None
+    _conv.run_setup(x5, wpack, None if b is None else b[st.bias], st.run, res, st.place,
+                    st.strides, st.pmajor)
     return True
 
 
@@ -457,7 +492,7 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     check_alloc(oshape, dt)
     x5 = np.ascontiguousarray(xa, dtype=dt).reshape((N, C) + (1,) * (3 - nd) + spatial)
     # (C, Og, *k) -> the correlation weights (O, Cg, *k) of each group
-    wd = np.asarray(w, dtype=dt)
+    wd = np.ascontiguousarray(w, dtype=dt)
     wc = wd.reshape((groups, Cg, Og) + ksize).swapaxes(1, 2)
     wc = wc.reshape((O, Cg) + (1,) * (3 - nd) + ksize)
     dest = _dest5(out, (xa, w, b, bias), batched, nd)
@@ -468,12 +503,13 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
                     [1] * (3 - nd) + dilation, res.shape[2:], (1,) * (3 - nd) + ksize))
     if res.size == 0:  # an empty batch or channel axis
         return _finish(res, out, oshape, dest is not None)
-    if not np.isfinite(wd).all():
+    done = _combined_phases(x5, wd.reshape(-1), b, groups, geo, res, num_threads)
+    if done:
+        return _finish(res, out, oshape, dest is not None)
+    if done is None or not np.isfinite(wd).all():
         # a NaN or Inf weight must meet only the input samples it really multiplies (the
         # gather would also multiply it by the zeros outside the input): scatter-add
         _scatter_transpose(x5, wc, b, groups, geo, res)
-        return _finish(res, out, oshape, dest is not None)
-    if _combined_phases(x5, wc, b, geo, res, num_threads):
         return _finish(res, out, oshape, dest is not None)
     axes = _phase_axes(geo)
     for pz in axes[0]:

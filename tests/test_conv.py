@@ -1285,7 +1285,7 @@ def test_conv_transpose_threads_and_layouts(nsp, dtype, rng):
 def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     """Strides whose phases all have the same taps (kernel 4, stride 2; kernel 6, stride 3)
     run as one correlation with a channel per (output channel, phase), placed straight into
-    the result (one run_placed for the whole batch); the phase-by-phase path (one
+    the result (one kernel call for the whole batch); the phase-by-phase path (one
     correlation per phase) and the reference give the same numbers."""
     from pyconv import nn
     x = rng.uniform(-1, 1, (5, 4) + (7, 6, 5)[:nsp]).astype(dtype)
@@ -1293,12 +1293,12 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     b = rng.standard_normal(6).astype(dtype)
     kw = dict(stride=(2, 3, 2)[:nsp], padding=(1, 2, 0)[:nsp], groups=2)
     calls = []
-    for name in ("run_phase", "run_placed"):
+    for name in ("run_phase", "run_setup"):
         real = getattr(nn._conv, name)
         monkeypatch.setattr(nn._conv, name, lambda *a, _n=name, _r=real, **k:
                             calls.append((_n, a[0].shape[0])) or _r(*a, **k))
     whole = CONV_T[nsp](x, w, b, **kw)
-    assert calls == [("run_placed", 5)]         # one correlation for the whole batch
+    assert calls == [("run_setup", 5)]          # one correlation for the whole batch
     xr, wr, br = as_ref(x, dtype), as_ref(w, dtype), as_ref(b, dtype)
     assert_close(whole, CR.conv_transpose(xr, wr, br, **kw), dtype, w[:, 0].size,
                  scale=transpose_scale(xr, wr, br))
@@ -1307,6 +1307,80 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     phased = CONV_T[nsp](x, w, b, **kw)
     assert calls == [("run_phase", 5)] * math.prod((2, 3, 2)[:nsp])  # one per phase
     assert_close(phased, whole, dtype, w[:, 0].size, scale=transpose_scale(xr, wr, br))
+
+
+@needs_transpose
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_conv_transpose_combined_nonfinite_weight(bad, dtype, rng, monkeypatch):
+    """A NaN or infinite weight in a layer whose phases line up: the combined path gives way
+    (its one pass over the weights finds it) to the scatter-add, which lets the weight meet
+    only the input samples it multiplies, as the scatter-add loop reference does."""
+    from pyconv import nn
+    x = rng.uniform(-1, 1, (2, 4, 5, 6)).astype(dtype)
+    w = rng.standard_normal((4, 3, 4, 4)).astype(dtype)
+    w[1, 2, 3, 0] = bad
+    seen = []
+    real = nn._combined_phases
+    monkeypatch.setattr(nn, "_combined_phases", lambda *a: seen.append(real(*a)) or seen[-1])
+    got = pyconv.conv_transpose2d(x, w, stride=2, padding=1)
+    assert seen == [None]
+    with np.errstate(invalid="ignore"):
+        ref = CR.conv_transpose(as_ref(x, dtype), as_ref(w, dtype), stride=2, padding=1)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+    fin = np.isfinite(ref)
+    assert_close(got[fin], ref[fin], dtype, w[:, 0].size, scale=4.0 * 16)
+
+
+def test_bounded_cache_item_bytes():
+    """The planning caches keep calls up to their item size (CACHE_ITEM_BYTES, or their
+    own), compute larger ones afresh; the transposed convolution's setup of a layer with
+    16384 weights (conv_transpose3d 16 -> 16, 4^3) is kept."""
+    from pyconv import _engine, nn
+    calls = []
+    small = _engine.bounded_cache(4, lambda n: n)(lambda n: calls.append(n) or n)
+    large = _engine.bounded_cache(4, lambda n: n, 1 << 20)(lambda n: calls.append(n) or n)
+    for fn in (small, large):
+        for n in (_engine.CACHE_ITEM_BYTES, _engine.CACHE_ITEM_BYTES + 1, 1 << 20,
+                  (1 << 20) + 1):
+            fn(n)
+            fn(n)
+    limit = _engine.CACHE_ITEM_BYTES
+    assert calls == [limit, limit + 1, limit + 1, 1 << 20, 1 << 20,
+                     (1 << 20) + 1, (1 << 20) + 1,
+                     limit, limit + 1, 1 << 20, (1 << 20) + 1, (1 << 20) + 1]
+    x = np.zeros((1, 16, 3, 3, 3), np.float32)
+    w = np.zeros((16, 16, 4, 4, 4), np.float32)
+    pyconv.conv_transpose3d(x, w, stride=2, padding=1)
+    hits = nn._combined_setup.cache_info().hits
+    pyconv.conv_transpose3d(x, w, stride=2, padding=1)
+    assert nn._combined_setup.cache_info().hits == hits + 1
+
+
+def test_take_finite(dtype, rng):
+    """The weights taken into a kernel's order: NumPy's take (0 where the index is -1), and
+    whether every value of the source is finite, taken or not; an index past the end is
+    refused."""
+    from pyconv._kernels import kernels
+    take = kernels.take_finite_f32 if dtype == np.float32 else kernels.take_finite_f64
+    src = rng.standard_normal(1000).astype(dtype)
+    idx = rng.integers(-1, 1000, 3000).astype(np.intp)
+    out = np.full(3000, np.nan, dtype)
+    assert take(src, idx, out) is True
+    np.testing.assert_array_equal(out, np.where(idx >= 0, src[np.maximum(idx, 0)], 0))
+    for pos in (0, 517, 999):
+        for bad in (np.nan, np.inf, -np.inf):
+            s2 = src.copy()
+            s2[pos] = bad
+            assert take(s2, idx[idx != pos], np.empty((idx != pos).sum(), dtype)) is False
+    s2 = src.copy()
+    s2[3] = np.finfo(dtype).max                 # large but finite
+    assert take(s2, idx, out) is True
+    with pytest.raises(ValueError, match="past the end"):
+        take(src, np.array([0, 1000], np.intp), np.empty(2, dtype))
+    with pytest.raises(ValueError, match="differ"):
+        take(src, idx, np.empty(5, dtype))
 
 
 @pytest.mark.parametrize("O, groups, size", [(40, 1, (1, 9, 23)), (70, 2, (5, 6, 7)),
