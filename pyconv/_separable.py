@@ -104,17 +104,26 @@ class _Pass:
         self.weights, self.origin = weights, origin
 
 
-def _run(img, dt, passes, out, num_threads, halo=None):
+def _run(img, dt, passes, out, num_threads, halo=None, finite=False):
     """Apply ``passes`` in order to ``img`` in dtype ``dt``; the last one may write ``out``.
-    halo: the columns beyond the last axis' edges for a single fused pair (_fused_pair)."""
+    halo: the columns beyond the last axis' edges for a single fused pair (_fused_pair).
+    finite: return None instead when the image holds a NaN or an infinity (found while
+    filtering a single fused pair, whose intermediate rows are scanned in cache; else by
+    reading the image first); ``out`` may then have been written."""
     # inf - inf and overflow give NaN/Inf silently, as in the compiled kernels and in scipy
     with np.errstate(invalid="ignore", over="ignore"):
-        return _run_passes(img, dt, passes, out, num_threads, halo)
+        return _run_passes(img, dt, passes, out, num_threads, halo, finite)
 
 
-def _run_passes(img, dt, passes, out, num_threads, halo=None):
+def _run_passes(img, dt, passes, out, num_threads, halo=None, finite=False):
     if out is not None:
         check_out(out, img.shape, dt)
+    if finite:
+        x = img if float_dtype(img.dtype, "image") == dt else img.astype(dt)
+        if len(passes) == 2 and _fusable(x, passes[0], passes[1]):
+            return _fused_pair(x, passes[0], passes[1], dt, out, num_threads, check=True)
+        if not _engine.all_finite(img, num_threads):
+            return None
     if not passes and halo is None:
         return _engine.deliver(np.array(img, dtype=dt, order="C"), out)
     x = img if float_dtype(img.dtype, "image") == dt else img.astype(dt)
@@ -212,7 +221,7 @@ def _halo_rows(h, lead, H, dt):
     return v
 
 
-def _fused_pair(x, py, px, dt, out, num_threads, halo=None):
+def _fused_pair(x, py, px, dt, out, num_threads, halo=None, check=False):
     """The passes py (along rows) and px (along columns) in one sweep: each strip of rows is
     filtered vertically into a per-thread row and horizontally from there, so the
     intermediate image never goes to memory.  Same taps, order, boundary rules and cvals as
@@ -226,7 +235,10 @@ def _fused_pair(x, py, px, dt, out, num_threads, halo=None):
     exactly the horizontal kernel's reach on that side, as _pass_halo gives it; C = 1
     only), taken from a neighbouring array: the result is then that of the wider image,
     cut back to x's columns (pyconv.dask's chunks use it instead of recomputing their side
-    borders)."""
+    borders).
+
+    check: return None when a vertically filtered sample of x was NaN or infinite (the
+    kernel scans each line in cache; out may then have been written)."""
     inter = px.axis != x.ndim - 1       # samples interleaved along a last, unfiltered axis
     C = x.shape[-1] if inter else 1
     if inter and halo is not None:
@@ -258,8 +270,9 @@ def _fused_pair(x, py, px, dt, out, num_threads, halo=None):
     left, right = halo if halo is not None else (None, None)
     left, right = _halo_rows(left, lead, H, dt), _halo_rows(right, lead, H, dt)
     run = _kernels.kernels.sep2d_f32 if dt == np.float32 else _kernels.kernels.sep2d_f64
-    run(src, res, taby, tabx, bx, wy, ty, kv, wx, tx, kh, float(py.cval), float(px.cval), strip,
-        nthreads, left, right)
+    if not run(src, res, taby, tabx, bx, wy, ty, kv, wx, tx, kh, float(py.cval),
+               float(px.cval), strip, nthreads, left, right, check):
+        return None
     res = res.reshape(x.shape)
     return _engine.deliver(res, out) if dest is None else out
 
@@ -377,6 +390,21 @@ def sepfilter(image, kernels, mode="reflect", cval=0.0, origin=0, *, channel_axi
            [2., 3., 2.],
            [1., 2., 2.]])
     """
+    img, dt, passes, nt = _sep_passes(image, kernels, mode, cval, origin, channel_axis,
+                                      num_threads)
+    return _run(img, dt, passes, out, nt)
+
+
+def sepfilter_if_finite(image, kernels, mode, cval, origin, channel_axis, out, num_threads):
+    """sepfilter, or None when the image holds a NaN or an infinity (see _run's finite;
+    ``out``, which must not overlap the image, may then have been written)."""
+    img, dt, passes, nt = _sep_passes(image, kernels, mode, cval, origin, channel_axis,
+                                      num_threads)
+    return _run(img, dt, passes, out, nt, finite=True)
+
+
+def _sep_passes(image, kernels, mode, cval, origin, channel_axis, num_threads):
+    """sepfilter's arguments checked: (image, dtype, passes)."""
     img = image_array(image)
     axes, _ = _spatial_axes(img, channel_axis)
     if isinstance(kernels, (str, bytes)) or not isinstance(kernels, Iterable):
@@ -415,7 +443,7 @@ def sepfilter(image, kernels, mode="reflect", cval=0.0, origin=0, *, channel_axi
         passes.append(_Pass("corr", ax, m, cval * factor, w, o))
         if cval != 0:
             factor *= float(np.sum(w))
-    return _run(img, dt, passes, out, num_threads)
+    return img, dt, passes, num_threads
 
 
 def separate(kernel, rtol=None):

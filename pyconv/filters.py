@@ -66,19 +66,17 @@ def _rank1_factors(kbytes, kshape, rtol):
     return factors
 
 
-def _use_rank1(img, ksize, weights, dt, num_threads):
+def _use_rank1(ksize, weights, dt):
     """The factors for the separable path, or None.  Taken only when it gives the same
     numbers up to rounding: no zero weight (whose NaN-skipping the 1-D passes do not share)
-    and a finite image (NaN/Inf spread identically through one n-D sum only)."""
+    and (checked by the caller) a finite image (NaN/Inf spread identically through one n-D
+    sum only)."""
     if len(ksize) < 2 or min(ksize) < 2 or len(weights) < RANK1_MIN_TAPS \
             or len(weights) != np.prod(ksize):
         return None
     # rank-1 within the rounding of the computing precision (256 ulps, as separate())
     rtol = 256 * float(np.finfo(dt).eps)
-    factors = _rank1_factors(np.ascontiguousarray(weights).tobytes(), tuple(ksize), rtol)
-    if factors is None or not _engine.all_finite(img, num_threads):
-        return None
-    return factors
+    return _rank1_factors(np.ascontiguousarray(weights).tobytes(), tuple(ksize), rtol)
 
 
 def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_threads, flip):
@@ -103,11 +101,19 @@ def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_thre
     origins = int_sequence(origin, spatial, "origin")
     w64 = np.ascontiguousarray(k, dtype=np.float64)
     ksize, taps, weights, origins = _nd_taps(w64.tobytes(), w64.shape, flip, tuple(origins))
-    factors = _use_rank1(img, ksize, weights, dt, num_threads)
+    factors = _use_rank1(ksize, weights, dt)
     if factors is not None:
-        return sepfilter(img, [f.astype(dt) for f in factors], mode=mode, cval=cval,
-                         origin=list(origins), channel_axis=channel_axis, out=out,
-                         num_threads=num_threads)
+        fs = [f.astype(dt) for f in factors]
+        if out is None or not np.may_share_memory(out, img):
+            # a NaN or Inf in the image is found while filtering (the intermediate rows
+            # scanned in cache, no extra read of the image): then the n-D sum below
+            res = _sepfilter_if_finite(img, fs, mode, cval, list(origins), channel_axis,
+                                       out, num_threads)
+            if res is not None:
+                return res
+        elif _engine.all_finite(img, num_threads):
+            return sepfilter(img, fs, mode=mode, cval=cval, origin=list(origins),
+                             channel_axis=channel_axis, out=out, num_threads=num_threads)
 
     if out is not None:
         check_out(out, img.shape, dt)
@@ -316,5 +322,7 @@ def convolve1d(image, weights, axis=-1, mode="reflect", cval=0.0, origin=0, *, o
 
 # Separable and edge filters are chains of the 1-D passes above (defined in _separable,
 # which looks up correlate1d here at call time).
-from ._separable import (sepfilter, separate, sobel, sobel_h, sobel_v, scharr,  # noqa: E402
-                         scharr_h, scharr_v, prewitt, prewitt_h, prewitt_v, gaussian, uniform)
+from ._separable import (sepfilter, separate, sobel, sobel_h,  # noqa: E402
+                         sobel_v, scharr, scharr_h, scharr_v, prewitt, prewitt_h, prewitt_v,
+                         gaussian, uniform)
+from ._separable import sepfilter_if_finite as _sepfilter_if_finite  # noqa: E402

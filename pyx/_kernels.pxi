@@ -999,7 +999,7 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
                            Py_ssize_t kh, Py_ssize_t nh, const Py_ssize_t* offh, real cval,
                            real cval2, const real* hl, Py_ssize_t nl, Py_ssize_t lb,
                            Py_ssize_t lr, const real* hr, Py_ssize_t nr, Py_ssize_t rb,
-                           Py_ssize_t rr_) noexcept nogil:
+                           Py_ssize_t rr_, int* nonfinite) noexcept nogil:
     # One task = (image b, strip of output rows).  Each output row is the vertical pass over
     # its input rows y + ty[t] (read in place through per-row offsets, see _sep_vpass) into a
     # line at offset ox, padded by tabx with cval2, then the horizontal pass (taps at columns
@@ -1012,6 +1012,8 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
     # edges, taken from a neighbouring image (a dask chunk's neighbours): they are filtered
     # vertically like the image's own columns and take the place of the x table's padding,
     # so the outputs near those edges are the ones of the larger image.  Lines: lpitch apart.
+    # nonfinite (NULL: not asked): set when a vertically filtered sample of the image's own
+    # columns is NaN or infinite (scanned in the line, in cache)
     cdef Py_ssize_t si, b, y0, rows, r, g, k
     si = task % nstrips
     b = task // nstrips
@@ -1032,6 +1034,9 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
         if nr:
             _sep_vpass(hr + b * rb, rr_, nr, line + ox + W, lpitch, g, y0 + r, tile, rowp,
                        roff, taby, W, wy, ty, nv, dense, offv, cval)
+        if nonfinite != NULL:
+            for k in range(g):
+                nonfinite[0] |= _nonfinite_run(line + k * lpitch + ox, W)
         for k in range(g):
             _sep_pad_line(line + k * lpitch, ox, W, kh, tabx, cval2, nl != 0, nr != 0)
             _row_taps(out + b * ob + (y0 + r + k) * orow, line + k * lpitch, offh, wx, nh, W)
@@ -1043,7 +1048,8 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                 const Py_ssize_t[::1] ty, Py_ssize_t kv, const real[::1] wx,
                 const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
                 Py_ssize_t strip, int num_threads, const real[:, :, :] left,
-                const real[:, :, :] right) except -1:
+                const real[:, :, :] right, bint check) except -1:
+    # 1 when check is on and a vertically filtered sample was NaN or infinite, else 0
     cdef Py_ssize_t B = src.shape[0], H = src.shape[1], W = src.shape[2]
     cdef Py_ssize_t nl = left.shape[2], nr = right.shape[2]
     cdef const real* hl = NULL
@@ -1059,7 +1065,9 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     cdef const real** ptrs = NULL
     cdef real* scratch = NULL
     cdef void* sblock = NULL
+    cdef int* bad = NULL
     cdef bint dense
+    cdef int found = 0
     if B == 0 or H == 0 or W == 0 or nv == 0 or nh == 0:
         return 0
     if W > 1 and (src.strides[2] != sizeof(real) or out.strides[2] != sizeof(real)):
@@ -1091,10 +1099,13 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), False, &sblock)
     offs = <Py_ssize_t*>malloc(<size_t>(nh + nv + num_threads * nv) * sizeof(Py_ssize_t))
     ptrs = <const real**>malloc(<size_t>(num_threads * (nv + 3)) * sizeof(real*))
-    if scratch == NULL or offs == NULL or ptrs == NULL:
+    # a flag per thread, 16 ints apart (own cache line)
+    bad = <int*>calloc(<size_t>(16 * num_threads), sizeof(int))
+    if scratch == NULL or offs == NULL or ptrs == NULL or bad == NULL:
         free(sblock)
         free(offs)
         free(ptrs)
+        free(bad)
         raise MemoryError("pyconv: cannot allocate the separable filter's scratch space")
     dense = True
     for i in range(nv):
@@ -1120,17 +1131,22 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                           offs + nh + nv + omp_get_thread_num() * nv,
                           &taby[0], &tabx[0], ox, H, W, sb, sr, ob, orow, strip, nstrips,
                           &wy[0], &ty[0], nv, dense, offs, &wx[0], kh, nh, offs + nv,
-                          <real>cval, <real>cval2, hl, nl, lb, lr, hr, nr, rb, rr_)
+                          <real>cval, <real>cval2, hl, nl, lb, lr, hr, nr, rb, rr_,
+                          bad + 16 * omp_get_thread_num() if check else NULL)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(sblock)
             free(offs)
             free(ptrs)
+            free(bad)
             return -1
+    for i in range(num_threads):
+        found = found | bad[16 * i]
     free(sblock)
     free(offs)
     free(ptrs)
-    return 0
+    free(bad)
+    return found
 
 
 def sep2d_f32(const float[:, :, :] src, float[:, :, :] out, const Py_ssize_t[::1] taby,
@@ -1138,10 +1154,10 @@ def sep2d_f32(const float[:, :, :] src, float[:, :, :] out, const Py_ssize_t[::1
               const Py_ssize_t[::1] ty, Py_ssize_t kv, const float[::1] wx,
               const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
               Py_ssize_t strip, int num_threads, const float[:, :, :] left,
-              const float[:, :, :] right):
+              const float[:, :, :] right, bint check=False):
     """float32 version of :func:`sep2d_f64`."""
-    _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip, num_threads,
-           left, right)
+    return _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip,
+                  num_threads, left, right, check) == 0
 
 
 def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[::1] taby,
@@ -1149,7 +1165,7 @@ def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[:
               const Py_ssize_t[::1] ty, Py_ssize_t kv, const double[::1] wx,
               const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
               Py_ssize_t strip, int num_threads, const double[:, :, :] left,
-              const double[:, :, :] right):
+              const double[:, :, :] right, bint check=False):
     """out[b] = (taps wx at columns tx) along rows of ((taps wy at rows ty) along columns of
     src[b]), one strip of rows at a time; kv, kh are the kernels' extents (max tap + 1).
 
@@ -1164,9 +1180,12 @@ def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[:
     left/right: the columns just beyond src's left and right edges ((B, H, ox) and
     (B, H, kh - 1 - ox), rows contiguous, any pitch), filtered like src's own columns in
     place of tabx's padding; a width-0 array (any pitch) means that side is padded by tabx.
+
+    Returns True, or, with check, False when a vertically filtered sample of src's own
+    columns was NaN or infinite (each line scanned while in cache).
     """
-    _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip, num_threads,
-           left, right)
+    return _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip,
+                  num_threads, left, right, check) == 0
 
 
 # ---- weights gathered into a kernel's order, checked finite on the way -------------------
@@ -1185,10 +1204,7 @@ cdef int _take_finite(const real[::1] src, const Py_ssize_t[::1] idx,
                 bad = True
                 break
             out[i] = src[j] if j >= 0 else 0
-        # x - x is 0 for every finite x and NaN for NaN and the infinities (an integer
-        # reduction: vectorised, where a floating-point sum would not be)
-        for i in range(n):
-            nonfinite = nonfinite | (src[i] - src[i] != 0)
+        nonfinite = _nonfinite_run(&src[0], n) if n > 0 else 0
     if bad:
         raise ValueError("take_finite: an index is past the end of src")
     return nonfinite == 0
@@ -1494,6 +1510,14 @@ cdef inline int _nonfinite64(const uint64_t* b, Py_ssize_t n) noexcept nogil:
     for i in range(n):
         m |= (b[i] & e) == e
     return m != 0
+
+
+cdef inline int _nonfinite_run(const real* x, Py_ssize_t n) noexcept nogil:
+    # 1 when one of x[0 .. n-1] is NaN or infinite
+    if real is float:
+        return _nonfinite32(<const uint32_t*>x, n)
+    else:
+        return _nonfinite64(<const uint64_t*>x, n)
 
 
 cdef bint _any_nonfinite(const real[::1] x, int num_threads):

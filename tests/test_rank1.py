@@ -11,14 +11,18 @@ from _helpers import MODES, as_ref, assert_close, input_scale
 
 @pytest.fixture
 def count_sep(monkeypatch):
+    """The results the separable path delivered (its finite-only form gives way, returning
+    None, when it meets a NaN or an infinity: not counted)."""
     calls = []
-    real = _separable.sepfilter
+    for name, real in (("sepfilter", _separable.sepfilter),
+                       ("_sepfilter_if_finite", _separable.sepfilter_if_finite)):
+        def spy(*a, _real=real, **k):
+            res = _real(*a, **k)
+            if res is not None:
+                calls.append(a)
+            return res
 
-    def spy(*a, **k):
-        calls.append(a)
-        return real(*a, **k)
-
-    monkeypatch.setattr(pf, "sepfilter", spy)
+        monkeypatch.setattr(pf, name, spy)
     return calls
 
 
@@ -75,21 +79,56 @@ def test_rank1_threads_bitwise(rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_one_nonfinite_sample_anywhere_takes_the_direct_path(dtype, bad, rng, count_sep):
-    # the finiteness scan reads the image in chunks over threads: a single bad sample in
-    # the last chunk, at a chunk border or in a Fortran-ordered image must still be seen
+@pytest.mark.parametrize("dest", ["new", "out", "in_place"])
+def test_one_nonfinite_sample_anywhere_takes_the_direct_path(dtype, bad, dest, rng,
+                                                             count_sep):
+    """A single NaN or infinity anywhere (corners, edges, any row; C or Fortran order; 2
+    threads) makes the rank-1 kernel take the n-D sum, whose NaN/Inf positions are
+    scipy's: found by the fused kernel's scan of its intermediate rows (a new result or a
+    separate out=, which the n-D sum then overwrites) or by reading the image first
+    (out= the image itself)."""
     img = rng.uniform(-1, 1, (300, 257)).astype(dtype)
     k = np.outer(_gauss(5, 1), _gauss(5, 1.5)).astype(dtype)
-    for pos in (0, 65535, 65536, img.size - 1, int(rng.integers(img.size))):
+    for pos in (0, 256, 65535, 65536, img.size - 257, img.size - 1,
+                int(rng.integers(img.size))):
         for layout in (img, np.asfortranarray(img)):
             x = layout.copy(order="A")
             x.flat[pos] = bad
-            count_sep.clear()
-            got = pf.correlate(x, k, mode="nearest", num_threads=2)
-            assert count_sep == []
             ref = ndi.correlate(x.astype(np.float64), k.astype(np.float64), mode="nearest")
+            count_sep.clear()
+            out = {"new": None, "out": np.zeros_like(x), "in_place": x}[dest]
+            got = pf.correlate(x, k, mode="nearest", num_threads=2, out=out)
+            assert count_sep == []
+            if out is not None:
+                assert got is out
             np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
             np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+            fin = np.isfinite(ref)
+            assert_close(got[fin], ref[fin], dtype, k.size, scale=float(np.abs(k).sum()))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_channel_last_and_3d_take_the_direct_path(bad, rng, count_sep):
+    """The same for a channel-last image (channels interleaved in the fused kernel's rows)
+    and for a 3-D rank-1 kernel (three passes: the image is read first)."""
+    k2 = np.outer(_gauss(7, 1), _gauss(6, 1.5))
+    k3 = np.multiply.outer(np.outer(_gauss(3, 1), _gauss(4, 1.5)), _gauss(3, 1))
+    for img, k, ca in ((rng.uniform(-1, 1, (40, 33, 3)), k2, -1),
+                       (rng.uniform(-1, 1, (12, 13, 14)), k3, None)):
+        clean = pf.correlate(img, k, mode="reflect", channel_axis=ca)
+        assert len(count_sep) == 1
+        count_sep.clear()
+        img.flat[int(rng.integers(img.size))] = bad
+        got = pf.correlate(img, k, mode="reflect", channel_axis=ca)
+        assert count_sep == []
+        if ca is None:
+            ref = ndi.correlate(img, k, mode="reflect")
+        else:
+            ref = np.stack([ndi.correlate(img[..., c], k, mode="reflect") for c in range(3)],
+                           axis=-1)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+        assert clean.shape == got.shape
 
 
 def test_all_finite_scan_matches_numpy(rng):
