@@ -1013,8 +1013,12 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
     # vertically like the image's own columns and take the place of the x table's padding,
     # so the outputs near those edges are the ones of the larger image.  Lines: lpitch apart.
     # nonfinite (NULL: not asked): set when a vertically filtered sample of the image's own
-    # columns is NaN or infinite (scanned in the line, in cache)
-    cdef Py_ssize_t si, b, y0, rows, r, g, k
+    # columns is NaN or infinite (scanned in the line, in cache).  With consecutive taps
+    # (dense) only every nv-th row and the last are scanned: a NaN or infinite input sample
+    # makes every output whose window holds it NaN or infinite (x * w is, for any weight,
+    # and so is any sum with it), and each input row lies in the windows of nv consecutive
+    # output rows, or of a run that starts at the first or ends at the last
+    cdef Py_ssize_t si, b, y0, rows, r, g, k, yy
     si = task % nstrips
     b = task // nstrips
     y0 = si * strip
@@ -1036,7 +1040,9 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
                        roff, taby, W, wy, ty, nv, dense, offv, cval)
         if nonfinite != NULL:
             for k in range(g):
-                nonfinite[0] |= _nonfinite_run(line + k * lpitch + ox, W)
+                yy = y0 + r + k
+                if not dense or yy % nv == 0 or yy == H - 1:
+                    nonfinite[0] |= _nonfinite_run(line + k * lpitch + ox, W)
         for k in range(g):
             _sep_pad_line(line + k * lpitch, ox, W, kh, tabx, cval2, nl != 0, nr != 0)
             _row_taps(out + b * ob + (y0 + r + k) * orow, line + k * lpitch, offh, wx, nh, W)

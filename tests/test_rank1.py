@@ -107,6 +107,25 @@ def test_one_nonfinite_sample_anywhere_takes_the_direct_path(dtype, bad, dest, r
             assert_close(got[fin], ref[fin], dtype, k.size, scale=float(np.abs(k).sum()))
 
 
+@pytest.mark.parametrize("kv", [5, 8])
+def test_nonfinite_in_every_row_is_found(kv, rng, count_sep):
+    """The fused kernel scans only some of its vertically filtered rows (every kv-th and the
+    last): a NaN or an infinity in any input row, with the kernel's centre moved as far up or
+    down as the origin allows, still sends the call to the n-D sum."""
+    img = rng.uniform(-1, 1, (30, 31))
+    k = np.outer(_gauss(kv, 1.5), _gauss(5, 1.0))
+    for oy in (-(kv // 2), 0, (kv - 1) // 2):
+        for mode in ("reflect", "constant", "wrap"):
+            for y in range(img.shape[0]):
+                x = img.copy()
+                x[y, int(rng.integers(31))] = np.nan if y % 2 else np.inf
+                count_sep.clear()
+                got = pf.correlate(x, k, mode=mode, origin=(oy, 0))
+                assert count_sep == [], (oy, mode, y)
+                ref = ndi.correlate(x, k, mode=mode, origin=(oy, 0))
+                np.testing.assert_array_equal(np.isfinite(got), np.isfinite(ref))
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_nonfinite_channel_last_and_3d_take_the_direct_path(bad, rng, count_sep):
     """The same for a channel-last image (channels interleaved in the fused kernel's rows)
