@@ -326,17 +326,10 @@ def placed_setup(xshape5, wshape5, grid, dilation, starts, nthreads, itemsize, w
                       MC, MP, True)
     mr = geom[-2]
     K = math.prod(wshape5[1:])
-    Og = O // groups
-    if mr == 1:
-        pack = np.arange(O * K, dtype=np.intp)
-    else:
-        nt = -(-Og // mr)
-        ch = np.arange(nt * mr, dtype=np.intp).reshape(nt, 1, mr)   # (tile, ., i)
-        pack = ((np.arange(groups, dtype=np.intp)[:, None, None, None] * Og + ch) * K
-                + np.arange(K, dtype=np.intp)[None, None, :, None])     # (G, tile, K, i)
-        pack = np.where(ch < Og, pack, -1).ravel()
-        if mr == _MP:
-            pack = np.repeat(pack, 2)     # the pair tile reads each weight twice in a row
+    # the positions packed as the weights are (pack_weights), each + 1 so that a padding
+    # channel's 0 becomes -1; exact in float64 below 2**53 weights
+    pos = np.arange(1, O * K + 1, dtype=np.float64).reshape(wshape5)
+    pack = pack_weights(pos, groups, mr).astype(np.intp) - 1
     if windows is not None:
         windows = _tile_windows(windows, groups, mr)
     for a in [pack] + list(tables):
