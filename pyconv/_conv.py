@@ -7,6 +7,7 @@ Every conv1d/2d/3d, depthwise, grouped, pointwise and (through the phase decompo
 import collections
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -179,14 +180,30 @@ def _lane_blocks(R, Ho, Wph, cw, step):
     return blocks + (-(-((last - 1) * Wph + cw) // step) if last else 0)
 
 
+#: the largest packed weights kept in a thread's buffer between calls (see _empty_lines)
+PACKED_KEEP_BYTES = 32 << 20
+
+_packed_local = threading.local()
+
+
 def _empty_lines(n, dtype):
     """An uninitialised 1-D array of n items starting on a 64-byte line (a micro-tile's
     weights of one tap, 128 or 256 bytes, are then whole lines: NumPy's large arrays start
-    16 bytes into a page, and every vector load of them would span two lines)."""
+    16 bytes into a page, and every vector load of them would span two lines), in a buffer
+    the calling thread keeps for its next call (up to PACKED_KEEP_BYTES): a fresh array of
+    a few MB is often a new mapping whose pages fault in again on every call (measured: a
+    512 -> 256 4x4 transposed layer spent 8 ms of 20 packing 8 MB of weights into one).
+    The packed weights live for one call only."""
     item = np.dtype(dtype).itemsize
-    buf = np.empty(n + 64 // item, dtype)
-    off = (-buf.ctypes.data % 64) // item
-    return buf[off:off + n]
+    nbytes = (n + 64 // item) * item
+    if nbytes > PACKED_KEEP_BYTES:
+        raw = np.empty(nbytes, np.uint8)
+    else:
+        raw = getattr(_packed_local, "buf", None)
+        if raw is None or raw.size < nbytes:
+            raw = _packed_local.buf = np.empty(max(nbytes, 1 << 16), np.uint8)
+    off = -raw.ctypes.data % 64
+    return raw[off:off + n * item].view(dtype)
 
 
 def pack_weights(w5, G, mr, num_threads=1):
@@ -307,14 +324,13 @@ def run_phase(x5, w5, bias, dilation, starts, dest, num_threads, windows=None):
 
 
 #: what run_placed needs besides the arrays, for one problem shape (see placed_setup)
-PlacedSetup = collections.namedtuple("PlacedSetup", "geom offs tables windows pack nthreads")
+PlacedSetup = collections.namedtuple("PlacedSetup", "geom offs tables windows nthreads")
 
 
 def placed_setup(xshape5, wshape5, grid, dilation, starts, nthreads, itemsize, windows=None):
     """The part of run_placed that depends on shapes only (for the caller to cache; read-only
-    arrays): the plan, the tap offsets, the index tables, the tile windows (``windows``:
-    None, or the (P * O, 4) per-channel windows) and ``pack``, the position in
-    w5.reshape(-1) of each packed weight the kernel reads (-1: a padding channel's 0)."""
+    arrays): the plan, the tap offsets, the index tables and the tile windows (``windows``:
+    None, or the (P * O, 4) per-channel windows); its size does not grow with the weights'."""
     N, C = xshape5[:2]
     O, Cg = wshape5[:2]
     kshape = tuple(wshape5[2:])
@@ -324,21 +340,24 @@ def placed_setup(xshape5, wshape5, grid, dilation, starts, nthreads, itemsize, w
                                          _CONSTANT)
     geom, offs = plan(xshape5, oshape, groups, kshape, steps, dils, ox, itemsize, nthreads,
                       MC, MP, True)
-    mr = geom[-2]
-    K = math.prod(wshape5[1:])
-    # the positions packed as the weights are (pack_weights), each + 1 so that a padding
-    # channel's 0 becomes -1; exact in float64 below 2**53 weights
-    pos = np.arange(1, O * K + 1, dtype=np.float64).reshape(wshape5)
-    pack = pack_weights(pos, groups, mr).astype(np.intp) - 1
     if windows is not None:
-        windows = _tile_windows(windows, groups, mr)
-    for a in [pack] + list(tables):
+        windows = _tile_windows(windows, groups, geom[-2])
+    for a in tables:
         a.setflags(write=False)
-    return PlacedSetup(geom, offs, tuple(tables), windows, pack, nthreads)
+    return PlacedSetup(geom, offs, tuple(tables), windows, nthreads)
+
+
+def pack_positions(wshape5, groups, mr):
+    """The position in w5.reshape(-1) of each weight pack_weights(w5, groups, mr) holds (-1:
+    a padding channel's 0): pack_weights applied to the positions + 1 as float64 (exact
+    below 2**53 weights)."""
+    n = math.prod(wshape5)
+    pos = np.arange(1, n + 1, dtype=np.float64).reshape(wshape5)
+    return pack_weights(pos, groups, mr).astype(np.intp) - 1
 
 
 def run_setup(x5, wpack, bias, setup, dest, place, strides, phase_major):
-    """The kernel of run_placed with its weights packed (in setup.pack's order)."""
+    """The kernel of run_placed with its weights packed (pack_weights' order)."""
     if dest.size == 0:
         return dest
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
@@ -369,7 +388,8 @@ def run_placed(x5, w5, bias, dilation, starts, grid, dest, place, strides, phase
     nthreads = effective_num_threads(num_threads, work=work)
     setup = placed_setup(x5.shape, w5.shape, tuple(grid), tuple(dilation), tuple(starts),
                          nthreads, x5.dtype.itemsize, windows)
-    wpack = take_weights(w5, setup.pack)
+    wpack = take_weights(w5, pack_positions(w5.shape, x5.shape[1] // w5.shape[1],
+                                            setup.geom[-2]))
     if wpack is None:
         raise ValueError("run_placed: the weights must be finite")
     return run_setup(x5, wpack, bias, setup, dest, place, strides, phase_major)

@@ -378,40 +378,52 @@ def _combined_layout(geo, Cg):
     return P, tuple(starts), tuple(steps), tuple(U), T, pick, place, win
 
 
-def _combined_setup_bytes(geo, Cg, O, groups, *rest):
-    return 32 * O * Cg * math.prod(g[4] for g in geo)
+CombinedSetup = collections.namedtuple("CombinedSetup", "run bias place strides pmajor")
 
 
-CombinedSetup = collections.namedtuple("CombinedSetup", "run index bias place strides pmajor")
-
-
-# (up to 16 MB in all: a layer's packed weight positions are 8 bytes per weight read)
-@_engine.bounded_cache(16, _combined_setup_bytes, 1 << 20)
+@_engine.bounded_cache(64, lambda geo, Cg, O, *rest: 64 * O * math.prod(g[0] for g in geo))
 def _combined_setup(geo, Cg, O, groups, xshape5, itemsize, nthreads):
-    """Everything of _combined_phases that depends on the layer's shape (cached; read-only
-    arrays): the kernel's setup (_conv.placed_setup), ``index`` the position in the
-    layer's weights (C, O / groups, *k), flattened, of each weight the kernel reads (-1: a
-    padding channel's 0), ``bias`` the output channel of each combined channel, the
-    phases' places and strides, and the channel order (phase-major where there is one
-    group: a 32-channel tile then holds few phases, so its window is narrow)."""
+    """What _combined_phases needs besides the weights for one layer shape (cached; read-only
+    arrays; no larger for larger weights): the kernel's setup (_conv.placed_setup),
+    ``bias`` the output channel of each combined channel, the phases' places and strides,
+    and the channel order (phase-major where there is one group: a 32-channel tile then
+    holds few phases, so its window is narrow)."""
     P, starts, steps, U, T, pick, place, win = _combined_layout(geo, Cg)
     pmajor = groups == 1
     c = np.arange(O * P, dtype=np.intp)
-    f, o = (c // O, c % O) if pmajor else (c % P, c // P)
-    Og = O // groups
-    g = o // Og
-    kvol = math.prod(gg[4] for gg in geo)
-    cg, t = pick[f] // kvol, pick[f] % kvol                 # (O * P, Cg * prod(T))
-    comb = ((g[:, None] * Cg + cg) * Og + (o - g * Og)[:, None]) * kvol + t
+    o = c % O if pmajor else c // P
+    o.setflags(write=False)
     # the planes and rows each channel's phase uses: the kernel skips what none of a tile's
     # channels needs (never read by the placing)
     wins = np.repeat(win, O, axis=0) if pmajor else np.tile(win, (O, 1))
     run = _conv.placed_setup(xshape5, (O * P, Cg) + T, U, steps, starts, nthreads, itemsize,
                              wins)
-    index = np.where(run.pack >= 0, comb.ravel()[np.maximum(run.pack, 0)], -1)
-    for a in (index, o):
-        a.setflags(write=False)
-    return CombinedSetup(run, index, o, place, tuple(gg[0] for gg in geo), pmajor)
+    return CombinedSetup(run, o, place, tuple(g[0] for g in geo), pmajor)
+
+
+#: the largest layer (weights) whose packed weights' positions _combined_index keeps (16
+#: bytes per weight, 16 layers: up to 16 MB); larger layers gather their weights with NumPy
+COMBINED_INDEX_WEIGHTS = 1 << 16
+
+
+@_engine.bounded_cache(16, lambda geo, Cg, O, *rest: 16 * O * Cg * math.prod(g[4] for g in geo),
+                       16 * COMBINED_INDEX_WEIGHTS)
+def _combined_index(geo, Cg, O, groups, mr):
+    """The position in the layer's weights (C, O / groups, *k), flattened, of each weight the
+    kernel reads for the combined phases (-1: a padding channel's 0), in pack_weights'
+    order for tiles of mr channels (cached, read-only)."""
+    P, _, _, _, T, pick = _combined_layout(geo, Cg)[:6]
+    c = np.arange(O * P, dtype=np.intp)
+    f, o = (c // O, c % O) if groups == 1 else (c % P, c // P)
+    Og = O // groups
+    g = o // Og
+    kvol = math.prod(gg[4] for gg in geo)
+    cg, t = pick[f] // kvol, pick[f] % kvol                 # (O * P, Cg * prod(T))
+    comb = ((g[:, None] * Cg + cg) * Og + (o - g * Og)[:, None]) * kvol + t
+    pack = _conv.pack_positions((O * P, Cg) + T, groups, mr)
+    index = np.where(pack >= 0, comb.ravel()[np.maximum(pack, 0)], -1)
+    index.setflags(write=False)
+    return index
 
 
 def _combined_phases(x5, wflat, b, groups, geo, res, num_threads):
@@ -425,23 +437,38 @@ def _combined_phases(x5, wflat, b, groups, geo, res, num_threads):
     to s - 1 more per axis than a phase's outputs), and each task's outputs go from its
     thread's block, while in cache, to their strided places in ``res`` (no grid-sized
     buffer: kernels.conv_place_f64).  The combined weights are taken from the layer's
-    flattened weights ``wflat`` in the kernel's order in one pass that also checks them.
-    Each output sums the same taps in the same order as on the phase-by-phase path (float64
-    phases of one or two output channels per group, which that path runs through the
-    one-channel micro-kernel, may differ in the last bit).  True when done; False (nothing
-    done) when the phases do not line up; None when a weight is NaN or infinite."""
+    flattened weights ``wflat`` in the kernel's order, for a layer of at most
+    COMBINED_INDEX_WEIGHTS weights in one pass that also checks them.  Each output sums the
+    same taps in the same order as on the phase-by-phase path (float64 phases of one or two
+    output channels per group, which that path runs through the one-channel micro-kernel,
+    may differ in the last bit).  True when done; False (nothing done) when the phases do
+    not line up; None when a weight is NaN or infinite."""
     O = res.shape[1]
     Cg = x5.shape[1] // groups
     layout = _combined_layout(geo, Cg)
     if layout is None:
         return False
-    P, _, _, U, T = layout[:5]
+    P, _, _, U, T, pick = layout[:6]
     work = x5.shape[0] * O * P * math.prod(U) * Cg * math.prod(T)
     st = _combined_setup(geo, Cg, O, groups, x5.shape, res.dtype.itemsize,
                          effective_num_threads(num_threads, work=work))
-    wpack = _conv.take_weights(wflat, st.index)
-    if wpack is None:
-        return None
+    mr = st.run.geom[-2]
+    if wflat.size <= COMBINED_INDEX_WEIGHTS:
+        wpack = _conv.take_weights(wflat, _combined_index(geo, Cg, O, groups, mr))
+        if wpack is None:
+            return None
+    else:
+        if not _engine.all_finite(wflat, num_threads):
+            return None
+        # (C, O / groups, *k) -> (O, Cg * kvol) -> each phase's taps (O, P, Cg * prod(T)),
+        # phase-major (P, O, ...) where there is one group
+        Og = O // groups
+        wc = wflat.reshape(groups, Cg, Og, -1).swapaxes(1, 2).reshape(O, -1)
+        wp = np.take(wc, pick, axis=1)
+        if st.pmajor:
+            wp = np.ascontiguousarray(wp.swapaxes(0, 1))
+        wpack = _conv.pack_weights(wp.reshape((O * P, Cg) + T), groups,
+                                   mr, st.run.nthreads)
     _conv.run_setup(x5, wpack, None if b is None else b[st.bias], st.run, res, st.place,
                     st.strides, st.pmajor)
     return True
@@ -491,10 +518,14 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
         check_out(out, oshape, dt)
     check_alloc(oshape, dt)
     x5 = np.ascontiguousarray(xa, dtype=dt).reshape((N, C) + (1,) * (3 - nd) + spatial)
-    # (C, Og, *k) -> the correlation weights (O, Cg, *k) of each group
     wd = np.ascontiguousarray(w, dtype=dt)
-    wc = wd.reshape((groups, Cg, Og) + ksize).swapaxes(1, 2)
-    wc = wc.reshape((O, Cg) + (1,) * (3 - nd) + ksize)
+
+    def correlation_weights():
+        # (C, Og, *k) -> the correlation weights (O, Cg, *k) of each group (a copy: made
+        # only for the paths below that read them)
+        wc = wd.reshape((groups, Cg, Og) + ksize).swapaxes(1, 2)
+        return wc.reshape((O, Cg) + (1,) * (3 - nd) + ksize)
+
     dest = _dest5(out, (xa, w, b, bias), batched, nd)
     res = dest
     if res is None:
@@ -509,9 +540,10 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     if done is None or not np.isfinite(wd).all():
         # a NaN or Inf weight must meet only the input samples it really multiplies (the
         # gather would also multiply it by the zeros outside the input): scatter-add
-        _scatter_transpose(x5, wc, b, groups, geo, res)
+        _scatter_transpose(x5, correlation_weights(), b, groups, geo, res)
         return _finish(res, out, oshape, dest is not None)
     axes = _phase_axes(geo)
+    wc = correlation_weights()
     for pz in axes[0]:
         for py in axes[1]:
             for px in axes[2]:

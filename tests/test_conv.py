@@ -1282,7 +1282,8 @@ def test_conv_transpose_threads_and_layouts(nsp, dtype, rng):
 
 @needs_transpose
 @pytest.mark.parametrize("nsp", [1, 2, 3])
-def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv_transpose_combined_phases(nsp, groups, dtype, rng, monkeypatch):
     """Strides whose phases all have the same taps (kernel 4, stride 2; kernel 6, stride 3)
     run as one correlation with a channel per (output channel, phase), placed straight into
     the result (one kernel call for the whole batch); the phase-by-phase path (one
@@ -1290,8 +1291,8 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     from pyconv import nn
     x = rng.uniform(-1, 1, (5, 4) + (7, 6, 5)[:nsp]).astype(dtype)
     w = rng.standard_normal((4, 3) + (4, 6, 4)[:nsp]).astype(dtype)
-    b = rng.standard_normal(6).astype(dtype)
-    kw = dict(stride=(2, 3, 2)[:nsp], padding=(1, 2, 0)[:nsp], groups=2)
+    b = rng.standard_normal(3 * groups).astype(dtype)
+    kw = dict(stride=(2, 3, 2)[:nsp], padding=(1, 2, 0)[:nsp], groups=groups)
     calls = []
     for name in ("run_phase", "run_setup"):
         real = getattr(nn._conv, name)
@@ -1302,6 +1303,10 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
     xr, wr, br = as_ref(x, dtype), as_ref(w, dtype), as_ref(b, dtype)
     assert_close(whole, CR.conv_transpose(xr, wr, br, **kw), dtype, w[:, 0].size,
                  scale=transpose_scale(xr, wr, br))
+    # a layer too large for the cached weight positions gathers its weights with NumPy:
+    # the same packed weights, the same bits
+    monkeypatch.setattr(nn, "COMBINED_INDEX_WEIGHTS", w.size - 1)
+    np.testing.assert_array_equal(CONV_T[nsp](x, w, b, **kw), whole)
     calls.clear()
     monkeypatch.setattr(nn, "_combined_phases", lambda *a: False)
     phased = CONV_T[nsp](x, w, b, **kw)
@@ -1312,11 +1317,15 @@ def test_conv_transpose_combined_phases(nsp, dtype, rng, monkeypatch):
 @needs_transpose
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_conv_transpose_combined_nonfinite_weight(bad, dtype, rng, monkeypatch):
+@pytest.mark.parametrize("large", [False, True])
+def test_conv_transpose_combined_nonfinite_weight(bad, large, dtype, rng, monkeypatch):
     """A NaN or infinite weight in a layer whose phases line up: the combined path gives way
-    (its one pass over the weights finds it) to the scatter-add, which lets the weight meet
-    only the input samples it multiplies, as the scatter-add loop reference does."""
+    (its one pass over the weights finds it; for a layer too large for the cached weight
+    positions, a scan of the weights) to the scatter-add, which lets the weight meet only
+    the input samples it multiplies, as the scatter-add loop reference does."""
     from pyconv import nn
+    if large:
+        monkeypatch.setattr(nn, "COMBINED_INDEX_WEIGHTS", 0)
     x = rng.uniform(-1, 1, (2, 4, 5, 6)).astype(dtype)
     w = rng.standard_normal((4, 3, 4, 4)).astype(dtype)
     w[1, 2, 3, 0] = bad
@@ -1335,8 +1344,8 @@ def test_conv_transpose_combined_nonfinite_weight(bad, dtype, rng, monkeypatch):
 
 def test_bounded_cache_item_bytes():
     """The planning caches keep calls up to their item size (CACHE_ITEM_BYTES, or their
-    own), compute larger ones afresh; the transposed convolution's setup of a layer with
-    16384 weights (conv_transpose3d 16 -> 16, 4^3) is kept."""
+    own), compute larger ones afresh; the transposed convolution's setup and weight
+    positions of a layer with 16384 weights (conv_transpose3d 16 -> 16, 4^3) are kept."""
     from pyconv import _engine, nn
     calls = []
     small = _engine.bounded_cache(4, lambda n: n)(lambda n: calls.append(n) or n)
@@ -1353,9 +1362,10 @@ def test_bounded_cache_item_bytes():
     x = np.zeros((1, 16, 3, 3, 3), np.float32)
     w = np.zeros((16, 16, 4, 4, 4), np.float32)
     pyconv.conv_transpose3d(x, w, stride=2, padding=1)
-    hits = nn._combined_setup.cache_info().hits
+    hits = [fn.cache_info().hits for fn in (nn._combined_setup, nn._combined_index)]
     pyconv.conv_transpose3d(x, w, stride=2, padding=1)
-    assert nn._combined_setup.cache_info().hits == hits + 1
+    assert [fn.cache_info().hits for fn in (nn._combined_setup, nn._combined_index)] == \
+        [h + 1 for h in hits]
 
 
 def test_take_finite(dtype, rng):
