@@ -404,7 +404,7 @@ def sepfilter_if_finite(image, kernels, mode, cval, origin, channel_axis, out, n
 
 
 def _sep_passes(image, kernels, mode, cval, origin, channel_axis, num_threads):
-    """sepfilter's arguments checked: (image, dtype, passes)."""
+    """sepfilter's arguments checked: (image, dtype, passes, num_threads)."""
     img = image_array(image)
     axes, _ = _spatial_axes(img, channel_axis)
     if isinstance(kernels, (str, bytes)) or not isinstance(kernels, Iterable):
