@@ -347,13 +347,16 @@ def placed_setup(xshape5, wshape5, grid, dilation, starts, nthreads, itemsize, w
     return PlacedSetup(geom, offs, tuple(tables), windows, nthreads)
 
 
-def pack_positions(wshape5, groups, mr):
-    """The position in w5.reshape(-1) of each weight pack_weights(w5, groups, mr) holds (-1:
-    a padding channel's 0): pack_weights applied to the positions + 1 as float64 (exact
-    below 2**53 weights)."""
-    n = math.prod(wshape5)
-    pos = np.arange(1, n + 1, dtype=np.float64).reshape(wshape5)
-    return pack_weights(pos, groups, mr).astype(np.intp) - 1
+def pack_phases(wflat, pick, groups, Cg, Og, kvol, phase_major, mr, num_threads=1):
+    """A transposed convolution's weights (C, O / groups, *k), flattened, straight into the
+    order the kernel reads for its combined phases (see kernels.pack_phases_f64), on a
+    64-byte line in the thread's buffer (see _empty_lines)."""
+    P, K = pick.shape
+    nt = -(-(Og * P) // mr)
+    out = _empty_lines(groups * nt * K * mr * (2 if mr == _MP else 1), wflat.dtype)
+    pack = kernels.pack_phases_f32 if wflat.dtype == np.float32 else kernels.pack_phases_f64
+    pack(wflat, pick, out, groups, Cg, Og, kvol, phase_major, mr, num_threads)
+    return out
 
 
 def run_setup(x5, wpack, bias, setup, dest, place, strides, phase_major):
@@ -365,15 +368,6 @@ def run_setup(x5, wpack, bias, setup, dest, place, strides, phase_major):
     fn(x5, dest, wpack, b, setup.offs, setup.tables[0], setup.tables[1], setup.tables[2],
        setup.geom, setup.nthreads, setup.windows, place, *strides, phase_major)
     return dest
-
-
-def take_weights(src, pack):
-    """The weights a kernel reads, src.reshape(-1)[pack] (0 where pack is -1) on a 64-byte
-    line, or None when src holds a NaN or an infinity (one pass over both)."""
-    src = np.ascontiguousarray(src).reshape(-1)
-    out = _empty_lines(pack.size, src.dtype)
-    take = kernels.take_finite_f32 if src.dtype == np.float32 else kernels.take_finite_f64
-    return out if take(src, pack, out) else None
 
 
 def run_placed(x5, w5, bias, dilation, starts, grid, dest, place, strides, phase_major,
@@ -388,10 +382,7 @@ def run_placed(x5, w5, bias, dilation, starts, grid, dest, place, strides, phase
     nthreads = effective_num_threads(num_threads, work=work)
     setup = placed_setup(x5.shape, w5.shape, tuple(grid), tuple(dilation), tuple(starts),
                          nthreads, x5.dtype.itemsize, windows)
-    wpack = take_weights(w5, pack_positions(w5.shape, x5.shape[1] // w5.shape[1],
-                                            setup.geom[-2]))
-    if wpack is None:
-        raise ValueError("run_placed: the weights must be finite")
+    wpack = pack_weights(w5, x5.shape[1] // w5.shape[1], setup.geom[-2], nthreads)
     return run_setup(x5, wpack, bias, setup, dest, place, strides, phase_major)
 
 

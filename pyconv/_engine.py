@@ -45,19 +45,16 @@ DENSE_MIN_ROWS = 4
 CACHE_ITEM_BYTES = 64 * 1024
 
 
-def bounded_cache(maxsize, size_of, item_bytes=None):
+def bounded_cache(maxsize, size_of):
     """functools.lru_cache for the calls whose ``size_of(*args)`` (bytes) is at most
-    ``item_bytes`` (default CACHE_ITEM_BYTES); a larger call is computed afresh each time
-    (its cost is then small next to the work it plans, and keeping it could hold
-    gigabytes).  A cache holds at most maxsize x item_bytes."""
-    limit = CACHE_ITEM_BYTES if item_bytes is None else item_bytes
-
+    CACHE_ITEM_BYTES; a larger call is computed afresh each time (its cost is then small next
+    to the work it plans, and keeping it could hold gigabytes)."""
     def decorate(fn):
         cached = functools.lru_cache(maxsize=maxsize)(fn)
 
         @functools.wraps(fn)
         def call(*args):
-            if size_of(*args) > limit:
+            if size_of(*args) > CACHE_ITEM_BYTES:
                 return fn(*args)
             return cached(*args)
         call.cache_info = cached.cache_info

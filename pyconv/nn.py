@@ -401,31 +401,6 @@ def _combined_setup(geo, Cg, O, groups, xshape5, itemsize, nthreads):
     return CombinedSetup(run, o, place, tuple(g[0] for g in geo), pmajor)
 
 
-#: the largest layer (weights) whose packed weights' positions _combined_index keeps (16
-#: bytes per weight, 16 layers: up to 16 MB); larger layers gather their weights with NumPy
-COMBINED_INDEX_WEIGHTS = 1 << 16
-
-
-@_engine.bounded_cache(16, lambda geo, Cg, O, *rest: 16 * O * Cg * math.prod(g[4] for g in geo),
-                       16 * COMBINED_INDEX_WEIGHTS)
-def _combined_index(geo, Cg, O, groups, mr):
-    """The position in the layer's weights (C, O / groups, *k), flattened, of each weight the
-    kernel reads for the combined phases (-1: a padding channel's 0), in pack_weights'
-    order for tiles of mr channels (cached, read-only)."""
-    P, _, _, _, T, pick = _combined_layout(geo, Cg)[:6]
-    c = np.arange(O * P, dtype=np.intp)
-    f, o = (c // O, c % O) if groups == 1 else (c % P, c // P)
-    Og = O // groups
-    g = o // Og
-    kvol = math.prod(gg[4] for gg in geo)
-    cg, t = pick[f] // kvol, pick[f] % kvol                 # (O * P, Cg * prod(T))
-    comb = ((g[:, None] * Cg + cg) * Og + (o - g * Og)[:, None]) * kvol + t
-    pack = _conv.pack_positions((O * P, Cg) + T, groups, mr)
-    index = np.where(pack >= 0, comb.ravel()[np.maximum(pack, 0)], -1)
-    index.setflags(write=False)
-    return index
-
-
 def _combined_phases(x5, wflat, b, groups, geo, res, num_threads):
     """The stride phases of a transposed convolution as one stride-1 correlation: when, along
     every axis, each of the s phases has the same number of taps at the same input step, the
@@ -436,13 +411,12 @@ def _combined_phases(x5, wflat, b, groups, geo, res, num_threads):
     channel tile skips the planes and rows its phases do not use (the combined grid has up
     to s - 1 more per axis than a phase's outputs), and each task's outputs go from its
     thread's block, while in cache, to their strided places in ``res`` (no grid-sized
-    buffer: kernels.conv_place_f64).  The combined weights are taken from the layer's
-    flattened weights ``wflat`` in the kernel's order, for a layer of at most
-    COMBINED_INDEX_WEIGHTS weights in one pass that also checks them.  Each output sums the
-    same taps in the same order as on the phase-by-phase path (float64 phases of one or two
-    output channels per group, which that path runs through the one-channel micro-kernel,
-    may differ in the last bit).  True when done; False (nothing done) when the phases do
-    not line up; None when a weight is NaN or infinite."""
+    buffer: kernels.conv_place_f64).  The combined weights go from the layer's flattened
+    weights ``wflat`` into the kernel's order in one pass (_conv.pack_phases).  Each output
+    sums the same taps in the same order as on the phase-by-phase path (float64 phases of
+    one or two output channels per group, which that path runs through the one-channel
+    micro-kernel, may differ in the last bit).  True when done; False (nothing done) when
+    the phases do not line up; None when a weight is NaN or infinite."""
     O = res.shape[1]
     Cg = x5.shape[1] // groups
     layout = _combined_layout(geo, Cg)
@@ -452,23 +426,11 @@ def _combined_phases(x5, wflat, b, groups, geo, res, num_threads):
     work = x5.shape[0] * O * P * math.prod(U) * Cg * math.prod(T)
     st = _combined_setup(geo, Cg, O, groups, x5.shape, res.dtype.itemsize,
                          effective_num_threads(num_threads, work=work))
-    mr = st.run.geom[-2]
-    if wflat.size <= COMBINED_INDEX_WEIGHTS:
-        wpack = _conv.take_weights(wflat, _combined_index(geo, Cg, O, groups, mr))
-        if wpack is None:
-            return None
-    else:
-        if not _engine.all_finite(wflat, num_threads):
-            return None
-        # (C, O / groups, *k) -> (O, Cg * kvol) -> each phase's taps (O, P, Cg * prod(T)),
-        # phase-major (P, O, ...) where there is one group
-        Og = O // groups
-        wc = wflat.reshape(groups, Cg, Og, -1).swapaxes(1, 2).reshape(O, -1)
-        wp = np.take(wc, pick, axis=1)
-        if st.pmajor:
-            wp = np.ascontiguousarray(wp.swapaxes(0, 1))
-        wpack = _conv.pack_weights(wp.reshape((O * P, Cg) + T), groups,
-                                   mr, st.run.nthreads)
+    if not _engine.all_finite(wflat, num_threads):
+        return None
+    Og = O // groups
+    wpack = _conv.pack_phases(wflat, pick, groups, Cg, Og, wflat.size // (groups * Cg * Og),
+                              st.pmajor, st.run.geom[-2], st.run.nthreads)
     _conv.run_setup(x5, wpack, None if b is None else b[st.bias], st.run, res, st.place,
                     st.strides, st.pmajor)
     return True

@@ -1249,6 +1249,108 @@ cdef int _pack_tiles(const real[:, ::1] w, real[::1] out, Py_ssize_t G, Py_ssize
     return 0
 
 
+cdef int _pack_phases(const real[::1] w, const Py_ssize_t[:, ::1] pick, real[::1] out,
+                      Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t kvol,
+                      bint phase_major, Py_ssize_t mr, int num_threads) except -1:
+    cdef Py_ssize_t P = pick.shape[0], K = pick.shape[1], OgP, nt, task, g, tile, k, i, c
+    cdef Py_ssize_t mv, j, f, o, gg, ol, q, O
+    cdef Py_ssize_t rep = 2 if mr == CONV_MP else 1
+    cdef Py_ssize_t* base = NULL
+    cdef Py_ssize_t* fs = NULL
+    cdef Py_ssize_t* offt = NULL
+    cdef const Py_ssize_t* pk
+    cdef real* dst
+    cdef real v
+    if mr != 1 and mr != CONV_MR and mr != CONV_MC and mr != CONV_MP:
+        raise ValueError("pack_phases: mr is neither 1, CONV_MR, CONV_MC nor CONV_MP")
+    if G < 1 or Cg < 1 or Og < 1 or kvol < 1 or P < 1 or w.shape[0] != G * Cg * Og * kvol:
+        raise ValueError("pack_phases: w does not have G * Cg * Og * kvol weights")
+    if phase_major and G != 1:
+        raise ValueError("pack_phases: phase-major channels need one group")
+    for f in range(P):
+        for k in range(K):
+            if pick[f, k] < 0 or pick[f, k] >= Cg * kvol:
+                raise ValueError("pack_phases: pick holds a tap outside (Cg, kvol)")
+    O = G * Og
+    OgP = Og * P
+    nt = (OgP + mr - 1) // mr
+    if out.shape[0] != G * nt * K * mr * rep:
+        raise ValueError("pack_phases: out has the wrong size")
+    if G * nt * K == 0:
+        return 0
+    # per combined channel: its phase and where its output channel's weights start; per
+    # phase and tap: the tap's offset from there
+    base = <Py_ssize_t*>malloc(<size_t>(O * P) * sizeof(Py_ssize_t))
+    fs = <Py_ssize_t*>malloc(<size_t>(O * P) * sizeof(Py_ssize_t))
+    offt = <Py_ssize_t*>malloc(<size_t>(P * K) * sizeof(Py_ssize_t))
+    if base == NULL or fs == NULL or offt == NULL:
+        free(base)
+        free(fs)
+        free(offt)
+        raise MemoryError("pyconv: cannot allocate the phases' packing tables")
+    for f in range(P):
+        for k in range(K):
+            q = pick[f, k]
+            offt[f * K + k] = (q // kvol) * Og * kvol + q % kvol
+    for c in range(O * P):
+        if phase_major:
+            f = c // O
+            o = c - f * O
+        else:
+            o = c // P
+            f = c - o * P
+        gg = o // Og
+        ol = o - gg * Og
+        fs[c] = f
+        base[c] = (gg * Cg * Og + ol) * kvol
+    with nogil:
+        for task in prange(G * nt, schedule='static', num_threads=num_threads,
+                           use_threads_if=num_threads > 1 and G * nt * K * mr > 1 << 18):
+            g = task // nt
+            tile = task % nt
+            mv = OgP - tile * mr
+            if mv > mr:
+                mv = mr
+            dst = &out[task * K * mr * rep]
+            for i in range(mr):
+                c = g * OgP + tile * mr + i
+                if i < mv:
+                    pk = offt + fs[c] * K
+                for k in range(K):
+                    v = 0
+                    if i < mv:
+                        # tap (cg, t) of the phase: w[((gg * Cg + cg) * Og + ol) * kvol + t]
+                        v = w[base[c] + pk[k]]
+                    j = (k * mr + i) * rep
+                    dst[j] = v
+                    if rep == 2:
+                        dst[j + 1] = v
+    free(base)
+    free(fs)
+    free(offt)
+    return 0
+
+
+def pack_phases_f32(const float[::1] w, const Py_ssize_t[:, ::1] pick, float[::1] out,
+                    Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t kvol,
+                    bint phase_major, Py_ssize_t mr, int num_threads):
+    """float32 version of :func:`pack_phases_f64`."""
+    _pack_phases(w, pick, out, G, Cg, Og, kvol, phase_major, mr, num_threads)
+
+
+def pack_phases_f64(const double[::1] w, const Py_ssize_t[:, ::1] pick, double[::1] out,
+                    Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t kvol,
+                    bint phase_major, Py_ssize_t mr, int num_threads):
+    """A transposed convolution's weights w (G * Cg, Og, kvol), flattened, straight into
+    pack_tiles_f64's order for the combined phases' correlation: the matrix of G * Og * P
+    channels (channel f * Og + o when phase_major (G == 1), else o * P + f: phase f of output
+    channel o) by K = pick.shape[1] taps, whose tap j of phase f is (cg, t) = divmod(pick[f,
+    j], kvol) of input channel cg of o's group, packed in tiles of mr channels per group
+    (the pair tile's weights twice), missing channels 0; mr = 1: the matrix itself, row
+    after row.  One pass; pick, shapes and mr checked."""
+    _pack_phases(w, pick, out, G, Cg, Og, kvol, phase_major, mr, num_threads)
+
+
 def pack_tiles_f32(const float[:, ::1] w, float[::1] out, Py_ssize_t G, Py_ssize_t mr,
                    int num_threads):
     """float32 version of :func:`pack_tiles_f64`."""

@@ -1194,39 +1194,6 @@ def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[:
                   num_threads, left, right, check) == 0
 
 
-# ---- weights gathered into a kernel's order, checked finite on the way -------------------
-
-cdef int _take_finite(const real[::1] src, const Py_ssize_t[::1] idx,
-                      real[::1] out) except -1:
-    cdef Py_ssize_t i, j, n = src.shape[0], m = idx.shape[0]
-    cdef bint bad = False
-    cdef int nonfinite = 0
-    if out.shape[0] != m:
-        raise ValueError("take_finite: out and idx differ in length")
-    with nogil:
-        for i in range(m):
-            j = idx[i]
-            if j >= n:
-                bad = True
-                break
-            out[i] = src[j] if j >= 0 else 0
-        nonfinite = _nonfinite_run(&src[0], n) if n > 0 else 0
-    if bad:
-        raise ValueError("take_finite: an index is past the end of src")
-    return nonfinite == 0
-
-
-def take_finite_f32(const float[::1] src, const Py_ssize_t[::1] idx, float[::1] out):
-    """float32 version of :func:`take_finite_f64`."""
-    return bool(_take_finite(src, idx, out))
-
-
-def take_finite_f64(const double[::1] src, const Py_ssize_t[::1] idx, double[::1] out):
-    """out[i] = src[idx[i]] (0 where idx[i] < 0); True when every value of src (taken or
-    not) is finite.  An index past the end of src is refused."""
-    return bool(_take_finite(src, idx, out))
-
-
 # ---- edge magnitude: sqrt(g0^2 + g1^2 [+ g2^2]) / norm in one threaded pass ---------------
 
 cdef enum:

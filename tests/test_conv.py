@@ -1303,10 +1303,6 @@ def test_conv_transpose_combined_phases(nsp, groups, dtype, rng, monkeypatch):
     xr, wr, br = as_ref(x, dtype), as_ref(w, dtype), as_ref(b, dtype)
     assert_close(whole, CR.conv_transpose(xr, wr, br, **kw), dtype, w[:, 0].size,
                  scale=transpose_scale(xr, wr, br))
-    # a layer too large for the cached weight positions gathers its weights with NumPy:
-    # the same packed weights, the same bits
-    monkeypatch.setattr(nn, "COMBINED_INDEX_WEIGHTS", w.size - 1)
-    np.testing.assert_array_equal(CONV_T[nsp](x, w, b, **kw), whole)
     calls.clear()
     monkeypatch.setattr(nn, "_combined_phases", lambda *a: False)
     phased = CONV_T[nsp](x, w, b, **kw)
@@ -1317,15 +1313,11 @@ def test_conv_transpose_combined_phases(nsp, groups, dtype, rng, monkeypatch):
 @needs_transpose
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-@pytest.mark.parametrize("large", [False, True])
-def test_conv_transpose_combined_nonfinite_weight(bad, large, dtype, rng, monkeypatch):
+def test_conv_transpose_combined_nonfinite_weight(bad, dtype, rng, monkeypatch):
     """A NaN or infinite weight in a layer whose phases line up: the combined path gives way
-    (its one pass over the weights finds it; for a layer too large for the cached weight
-    positions, a scan of the weights) to the scatter-add, which lets the weight meet only
-    the input samples it multiplies, as the scatter-add loop reference does."""
+    to the scatter-add, which lets the weight meet only the input samples it multiplies, as
+    the scatter-add loop reference does."""
     from pyconv import nn
-    if large:
-        monkeypatch.setattr(nn, "COMBINED_INDEX_WEIGHTS", 0)
     x = rng.uniform(-1, 1, (2, 4, 5, 6)).astype(dtype)
     w = rng.standard_normal((4, 3, 4, 4)).astype(dtype)
     w[1, 2, 3, 0] = bad
@@ -1342,55 +1334,61 @@ def test_conv_transpose_combined_nonfinite_weight(bad, large, dtype, rng, monkey
     assert_close(got[fin], ref[fin], dtype, w[:, 0].size, scale=4.0 * 16)
 
 
-def test_bounded_cache_item_bytes():
-    """The planning caches keep calls up to their item size (CACHE_ITEM_BYTES, or their
-    own), compute larger ones afresh; the transposed convolution's setup and weight
-    positions of a layer with 16384 weights (conv_transpose3d 16 -> 16, 4^3) are kept."""
-    from pyconv import _engine, nn
-    calls = []
-    small = _engine.bounded_cache(4, lambda n: n)(lambda n: calls.append(n) or n)
-    large = _engine.bounded_cache(4, lambda n: n, 1 << 20)(lambda n: calls.append(n) or n)
-    for fn in (small, large):
-        for n in (_engine.CACHE_ITEM_BYTES, _engine.CACHE_ITEM_BYTES + 1, 1 << 20,
-                  (1 << 20) + 1):
-            fn(n)
-            fn(n)
-    limit = _engine.CACHE_ITEM_BYTES
-    assert calls == [limit, limit + 1, limit + 1, 1 << 20, 1 << 20,
-                     (1 << 20) + 1, (1 << 20) + 1,
-                     limit, limit + 1, 1 << 20, (1 << 20) + 1, (1 << 20) + 1]
+def test_combined_setup_cached():
+    """The transposed convolution's per-layer setup (plan, tables, windows, places) is
+    computed once per layer shape: a second call of the same layer is a cache hit."""
+    from pyconv import nn
     x = np.zeros((1, 16, 3, 3, 3), np.float32)
     w = np.zeros((16, 16, 4, 4, 4), np.float32)
     pyconv.conv_transpose3d(x, w, stride=2, padding=1)
-    hits = [fn.cache_info().hits for fn in (nn._combined_setup, nn._combined_index)]
+    hits = nn._combined_setup.cache_info().hits
     pyconv.conv_transpose3d(x, w, stride=2, padding=1)
-    assert [fn.cache_info().hits for fn in (nn._combined_setup, nn._combined_index)] == \
-        [h + 1 for h in hits]
+    assert nn._combined_setup.cache_info().hits == hits + 1
 
 
-def test_take_finite(dtype, rng):
-    """The weights taken into a kernel's order: NumPy's take (0 where the index is -1), and
-    whether every value of the source is finite, taken or not; an index past the end is
-    refused."""
+@pytest.mark.parametrize("tile", ["one", "mr", "mc", "mp"])
+@pytest.mark.parametrize("G, Cg, Og, P, kvol, K", [(1, 3, 5, 4, 16, 12), (2, 2, 7, 2, 8, 8),
+                                                   (1, 16, 16, 8, 64, 128), (3, 1, 4, 3, 9, 3)])
+def test_pack_phases(G, Cg, Og, P, kvol, K, tile, dtype, rng):
+    """The combined phases' weights packed in one pass: pack_tiles' packing (or, for tiles
+    of one channel, the rows themselves) of the combined matrix built by NumPy from its
+    definition, for phase-major (one group) and output-major channels, 1 and 2 threads;
+    a tap outside (Cg, kvol), a wrong output size or tile are refused."""
     from pyconv._kernels import kernels
-    take = kernels.take_finite_f32 if dtype == np.float32 else kernels.take_finite_f64
-    src = rng.standard_normal(1000).astype(dtype)
-    idx = rng.integers(-1, 1000, 3000).astype(np.intp)
-    out = np.full(3000, np.nan, dtype)
-    assert take(src, idx, out) is True
-    np.testing.assert_array_equal(out, np.where(idx >= 0, src[np.maximum(idx, 0)], 0))
-    for pos in (0, 517, 999):
-        for bad in (np.nan, np.inf, -np.inf):
-            s2 = src.copy()
-            s2[pos] = bad
-            assert take(s2, idx[idx != pos], np.empty((idx != pos).sum(), dtype)) is False
-    s2 = src.copy()
-    s2[3] = np.finfo(dtype).max                 # large but finite
-    assert take(s2, idx, out) is True
-    with pytest.raises(ValueError, match="past the end"):
-        take(src, np.array([0, 1000], np.intp), np.empty(2, dtype))
-    with pytest.raises(ValueError, match="differ"):
-        take(src, idx, np.empty(5, dtype))
+    from pyconv._conv import MR
+    mr = {"one": 1, "mr": MR, "mc": kernels.conv_mc()[0], "mp": kernels.conv_mc()[3]}[tile]
+    packp = kernels.pack_phases_f32 if dtype == np.float32 else kernels.pack_phases_f64
+    packt = kernels.pack_tiles_f32 if dtype == np.float32 else kernels.pack_tiles_f64
+    w = rng.standard_normal((G * Cg, Og, kvol)).astype(dtype)
+    pick = np.stack([rng.permutation(Cg * kvol)[:K] for _ in range(P)]).astype(np.intp)
+    for pmajor in ((False, True) if G == 1 else (False,)):
+        O = G * Og
+        comb = np.empty((O * P, K), dtype)
+        for c in range(O * P):
+            f, o = divmod(c, O) if pmajor else (c % P, c // P)
+            g, ol = divmod(o, Og)
+            for j in range(K):
+                cg, t = divmod(int(pick[f, j]), kvol)
+                comb[c, j] = w[g * Cg + cg, ol, t]
+        if mr == 1:
+            expect = comb.ravel()
+        else:
+            nt = -(-(Og * P) // mr)
+            expect = np.full(G * nt * K * mr * (2 if mr == kernels.conv_mc()[3] else 1),
+                             np.nan, dtype)
+            packt(comb, expect, G, mr, 1)
+        for threads in (1, 2):
+            out = np.full(expect.size, np.nan, dtype)
+            packp(w.ravel(), pick, out, G, Cg, Og, kvol, pmajor, mr, threads)
+            np.testing.assert_array_equal(out, expect)
+    bad = pick.copy()
+    bad[0, 0] = Cg * kvol
+    with pytest.raises(ValueError, match="outside"):
+        packp(w.ravel(), bad, out, G, Cg, Og, kvol, False, mr, 1)
+    with pytest.raises(ValueError, match="wrong size"):
+        packp(w.ravel(), pick, np.empty(out.size + 1, dtype), G, Cg, Og, kvol, False, mr, 1)
+    with pytest.raises(ValueError, match="neither"):
+        packp(w.ravel(), pick, out, G, Cg, Og, kvol, False, 5, 1)
 
 
 @pytest.mark.parametrize("O, groups, size", [(40, 1, (1, 9, 23)), (70, 2, (5, 6, 7)),
