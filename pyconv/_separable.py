@@ -118,15 +118,15 @@ def _run(img, dt, passes, out, num_threads, halo=None, finite=False):
 def _run_passes(img, dt, passes, out, num_threads, halo=None, finite=False):
     if out is not None:
         check_out(out, img.shape, dt)
-    if finite:
-        x = img if float_dtype(img.dtype, "image") == dt else img.astype(dt)
-        if len(passes) == 2 and _fusable(x, passes[0], passes[1]):
-            return _fused_pair(x, passes[0], passes[1], dt, out, num_threads, check=True)
-        if not _engine.all_finite(img, num_threads):
-            return None
+    # one fused pair finds a NaN or an infinity itself; anything else reads the image first
+    checked = finite and len(passes) == 2 and _fusable(img, passes[0], passes[1])
+    if finite and not checked and not _engine.all_finite(img, num_threads):
+        return None
     if not passes and halo is None:
         return _engine.deliver(np.array(img, dtype=dt, order="C"), out)
     x = img if float_dtype(img.dtype, "image") == dt else img.astype(dt)
+    if checked:
+        return _fused_pair(x, passes[0], passes[1], dt, out, num_threads, check=True)
     if halo is not None:
         if len(passes) != 2 or not _fusable(x, passes[0], passes[1]):
             raise ValueError("a halo needs one fused pair of passes")

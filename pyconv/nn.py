@@ -429,7 +429,7 @@ def _combined_phases(x5, wflat, b, groups, geo, res, num_threads):
     if not _engine.all_finite(wflat, num_threads):
         return None
     Og = O // groups
-    wpack = _conv.pack_phases(wflat, pick, groups, Cg, Og, wflat.size // (groups * Cg * Og),
+    wpack = _conv.pack_phases(wflat, pick, groups, Cg, Og, math.prod(g[4] for g in geo),
                               st.pmajor, st.run.geom[-2], st.run.nthreads)
     _conv.run_setup(x5, wpack, None if b is None else b[st.bias], st.run, res, st.place,
                     st.strides, st.pmajor)
@@ -499,7 +499,7 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     done = _combined_phases(x5, wd.reshape(-1), b, groups, geo, res, num_threads)
     if done:
         return _finish(res, out, oshape, dest is not None)
-    if done is None or not np.isfinite(wd).all():
+    if done is None or not _engine.all_finite(wd, num_threads):
         # a NaN or Inf weight must meet only the input samples it really multiplies (the
         # gather would also multiply it by the zeros outside the input): scatter-add
         _scatter_transpose(x5, correlation_weights(), b, groups, geo, res)
