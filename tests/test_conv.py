@@ -1350,15 +1350,15 @@ def test_combined_setup_cached():
 @pytest.mark.parametrize("G, Cg, Og, P, kvol, K", [(1, 3, 5, 4, 16, 12), (2, 2, 7, 2, 8, 8),
                                                    (1, 16, 16, 8, 64, 128), (3, 1, 4, 3, 9, 3)])
 def test_pack_phases(G, Cg, Og, P, kvol, K, tile, dtype, rng):
-    """The combined phases' weights packed in one pass: pack_tiles' packing (or, for tiles
-    of one channel, the rows themselves) of the combined matrix built by NumPy from its
-    definition, for phase-major (one group) and output-major channels, 1 and 2 threads;
-    a tap outside (Cg, kvol), a wrong output size or tile are refused."""
+    """The combined phases' weights packed in one pass: the combined matrix built by NumPy
+    from its definition, padded to whole tiles and transposed per tile by NumPy (for tiles
+    of one channel, the rows themselves), for phase-major (one group) and output-major
+    channels, 1 and 2 threads; a tap outside (Cg, kvol), a wrong output size or tile are
+    refused."""
     from pyconv._kernels import kernels
     from pyconv._conv import MR
     mr = {"one": 1, "mr": MR, "mc": kernels.conv_mc()[0], "mp": kernels.conv_mc()[3]}[tile]
     packp = kernels.pack_phases_f32 if dtype == np.float32 else kernels.pack_phases_f64
-    packt = kernels.pack_tiles_f32 if dtype == np.float32 else kernels.pack_tiles_f64
     w = rng.standard_normal((G * Cg, Og, kvol)).astype(dtype)
     pick = np.stack([rng.permutation(Cg * kvol)[:K] for _ in range(P)]).astype(np.intp)
     for pmajor in ((False, True) if G == 1 else (False,)):
@@ -1370,13 +1370,12 @@ def test_pack_phases(G, Cg, Og, P, kvol, K, tile, dtype, rng):
             for j in range(K):
                 cg, t = divmod(int(pick[f, j]), kvol)
                 comb[c, j] = w[g * Cg + cg, ol, t]
-        if mr == 1:
-            expect = comb.ravel()
-        else:
-            nt = -(-(Og * P) // mr)
-            expect = np.full(G * nt * K * mr * (2 if mr == kernels.conv_mc()[3] else 1),
-                             np.nan, dtype)
-            packt(comb, expect, G, mr, 1)
+        nt = -(-(Og * P) // mr)
+        padded = np.zeros((G, nt * mr, K), dtype)
+        padded[:, :Og * P] = comb.reshape(G, Og * P, K)
+        expect = padded.reshape(G, nt, mr, K).transpose(0, 1, 3, 2).ravel()
+        if mr == kernels.conv_mc()[3]:
+            expect = np.repeat(expect, 2)       # the pair tile reads each weight twice
         for threads in (1, 2):
             out = np.full(expect.size, np.nan, dtype)
             packp(w.ravel(), pick, out, G, Cg, Og, kvol, pmajor, mr, threads)
@@ -1532,6 +1531,14 @@ def test_run_placed(case, tile_kernel, dtype, rng, monkeypatch):
     U = x_shape[2:]
     N = x.shape[0]
     grid = _conv.run_phase(x, w, b, (1, 1, 1), starts, np.empty((N, O * P) + U, dtype), 2)
+    # the grid itself against a float64 loop over the taps (zeros outside x)
+    xp = np.pad(x.astype(np.float64), [(0, 0), (0, 0)]
+                + [(-st, kk - 1 + st) for st, kk in zip(starts, k)])
+    ref = np.broadcast_to(b.astype(np.float64)[None, :, None, None, None], grid.shape).copy()
+    for kz, ky, kx in np.ndindex(*k):
+        ref += np.einsum("nc...,oc->no...", xp[:, :, kz:kz + U[0], ky:ky + U[1], kx:kx + U[2]],
+                         w[:, :, kz, ky, kx].astype(np.float64))
+    assert_close(grid, ref, dtype, x_shape[1] * math.prod(k))
     dshape = tuple(s * u for s, u in zip(strides, U))
     ph = _phase_places(U, dshape, strides, rng)
     if case == "pairs":
