@@ -122,6 +122,132 @@ cdef inline void _stream(real* d, const real* s, Py_ssize_t n) noexcept nogil:
         _stream_d(d, s, n)
 
 
+# Sums of taps at consecutive offsets (a pass along the last axis), float32, AVX-512 module
+# only (elsewhere the C function declines and the plain loops below run).  See the comment in C.
+cdef extern from *:
+    """
+    /* Consecutive-tap sums in float32 with AVX-512, for rows whose taps are at consecutive
+       offsets (a horizontal pass).  An unaligned 512-bit load spans two cache lines at every
+       offset but one, which halves the load rate, so the odd taps' vectors are shifted out of two
+       loaded vectors (valignd) and only the even taps are loaded: the loads and the shuffles run
+       on different units.  The sums are those the plain loops below compile to (one
+       multiply-add per tap in tap order onto o, or for a first group the first product fused
+       with the second as its addend), so every path gives the same bits. */
+    #if defined(__AVX512F__)
+    #include <immintrin.h>
+    #define PYCONV_AL(B, A, j) _mm512_castsi512_ps(_mm512_alignr_epi32( \
+        _mm512_castps_si512(B), _mm512_castps_si512(A), (j)))
+    #define PYCONV_TAP_V(j) ((j) == 0 ? A : ((j) & 1) ? PYCONV_AL(B, A, (j) & 15) \
+                                              : _mm512_loadu_ps(s + i + (j)))
+    #define PYCONV_TAP_M(j) _mm512_maskz_loadu_ps(m, s + i + (j))
+    #define PYCONV_CHAIN_FROM(V, j0) \
+        if (k > 0 && j0 <= 0) a = _mm512_fmadd_ps(w0, V(0), a); \
+        if (k > 1 && j0 <= 1) a = _mm512_fmadd_ps(w1, V(1), a); \
+        if (k > 2) a = _mm512_fmadd_ps(w2, V(2), a); \
+        if (k > 3) a = _mm512_fmadd_ps(w3, V(3), a); \
+        if (k > 4) a = _mm512_fmadd_ps(w4, V(4), a); \
+        if (k > 5) a = _mm512_fmadd_ps(w5, V(5), a); \
+        if (k > 6) a = _mm512_fmadd_ps(w6, V(6), a); \
+        if (k > 7) a = _mm512_fmadd_ps(w7, V(7), a);
+    /* a first group: w0 s0 alone, or w0 s0 + w1 s1 + ... as GCC contracts the plain loop's
+       expression (the first product fused with the second as its addend, then a chain) */
+    #define PYCONV_SUMS(V) \
+        if (init) { \
+            if (k == 1) { \
+                a = _mm512_mul_ps(w0, V(0)); \
+            } else { \
+                a = _mm512_fmadd_ps(w0, V(0), _mm512_mul_ps(w1, V(1))); \
+                PYCONV_CHAIN_FROM(V, 2) \
+            } \
+        } else { \
+            PYCONV_CHAIN_FROM(V, 0) \
+        }
+    static inline __attribute__((always_inline)) void pyconv_consec_k(
+            float* o, const float* s, const float* w, Py_ssize_t n, int init, const int k)
+    {
+        __m512 w0 = _mm512_set1_ps(w[0]);
+        __m512 w1 = _mm512_set1_ps(k > 1 ? w[1] : 0.0f), w2 = _mm512_set1_ps(k > 2 ? w[2] : 0.0f);
+        __m512 w3 = _mm512_set1_ps(k > 3 ? w[3] : 0.0f), w4 = _mm512_set1_ps(k > 4 ? w[4] : 0.0f);
+        __m512 w5 = _mm512_set1_ps(k > 5 ? w[5] : 0.0f), w6 = _mm512_set1_ps(k > 6 ? w[6] : 0.0f);
+        __m512 w7 = _mm512_set1_ps(k > 7 ? w[7] : 0.0f);
+        __m512 a, A, B = _mm512_setzero_ps();
+        __mmask16 m;
+        Py_ssize_t i = 0;
+        if (n >= 16) {
+            __mmask16 mb = (__mmask16)((1u << (k - 1)) - 1u);  /* the lanes of B the taps use */
+            A = _mm512_loadu_ps(s);
+            for (; i + 16 <= n; i += 16) {
+                /* B: the next 16 samples, loaded whole only where all of them are in the row
+                   (s[0 .. n + k - 2]) */
+                if (k == 1)
+                    A = _mm512_loadu_ps(s + i);
+                else if (i + 32 <= n + k - 1)
+                    B = _mm512_loadu_ps(s + i + 16);
+                else
+                    B = _mm512_maskz_loadu_ps(mb, s + i + 16);
+                if (!init)
+                    a = _mm512_loadu_ps(o + i);
+                PYCONV_SUMS(PYCONV_TAP_V)
+                _mm512_storeu_ps(o + i, a);
+                if (k > 1)
+                    A = B;
+            }
+        }
+        if (i < n) {
+            m = (__mmask16)((1u << (n - i)) - 1u);
+            if (!init)
+                a = _mm512_maskz_loadu_ps(m, o + i);
+            PYCONV_SUMS(PYCONV_TAP_M)
+            _mm512_mask_storeu_ps(o + i, m, a);
+        }
+    }
+    /* 1 when done (1 <= k <= 8), else 0 */
+    static int pyconv_taps_consec_f(float* o, const float* s, const float* w, Py_ssize_t k,
+                                    Py_ssize_t n, int init)
+    {
+        if (init) {
+            switch (k) {
+            case 1: pyconv_consec_k(o, s, w, n, 1, 1); return 1;
+            case 2: pyconv_consec_k(o, s, w, n, 1, 2); return 1;
+            case 3: pyconv_consec_k(o, s, w, n, 1, 3); return 1;
+            case 4: pyconv_consec_k(o, s, w, n, 1, 4); return 1;
+            }
+            return 0;
+        }
+        switch (k) {
+        case 1: pyconv_consec_k(o, s, w, n, 0, 1); return 1;
+        case 2: pyconv_consec_k(o, s, w, n, 0, 2); return 1;
+        case 3: pyconv_consec_k(o, s, w, n, 0, 3); return 1;
+        case 4: pyconv_consec_k(o, s, w, n, 0, 4); return 1;
+        case 5: pyconv_consec_k(o, s, w, n, 0, 5); return 1;
+        case 6: pyconv_consec_k(o, s, w, n, 0, 6); return 1;
+        case 7: pyconv_consec_k(o, s, w, n, 0, 7); return 1;
+        case 8: pyconv_consec_k(o, s, w, n, 0, 8); return 1;
+        }
+        return 0;
+    }
+    #else
+    static int pyconv_taps_consec_f(float* o, const float* s, const float* w, Py_ssize_t k,
+                                    Py_ssize_t n, int init)
+    {
+        (void)o; (void)s; (void)w; (void)k; (void)n; (void)init;
+        return 0;
+    }
+    #endif
+    """
+    int _taps_consec_f "pyconv_taps_consec_f"(float* o, const float* s, const float* w,
+                                               Py_ssize_t k, Py_ssize_t n,
+                                               int init) noexcept nogil
+
+
+cdef inline bint _consecutive(const Py_ssize_t* off, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(1, k):
+        if off[j] != off[0] + j:
+            return False
+    return True
+
+
 cdef inline Py_ssize_t _round_tasks(Py_ssize_t ntasks, Py_ssize_t task_work, int num_threads,
                                     Py_ssize_t* chunk) noexcept nogil:
     # Tasks per round (see ROUND_WORK above); and in chunk, the tasks a thread takes at a
@@ -225,6 +351,9 @@ cdef inline void _taps_upto4(real* o, const real* base, const Py_ssize_t* off, c
                              Py_ssize_t k, Py_ssize_t n, bint init) noexcept nogil:
     # o[i] (= or +=) sum of k <= 4 taps, in tap order
     cdef Py_ssize_t i
+    if real is float:
+        if _consecutive(off, k) and _taps_consec_f(o, base + off[0], w, k, n, init):
+            return
     cdef const real* s0 = base + off[0]
     cdef const real* s1 = base + off[1 if k > 1 else 0]
     cdef const real* s2 = base + off[2 if k > 2 else 0]
@@ -263,6 +392,9 @@ cdef inline void _taps8(real* o, const real* base, const Py_ssize_t* off, const 
                         Py_ssize_t n) noexcept nogil:
     # o[i] += sum of 8 taps, in tap order: 9 loads and 1 store per 8 multiply-adds
     cdef Py_ssize_t i
+    if real is float:
+        if _consecutive(off, 8) and _taps_consec_f(o, base + off[0], w, 8, n, False):
+            return
     cdef const real* s0 = base + off[0]
     cdef const real* s1 = base + off[1]
     cdef const real* s2 = base + off[2]
