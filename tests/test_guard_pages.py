@@ -1,0 +1,98 @@
+"""No kernel reads or writes past the ends of its arrays: images and results are placed
+against inaccessible pages (mprotect PROT_NONE) on either side, so a vector load or store
+that reaches one byte beyond the data kills the process.  The vector kernels read whole
+vectors, shift taps out of loaded vectors and mask row tails; this is where an off-by-one in
+those bounds shows, whatever the widths and tap counts.  Each case runs in a child process,
+so a crash fails the test instead of pytest."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="mmap/mprotect guard pages are set up for Linux")
+
+CHILD = textwrap.dedent(r"""
+    import ctypes, mmap, sys
+    import numpy as np
+    import scipy.ndimage as ndi
+    from pyconv import filters, nn
+
+    PAGE = mmap.PAGESIZE
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    keep = []
+
+    def guarded(shape, dtype, at_end):
+        # an array whose first byte follows an inaccessible page (at_end False) or whose
+        # last byte precedes one (at_end True)
+        dtype = np.dtype(dtype)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        pages = -(-nbytes // PAGE)
+        mm = mmap.mmap(-1, (pages + 2) * PAGE)
+        base = ctypes.addressof(ctypes.c_char.from_buffer(mm))
+        for addr in (base, base + (pages + 1) * PAGE):
+            assert libc.mprotect(addr, PAGE, 0) == 0, ctypes.get_errno()
+        start = PAGE + (pages * PAGE - nbytes if at_end else 0)
+        arr = np.frombuffer(mm, dtype=dtype, count=int(np.prod(shape)),
+                            offset=start).reshape(shape)
+        keep.append(mm)
+        return arr
+
+    rng = np.random.default_rng(0)
+    dtype = np.dtype(sys.argv[1])
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    checked = 0
+    for at_end in (False, True):
+        # rows of 800 and more samples are read in place by the tiled kernel (narrower
+        # ones are gathered into a tile first)
+        for h, w in ((1, 1), (3, 17), (5, 31), (9, 33), (4, 64), (7, 95), (33, 129),
+                     (18, 300), (3, 800), (2, 1031), (20, 1040)):
+            x = guarded((h, w), dtype, at_end)
+            x[...] = rng.uniform(-1, 1, (h, w))
+            out = guarded((h, w), dtype, not at_end)
+            for taps in (1, 2, 3, 5, 8, 9, 15, 17):
+                k = rng.standard_normal(taps).astype(dtype)
+                for axis in (0, 1):
+                    for mode in ("reflect", "constant", "wrap"):
+                        ref = ndi.correlate1d(x.astype(np.float64), k.astype(np.float64),
+                                              axis=axis, mode=mode)
+                        got = filters.correlate1d(x, k, axis=axis, mode=mode, out=out)
+                        assert np.allclose(got, ref, rtol=tol, atol=tol * taps), (h, w, taps)
+                        checked += 1
+                got = filters.sepfilter(x, [k, k[::-1].copy()], mode="nearest", out=out)
+                ref = ndi.correlate1d(ndi.correlate1d(x.astype(np.float64), k, axis=0,
+                                                      mode="nearest"),
+                                      k[::-1].astype(np.float64), axis=1, mode="nearest")
+                assert np.allclose(got, ref, rtol=tol, atol=tol * taps * taps), (h, w, taps)
+            for ks in ((3, 3), (5, 5), (2, 4)):
+                k2 = rng.standard_normal(ks).astype(dtype)
+                got = filters.correlate(x, k2, mode="mirror", out=out)
+                ref = ndi.correlate(x.astype(np.float64), k2.astype(np.float64), mode="mirror")
+                assert np.allclose(got, ref, rtol=tol, atol=tol * k2.size), (h, w, ks)
+            filters.sobel(x, out=out)
+            filters.gaussian(x, 2.0, out=out)
+            checked += 1
+        # a layer: (N, C, H, W) images against the guards, 3x3 and 1x1 weights
+        xl = guarded((2, 3, 9, 23), dtype, at_end)
+        xl[...] = rng.uniform(-1, 1, xl.shape)
+        for wshape, pad in (((4, 3, 3, 3), 1), ((5, 3, 1, 1), 0), ((3, 1, 3, 3), 1)):
+            wt = rng.standard_normal(wshape).astype(dtype)
+            groups = 3 if wshape[1] == 1 else 1
+            nn.conv2d(xl, wt, padding=pad, groups=groups)
+        # a 3-channel channel-last image (channels interleaved in each row)
+        xc = guarded((11, 37, 3), dtype, at_end)
+        xc[...] = rng.uniform(-1, 1, xc.shape)
+        filters.gaussian(xc, 1.5, channel_axis=-1)
+        filters.sobel(xc, channel_axis=-1)
+    print("checked", checked)
+""")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_kernels_stay_inside_their_arrays(dtype):
+    proc = subprocess.run([sys.executable, "-c", CHILD, dtype], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, (proc.returncode, proc.stdout[-2000:], proc.stderr[-4000:])
+    assert int(proc.stdout.split()[-1]) > 500
