@@ -172,16 +172,19 @@ class build_ext(cython_build_ext):
 
 def extensions():
     gnu_like = not sys.platform.startswith("win")
+    # the kernel modules include C headers of pyx/ (_simd_rows.h)
+    inc = ["pyx"]
     exts = [
         Extension("pyconv._runtime", ["pyx/_runtime.pyx"]),
-        Extension("pyconv._kernels_base", ["pyx/_kernels_base.pyx"]),
+        Extension("pyconv._kernels_base", ["pyx/_kernels_base.pyx"], include_dirs=inc),
     ]
     if _is_x86_64() and gnu_like and os.environ.get("PYCONV_NO_AVX2", "0") in ("", "0"):
         exts.append(Extension("pyconv._kernels_avx2", ["pyx/_kernels_avx2.pyx"],
-                              extra_compile_args=AVX2_FLAGS))
+                              extra_compile_args=AVX2_FLAGS, include_dirs=inc))
     if _is_x86_64() and gnu_like and os.environ.get("PYCONV_NO_AVX512", "0") in ("", "0"):
         exts.append(Extension("pyconv._kernels_avx512", ["pyx/_kernels_avx512.pyx"],
-                              extra_compile_args=AVX512_FLAGS, define_macros=AVX512_MACROS))
+                              extra_compile_args=AVX512_FLAGS, define_macros=AVX512_MACROS,
+                              include_dirs=inc))
     directives = {
         "language_level": "3",
         "boundscheck": DEBUG,

@@ -122,213 +122,91 @@ cdef inline void _stream(real* d, const real* s, Py_ssize_t n) noexcept nogil:
         _stream_d(d, s, n)
 
 
-# Sums of taps at consecutive offsets (a pass along the last axis), float32, AVX-512 module
-# only (elsewhere the C function declines and the plain loops below run).  See the comment in C.
+# Row sweeps in AVX-512 (pyx/_simd_rows.h, written once and compiled for float32 and float64):
+# the sums of taps at consecutive offsets (a pass along the last axis) and the four-row
+# vertical pass.  In the modules without AVX-512 the C functions decline and the plain loops
+# below run.
 cdef extern from *:
     """
-    /* Consecutive-tap sums in float32 with AVX-512, for rows whose taps are at consecutive
-       offsets (a horizontal pass).  An unaligned 512-bit load spans two cache lines at every
-       offset but one, which halves the load rate, so the odd taps' vectors are shifted out of two
-       loaded vectors (valignd) and only the even taps are loaded: the loads and the shuffles run
-       on different units.  The sums are those the plain loops below compile to (one
-       multiply-add per tap in tap order onto o, or for a first group the first product fused
-       with the second as its addend), so every path gives the same bits. */
     #if defined(__AVX512F__)
     #include <immintrin.h>
-    #define PYCONV_AL(B, A, j) _mm512_castsi512_ps(_mm512_alignr_epi32( \
-        _mm512_castps_si512(B), _mm512_castps_si512(A), (j)))
-    #define PYCONV_TAP_V(j) ((j) == 0 ? A : ((j) & 1) ? PYCONV_AL(B, A, (j) & 15) \
-                                              : _mm512_loadu_ps(s + i + (j)))
-    #define PYCONV_TAP_M(j) _mm512_maskz_loadu_ps(m, s + i + (j))
-    #define PYCONV_CHAIN_FROM(V, j0) \
-        if (k > 0 && j0 <= 0) a = _mm512_fmadd_ps(w0, V(0), a); \
-        if (k > 1 && j0 <= 1) a = _mm512_fmadd_ps(w1, V(1), a); \
-        if (k > 2) a = _mm512_fmadd_ps(w2, V(2), a); \
-        if (k > 3) a = _mm512_fmadd_ps(w3, V(3), a); \
-        if (k > 4) a = _mm512_fmadd_ps(w4, V(4), a); \
-        if (k > 5) a = _mm512_fmadd_ps(w5, V(5), a); \
-        if (k > 6) a = _mm512_fmadd_ps(w6, V(6), a); \
-        if (k > 7) a = _mm512_fmadd_ps(w7, V(7), a);
-    /* a first group: w0 s0 alone, or w0 s0 + w1 s1 + ... as GCC contracts the plain loop's
-       expression (the first product fused with the second as its addend, then a chain) */
-    #define PYCONV_SUMS(V) \
-        if (init) { \
-            if (k == 1) { \
-                a = _mm512_mul_ps(w0, V(0)); \
-            } else { \
-                a = _mm512_fmadd_ps(w0, V(0), _mm512_mul_ps(w1, V(1))); \
-                PYCONV_CHAIN_FROM(V, 2) \
-            } \
-        } else { \
-            PYCONV_CHAIN_FROM(V, 0) \
-        }
-    static inline __attribute__((always_inline)) void pyconv_consec_k(
-            float* o, const float* s, const float* w, Py_ssize_t n, int init, const int k)
-    {
-        __m512 w0 = _mm512_set1_ps(w[0]);
-        __m512 w1 = _mm512_set1_ps(k > 1 ? w[1] : 0.0f), w2 = _mm512_set1_ps(k > 2 ? w[2] : 0.0f);
-        __m512 w3 = _mm512_set1_ps(k > 3 ? w[3] : 0.0f), w4 = _mm512_set1_ps(k > 4 ? w[4] : 0.0f);
-        __m512 w5 = _mm512_set1_ps(k > 5 ? w[5] : 0.0f), w6 = _mm512_set1_ps(k > 6 ? w[6] : 0.0f);
-        __m512 w7 = _mm512_set1_ps(k > 7 ? w[7] : 0.0f);
-        __m512 a, A, B = _mm512_setzero_ps();
-        __mmask16 m;
-        Py_ssize_t i = 0;
-        if (n >= 16) {
-            __mmask16 mb = (__mmask16)((1u << (k - 1)) - 1u);  /* the lanes of B the taps use */
-            A = _mm512_loadu_ps(s);
-            for (; i + 16 <= n; i += 16) {
-                /* B: the next 16 samples, loaded whole only where all of them are in the row
-                   (s[0 .. n + k - 2]) */
-                if (k == 1)
-                    A = _mm512_loadu_ps(s + i);
-                else if (i + 32 <= n + k - 1)
-                    B = _mm512_loadu_ps(s + i + 16);
-                else
-                    B = _mm512_maskz_loadu_ps(mb, s + i + 16);
-                if (!init)
-                    a = _mm512_loadu_ps(o + i);
-                PYCONV_SUMS(PYCONV_TAP_V)
-                _mm512_storeu_ps(o + i, a);
-                if (k > 1)
-                    A = B;
-            }
-        }
-        if (i < n) {
-            m = (__mmask16)((1u << (n - i)) - 1u);
-            if (!init)
-                a = _mm512_maskz_loadu_ps(m, o + i);
-            PYCONV_SUMS(PYCONV_TAP_M)
-            _mm512_mask_storeu_ps(o + i, m, a);
-        }
-    }
-    /* 1 when done (1 <= k <= 8), else 0 */
-    static int pyconv_taps_consec_f(float* o, const float* s, const float* w, Py_ssize_t k,
-                                    Py_ssize_t n, int init)
-    {
-        if (init) {
-            switch (k) {
-            case 1: pyconv_consec_k(o, s, w, n, 1, 1); return 1;
-            case 2: pyconv_consec_k(o, s, w, n, 1, 2); return 1;
-            case 3: pyconv_consec_k(o, s, w, n, 1, 3); return 1;
-            case 4: pyconv_consec_k(o, s, w, n, 1, 4); return 1;
-            }
-            return 0;
-        }
-        switch (k) {
-        case 1: pyconv_consec_k(o, s, w, n, 0, 1); return 1;
-        case 2: pyconv_consec_k(o, s, w, n, 0, 2); return 1;
-        case 3: pyconv_consec_k(o, s, w, n, 0, 3); return 1;
-        case 4: pyconv_consec_k(o, s, w, n, 0, 4); return 1;
-        case 5: pyconv_consec_k(o, s, w, n, 0, 5); return 1;
-        case 6: pyconv_consec_k(o, s, w, n, 0, 6); return 1;
-        case 7: pyconv_consec_k(o, s, w, n, 0, 7); return 1;
-        case 8: pyconv_consec_k(o, s, w, n, 0, 8); return 1;
-        }
-        return 0;
-    }
-    #else
-    static int pyconv_taps_consec_f(float* o, const float* s, const float* w, Py_ssize_t k,
-                                    Py_ssize_t n, int init)
-    {
-        (void)o; (void)s; (void)w; (void)k; (void)n; (void)init;
-        return 0;
-    }
     #endif
-    /* The vertical pass of four output rows (_vrows4) as register tiles: rows r = 0..3 of
-       32 columns in eight accumulators, each input row's vectors loaded once and fed to the
-       four sums that use it (row r takes tap j - r of input row j).  Every sum is the chain
-       of the plain loops: a first group of g0 taps (w0 s0 alone, or w0 s0 fused with w1 s1
-       as its addend, then multiply-adds), then one multiply-add per tap in tap order; partial
-       sums no longer go through memory between groups of taps.  1: done, 0: not here. */
-    #if defined(__AVX512F__)
-    #define PYCONV_VT_STEP(r) \
-        if (j - (r) >= 0 && j - (r) < ntaps) { \
-            Py_ssize_t t = j - (r); \
-            if (t == 0) { \
-                if (g0 == 1) { \
-                    a##r##0 = _mm512_mul_ps(_mm512_set1_ps(w[0]), v0); \
-                    a##r##1 = _mm512_mul_ps(_mm512_set1_ps(w[0]), v1); \
-                } \
-            } else if (t == 1 && g0 > 1) { \
-                a##r##0 = _mm512_fmadd_ps(_mm512_set1_ps(w[0]), p0, \
-                                          _mm512_mul_ps(_mm512_set1_ps(w[1]), v0)); \
-                a##r##1 = _mm512_fmadd_ps(_mm512_set1_ps(w[0]), p1, \
-                                          _mm512_mul_ps(_mm512_set1_ps(w[1]), v1)); \
-            } else { \
-                a##r##0 = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), v0, a##r##0); \
-                a##r##1 = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), v1, a##r##1); \
-            } \
-        }
-    static int pyconv_vrows4_f(float* o, Py_ssize_t opitch, const float** rows,
-                               const float* w, Py_ssize_t ntaps, Py_ssize_t n)
-    {
-        Py_ssize_t x0, j, g0;
-        __mmask16 m0, m1;
-        if (ntaps < 1)
-            return 0;
-        g0 = ntaps % 8;
-        if (g0 == 0 || g0 > 4)
-            g0 = 4;
-        for (x0 = 0; x0 < n; x0 += 32) {
-            __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-            __m512 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-            __m512 v0, v1, p0 = a00, p1 = a00;
-            Py_ssize_t left = n - x0;
-            m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-            m1 = left >= 32 ? (__mmask16)0xFFFF
-                 : left > 16 ? (__mmask16)((1u << (left - 16)) - 1u) : (__mmask16)0;
-            /* p: input row j - 1, the first tap of the row (r = j - 1) whose second tap
-               is row j (the first pair is fused) */
-            for (j = 0; j < ntaps + 3; j++) {
-                const float* rj = rows[j] + x0;
-                v0 = _mm512_maskz_loadu_ps(m0, rj);
-                v1 = _mm512_maskz_loadu_ps(m1, rj + 16);
-                if (j >= 5 && j < ntaps) {
-                    /* every row past its first pair: one multiply-add each */
-                    __m512 b0 = _mm512_set1_ps(w[j]), b1 = _mm512_set1_ps(w[j - 1]);
-                    __m512 b2 = _mm512_set1_ps(w[j - 2]), b3 = _mm512_set1_ps(w[j - 3]);
-                    a00 = _mm512_fmadd_ps(b0, v0, a00);
-                    a01 = _mm512_fmadd_ps(b0, v1, a01);
-                    a10 = _mm512_fmadd_ps(b1, v0, a10);
-                    a11 = _mm512_fmadd_ps(b1, v1, a11);
-                    a20 = _mm512_fmadd_ps(b2, v0, a20);
-                    a21 = _mm512_fmadd_ps(b2, v1, a21);
-                    a30 = _mm512_fmadd_ps(b3, v0, a30);
-                    a31 = _mm512_fmadd_ps(b3, v1, a31);
-                } else {
-                    PYCONV_VT_STEP(0)
-                    PYCONV_VT_STEP(1)
-                    PYCONV_VT_STEP(2)
-                    PYCONV_VT_STEP(3)
-                }
-                p0 = v0;
-                p1 = v1;
-            }
-            _mm512_mask_storeu_ps(o + x0, m0, a00);
-            _mm512_mask_storeu_ps(o + x0 + 16, m1, a01);
-            _mm512_mask_storeu_ps(o + opitch + x0, m0, a10);
-            _mm512_mask_storeu_ps(o + opitch + x0 + 16, m1, a11);
-            _mm512_mask_storeu_ps(o + 2 * opitch + x0, m0, a20);
-            _mm512_mask_storeu_ps(o + 2 * opitch + x0 + 16, m1, a21);
-            _mm512_mask_storeu_ps(o + 3 * opitch + x0, m0, a30);
-            _mm512_mask_storeu_ps(o + 3 * opitch + x0 + 16, m1, a31);
-        }
-        return 1;
-    }
-    #else
-    static int pyconv_vrows4_f(float* o, Py_ssize_t opitch, const float** rows,
-                               const float* w, Py_ssize_t ntaps, Py_ssize_t n)
-    {
-        (void)o; (void)opitch; (void)rows; (void)w; (void)ntaps; (void)n;
-        return 0;
-    }
-    #endif
+    #define PYCONV_SFX f
+    #define PYCONV_T float
+    #define PYCONV_V __m512
+    #define PYCONV_L 16
+    #define PYCONV_M __mmask16
+    #define PYCONV_FULL 0xFFFF
+    #define PYCONV_LOADU _mm512_loadu_ps
+    #define PYCONV_MLOADU _mm512_maskz_loadu_ps
+    #define PYCONV_STOREU _mm512_storeu_ps
+    #define PYCONV_MSTOREU _mm512_mask_storeu_ps
+    #define PYCONV_FMA _mm512_fmadd_ps
+    #define PYCONV_MUL _mm512_mul_ps
+    #define PYCONV_SET1 _mm512_set1_ps
+    #define PYCONV_ZERO _mm512_setzero_ps
+    #define PYCONV_ALIGNR(B, A, j) \
+        _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(B), _mm512_castps_si512(A), (j)))
+    #include "_simd_rows.h"
+    #undef PYCONV_SFX
+    #undef PYCONV_T
+    #undef PYCONV_V
+    #undef PYCONV_L
+    #undef PYCONV_M
+    #undef PYCONV_FULL
+    #undef PYCONV_LOADU
+    #undef PYCONV_MLOADU
+    #undef PYCONV_STOREU
+    #undef PYCONV_MSTOREU
+    #undef PYCONV_FMA
+    #undef PYCONV_MUL
+    #undef PYCONV_SET1
+    #undef PYCONV_ZERO
+    #undef PYCONV_ALIGNR
+    #define PYCONV_SFX d
+    #define PYCONV_T double
+    #define PYCONV_V __m512d
+    #define PYCONV_L 8
+    #define PYCONV_M __mmask8
+    #define PYCONV_FULL 0xFF
+    #define PYCONV_LOADU _mm512_loadu_pd
+    #define PYCONV_MLOADU _mm512_maskz_loadu_pd
+    #define PYCONV_STOREU _mm512_storeu_pd
+    #define PYCONV_MSTOREU _mm512_mask_storeu_pd
+    #define PYCONV_FMA _mm512_fmadd_pd
+    #define PYCONV_MUL _mm512_mul_pd
+    #define PYCONV_SET1 _mm512_set1_pd
+    #define PYCONV_ZERO _mm512_setzero_pd
+    #define PYCONV_ALIGNR(B, A, j) \
+        _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(B), _mm512_castpd_si512(A), (j)))
+    #include "_simd_rows.h"
+    #undef PYCONV_SFX
+    #undef PYCONV_T
+    #undef PYCONV_V
+    #undef PYCONV_L
+    #undef PYCONV_M
+    #undef PYCONV_FULL
+    #undef PYCONV_LOADU
+    #undef PYCONV_MLOADU
+    #undef PYCONV_STOREU
+    #undef PYCONV_MSTOREU
+    #undef PYCONV_FMA
+    #undef PYCONV_MUL
+    #undef PYCONV_SET1
+    #undef PYCONV_ZERO
+    #undef PYCONV_ALIGNR
     """
     int _taps_consec_f "pyconv_taps_consec_f"(float* o, const float* s, const float* w,
                                                Py_ssize_t k, Py_ssize_t n,
                                                int init) noexcept nogil
     int _vrows4_f "pyconv_vrows4_f"(float* o, Py_ssize_t opitch, const float** rows,
                                      const float* w, Py_ssize_t ntaps,
+                                     Py_ssize_t n) noexcept nogil
+    int _taps_consec_d "pyconv_taps_consec_d"(double* o, const double* s, const double* w,
+                                               Py_ssize_t k, Py_ssize_t n,
+                                               int init) noexcept nogil
+    int _vrows4_d "pyconv_vrows4_d"(double* o, Py_ssize_t opitch, const double** rows,
+                                     const double* w, Py_ssize_t ntaps,
                                      Py_ssize_t n) noexcept nogil
 
 
@@ -443,9 +321,13 @@ cdef inline void _taps_upto4(real* o, const real* base, const Py_ssize_t* off, c
                              Py_ssize_t k, Py_ssize_t n, bint init) noexcept nogil:
     # o[i] (= or +=) sum of k <= 4 taps, in tap order
     cdef Py_ssize_t i
-    if real is float:
-        if _consecutive(off, k) and _taps_consec_f(o, base + off[0], w, k, n, init):
-            return
+    if _consecutive(off, k):
+        if real is float:
+            if _taps_consec_f(o, base + off[0], w, k, n, init):
+                return
+        else:
+            if _taps_consec_d(o, base + off[0], w, k, n, init):
+                return
     cdef const real* s0 = base + off[0]
     cdef const real* s1 = base + off[1 if k > 1 else 0]
     cdef const real* s2 = base + off[2 if k > 2 else 0]
@@ -484,9 +366,13 @@ cdef inline void _taps8(real* o, const real* base, const Py_ssize_t* off, const 
                         Py_ssize_t n) noexcept nogil:
     # o[i] += sum of 8 taps, in tap order: 9 loads and 1 store per 8 multiply-adds
     cdef Py_ssize_t i
-    if real is float:
-        if _consecutive(off, 8) and _taps_consec_f(o, base + off[0], w, 8, n, False):
-            return
+    if _consecutive(off, 8):
+        if real is float:
+            if _taps_consec_f(o, base + off[0], w, 8, n, False):
+                return
+        else:
+            if _taps_consec_d(o, base + off[0], w, 8, n, False):
+                return
     cdef const real* s0 = base + off[0]
     cdef const real* s1 = base + off[1]
     cdef const real* s2 = base + off[2]
@@ -1038,6 +924,9 @@ cdef inline void _vrows4(real* o, Py_ssize_t opitch, const real** rows, const re
     cdef Py_ssize_t x0, m, t, first, r, i
     if real is float:
         if _vrows4_f(o, opitch, rows, w, ntaps, n):
+            return
+    else:
+        if _vrows4_d(o, opitch, rows, w, ntaps, n):
             return
     x0 = 0
     first = ntaps % 8

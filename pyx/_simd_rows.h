@@ -1,0 +1,223 @@
+/* Row sweeps of the separable and 1-D passes in AVX-512, written once for float32 and
+   float64: _kernels.pxi includes this file twice, with PYCONV_SFX (f or d), PYCONV_T, the
+   vector type PYCONV_V, its lanes PYCONV_L, its mask type PYCONV_M and the operations
+   PYCONV_LOADU ... PYCONV_ALIGNR defined.  Without AVX-512 the two entry points decline
+   (return 0) and the plain Cython loops run.
+
+   pyconv_taps_consec_<sfx>: sums of taps at consecutive offsets (a pass along the last
+   axis).  An unaligned 512-bit load spans two cache lines at every offset but one, which
+   halves the load rate, so the odd taps' vectors are shifted out of two loaded vectors
+   (valignd / valignq) and only the even taps are loaded: the loads and the shuffles run on
+   different units.
+
+   pyconv_vrows4_<sfx>: the vertical pass of four output rows (_vrows4) as register tiles:
+   rows r = 0..3 of two vectors of columns in eight accumulators, each input row's vectors
+   loaded once and fed to the four sums that use it (row r takes tap j - r of input row j).
+
+   Both form the sums the plain loops compile to (GCC, contraction on): one multiply-add
+   per tap in tap order onto the partial sum, and for a first group of taps the first
+   product fused with the second as its addend (w0 s0 alone for a group of one), so every
+   path gives the same bits (tested: a pass along columns equals the transposed pass along
+   rows, fused passes equal chained ones, four rows at a time equal rows alone). */
+
+#define PYCONV_CAT_(a, b) a##_##b
+#define PYCONV_CAT(a, b) PYCONV_CAT_(a, b)
+#define PYCONV_FN(name) PYCONV_CAT(name, PYCONV_SFX)
+
+#if defined(__AVX512F__)
+
+/* the vector of tap j for the outputs at s + i: A = s[i ..], B = the next vector */
+#define PYCONV_TAP_V(j) ((j) == 0 ? A : ((j) & 1) ? PYCONV_ALIGNR(B, A, (j)) \
+                                          : PYCONV_LOADU(s + i + (j)))
+#define PYCONV_TAP_M(j) PYCONV_MLOADU(m, s + i + (j))
+#define PYCONV_CHAIN_FROM(a, V, j0) \
+    if (k > 0 && j0 <= 0) a = PYCONV_FMA(w0, V(0), a); \
+    if (k > 1 && j0 <= 1) a = PYCONV_FMA(w1, V(1), a); \
+    if (k > 2) a = PYCONV_FMA(w2, V(2), a); \
+    if (k > 3) a = PYCONV_FMA(w3, V(3), a); \
+    if (k > 4) a = PYCONV_FMA(w4, V(4), a); \
+    if (k > 5) a = PYCONV_FMA(w5, V(5), a); \
+    if (k > 6) a = PYCONV_FMA(w6, V(6), a); \
+    if (k > 7) a = PYCONV_FMA(w7, V(7), a);
+#define PYCONV_SUMS(a, V) \
+    if (init) { \
+        if (k == 1) { \
+            a = PYCONV_MUL(w0, V(0)); \
+        } else { \
+            a = PYCONV_FMA(w0, V(0), PYCONV_MUL(w1, V(1))); \
+            PYCONV_CHAIN_FROM(a, V, 2) \
+        } \
+    } else { \
+        PYCONV_CHAIN_FROM(a, V, 0) \
+    }
+
+static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_consec_k)(
+        PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w, Py_ssize_t n, int init,
+        const int k)
+{
+    const PYCONV_T z = 0;
+    PYCONV_V w0 = PYCONV_SET1(w[0]);
+    PYCONV_V w1 = PYCONV_SET1(k > 1 ? w[1] : z), w2 = PYCONV_SET1(k > 2 ? w[2] : z);
+    PYCONV_V w3 = PYCONV_SET1(k > 3 ? w[3] : z), w4 = PYCONV_SET1(k > 4 ? w[4] : z);
+    PYCONV_V w5 = PYCONV_SET1(k > 5 ? w[5] : z), w6 = PYCONV_SET1(k > 6 ? w[6] : z);
+    PYCONV_V w7 = PYCONV_SET1(k > 7 ? w[7] : z);
+    PYCONV_V a = PYCONV_ZERO(), A, B = PYCONV_ZERO();
+    PYCONV_M m;
+    Py_ssize_t i = 0;
+    if (n >= PYCONV_L) {
+        PYCONV_M mb = (PYCONV_M)((1u << (k - 1)) - 1u);  /* the lanes of B the taps use */
+        A = PYCONV_LOADU(s);
+        for (; i + PYCONV_L <= n; i += PYCONV_L) {
+            /* B: the next vector, loaded whole only where all of it is in the row
+               (s[0 .. n + k - 2]) */
+            if (k == 1)
+                A = PYCONV_LOADU(s + i);
+            else if (i + 2 * PYCONV_L <= n + k - 1)
+                B = PYCONV_LOADU(s + i + PYCONV_L);
+            else
+                B = PYCONV_MLOADU(mb, s + i + PYCONV_L);
+            if (!init)
+                a = PYCONV_LOADU(o + i);
+            PYCONV_SUMS(a, PYCONV_TAP_V)
+            PYCONV_STOREU(o + i, a);
+            if (k > 1)
+                A = B;
+        }
+    }
+    if (i < n) {
+        m = (PYCONV_M)((1u << (n - i)) - 1u);
+        if (!init)
+            a = PYCONV_MLOADU(m, o + i);
+        PYCONV_SUMS(a, PYCONV_TAP_M)
+        PYCONV_MSTOREU(o + i, m, a);
+    }
+}
+
+/* o[i] (= when init, else +=) the sum of k taps w[j] * s[i + j]: 1 when done (k <= 4 with
+   init, k <= 8 without), else 0 */
+static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
+                                         Py_ssize_t k, Py_ssize_t n, int init)
+{
+    if (init) {
+        switch (k) {
+        case 1: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 1, 1); return 1;
+        case 2: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 1, 2); return 1;
+        case 3: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 1, 3); return 1;
+        case 4: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 1, 4); return 1;
+        }
+        return 0;
+    }
+    switch (k) {
+    case 1: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 1); return 1;
+    case 2: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 2); return 1;
+    case 3: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 3); return 1;
+    case 4: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 4); return 1;
+    case 5: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 5); return 1;
+    case 6: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 6); return 1;
+    case 7: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 7); return 1;
+    case 8: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 8); return 1;
+    }
+    return 0;
+}
+
+/* one of rows r = 0..3 at input row j (tap t = j - r), outside the steady state: nothing
+   before its first tap or after its last, a lone first tap, the fused first pair (p: input
+   row j - 1, the pair's first tap), or a multiply-add */
+#define PYCONV_VT_STEP(r) \
+    if (j - (r) >= 0 && j - (r) < ntaps) { \
+        Py_ssize_t t = j - (r); \
+        if (t == 0) { \
+            if (g0 == 1) { \
+                a##r##0 = PYCONV_MUL(PYCONV_SET1(w[0]), v0); \
+                a##r##1 = PYCONV_MUL(PYCONV_SET1(w[0]), v1); \
+            } \
+        } else if (t == 1 && g0 > 1) { \
+            a##r##0 = PYCONV_FMA(PYCONV_SET1(w[0]), p0, PYCONV_MUL(PYCONV_SET1(w[1]), v0)); \
+            a##r##1 = PYCONV_FMA(PYCONV_SET1(w[0]), p1, PYCONV_MUL(PYCONV_SET1(w[1]), v1)); \
+        } else { \
+            a##r##0 = PYCONV_FMA(PYCONV_SET1(w[t]), v0, a##r##0); \
+            a##r##1 = PYCONV_FMA(PYCONV_SET1(w[t]), v1, a##r##1); \
+        } \
+    }
+
+/* o + r * opitch, r = 0..3: row r = sum over taps t of w[t] * rows[r + t][x], x < n; the
+   first group of taps is ntaps % 8 (8 when that is 0), its first min(that, 4) taps summed
+   as the plain loops' first group.  1 when done, 0 when not (no taps). */
+static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows,
+                                    const PYCONV_T* w, Py_ssize_t ntaps, Py_ssize_t n)
+{
+    Py_ssize_t x0, j, g0;
+    PYCONV_M m0, m1;
+    if (ntaps < 1)
+        return 0;
+    g0 = ntaps % 8;
+    if (g0 == 0 || g0 > 4)
+        g0 = 4;
+    for (x0 = 0; x0 < n; x0 += 2 * PYCONV_L) {
+        PYCONV_V a00 = PYCONV_ZERO(), a01 = a00, a10 = a00, a11 = a00;
+        PYCONV_V a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        PYCONV_V v0, v1, p0 = a00, p1 = a00;
+        Py_ssize_t left = n - x0;
+        m0 = left >= PYCONV_L ? (PYCONV_M)PYCONV_FULL : (PYCONV_M)((1u << left) - 1u);
+        m1 = left >= 2 * PYCONV_L ? (PYCONV_M)PYCONV_FULL
+             : left > PYCONV_L ? (PYCONV_M)((1u << (left - PYCONV_L)) - 1u) : (PYCONV_M)0;
+        for (j = 0; j < ntaps + 3; j++) {
+            const PYCONV_T* rj = rows[j] + x0;
+            v0 = PYCONV_MLOADU(m0, rj);
+            v1 = PYCONV_MLOADU(m1, rj + PYCONV_L);
+            if (j >= 5 && j < ntaps) {
+                /* every row past its first pair: one multiply-add each */
+                PYCONV_V b0 = PYCONV_SET1(w[j]), b1 = PYCONV_SET1(w[j - 1]);
+                PYCONV_V b2 = PYCONV_SET1(w[j - 2]), b3 = PYCONV_SET1(w[j - 3]);
+                a00 = PYCONV_FMA(b0, v0, a00);
+                a01 = PYCONV_FMA(b0, v1, a01);
+                a10 = PYCONV_FMA(b1, v0, a10);
+                a11 = PYCONV_FMA(b1, v1, a11);
+                a20 = PYCONV_FMA(b2, v0, a20);
+                a21 = PYCONV_FMA(b2, v1, a21);
+                a30 = PYCONV_FMA(b3, v0, a30);
+                a31 = PYCONV_FMA(b3, v1, a31);
+            } else {
+                PYCONV_VT_STEP(0)
+                PYCONV_VT_STEP(1)
+                PYCONV_VT_STEP(2)
+                PYCONV_VT_STEP(3)
+            }
+            p0 = v0;
+            p1 = v1;
+        }
+        PYCONV_MSTOREU(o + x0, m0, a00);
+        PYCONV_MSTOREU(o + x0 + PYCONV_L, m1, a01);
+        PYCONV_MSTOREU(o + opitch + x0, m0, a10);
+        PYCONV_MSTOREU(o + opitch + x0 + PYCONV_L, m1, a11);
+        PYCONV_MSTOREU(o + 2 * opitch + x0, m0, a20);
+        PYCONV_MSTOREU(o + 2 * opitch + x0 + PYCONV_L, m1, a21);
+        PYCONV_MSTOREU(o + 3 * opitch + x0, m0, a30);
+        PYCONV_MSTOREU(o + 3 * opitch + x0 + PYCONV_L, m1, a31);
+    }
+    return 1;
+}
+
+#undef PYCONV_TAP_V
+#undef PYCONV_TAP_M
+#undef PYCONV_CHAIN_FROM
+#undef PYCONV_SUMS
+#undef PYCONV_VT_STEP
+
+#else   /* no AVX-512: decline */
+
+static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
+                                         Py_ssize_t k, Py_ssize_t n, int init)
+{
+    (void)o; (void)s; (void)w; (void)k; (void)n; (void)init;
+    return 0;
+}
+
+static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows,
+                                    const PYCONV_T* w, Py_ssize_t ntaps, Py_ssize_t n)
+{
+    (void)o; (void)opitch; (void)rows; (void)w; (void)ntaps; (void)n;
+    return 0;
+}
+
+#endif
