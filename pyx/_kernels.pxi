@@ -148,21 +148,6 @@ cdef extern from *:
     #define PYCONV_ALIGNR(B, A, j) \
         _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(B), _mm512_castps_si512(A), (j)))
     #include "_simd_rows.h"
-    #undef PYCONV_SFX
-    #undef PYCONV_T
-    #undef PYCONV_V
-    #undef PYCONV_L
-    #undef PYCONV_M
-    #undef PYCONV_FULL
-    #undef PYCONV_LOADU
-    #undef PYCONV_MLOADU
-    #undef PYCONV_STOREU
-    #undef PYCONV_MSTOREU
-    #undef PYCONV_FMA
-    #undef PYCONV_MUL
-    #undef PYCONV_SET1
-    #undef PYCONV_ZERO
-    #undef PYCONV_ALIGNR
     #define PYCONV_SFX d
     #define PYCONV_T double
     #define PYCONV_V __m512d
@@ -180,21 +165,6 @@ cdef extern from *:
     #define PYCONV_ALIGNR(B, A, j) \
         _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(B), _mm512_castpd_si512(A), (j)))
     #include "_simd_rows.h"
-    #undef PYCONV_SFX
-    #undef PYCONV_T
-    #undef PYCONV_V
-    #undef PYCONV_L
-    #undef PYCONV_M
-    #undef PYCONV_FULL
-    #undef PYCONV_LOADU
-    #undef PYCONV_MLOADU
-    #undef PYCONV_STOREU
-    #undef PYCONV_MSTOREU
-    #undef PYCONV_FMA
-    #undef PYCONV_MUL
-    #undef PYCONV_SET1
-    #undef PYCONV_ZERO
-    #undef PYCONV_ALIGNR
     """
     int _taps_consec_f "pyconv_taps_consec_f"(float* o, const float* s, const float* w,
                                                Py_ssize_t k, Py_ssize_t n,

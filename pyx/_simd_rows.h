@@ -1,8 +1,8 @@
 /* Row sweeps of the separable and 1-D passes in AVX-512, written once for float32 and
    float64: _kernels.pxi includes this file twice, with PYCONV_SFX (f or d), PYCONV_T, the
    vector type PYCONV_V, its lanes PYCONV_L, its mask type PYCONV_M and the operations
-   PYCONV_LOADU ... PYCONV_ALIGNR defined.  Without AVX-512 the two entry points decline
-   (return 0) and the plain Cython loops run.
+   PYCONV_LOADU ... PYCONV_ALIGNR defined, which it undefines at its end.  Without AVX-512
+   the two entry points decline (return 0) and the plain Cython loops run.
 
    pyconv_taps_consec_<sfx>: sums of taps at consecutive offsets (a pass along the last
    axis).  An unaligned 512-bit load spans two cache lines at every offset but one, which
@@ -221,3 +221,19 @@ static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
 }
 
 #endif
+
+#undef PYCONV_SFX
+#undef PYCONV_T
+#undef PYCONV_V
+#undef PYCONV_L
+#undef PYCONV_M
+#undef PYCONV_FULL
+#undef PYCONV_LOADU
+#undef PYCONV_MLOADU
+#undef PYCONV_STOREU
+#undef PYCONV_MSTOREU
+#undef PYCONV_FMA
+#undef PYCONV_MUL
+#undef PYCONV_SET1
+#undef PYCONV_ZERO
+#undef PYCONV_ALIGNR
