@@ -334,7 +334,8 @@ cdef inline void _taps_upto4(real* o, const real* base, const Py_ssize_t* off, c
 
 cdef inline void _taps8(real* o, const real* base, const Py_ssize_t* off, const real* w,
                         Py_ssize_t n) noexcept nogil:
-    # o[i] += sum of 8 taps, in tap order: 9 loads and 1 store per 8 multiply-adds
+    # o[i] += sum of 8 taps, in tap order: 9 loads and 1 store per 8 multiply-adds (taps at
+    # consecutive offsets: the AVX-512 module's shifted-tap sums of _simd_rows.h)
     cdef Py_ssize_t i
     if _consecutive(off, 8):
         if real is float:
@@ -890,6 +891,8 @@ cdef inline void _vrows4(real* o, Py_ssize_t opitch, const real** rows, const re
     # (2048- or 8192-wide float32 images) all rows' samples of a column fall into one L1
     # set, and the eleven rows of an eight-tap group overflowed its eight ways, so every
     # cache line was fetched twice (measured: Gaussian 2048² float32 9.1 -> 8.2 ms).
+    # The AVX-512 module runs the same sums as register tiles instead (pyconv_vrows4_f/_d of
+    # _simd_rows.h: each input row loaded once for the four rows, no partial sums stored).
     cdef real a[4 * VROWS_BLOCK]
     cdef Py_ssize_t x0, m, t, first, r, i
     if real is float:
