@@ -130,6 +130,9 @@ cdef extern from *:
     """
     #if defined(__AVX512F__)
     #include <immintrin.h>
+    #define PYCONV_SIMD_ROWS 1
+    #else
+    #define PYCONV_SIMD_ROWS 0
     #endif
     #define PYCONV_SFX f
     #define PYCONV_T float
@@ -166,6 +169,7 @@ cdef extern from *:
         _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(B), _mm512_castpd_si512(A), (j)))
     #include "_simd_rows.h"
     """
+    enum: PYCONV_SIMD_ROWS      # 1 in the AVX-512 module: the functions below do their work
     int _taps_consec_f "pyconv_taps_consec_f"(float* o, const float* s, const float* w,
                                                Py_ssize_t k, Py_ssize_t n,
                                                int init) noexcept nogil
@@ -180,12 +184,20 @@ cdef extern from *:
                                      Py_ssize_t n) noexcept nogil
 
 
-cdef inline bint _consecutive(const Py_ssize_t* off, Py_ssize_t k) noexcept nogil:
+cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, const real* w,
+                              Py_ssize_t k, Py_ssize_t n, bint init) noexcept nogil:
+    # the sums of _taps_upto4 / _taps8 by the AVX-512 module's shifted-tap sums when the k
+    # taps are at consecutive offsets; True when done (never in the other modules)
     cdef Py_ssize_t j
+    if not PYCONV_SIMD_ROWS:
+        return False
     for j in range(1, k):
         if off[j] != off[0] + j:
             return False
-    return True
+    if real is float:
+        return _taps_consec_f(o, base + off[0], w, k, n, init) != 0
+    else:
+        return _taps_consec_d(o, base + off[0], w, k, n, init) != 0
 
 
 cdef inline Py_ssize_t _round_tasks(Py_ssize_t ntasks, Py_ssize_t task_work, int num_threads,
@@ -291,13 +303,8 @@ cdef inline void _taps_upto4(real* o, const real* base, const Py_ssize_t* off, c
                              Py_ssize_t k, Py_ssize_t n, bint init) noexcept nogil:
     # o[i] (= or +=) sum of k <= 4 taps, in tap order
     cdef Py_ssize_t i
-    if _consecutive(off, k):
-        if real is float:
-            if _taps_consec_f(o, base + off[0], w, k, n, init):
-                return
-        else:
-            if _taps_consec_d(o, base + off[0], w, k, n, init):
-                return
+    if _consec_taps(o, base, off, w, k, n, init):
+        return
     cdef const real* s0 = base + off[0]
     cdef const real* s1 = base + off[1 if k > 1 else 0]
     cdef const real* s2 = base + off[2 if k > 2 else 0]
@@ -337,13 +344,8 @@ cdef inline void _taps8(real* o, const real* base, const Py_ssize_t* off, const 
     # o[i] += sum of 8 taps, in tap order: 9 loads and 1 store per 8 multiply-adds (taps at
     # consecutive offsets: the AVX-512 module's shifted-tap sums of _simd_rows.h)
     cdef Py_ssize_t i
-    if _consecutive(off, 8):
-        if real is float:
-            if _taps_consec_f(o, base + off[0], w, 8, n, False):
-                return
-        else:
-            if _taps_consec_d(o, base + off[0], w, 8, n, False):
-                return
+    if _consec_taps(o, base, off, w, 8, n, False):
+        return
     cdef const real* s0 = base + off[0]
     cdef const real* s1 = base + off[1]
     cdef const real* s2 = base + off[2]
