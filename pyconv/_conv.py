@@ -267,12 +267,9 @@ def _axis_table(axis, n, k, s, d, start, o, mode):
     return table, step, dil, True
 
 
-def _tables(x5, kshape, stride, dilation, starts, osize, mode):
-    """Per-axis tables, steps, dilations and the x offset of the identity run for plan()."""
-    return _tables_of(x5.shape, kshape, stride, dilation, starts, osize, mode)
-
-
-def _tables_of(shape5, kshape, stride, dilation, starts, osize, mode):
+def _tables(shape5, kshape, stride, dilation, starts, osize, mode):
+    """Per-axis tables, steps, dilations and the x offset of the identity run for plan(), for
+    an input of 5-D shape ``shape5``."""
     tables, steps, dils, remapped = zip(*(
         _axis_table(axis, n, k, s, d, st, o, mode)
         for axis, (n, k, s, d, st, o) in enumerate(zip(shape5[2:], kshape, stride, dilation,
@@ -299,7 +296,7 @@ def run(x5, w5, bias, stride, dilation, pads, mode, groups, num_threads, dest=No
         return dest
     work = dest.size * max(1, math.prod(w5.shape[1:]))
     nthreads = effective_num_threads(num_threads, work=work)
-    tables, steps, dils, ox = _tables(x5, kshape, stride, dilation,
+    tables, steps, dils, ox = _tables(x5.shape, kshape, stride, dilation,
                                       [-lo for lo, _ in pads], osize, mode)
     return _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads)
 
@@ -318,7 +315,7 @@ def run_phase(x5, w5, bias, dilation, starts, dest, num_threads, windows=None):
     groups = C // w5.shape[1]
     work = dest.size * max(1, math.prod(w5.shape[1:]))
     nthreads = effective_num_threads(num_threads, work=work)
-    tables, steps, dils, ox = _tables(x5, kshape, (1, 1, 1), dilation, starts, osize,
+    tables, steps, dils, ox = _tables(x5.shape, kshape, (1, 1, 1), dilation, starts, osize,
                                       _CONSTANT)
     return _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows)
 
@@ -336,7 +333,7 @@ def placed_setup(xshape5, wshape5, grid, dilation, starts, nthreads, itemsize, w
     kshape = tuple(wshape5[2:])
     groups = C // Cg
     oshape = (N, O) + tuple(grid)
-    tables, steps, dils, ox = _tables_of(xshape5, kshape, (1, 1, 1), dilation, starts, grid,
+    tables, steps, dils, ox = _tables(xshape5, kshape, (1, 1, 1), dilation, starts, grid,
                                          _CONSTANT)
     geom, offs = plan(xshape5, oshape, groups, kshape, steps, dils, ox, itemsize, nthreads,
                       MC, MP, True)
