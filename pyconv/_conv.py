@@ -206,6 +206,13 @@ def _empty_lines(n, dtype):
     return raw[off:off + n * item].view(dtype)
 
 
+def _packed_lines(G, rows, K, mr, dtype):
+    """The buffer for packed weights: G groups of ``rows`` channels (as whole tiles of mr) of
+    K taps each; the pair tile's weights are packed twice over (it reads each one twice in a
+    row)."""
+    return _empty_lines(G * -(-rows // mr) * K * mr * (2 if mr == _MP else 1), dtype)
+
+
 def pack_weights(w5, G, mr, num_threads=1):
     """Weights (O, Cg, KD, KH, KW) in the order the kernel reads them: tiles of mr channels
     (the plan's; 1: one channel's taps after another)."""
@@ -214,8 +221,7 @@ def pack_weights(w5, G, mr, num_threads=1):
     K = math.prod(w5.shape[1:])
     if mr == 1:
         return np.ascontiguousarray(w5).reshape(-1)
-    # (the pair tile's weights are packed twice over: it reads each one twice in a row)
-    out = _empty_lines(G * -(-Og // mr) * K * mr * (2 if mr == _MP else 1), w5.dtype)
+    out = _packed_lines(G, Og, K, mr, w5.dtype)
     pack = kernels.pack_tiles_f32 if w5.dtype == np.float32 else kernels.pack_tiles_f64
     pack(np.ascontiguousarray(w5).reshape(O, K), out, G, mr, num_threads)
     return out
@@ -349,8 +355,7 @@ def pack_phases(wflat, pick, groups, Cg, Og, kvol, phase_major, mr, num_threads=
     order the kernel reads for its combined phases (see kernels.pack_phases_f64), on a
     64-byte line in the thread's buffer (see _empty_lines)."""
     P, K = pick.shape
-    nt = -(-(Og * P) // mr)
-    out = _empty_lines(groups * nt * K * mr * (2 if mr == _MP else 1), wflat.dtype)
+    out = _packed_lines(groups, Og * P, K, mr, wflat.dtype)
     pack = kernels.pack_phases_f32 if wflat.dtype == np.float32 else kernels.pack_phases_f64
     pack(wflat, pick, out, groups, Cg, Og, kvol, phase_major, mr, num_threads)
     return out
