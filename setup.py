@@ -14,6 +14,7 @@ Metadata lives in pyproject.toml; this file only decides how the extensions are 
 * ``-O3`` and never ``-ffast-math``.  ``PYCONV_DEBUG=1`` turns Cython's bounds and
   initialisation checks on and compiles with ``-O0 -g``.
 """
+import glob
 import os
 import platform
 import shutil
@@ -172,19 +173,22 @@ class build_ext(cython_build_ext):
 
 def extensions():
     gnu_like = not sys.platform.startswith("win")
-    # the kernel modules include C headers of pyx/ (_simd_rows.h)
+    # the kernel modules include C headers of pyx/ (_simd_rows.h): an edit of one rebuilds
+    # them (Cython tracks the .pxi includes, not a header its C code includes)
     inc = ["pyx"]
+    hdr = sorted(glob.glob(os.path.join("pyx", "*.h")))
     exts = [
         Extension("pyconv._runtime", ["pyx/_runtime.pyx"]),
-        Extension("pyconv._kernels_base", ["pyx/_kernels_base.pyx"], include_dirs=inc),
+        Extension("pyconv._kernels_base", ["pyx/_kernels_base.pyx"], include_dirs=inc,
+                  depends=hdr),
     ]
     if _is_x86_64() and gnu_like and os.environ.get("PYCONV_NO_AVX2", "0") in ("", "0"):
         exts.append(Extension("pyconv._kernels_avx2", ["pyx/_kernels_avx2.pyx"],
-                              extra_compile_args=AVX2_FLAGS, include_dirs=inc))
+                              extra_compile_args=AVX2_FLAGS, include_dirs=inc, depends=hdr))
     if _is_x86_64() and gnu_like and os.environ.get("PYCONV_NO_AVX512", "0") in ("", "0"):
         exts.append(Extension("pyconv._kernels_avx512", ["pyx/_kernels_avx512.pyx"],
                               extra_compile_args=AVX512_FLAGS, define_macros=AVX512_MACROS,
-                              include_dirs=inc))
+                              include_dirs=inc, depends=hdr))
     directives = {
         "language_level": "3",
         "boundscheck": DEBUG,

@@ -25,6 +25,8 @@ cdef enum:
     # -11% / -9%, 4096x1024 5x5 -14% / -13%, 1024² 3x3 -10%; 512² 5x5 +5-8% (its rows are in
     # cache, where the copy costs little and the split sweep more), 56-wide rows 2x slower
     DIRECT_MIN_COLS = 768
+    # the widest kernel rows the AVX-512 grid sweep takes (see _is_grid)
+    GRID_MAX_KW = 8
 
 
 cdef inline void* _alloc_lines(size_t nbytes, bint zero, void** block) noexcept nogil:
@@ -182,6 +184,14 @@ cdef extern from *:
     int _vrows4_d "pyconv_vrows4_d"(double* o, Py_ssize_t opitch, const double** rows,
                                      const double* w, Py_ssize_t ntaps,
                                      Py_ssize_t n) noexcept nogil
+    int _grid_rows_f "pyconv_grid_rows_f"(float* o, Py_ssize_t opitch, const float** rows,
+                                           const float* w, Py_ssize_t kd, Py_ssize_t kh,
+                                           Py_ssize_t kw, Py_ssize_t n,
+                                           Py_ssize_t R) noexcept nogil
+    int _grid_rows_d "pyconv_grid_rows_d"(double* o, Py_ssize_t opitch, const double** rows,
+                                           const double* w, Py_ssize_t kd, Py_ssize_t kh,
+                                           Py_ssize_t kw, Py_ssize_t n,
+                                           Py_ssize_t R) noexcept nogil
 
 
 cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, const real* w,
@@ -198,6 +208,52 @@ cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, 
         return _taps_consec_f(o, base + off[0], w, k, n, init) != 0
     else:
         return _taps_consec_d(o, base + off[0], w, k, n, init) != 0
+
+
+cdef inline void _grid_run(real* o, Py_ssize_t opitch, const real** ptrs, const real* w,
+                           Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t n,
+                           Py_ssize_t R) noexcept nogil:
+    # rows r < R of o (pitch opitch), n columns, by the AVX-512 grid sweep of _simd_rows.h;
+    # ptrs[p * (R + kh - 1) + i]: input row i of plane p
+    if n <= 0 or R <= 0:
+        return
+    if real is float:
+        _grid_rows_f(o, opitch, ptrs, w, kd, kh, kw, n, R)
+    else:
+        _grid_rows_d(o, opitch, ptrs, w, kd, kh, kw, n, R)
+
+
+cdef inline void _grid_tile(real* o, Py_ssize_t opitch, const real** ptrs, const real* tile,
+                            Py_ssize_t trows, Py_ssize_t tw, Py_ssize_t r0, Py_ssize_t c0,
+                            const real* w, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                            Py_ssize_t n, Py_ssize_t R) noexcept nogil:
+    # _grid_run of output rows r0 .. r0 + R - 1 of a task, columns c0 .. c0 + n - 1, from its
+    # tile (kd planes of trows rows of tw columns)
+    cdef Py_ssize_t p, i, nj = R + kh - 1
+    for p in range(kd):
+        for i in range(nj):
+            ptrs[p * nj + i] = tile + (p * trows + r0 + i) * tw + c0
+    _grid_run(o, opitch, ptrs, w, kd, kh, kw, n, R)
+
+
+cdef inline bint _is_grid(const Py_ssize_t* offs, Py_ssize_t ntaps, Py_ssize_t kd,
+                          Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t trows,
+                          Py_ssize_t tw) noexcept nogil:
+    # whether the grid sweep takes these taps: the AVX-512 module, the whole kd x kh x kw grid
+    # in C order with 2 <= kw <= GRID_MAX_KW (a float64 vector's lanes: its shifts stay
+    # within two vectors) and no more rows than a task's row-pointer scratch holds
+    cdef Py_ssize_t p, ky, kx, t = 0
+    if not PYCONV_SIMD_ROWS or kw < 2 or kw > GRID_MAX_KW or kh < 1 or kd < 1:
+        return False
+    if ntaps != kd * kh * kw:
+        return False
+    for p in range(kd):
+        for ky in range(kh):
+            for kx in range(kw):
+                if offs[t] != (p * trows + ky) * tw + kx:
+                    return False
+                t = t + 1
+    return True
 
 
 cdef inline Py_ssize_t _round_tasks(Py_ssize_t ntasks, Py_ssize_t task_work, int num_threads,
@@ -445,7 +501,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                             Py_ssize_t ntaps, real cval, bint vline,
                             const real** ptrs, Py_ssize_t xstep, const Py_ssize_t* soff,
                             const real* wq, Py_ssize_t wsets, const real* bias,
-                            const Py_ssize_t* doffs, bint stream) noexcept nogil:
+                            const Py_ssize_t* doffs, bint stream, bint grid) noexcept nogil:
     # One task = one (batch item, output plane, strip of output rows, chunk of columns):
     # gather the padded input it needs into the thread's tile, then sweep the taps.
     # ss / os: element strides (b, z, y, x) of the source and the output; a row whose x
@@ -465,6 +521,10 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     # only the edge columns are gathered: the same sums in the same order, without copying
     # the rows.
     # stream: such rows are summed into `line` and streamed into the output (see _stream).
+    # grid: the taps are the whole kd x kh x kw grid that _is_grid accepts; output rows are
+    # swept four at a time by the AVX-512 grid sweep (ptrs: scratch for kd * (kh + 3) row
+    # pointers), rows read in place from the source where the rows are direct (edge
+    # columns from the tile), and without streaming stores.
     cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done, g
     cdef Py_ssize_t clo = 0, chi = 0, lfill = 0, rfill = 0, ra = 0, rb = 0
     cdef Py_ssize_t qa = 0, qb = 0, s0, s1, cend = 0
@@ -591,6 +651,38 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                     _row_taps(out + b * os[0] + z * os[1] + (y0 + i) * os[2] + x0,
                               tile + i * tw, offs, w, ntaps, cw)
             continue
+        if grid and os[3] == 1:
+            # a group of four rows [s0, r] once its input rows are in (the last may be
+            # short): its rows outside [ra, rb) from the tile, those inside direct
+            if r % 4 == 3 or r == rows - 1:
+                s0 = r - r % 4
+                s1 = r + 1
+                qa = s1
+                qb = s1
+                if direct:
+                    qa = ra if ra > s0 else s0
+                    qb = rb if rb < s1 else s1
+                    if qa >= qb:
+                        qa = s1
+                        qb = s1
+                orow = out + b * os[0] + z * os[1] + y0 * os[2] + x0
+                _grid_tile(orow + s0 * os[2], os[2], ptrs, tile, trows, tw, s0, 0, w, kd, kh,
+                           kw, cw, qa - s0)
+                if qb > qa:
+                    _grid_tile(orow + qa * os[2], os[2], ptrs, tile, trows, tw, qa, 0, w, kd,
+                               kh, kw, clo, qb - qa)
+                    g = qb - qa + kh - 1
+                    for p in range(kd):
+                        for i in range(g):
+                            ptrs[p * g + i] = src_b + tabz[z + p] * ss[1] \
+                                + taby[y0 + qa + i] * ss[2] + (x0 + clo - ox)
+                    _grid_run(orow + qa * os[2] + clo, os[2], ptrs, w, kd, kh, kw, chi - clo,
+                              qb - qa)
+                    _grid_tile(orow + qa * os[2] + chi, os[2], ptrs, tile, trows, tw, qa, chi,
+                               w, kd, kh, kw, cw - chi, qb - qa)
+                _grid_tile(orow + qb * os[2], os[2], ptrs, tile, trows, tw, qb, 0, w, kd, kh,
+                           kw, cw, s1 - qb)
+            continue
         orow = out + b * os[0] + z * os[1] + (y0 + r) * os[2] + x0 * os[3]
         if direct and ra <= r < rb:
             srow = src_b + tabz[z] * ss[1] + taby[y0 + r] * ss[2] + (x0 + clo - ox)
@@ -651,7 +743,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     cdef real* wq = NULL
     cdef const real* bp = NULL
     cdef Py_ssize_t sw
-    cdef bint vline
+    cdef bint vline, grid
     if B == 0 or Do == 0 or Ho == 0 or Wo == 0:
         return 0
     for a in range(4):  # byte strides -> element strides (pyconv passes itemsize multiples)
@@ -671,6 +763,10 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
             vline = False
     if xstep > 0 and (kh < 2 or vline or ntaps == 0):
         xstep = 0    # no input row is shared by two output rows (or the pass along rows)
+    # the grid sweep for whole grids too small for _dense_rows3 (on 7x7 and 5x5x5 it ran at
+    # the same or a lower rate than that)
+    grid = xstep == 0 and not vline and ntaps > 0 and \
+        _is_grid(&offs[0], ntaps, kd, kh, kw, trows, tw)
     # each thread's tile (and output line) starts on its own 64-byte line; a dense grid's
     # register tiles read up to 2 rows and a tile's width past the strip's last row (slack,
     # zeroed: their results are dropped)
@@ -679,7 +775,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
         * 64 // sizeof(real)
     scratch = <real*>_alloc_lines(<size_t>(num_threads * tile_len) * sizeof(real), xstep > 0,
                                   &sblock)
-    ptrs = <const real**>malloc(<size_t>(num_threads * (kh + 3)) * sizeof(real*))
+    ptrs = <const real**>malloc(<size_t>(num_threads * kd * (kh + 3)) * sizeof(real*))
     if xstep > 0:
         nxt = (kw - 1) // xstep + 1
         nu = kd * (kh + 2) * nxt
@@ -739,8 +835,8 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                            scratch + omp_get_thread_num() * tile_len + kd * trows * tw,
                            &tabz[0], &taby[0], &tabx[0], ox, ss, os, W, Do, Ho, Wo,
                            kd, kh, kw, strip, xchunk, nstrips, nx, op, wp, ntaps, c,
-                           vline, ptrs + omp_get_thread_num() * (kh + 3), xstep, soff,
-                           wq, wsets, bp, doffs, stream)
+                           vline, ptrs + omp_get_thread_num() * kd * (kh + 3), xstep,
+                           soff, wq, wsets, bp, doffs, stream, grid)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(sblock)

@@ -14,7 +14,14 @@
    rows r = 0..3 of two vectors of columns in eight accumulators, each input row's vectors
    loaded once and fed to the four sums that use it (row r takes tap j - r of input row j).
 
-   Both form the sums the plain loops compile to (GCC, contraction on): one multiply-add
+   pyconv_grid_rows_<sfx>: the correlation with a small whole grid of taps (kd x kh x kw,
+   kw <= 8, too few taps for _dense_rows3) for up to four output rows: per tile of two
+   vectors of columns each input row is loaded once (three vectors), its kw shifts built
+   with valignd / valignq, and each shift fed to every row whose window holds that input
+   row, the eight sums in registers.  The plain loops sweep each output row once per group
+   of eight taps, loading and storing its partial sums each time.
+
+   All three form the sums the plain loops compile to (GCC, contraction on): one multiply-add
    per tap in tap order onto the partial sum, and for a first group of taps the first
    product fused with the second as its addend (w0 s0 alone for a group of one), so every
    path gives the same bits (tested: a pass along columns equals the transposed pass along
@@ -198,6 +205,163 @@ static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
     return 1;
 }
 
+
+/* the vector of consecutive samples a + k, k < PYCONV_L, from the vectors A (a[0 ..]) and
+   B (the next): a constant k after inlining, so the switch folds to one shift */
+static inline __attribute__((always_inline)) PYCONV_V PYCONV_FN(pyconv_shift)(
+        PYCONV_V B, PYCONV_V A, const int k)
+{
+    switch (k) {
+    case 0: return A;
+    case 1: return PYCONV_ALIGNR(B, A, 1);
+    case 2: return PYCONV_ALIGNR(B, A, 2);
+    case 3: return PYCONV_ALIGNR(B, A, 3);
+    case 4: return PYCONV_ALIGNR(B, A, 4);
+    case 5: return PYCONV_ALIGNR(B, A, 5);
+    case 6: return PYCONV_ALIGNR(B, A, 6);
+    default: return PYCONV_ALIGNR(B, A, 7);
+    }
+}
+
+/* output row r (of four) at input row j of plane p (its window's row ky = j - r): active
+   when the window holds the row; at its first tap row the first group starts it as the
+   plain loops do (w0 s0 alone when g0 = 1, else w0 s0 fused onto w1 s1): k0 taps done */
+#define PYCONV_GR_START(r) \
+    const int act##r = (r) < R && j - (r) >= 0 && j - (r) < kh; \
+    const PYCONV_T* w##r = w + (p * kh + (act##r ? j - (r) : 0)) * KW; \
+    int k0##r = 0; \
+    if (act##r && p == 0 && j == (r)) { \
+        if (g0 == 1) { \
+            a##r##0 = PYCONV_MUL(PYCONV_SET1(w##r[0]), S0[0]); \
+            a##r##1 = PYCONV_MUL(PYCONV_SET1(w##r[0]), S1[0]); \
+            k0##r = 1; \
+        } else { \
+            a##r##0 = PYCONV_FMA(PYCONV_SET1(w##r[0]), S0[0], \
+                                 PYCONV_MUL(PYCONV_SET1(w##r[1]), S0[1])); \
+            a##r##1 = PYCONV_FMA(PYCONV_SET1(w##r[0]), S1[0], \
+                                 PYCONV_MUL(PYCONV_SET1(w##r[1]), S1[1])); \
+            k0##r = 2; \
+        } \
+    }
+/* tap k of row r: one multiply-add per vector */
+#define PYCONV_GR_TAP(r, k) { \
+        a##r##0 = PYCONV_FMA(PYCONV_SET1(w##r[k]), S0[k], a##r##0); \
+        a##r##1 = PYCONV_FMA(PYCONV_SET1(w##r[k]), S1[k], a##r##1); }
+
+static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
+        PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows, const PYCONV_T* w,
+        Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t n, Py_ssize_t R, const int KW)
+{
+    const Py_ssize_t nj = R + kh - 1;
+    Py_ssize_t x0, j, p, g0 = (kd * kh * KW) % 8;
+    /* the lanes of the third input vector the shifts use */
+    const PYCONV_M mb = (PYCONV_M)((1u << (KW - 1)) - 1u);
+    if (g0 == 0 || g0 > 4)
+        g0 = 4;
+    for (x0 = 0; x0 < n; x0 += 2 * PYCONV_L) {
+        PYCONV_V a00 = PYCONV_ZERO(), a01 = a00, a10 = a00, a11 = a00;
+        PYCONV_V a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        const Py_ssize_t left = n - x0;            /* outputs left in the row */
+        const Py_ssize_t lin = left + KW - 1;      /* input samples left in the row */
+        PYCONV_M m0, m1, i0, i1, i2;
+        int whole = lin >= 3 * PYCONV_L;
+        m0 = left >= PYCONV_L ? (PYCONV_M)PYCONV_FULL : (PYCONV_M)((1u << left) - 1u);
+        m1 = left >= 2 * PYCONV_L ? (PYCONV_M)PYCONV_FULL
+             : left > PYCONV_L ? (PYCONV_M)((1u << (left - PYCONV_L)) - 1u) : (PYCONV_M)0;
+        i0 = lin >= PYCONV_L ? (PYCONV_M)PYCONV_FULL : (PYCONV_M)((1u << lin) - 1u);
+        i1 = lin >= 2 * PYCONV_L ? (PYCONV_M)PYCONV_FULL
+             : lin > PYCONV_L ? (PYCONV_M)((1u << (lin - PYCONV_L)) - 1u) : (PYCONV_M)0;
+        i2 = lin >= 3 * PYCONV_L ? mb
+             : lin > 2 * PYCONV_L ? (PYCONV_M)(mb & ((1u << (lin - 2 * PYCONV_L)) - 1u))
+             : (PYCONV_M)0;
+        for (p = 0; p < kd; p++) {
+            for (j = 0; j < nj; j++) {
+                const PYCONV_T* rj = rows[p * nj + j] + x0;
+                PYCONV_V A0, A1, A2, S0[8], S1[8];
+                if (whole) {
+                    A0 = PYCONV_LOADU(rj);
+                    A1 = PYCONV_LOADU(rj + PYCONV_L);
+                } else {
+                    A0 = PYCONV_MLOADU(i0, rj);
+                    A1 = PYCONV_MLOADU(i1, rj + PYCONV_L);
+                }
+                A2 = PYCONV_MLOADU(i2, rj + 2 * PYCONV_L);
+                _Pragma("GCC unroll 8")
+                for (int k = 0; k < KW; k++) {
+                    S0[k] = PYCONV_FN(pyconv_shift)(A1, A0, k);
+                    S1[k] = PYCONV_FN(pyconv_shift)(A2, A1, k);
+                }
+                if (R == 4 && j >= 4 && j < kh) {
+                    /* the four rows inside their windows, past their first taps */
+                    const PYCONV_T* w0 = w + (p * kh + j) * KW;
+                    const PYCONV_T* w1 = w0 - KW;
+                    const PYCONV_T* w2 = w1 - KW;
+                    const PYCONV_T* w3 = w2 - KW;
+                    _Pragma("GCC unroll 8")
+                    for (int k = 0; k < KW; k++) {
+                        PYCONV_GR_TAP(0, k)
+                        PYCONV_GR_TAP(1, k)
+                        PYCONV_GR_TAP(2, k)
+                        PYCONV_GR_TAP(3, k)
+                    }
+                } else {
+                    PYCONV_GR_START(0)
+                    PYCONV_GR_START(1)
+                    PYCONV_GR_START(2)
+                    PYCONV_GR_START(3)
+                    _Pragma("GCC unroll 8")
+                    for (int k = 0; k < KW; k++) {
+                        if (act0 && k >= k00) PYCONV_GR_TAP(0, k)
+                        if (act1 && k >= k01) PYCONV_GR_TAP(1, k)
+                        if (act2 && k >= k02) PYCONV_GR_TAP(2, k)
+                        if (act3 && k >= k03) PYCONV_GR_TAP(3, k)
+                    }
+                }
+            }
+        }
+        PYCONV_MSTOREU(o + x0, m0, a00);
+        PYCONV_MSTOREU(o + x0 + PYCONV_L, m1, a01);
+        if (R > 1) {
+            PYCONV_MSTOREU(o + opitch + x0, m0, a10);
+            PYCONV_MSTOREU(o + opitch + x0 + PYCONV_L, m1, a11);
+        }
+        if (R > 2) {
+            PYCONV_MSTOREU(o + 2 * opitch + x0, m0, a20);
+            PYCONV_MSTOREU(o + 2 * opitch + x0 + PYCONV_L, m1, a21);
+        }
+        if (R > 3) {
+            PYCONV_MSTOREU(o + 3 * opitch + x0, m0, a30);
+            PYCONV_MSTOREU(o + 3 * opitch + x0 + PYCONV_L, m1, a31);
+        }
+    }
+}
+
+/* Rows r < R (R <= 4) of o + r * opitch, n columns: the correlation with the whole grid of
+   kd x kh x kw taps (2 <= kw <= 8), w in C order, row r reading input rows
+   rows[p * (R + kh - 1) + r + ky] at columns x .. x + kw - 1.  Each input row's vectors are
+   loaded once per tile of two vectors of columns and their kw shifts feed the (up to four)
+   rows whose windows hold it; the sums are the plain loops' (_row_taps) bit for bit.  1
+   when done, 0 when declined. */
+static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows,
+                                       const PYCONV_T* w, Py_ssize_t kd, Py_ssize_t kh,
+                                       Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R)
+{
+    if (R < 1 || R > 4 || kd < 1 || kh < 1 || n < 1)
+        return 0;
+    switch (kw) {
+    case 2: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 2); return 1;
+    case 3: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 3); return 1;
+    case 4: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 4); return 1;
+    case 5: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 5); return 1;
+    case 6: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 6); return 1;
+    case 7: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 7); return 1;
+    case 8: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 8); return 1;
+    }
+    return 0;
+}
+
+#undef PYCONV_GR_START
+#undef PYCONV_GR_TAP
 #undef PYCONV_TAP_V
 #undef PYCONV_TAP_M
 #undef PYCONV_CHAIN_FROM
@@ -217,6 +381,15 @@ static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
                                     const PYCONV_T* w, Py_ssize_t ntaps, Py_ssize_t n)
 {
     (void)o; (void)opitch; (void)rows; (void)w; (void)ntaps; (void)n;
+    return 0;
+}
+
+static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows,
+                                       const PYCONV_T* w, Py_ssize_t kd, Py_ssize_t kh,
+                                       Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R)
+{
+    (void)o; (void)opitch; (void)rows; (void)w; (void)kd; (void)kh; (void)kw; (void)n;
+    (void)R;
     return 0;
 }
 

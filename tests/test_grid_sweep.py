@@ -1,0 +1,100 @@
+"""Small whole kernels (every tap of a kd x kh x kw grid, kw <= 8) are swept four output rows
+at a time by the AVX-512 module's grid sweep: from the task's tile, from the source rows in
+place (rows of 768 columns and more), in short groups at a strip's end.  Each case is checked
+against scipy.ndimage, and against the plain tap loops bit for bit: the AVX2 module, run in a
+fresh interpreter, sums the same taps in the same order without that sweep."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+from pyconv import filters
+from pyconv._kernels import SIMD_PATH
+from pyconv import _runtime
+
+from _helpers import assert_close
+
+MODES = ["reflect", "constant", "nearest", "mirror", "wrap"]
+
+
+def _cases():
+    """(seed, image shape, kernel shape, mode, dtype, origin): every kernel width 2..9 (9:
+    past the sweep), heights 2..6 (a single row is rank 1: sepfilter takes it), 3-D grids, images from 1 pixel to rows read in place."""
+    out = []
+    seed = 0
+    for kh in (2, 3, 4, 5, 6):
+        for kw in (2, 3, 4, 5, 7, 8, 9):
+            for shape in ((13, 29), (7, 801)):
+                for dt in ("float32", "float64"):
+                    out.append((seed, shape, (kh, kw), MODES[seed % 5], dt, 0))
+                    seed += 1
+    for shape, k in (((1, 1), (3, 3)), ((2, 3), (5, 4)), ((9, 40), (3, 3)),
+                     ((4, 6, 9), (2, 3, 3)), ((3, 5, 800), (3, 2, 5)), ((6, 11), (4, 8))):
+        for dt in ("float32", "float64"):
+            out.append((seed, shape, k, MODES[seed % 5], dt, 0))
+            seed += 1
+    out.append((seed, (10, 790), (3, 3), "reflect", "float32", (1, -1)))
+    return out
+
+
+CASES = _cases()
+
+
+def _inputs(case):
+    seed, shape, k, mode, dt, origin = case
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(-1, 1, shape).astype(dt), rng.standard_normal(k).astype(dt), mode,
+            origin)
+
+
+def _run_all(cases):
+    res = []
+    for case in cases:
+        x, w, mode, origin = _inputs(case)
+        res.append(filters.correlate(x, w, mode=mode, cval=0.5, origin=origin))
+    return res
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "%s-%s-%s-%s" % c[1:5])
+def test_grid_kernels_match_ndimage(case):
+    x, w, mode, origin = _inputs(case)
+    got = filters.correlate(x, w, mode=mode, cval=0.5, origin=origin)
+    ref = ndi.correlate(x.astype(np.float64), w.astype(np.float64), mode=mode, cval=0.5,
+                        origin=origin)
+    assert got.dtype == x.dtype
+    assert_close(got, ref, x.dtype, w.size)
+    # threads change which rows share a group of four, not a bit
+    np.testing.assert_array_equal(
+        got, filters.correlate(x, w, mode=mode, cval=0.5, origin=origin, num_threads=2))
+
+
+SCRIPT = r"""
+import sys
+sys.path.insert(0, sys.argv[2])
+import numpy as np
+from pyconv._kernels import SIMD_PATH
+import test_grid_sweep as t
+res = t._run_all(t.CASES)
+np.savez(sys.argv[1], *res)
+print(SIMD_PATH)
+"""
+
+
+@pytest.mark.skipif(not SIMD_PATH.startswith("avx512"),
+                    reason="the grid sweep is in the AVX-512 module, not running here")
+def test_grid_sweep_equals_the_plain_loops_bitwise(tmp_path):
+    if not _runtime.cpu_has_avx2_fma():
+        pytest.skip("no AVX2 module to compare with")
+    env = dict(os.environ, PYCONV_SIMD="avx2")
+    out = tmp_path / "avx2.npz"
+    r = subprocess.run([sys.executable, "-c", SCRIPT, str(out), os.path.dirname(__file__)],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("avx2"), r.stdout
+    plain = np.load(out)
+    got = _run_all(CASES)
+    for i, case in enumerate(CASES):
+        np.testing.assert_array_equal(got[i], plain["arr_%d" % i], err_msg=str(case))
