@@ -160,6 +160,16 @@ def _tap_offsets(taps, kshape, trows, tw):
                                trows, tw)
 
 
+def grid_sweeps(ksize, dilation):
+    """Whether the kernel module sweeps a whole kernel of this size (spatial axes, 1 to 3) and
+    dilation with its grid sweep (the AVX-512 module: kernel rows of 2 to 8 consecutive taps,
+    too few taps for the dense rows), which also reads zero-padded input in place."""
+    on, max_kw = kernels.grid_sweep()
+    k3 = (1,) * (3 - len(ksize)) + tuple(ksize)
+    return (on and all(d == 1 for d in dilation) and 2 <= k3[2] <= max_kw
+            and not (math.prod(k3) >= DENSE_MIN_TAPS and k3[1] >= DENSE_MIN_ROWS))
+
+
 def _grid_step(tz, ty, tx, kshape):
     """x spacing s of taps that are the whole kd x kh x ((kw - 1) // s + 1) grid in C order,
     or 0 (a list with gaps: skipped zero weights, a grid too small to gain, any other shape)."""

@@ -160,19 +160,24 @@ def _finish(res, out, oshape, written):
 #: Measured, float32, 1 / 2 threads, speed of the plane path over the layer kernel: 3x3 on
 #: 14x14 planes 0.53x, 32x32 0.85x, 40x40 0.98x, 48x48 1.04-1.08x, 56x56 1.15x, 112x112
 #: 1.14-1.35x, one 2048x2048 plane 1.4-1.6x; 5x5 on 56x56 0.9x, 7x7 on 56x56 1.04-1.14x;
-#: conv1d k=3 on 3136 samples 1.5-2.9x
+#: conv1d k=3 on 3136 samples 1.5-2.9x.  With zero padding and a kernel the grid sweep takes
+#: (the AVX-512 module: _engine.grid_sweeps) the planes are read in place, not gathered, and
+#: the plane path wins at every size: time over the layer kernel's, one thread, 3x3 on 7x7
+#: planes 0.94, 14x14 0.94, 28x28 0.54, 56x56 0.54; 5x5 on 28x28 0.51, on 56x56 0.60.
 PLANE_MIN_OUTPUTS = 48 * 48
 
 
-def _plane_path(C, O, groups, stride, osize, ksize, dilation):
+def _plane_path(C, O, groups, stride, osize, ksize, dilation, zeros):
     """Whether a layer runs as whole-plane correlations: each output channel reads one input
-    channel (groups == C), stride 1 as given, planes of PLANE_MIN_OUTPUTS outputs or more,
-    and no axis whose dilated kernel reaches further than its outputs (the planes' tiles hold
-    the whole dilated span: a large dilation goes to the layer kernel, which gathers only the
-    taps).  pyconv.dask decides this once for the whole array and passes it to every block,
-    so a block's bits are those of the in-memory call."""
+    channel (groups == C), stride 1 as given, planes of PLANE_MIN_OUTPUTS outputs or more
+    (any size with zero padding (zeros) and a kernel of the grid sweep), and no axis whose
+    dilated kernel reaches further than its outputs (the planes' tiles hold the whole
+    dilated span: a large dilation goes to the layer kernel, which gathers only the taps).
+    pyconv.dask decides this once for the whole array and passes it to every block, so a
+    block's bits are those of the in-memory call."""
+    least = 1 if zeros and _engine.grid_sweeps(ksize, dilation) else PLANE_MIN_OUTPUTS
     return (groups == C and O % C == 0 and all(s == 1 for s in stride)
-            and math.prod(osize) >= PLANE_MIN_OUTPUTS
+            and math.prod(osize) >= least
             and all(d * (k - 1) <= o for o, k, d in zip(osize, ksize, dilation)))
 
 
@@ -249,7 +254,8 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, ou
     # for any larger one there, and elsewhere the stride is below the padded length, so
     # every value reaching the kernels fits an index
     if plane is None:
-        plane = _plane_path(C, O, groups, stride, osize, ksize, dilation)
+        plane = _plane_path(C, O, groups, stride, osize, ksize, dilation,
+                            padding_mode == "zeros")
     stride = [s if o > 1 else n + lo + hi
               for s, o, n, (lo, hi) in zip(stride, osize, spatial, pads)]
     N = xa.shape[0] if batched else 1

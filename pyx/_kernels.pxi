@@ -6,7 +6,7 @@
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
 from libc.stdint cimport uint32_t, uint64_t
-from libc.math cimport sqrt, sqrtf
+from libc.math cimport sqrt, sqrtf, signbit
 from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport prange
 from _openmp cimport omp_get_thread_num
@@ -186,12 +186,12 @@ cdef extern from *:
                                      Py_ssize_t n) noexcept nogil
     int _grid_rows_f "pyconv_grid_rows_f"(float* o, Py_ssize_t opitch, const float** rows,
                                            const float* w, Py_ssize_t kd, Py_ssize_t kh,
-                                           Py_ssize_t kw, Py_ssize_t n,
-                                           Py_ssize_t R) noexcept nogil
+                                           Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
+                                           Py_ssize_t clo, Py_ssize_t chi) noexcept nogil
     int _grid_rows_d "pyconv_grid_rows_d"(double* o, Py_ssize_t opitch, const double** rows,
                                            const double* w, Py_ssize_t kd, Py_ssize_t kh,
-                                           Py_ssize_t kw, Py_ssize_t n,
-                                           Py_ssize_t R) noexcept nogil
+                                           Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
+                                           Py_ssize_t clo, Py_ssize_t chi) noexcept nogil
 
 
 cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, const real* w,
@@ -212,15 +212,18 @@ cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, 
 
 cdef inline void _grid_run(real* o, Py_ssize_t opitch, const real** ptrs, const real* w,
                            Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t n,
-                           Py_ssize_t R) noexcept nogil:
+                           Py_ssize_t R, Py_ssize_t clo=0, Py_ssize_t chi=-1) noexcept nogil:
     # rows r < R of o (pitch opitch), n columns, by the AVX-512 grid sweep of _simd_rows.h;
-    # ptrs[p * (R + kh - 1) + i]: input row i of plane p
+    # ptrs[p * (R + kh - 1) + i]: input row i of plane p, of which only the columns
+    # [clo, chi) are read, the others count as zeros (chi < 0: every column)
     if n <= 0 or R <= 0:
         return
+    if chi < 0 or chi > n + kw - 1:
+        chi = n + kw - 1
     if real is float:
-        _grid_rows_f(o, opitch, ptrs, w, kd, kh, kw, n, R)
+        _grid_rows_f(o, opitch, ptrs, w, kd, kh, kw, n, R, clo, chi)
     else:
-        _grid_rows_d(o, opitch, ptrs, w, kd, kh, kw, n, R)
+        _grid_rows_d(o, opitch, ptrs, w, kd, kh, kw, n, R, clo, chi)
 
 
 cdef inline void _grid_tile(real* o, Py_ssize_t opitch, const real** ptrs, const real* tile,
@@ -501,7 +504,8 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                             Py_ssize_t ntaps, real cval, bint vline,
                             const real** ptrs, Py_ssize_t xstep, const Py_ssize_t* soff,
                             const real* wq, Py_ssize_t wsets, const real* bias,
-                            const Py_ssize_t* doffs, bint stream, bint grid) noexcept nogil:
+                            const Py_ssize_t* doffs, bint stream, bint grid,
+                            bint zpad) noexcept nogil:
     # One task = one (batch item, output plane, strip of output rows, chunk of columns):
     # gather the padded input it needs into the thread's tile, then sweep the taps.
     # ss / os: element strides (b, z, y, x) of the source and the output; a row whose x
@@ -525,6 +529,9 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     # swept four at a time by the AVX-512 grid sweep (ptrs: scratch for kd * (kh + 3) row
     # pointers), rows read in place from the source where the rows are direct (edge
     # columns from the tile), and without streaming stores.
+    # zpad (with grid): the x padding is zeros (cval 0): nothing is gathered; every group of
+    # four rows reads its input rows in place, the columns outside the image masked out and
+    # the rows outside it (constant mode) from the zeroed tile, which this path never writes.
     cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done, g
     cdef Py_ssize_t clo = 0, chi = 0, lfill = 0, rfill = 0, ra = 0, rb = 0
     cdef Py_ssize_t qa = 0, qb = 0, s0, s1, cend = 0
@@ -583,10 +590,23 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
         # tile columns the edge outputs of the direct rows read: [0, lfill) and [rfill, width)
         lfill = clo + kw - 1
         rfill = chi if chi > lfill else lfill
+    if zpad:
+        for s0 in range(0, rows, 4):
+            g = rows - s0 if rows - s0 < 4 else 4
+            for p in range(kd):
+                zi = tabz[z + p]
+                for i in range(g + kh - 1):
+                    yi = taby[y0 + s0 + i]
+                    if zi < 0 or yi < 0:
+                        ptrs[p * (g + kh - 1) + i] = tile
+                    else:
+                        ptrs[p * (g + kh - 1) + i] = src_b + zi * ss[1] + yi * ss[2] + (x0 - ox)
+            _grid_run(out + b * os[0] + z * os[1] + (y0 + s0) * os[2] + x0, os[2], ptrs, w, kd,
+                      kh, kw, cw, g, ox - x0, ox - x0 + W)
     # Rows are gathered just before the output row that first needs them (the first
     # kh - 1 up front), so reading the source from memory interleaves with the tap sweeps
-    # instead of preceding them all.
-    for j in range(rows + kh - 1):
+    # instead of preceding them all.  (None with zpad: the rows above read them in place.)
+    for j in range(0 if zpad else rows + kh - 1):
         for p in range(kd):
             zi = tabz[z + p]
             dst = tile + (p * trows + j) * tw
@@ -743,7 +763,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     cdef real* wq = NULL
     cdef const real* bp = NULL
     cdef Py_ssize_t sw
-    cdef bint vline, grid
+    cdef bint vline, grid, zpad
     if B == 0 or Do == 0 or Ho == 0 or Wo == 0:
         return 0
     for a in range(4):  # byte strides -> element strides (pyconv passes itemsize multiples)
@@ -767,14 +787,21 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     # the same or a lower rate than that)
     grid = xstep == 0 and not vline and ntaps > 0 and \
         _is_grid(&offs[0], ntaps, kd, kh, kw, trows, tw)
+    # zero padding along x: the grid sweep reads every row in place (see _tile_task)
+    zpad = grid and ss[3] == 1 and os[3] == 1 and cval == 0.0 and not signbit(cval)
+    if zpad:
+        for a in range(Wo + kw - 1):
+            if tabx[a] != (a - ox if 0 <= a - ox < W else -1):
+                zpad = False
+                break
     # each thread's tile (and output line) starts on its own 64-byte line; a dense grid's
     # register tiles read up to 2 rows and a tile's width past the strip's last row (slack,
     # zeroed: their results are dropped)
     slack = 2 * tw + DENSE_NR_F if xstep > 0 else 0
     tile_len = (((kd * trows * tw + xchunk + slack) * <Py_ssize_t>sizeof(real) + 63) // 64) \
         * 64 // sizeof(real)
-    scratch = <real*>_alloc_lines(<size_t>(num_threads * tile_len) * sizeof(real), xstep > 0,
-                                  &sblock)
+    scratch = <real*>_alloc_lines(<size_t>(num_threads * tile_len) * sizeof(real),
+                                  xstep > 0 or zpad, &sblock)
     ptrs = <const real**>malloc(<size_t>(num_threads * kd * (kh + 3)) * sizeof(real*))
     if xstep > 0:
         nxt = (kw - 1) // xstep + 1
@@ -836,7 +863,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                            &tabz[0], &taby[0], &tabx[0], ox, ss, os, W, Do, Ho, Wo,
                            kd, kh, kw, strip, xchunk, nstrips, nx, op, wp, ntaps, c,
                            vline, ptrs + omp_get_thread_num() * kd * (kh + 3), xstep,
-                           soff, wq, wsets, bp, doffs, stream, grid)
+                           soff, wq, wsets, bp, doffs, stream, grid, zpad)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(sblock)

@@ -248,9 +248,22 @@ static inline __attribute__((always_inline)) PYCONV_V PYCONV_FN(pyconv_shift)(
         a##r##0 = PYCONV_FMA(PYCONV_SET1(w##r[k]), S0[k], a##r##0); \
         a##r##1 = PYCONV_FMA(PYCONV_SET1(w##r[k]), S1[k], a##r##1); }
 
+/* the lanes l of a vector with a <= l < b */
+static inline PYCONV_M PYCONV_FN(pyconv_span)(Py_ssize_t a, Py_ssize_t b)
+{
+    if (a < 0)
+        a = 0;
+    if (b > PYCONV_L)
+        b = PYCONV_L;
+    if (b <= a)
+        return (PYCONV_M)0;
+    return (PYCONV_M)(((1u << b) - 1u) & ~((1u << a) - 1u));
+}
+
 static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
         PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows, const PYCONV_T* w,
-        Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t n, Py_ssize_t R, const int KW)
+        Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t n, Py_ssize_t R, Py_ssize_t clo,
+        Py_ssize_t chi, const int KW)
 {
     const Py_ssize_t nj = R + kh - 1;
     Py_ssize_t x0, j, p, g0 = (kd * kh * KW) % 8;
@@ -262,18 +275,16 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
         PYCONV_V a00 = PYCONV_ZERO(), a01 = a00, a10 = a00, a11 = a00;
         PYCONV_V a20 = a00, a21 = a00, a30 = a00, a31 = a00;
         const Py_ssize_t left = n - x0;            /* outputs left in the row */
-        const Py_ssize_t lin = left + KW - 1;      /* input samples left in the row */
         PYCONV_M m0, m1, i0, i1, i2;
-        int whole = lin >= 3 * PYCONV_L;
+        /* all three input vectors inside [clo, chi) */
+        const int whole = clo <= x0 && x0 + 3 * PYCONV_L <= chi;
         m0 = left >= PYCONV_L ? (PYCONV_M)PYCONV_FULL : (PYCONV_M)((1u << left) - 1u);
         m1 = left >= 2 * PYCONV_L ? (PYCONV_M)PYCONV_FULL
              : left > PYCONV_L ? (PYCONV_M)((1u << (left - PYCONV_L)) - 1u) : (PYCONV_M)0;
-        i0 = lin >= PYCONV_L ? (PYCONV_M)PYCONV_FULL : (PYCONV_M)((1u << lin) - 1u);
-        i1 = lin >= 2 * PYCONV_L ? (PYCONV_M)PYCONV_FULL
-             : lin > PYCONV_L ? (PYCONV_M)((1u << (lin - PYCONV_L)) - 1u) : (PYCONV_M)0;
-        i2 = lin >= 3 * PYCONV_L ? mb
-             : lin > 2 * PYCONV_L ? (PYCONV_M)(mb & ((1u << (lin - 2 * PYCONV_L)) - 1u))
-             : (PYCONV_M)0;
+        i0 = PYCONV_FN(pyconv_span)(clo - x0, chi - x0);
+        i1 = PYCONV_FN(pyconv_span)(clo - x0 - PYCONV_L, chi - x0 - PYCONV_L);
+        i2 = (PYCONV_M)(mb & PYCONV_FN(pyconv_span)(clo - x0 - 2 * PYCONV_L,
+                                                    chi - x0 - 2 * PYCONV_L));
         for (p = 0; p < kd; p++) {
             for (j = 0; j < nj; j++) {
                 const PYCONV_T* rj = rows[p * nj + j] + x0;
@@ -338,24 +349,34 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
 
 /* Rows r < R (R <= 4) of o + r * opitch, n columns: the correlation with the whole grid of
    kd x kh x kw taps (2 <= kw <= 8), w in C order, row r reading input rows
-   rows[p * (R + kh - 1) + r + ky] at columns x .. x + kw - 1.  Each input row's vectors are
+   rows[p * (R + kh - 1) + r + ky] at columns x .. x + kw - 1.  Only the input columns
+   clo <= c < chi of a row are read (masked loads); the others count as zeros, as a zero
+   padding gathered into a tile would (0 <= clo and chi = n + kw - 1: every column).  Each input row's vectors are
    loaded once per tile of two vectors of columns and their kw shifts feed the (up to four)
    rows whose windows hold it; the sums are the plain loops' (_row_taps) bit for bit.  1
    when done, 0 when declined. */
 static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows,
                                        const PYCONV_T* w, Py_ssize_t kd, Py_ssize_t kh,
-                                       Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R)
+                                       Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
+                                       Py_ssize_t clo, Py_ssize_t chi)
 {
     if (R < 1 || R > 4 || kd < 1 || kh < 1 || n < 1)
         return 0;
     switch (kw) {
-    case 2: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 2); return 1;
-    case 3: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 3); return 1;
-    case 4: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 4); return 1;
-    case 5: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 5); return 1;
-    case 6: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 6); return 1;
-    case 7: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 7); return 1;
-    case 8: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, 8); return 1;
+    case 2: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 2);
+        return 1;
+    case 3: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 3);
+        return 1;
+    case 4: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 4);
+        return 1;
+    case 5: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 5);
+        return 1;
+    case 6: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 6);
+        return 1;
+    case 7: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 7);
+        return 1;
+    case 8: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 8);
+        return 1;
     }
     return 0;
 }
@@ -386,10 +407,11 @@ static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
 
 static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows,
                                        const PYCONV_T* w, Py_ssize_t kd, Py_ssize_t kh,
-                                       Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R)
+                                       Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
+                                       Py_ssize_t clo, Py_ssize_t chi)
 {
     (void)o; (void)opitch; (void)rows; (void)w; (void)kd; (void)kh; (void)kw; (void)n;
-    (void)R;
+    (void)R; (void)clo; (void)chi;
     return 0;
 }
 

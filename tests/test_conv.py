@@ -13,6 +13,7 @@ from hypothesis import given, strategies as st
 import pyconv
 import pyconv._runtime
 from pyconv import reference as R
+from pyconv import _engine
 import _conv_reference as CR
 from _conv_cases import (F32, F64, PADDING_MODES, conv_cases, conv_scale, conv_transpose_cases,
                          random_conv_cases, transpose_scale)
@@ -1715,7 +1716,7 @@ def test_plane_path_real_size_strided_input_and_out(dtype, rng):
     x.setflags(write=False)
     w = rng.standard_normal((6, 1, 3, 3)).astype(dtype)
     b = rng.standard_normal(6).astype(dtype)
-    assert nn._plane_path(3, 6, 3, [1, 1], (52, 50), (3, 3), (1, 1))
+    assert nn._plane_path(3, 6, 3, [1, 1], (52, 50), (3, 3), (1, 1), False)
     got = check_conv(2, x, w, b, groups=3, padding=1, padding_mode="reflect")
     for out in (np.empty((2, 6, 50, 52), dtype).transpose(0, 1, 3, 2),
                 np.empty((6, 2, 52, 50), dtype).transpose(1, 0, 2, 3)):
@@ -1728,8 +1729,8 @@ def test_plane_path_leaves_large_dilations_to_the_layer_kernel(rng):
     # a dilated kernel reaching further than the outputs would make every plane's tile hold
     # the whole dilated span; the layer kernel gathers only the taps
     import pyconv.nn as nn
-    assert not nn._plane_path(2, 2, 2, [1, 1], (60, 60), (3, 3), (1, 31))
-    assert nn._plane_path(2, 2, 2, [1, 1], (60, 60), (3, 3), (1, 30))
+    assert not nn._plane_path(2, 2, 2, [1, 1], (60, 60), (3, 3), (1, 31), True)
+    assert nn._plane_path(2, 2, 2, [1, 1], (60, 60), (3, 3), (1, 30), False)
     x = rng.uniform(-1, 1, (1, 2, 60, 60)).astype(np.float32)
     w = rng.standard_normal((2, 1, 3, 3)).astype(np.float32)
     d = 10 ** 7
@@ -1738,3 +1739,23 @@ def test_plane_path_leaves_large_dilations_to_the_layer_kernel(rng):
     ref = CR.conv(x.astype(np.float64), w[:, :, :, 1:2].astype(np.float64), groups=2,
                   padding=(1, 0))
     assert_close(got, ref, F32, 3, scale=conv_scale(x, w, None))
+
+
+def test_plane_path_for_small_zero_padded_planes(dtype, rng):
+    # zero padding with a kernel the grid sweep takes: planes of any size run as whole
+    # planes (read in place, the padding masked out), the same numbers as the references
+    import pyconv.nn as nn
+    sweeps = _engine.grid_sweeps((3, 3), (1, 1))
+    assert nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 3), (1, 1), True) == sweeps
+    assert not nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 3), (1, 1), False)
+    assert not nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 3), (2, 2), True)
+    assert not nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 9), (1, 1), True)
+    for size, k, pad in [((7, 7), (3, 3), 1), ((14, 13), (3, 5), (1, 2)), ((1, 1), (3, 3), 1),
+                         ((2, 40), (2, 8), (1, 3))]:
+        x = rng.uniform(-1, 1, (2, 4) + size).astype(dtype)
+        w = rng.standard_normal((8, 1) + k).astype(dtype)
+        b = rng.standard_normal(8).astype(dtype)
+        got = check_conv(2, x, w, b, groups=4, padding=pad)
+        for n in (2, 3):
+            np.testing.assert_array_equal(
+                pyconv.conv2d(x, w, b, groups=4, padding=pad, num_threads=n), got)

@@ -390,7 +390,7 @@ def test_depthwise_whole_plane_path_in_small_chunks(mode, dtype, rng):
     x = image(rng, (2, 3, 50, 49), dtype)
     w = rng.standard_normal((6, 1, 3, 4)).astype(dtype)
     b = rng.standard_normal(6).astype(dtype)
-    assert nn._plane_path(3, 6, 3, [1, 1], (50, 48), (3, 4), (1, 1))
+    assert nn._plane_path(3, 6, 3, [1, 1], (50, 48), (3, 4), (1, 1), False)
     expected = pyconv.conv2d(x, w, b, padding=(1, 1), groups=3, padding_mode=mode)
     for ch in [(1, 3, 7, 9), (2, 3, (20, 30), 49)]:
         res = pdask.conv2d(da.from_array(x, chunks=ch), w, b, padding=(1, 1), groups=3,

@@ -21,22 +21,26 @@ MODES = ["reflect", "constant", "nearest", "mirror", "wrap"]
 
 
 def _cases():
-    """(seed, image shape, kernel shape, mode, dtype, origin): every kernel width 2..9 (9:
-    past the sweep), heights 2..6 (a single row is rank 1: sepfilter takes it), 3-D grids, images from 1 pixel to rows read in place."""
+    """(seed, image shape, kernel shape, mode, dtype, origin, cval): every kernel width 2..9
+    (9: past the sweep), heights 2..6 (a single row is rank 1: sepfilter takes it), 3-D
+    grids, images from 1 pixel to rows read in place; zero padding (cval 0: every row read
+    in place, the padding masked out) and -0.0 (gathered)."""
     out = []
     seed = 0
     for kh in (2, 3, 4, 5, 6):
         for kw in (2, 3, 4, 5, 7, 8, 9):
             for shape in ((13, 29), (7, 801)):
                 for dt in ("float32", "float64"):
-                    out.append((seed, shape, (kh, kw), MODES[seed % 5], dt, 0))
+                    cval = (0.5, 0.0, -0.0)[seed % 3]
+                    out.append((seed, shape, (kh, kw), MODES[seed % 5], dt, 0, cval))
                     seed += 1
     for shape, k in (((1, 1), (3, 3)), ((2, 3), (5, 4)), ((9, 40), (3, 3)),
                      ((4, 6, 9), (2, 3, 3)), ((3, 5, 800), (3, 2, 5)), ((6, 11), (4, 8))):
         for dt in ("float32", "float64"):
-            out.append((seed, shape, k, MODES[seed % 5], dt, 0))
+            out.append((seed, shape, k, MODES[seed % 5], dt, 0, 0.0))
             seed += 1
-    out.append((seed, (10, 790), (3, 3), "reflect", "float32", (1, -1)))
+    out.append((seed, (10, 790), (3, 3), "reflect", "float32", (1, -1), 0.5))
+    out.append((seed + 1, (10, 790), (3, 5), "constant", "float64", (-1, 2), 0.0))
     return out
 
 
@@ -44,31 +48,31 @@ CASES = _cases()
 
 
 def _inputs(case):
-    seed, shape, k, mode, dt, origin = case
+    seed, shape, k, mode, dt, origin, cval = case
     rng = np.random.default_rng(seed)
     return (rng.uniform(-1, 1, shape).astype(dt), rng.standard_normal(k).astype(dt), mode,
-            origin)
+            origin, cval)
 
 
 def _run_all(cases):
     res = []
     for case in cases:
-        x, w, mode, origin = _inputs(case)
-        res.append(filters.correlate(x, w, mode=mode, cval=0.5, origin=origin))
+        x, w, mode, origin, cval = _inputs(case)
+        res.append(filters.correlate(x, w, mode=mode, cval=cval, origin=origin))
     return res
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: "%s-%s-%s-%s" % c[1:5])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "%s-%s-%s-%s-%s" % (c[1:5] + c[6:]))
 def test_grid_kernels_match_ndimage(case):
-    x, w, mode, origin = _inputs(case)
-    got = filters.correlate(x, w, mode=mode, cval=0.5, origin=origin)
-    ref = ndi.correlate(x.astype(np.float64), w.astype(np.float64), mode=mode, cval=0.5,
+    x, w, mode, origin, cval = _inputs(case)
+    got = filters.correlate(x, w, mode=mode, cval=cval, origin=origin)
+    ref = ndi.correlate(x.astype(np.float64), w.astype(np.float64), mode=mode, cval=cval,
                         origin=origin)
     assert got.dtype == x.dtype
     assert_close(got, ref, x.dtype, w.size)
     # threads change which rows share a group of four, not a bit
     np.testing.assert_array_equal(
-        got, filters.correlate(x, w, mode=mode, cval=0.5, origin=origin, num_threads=2))
+        got, filters.correlate(x, w, mode=mode, cval=cval, origin=origin, num_threads=2))
 
 
 SCRIPT = r"""
