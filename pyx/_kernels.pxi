@@ -527,10 +527,10 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     # stream: such rows are summed into `line` and streamed into the output (see _stream).
     # grid: the taps are the whole kd x kh x kw grid that _is_grid accepts; output rows are
     # swept four at a time by the AVX-512 grid sweep (ptrs: scratch for kd * (kh + 3) row
-    # pointers), rows read in place from the source where the rows are direct (edge
+    # pointers and more), rows read in place from the source where the rows are direct (edge
     # columns from the tile), and without streaming stores.
     # zpad (with grid): the x padding is zeros (cval 0): nothing is gathered; every group of
-    # four rows reads its input rows in place, the columns outside the image masked out and
+    # eight rows (ptrs: kd * (kh + 7) pointers) reads its input rows in place, the columns outside the image masked out and
     # the rows outside it (constant mode) from the zeroed tile, which this path never writes.
     cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done, g
     cdef Py_ssize_t clo = 0, chi = 0, lfill = 0, rfill = 0, ra = 0, rb = 0
@@ -591,8 +591,8 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
         lfill = clo + kw - 1
         rfill = chi if chi > lfill else lfill
     if zpad:
-        for s0 in range(0, rows, 4):
-            g = rows - s0 if rows - s0 < 4 else 4
+        for s0 in range(0, rows, 8):
+            g = rows - s0 if rows - s0 < 8 else 8
             for p in range(kd):
                 zi = tabz[z + p]
                 for i in range(g + kh - 1):
@@ -802,7 +802,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
         * 64 // sizeof(real)
     scratch = <real*>_alloc_lines(<size_t>(num_threads * tile_len) * sizeof(real),
                                   xstep > 0 or zpad, &sblock)
-    ptrs = <const real**>malloc(<size_t>(num_threads * kd * (kh + 3)) * sizeof(real*))
+    ptrs = <const real**>malloc(<size_t>(num_threads * kd * (kh + 7)) * sizeof(real*))
     if xstep > 0:
         nxt = (kw - 1) // xstep + 1
         nu = kd * (kh + 2) * nxt
@@ -862,7 +862,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                            scratch + omp_get_thread_num() * tile_len + kd * trows * tw,
                            &tabz[0], &taby[0], &tabx[0], ox, ss, os, W, Do, Ho, Wo,
                            kd, kh, kw, strip, xchunk, nstrips, nx, op, wp, ntaps, c,
-                           vline, ptrs + omp_get_thread_num() * kd * (kh + 3), xstep,
+                           vline, ptrs + omp_get_thread_num() * kd * (kh + 7), xstep,
                            soff, wq, wsets, bp, doffs, stream, grid, zpad)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:

@@ -15,10 +15,12 @@
    loaded once and fed to the four sums that use it (row r takes tap j - r of input row j).
 
    pyconv_grid_rows_<sfx>: the correlation with a small whole grid of taps (kd x kh x kw,
-   kw <= 8, too few taps for _dense_rows3) for up to four output rows: per tile of two
+   kw <= 8, too few taps for _dense_rows3) for up to eight output rows: per tile of two
    vectors of columns each input row is loaded once (three vectors), its kw shifts built
    with valignd / valignq, and each shift fed to every row whose window holds that input
-   row, the eight sums in registers.  The plain loops sweep each output row once per group
+   row, the eight sums in registers.  Rows of at most one vector of outputs (small planes)
+   run eight at a time, one accumulator each, every row loading its own input rows: the
+   tests of which rows a loaded row feeds had cost more than the loads they saved.  The plain loops sweep each output row once per group
    of eight taps, loading and storing its partial sums each time.
 
    All three form the sums the plain loops compile to (GCC, contraction on): one multiply-add
@@ -262,8 +264,8 @@ static inline PYCONV_M PYCONV_FN(pyconv_span)(Py_ssize_t a, Py_ssize_t b)
 
 static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
         PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows, const PYCONV_T* w,
-        Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t n, Py_ssize_t R, Py_ssize_t clo,
-        Py_ssize_t chi, const int KW)
+        Py_ssize_t rp, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t n, Py_ssize_t R,
+        Py_ssize_t clo, Py_ssize_t chi, const int KW)
 {
     const Py_ssize_t nj = R + kh - 1;
     Py_ssize_t x0, j, p, g0 = (kd * kh * KW) % 8;
@@ -287,7 +289,7 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
                                                     chi - x0 - 2 * PYCONV_L));
         for (p = 0; p < kd; p++) {
             for (j = 0; j < nj; j++) {
-                const PYCONV_T* rj = rows[p * nj + j] + x0;
+                const PYCONV_T* rj = rows[p * rp + j] + x0;
                 PYCONV_V A0, A1, A2, S0[8], S1[8];
                 if (whole) {
                     A0 = PYCONV_LOADU(rj);
@@ -347,7 +349,96 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
     }
 }
 
-/* Rows r < R (R <= 4) of o + r * opitch, n columns: the correlation with the whole grid of
+/* the one-vector form (rows of at most PYCONV_L outputs), eight rows r in accumulators b##r:
+   each row loads its own input rows (from L1: two vectors and kw - 1 shifts per row and
+   tap row), so no row waits on a test of whether its window holds an input row; rows past
+   R repeat row R - 1 and are not stored */
+#define PYCONV_G1_ROW(r, FIRST) { \
+        const PYCONV_T* rj = rows[p * rp + ((r) < R ? (r) : R - 1) + ky]; \
+        PYCONV_V A0 = PYCONV_MLOADU(i0, rj), A1 = PYCONV_MLOADU(i1, rj + PYCONV_L), S[8]; \
+        _Pragma("GCC unroll 8") \
+        for (int k = 0; k < KW; k++) \
+            S[k] = PYCONV_FN(pyconv_shift)(A1, A0, k); \
+        int k0 = 0; \
+        if (FIRST) { \
+            if (g0 == 1) { \
+                b##r = PYCONV_MUL(PYCONV_SET1(wr[0]), S[0]); \
+                k0 = 1; \
+            } else { \
+                b##r = PYCONV_FMA(PYCONV_SET1(wr[0]), S[0], PYCONV_MUL(PYCONV_SET1(wr[1]), S[1])); \
+                k0 = 2; \
+            } \
+        } \
+        _Pragma("GCC unroll 8") \
+        for (int k = 0; k < KW; k++) \
+            if (k >= k0) \
+                b##r = PYCONV_FMA(PYCONV_SET1(wr[k]), S[k], b##r); \
+    }
+#define PYCONV_G1_ROWS(FIRST) \
+    PYCONV_G1_ROW(0, FIRST) PYCONV_G1_ROW(1, FIRST) PYCONV_G1_ROW(2, FIRST) \
+    PYCONV_G1_ROW(3, FIRST) PYCONV_G1_ROW(4, FIRST) PYCONV_G1_ROW(5, FIRST) \
+    PYCONV_G1_ROW(6, FIRST) PYCONV_G1_ROW(7, FIRST)
+#define PYCONV_G1_STORE(r) \
+    if ((r) < R) \
+        PYCONV_MSTOREU(o + (r) * opitch, m0, b##r);
+
+/* pyconv_grid_kw for rows of n <= PYCONV_L outputs: one vector per row, up to eight rows in
+   eight accumulators (two vectors per row would be half padding) */
+static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid1_kw)(
+        PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows, const PYCONV_T* w,
+        Py_ssize_t rp, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t n, Py_ssize_t R,
+        Py_ssize_t clo, Py_ssize_t chi, const int KW)
+{
+    Py_ssize_t ky, p, g0 = (kd * kh * KW) % 8;
+    const PYCONV_M mb = (PYCONV_M)((1u << (KW - 1)) - 1u);
+    const PYCONV_M m0 = PYCONV_FN(pyconv_span)(0, n);
+    const PYCONV_M i0 = PYCONV_FN(pyconv_span)(clo, chi);
+    const PYCONV_M i1 = (PYCONV_M)(mb & PYCONV_FN(pyconv_span)(clo - PYCONV_L, chi - PYCONV_L));
+    PYCONV_V b0, b1, b2, b3, b4, b5, b6, b7;
+    if (g0 == 0 || g0 > 4)
+        g0 = 4;
+    {
+        const PYCONV_T* wr = w;
+        p = 0;
+        ky = 0;
+        PYCONV_G1_ROWS(1)
+    }
+    for (p = 0; p < kd; p++) {
+        for (ky = (p == 0); ky < kh; ky++) {
+            const PYCONV_T* wr = w + (p * kh + ky) * KW;
+            PYCONV_G1_ROWS(0)
+        }
+    }
+    PYCONV_G1_STORE(0)
+    PYCONV_G1_STORE(1)
+    PYCONV_G1_STORE(2)
+    PYCONV_G1_STORE(3)
+    PYCONV_G1_STORE(4)
+    PYCONV_G1_STORE(5)
+    PYCONV_G1_STORE(6)
+    PYCONV_G1_STORE(7)
+}
+
+/* rows r < R (R <= 8) by the one-vector form when n <= PYCONV_L, else four at a time */
+static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_any)(
+        PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows, const PYCONV_T* w,
+        Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t n, Py_ssize_t R, Py_ssize_t clo,
+        Py_ssize_t chi, const int KW)
+{
+    const Py_ssize_t rp = R + kh - 1;
+    Py_ssize_t r0, g;
+    if (n <= PYCONV_L) {
+        PYCONV_FN(pyconv_grid1_kw)(o, opitch, rows, w, rp, kd, kh, n, R, clo, chi, KW);
+        return;
+    }
+    for (r0 = 0; r0 < R; r0 += 4) {
+        g = R - r0 < 4 ? R - r0 : 4;
+        PYCONV_FN(pyconv_grid_kw)(o + r0 * opitch, opitch, rows + r0, w, rp, kd, kh, n, g,
+                                  clo, chi, KW);
+    }
+}
+
+/* Rows r < R (R <= 8) of o + r * opitch, n columns: the correlation with the whole grid of
    kd x kh x kw taps (2 <= kw <= 8), w in C order, row r reading input rows
    rows[p * (R + kh - 1) + r + ky] at columns x .. x + kw - 1.  Only the input columns
    clo <= c < chi of a row are read (masked loads); the others count as zeros, as a zero
@@ -360,28 +451,31 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
                                        Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
                                        Py_ssize_t clo, Py_ssize_t chi)
 {
-    if (R < 1 || R > 4 || kd < 1 || kh < 1 || n < 1)
+    if (R < 1 || R > 8 || kd < 1 || kh < 1 || n < 1)
         return 0;
     switch (kw) {
-    case 2: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 2);
+    case 2: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 2);
         return 1;
-    case 3: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 3);
+    case 3: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 3);
         return 1;
-    case 4: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 4);
+    case 4: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 4);
         return 1;
-    case 5: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 5);
+    case 5: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 5);
         return 1;
-    case 6: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 6);
+    case 6: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 6);
         return 1;
-    case 7: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 7);
+    case 7: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 7);
         return 1;
-    case 8: PYCONV_FN(pyconv_grid_kw)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 8);
+    case 8: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 8);
         return 1;
     }
     return 0;
 }
 
 #undef PYCONV_GR_START
+#undef PYCONV_G1_ROW
+#undef PYCONV_G1_ROWS
+#undef PYCONV_G1_STORE
 #undef PYCONV_GR_TAP
 #undef PYCONV_TAP_V
 #undef PYCONV_TAP_M

@@ -35,7 +35,10 @@ def _cases():
                     out.append((seed, shape, (kh, kw), MODES[seed % 5], dt, 0, cval))
                     seed += 1
     for shape, k in (((1, 1), (3, 3)), ((2, 3), (5, 4)), ((9, 40), (3, 3)),
-                     ((4, 6, 9), (2, 3, 3)), ((3, 5, 800), (3, 2, 5)), ((6, 11), (4, 8))):
+                     ((4, 6, 9), (2, 3, 3)), ((3, 5, 800), (3, 2, 5)), ((6, 11), (4, 8)),
+                     # rows of at most one vector of outputs: eight rows at a time
+                     ((9, 16), (3, 3)), ((17, 5), (2, 4)), ((19, 8), (5, 7)),
+                     ((5, 9, 12), (2, 3, 4))):
         for dt in ("float32", "float64"):
             out.append((seed, shape, k, MODES[seed % 5], dt, 0, 0.0))
             seed += 1
