@@ -262,11 +262,57 @@ static inline PYCONV_M PYCONV_FN(pyconv_span)(Py_ssize_t a, Py_ssize_t b)
     return (PYCONV_M)(((1u << b) - 1u) & ~((1u << a) - 1u));
 }
 
+/* one input row j of plane p: its shifts, fed to the rows whose windows hold it */
+#define PYCONV_GR_J { \
+    const PYCONV_T* rj = rows[p * rp + j] + x0; \
+    PYCONV_V A0, A1, A2, S0[8], S1[8]; \
+    if (whole) { \
+        A0 = PYCONV_LOADU(rj); \
+        A1 = PYCONV_LOADU(rj + PYCONV_L); \
+    } else { \
+        A0 = PYCONV_MLOADU(i0, rj); \
+        A1 = PYCONV_MLOADU(i1, rj + PYCONV_L); \
+    } \
+    A2 = PYCONV_MLOADU(i2, rj + 2 * PYCONV_L); \
+    _Pragma("GCC unroll 8") \
+    for (int k = 0; k < KW; k++) { \
+        S0[k] = PYCONV_FN(pyconv_shift)(A1, A0, k); \
+        S1[k] = PYCONV_FN(pyconv_shift)(A2, A1, k); \
+    } \
+    if (R == 4 && j >= 4 && j < kh) { \
+        /* the four rows inside their windows, past their first taps */ \
+        const PYCONV_T* w0 = w + (p * kh + j) * KW; \
+        const PYCONV_T* w1 = w0 - KW; \
+        const PYCONV_T* w2 = w1 - KW; \
+        const PYCONV_T* w3 = w2 - KW; \
+        _Pragma("GCC unroll 8") \
+        for (int k = 0; k < KW; k++) { \
+            PYCONV_GR_TAP(0, k) \
+            PYCONV_GR_TAP(1, k) \
+            PYCONV_GR_TAP(2, k) \
+            PYCONV_GR_TAP(3, k) \
+        } \
+    } else { \
+        PYCONV_GR_START(0) \
+        PYCONV_GR_START(1) \
+        PYCONV_GR_START(2) \
+        PYCONV_GR_START(3) \
+        _Pragma("GCC unroll 8") \
+        for (int k = 0; k < KW; k++) { \
+            if (act0 && k >= k00) PYCONV_GR_TAP(0, k) \
+            if (act1 && k >= k01) PYCONV_GR_TAP(1, k) \
+            if (act2 && k >= k02) PYCONV_GR_TAP(2, k) \
+            if (act3 && k >= k03) PYCONV_GR_TAP(3, k) \
+        } \
+    } \
+    }
+
 static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
         PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows, const PYCONV_T* w,
         Py_ssize_t rp, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t n, Py_ssize_t R,
-        Py_ssize_t clo, Py_ssize_t chi, const int KW)
+        Py_ssize_t clo, Py_ssize_t chi, const int KW, const int FIXED)
 {
+    /* FIXED: kh and R are constants here (the input rows' loop is unrolled whole) */
     const Py_ssize_t nj = R + kh - 1;
     Py_ssize_t x0, j, p, g0 = (kd * kh * KW) % 8;
     /* the lanes of the third input vector the shifts use */
@@ -288,48 +334,13 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
         i2 = (PYCONV_M)(mb & PYCONV_FN(pyconv_span)(clo - x0 - 2 * PYCONV_L,
                                                     chi - x0 - 2 * PYCONV_L));
         for (p = 0; p < kd; p++) {
-            for (j = 0; j < nj; j++) {
-                const PYCONV_T* rj = rows[p * rp + j] + x0;
-                PYCONV_V A0, A1, A2, S0[8], S1[8];
-                if (whole) {
-                    A0 = PYCONV_LOADU(rj);
-                    A1 = PYCONV_LOADU(rj + PYCONV_L);
-                } else {
-                    A0 = PYCONV_MLOADU(i0, rj);
-                    A1 = PYCONV_MLOADU(i1, rj + PYCONV_L);
-                }
-                A2 = PYCONV_MLOADU(i2, rj + 2 * PYCONV_L);
-                _Pragma("GCC unroll 8")
-                for (int k = 0; k < KW; k++) {
-                    S0[k] = PYCONV_FN(pyconv_shift)(A1, A0, k);
-                    S1[k] = PYCONV_FN(pyconv_shift)(A2, A1, k);
-                }
-                if (R == 4 && j >= 4 && j < kh) {
-                    /* the four rows inside their windows, past their first taps */
-                    const PYCONV_T* w0 = w + (p * kh + j) * KW;
-                    const PYCONV_T* w1 = w0 - KW;
-                    const PYCONV_T* w2 = w1 - KW;
-                    const PYCONV_T* w3 = w2 - KW;
-                    _Pragma("GCC unroll 8")
-                    for (int k = 0; k < KW; k++) {
-                        PYCONV_GR_TAP(0, k)
-                        PYCONV_GR_TAP(1, k)
-                        PYCONV_GR_TAP(2, k)
-                        PYCONV_GR_TAP(3, k)
-                    }
-                } else {
-                    PYCONV_GR_START(0)
-                    PYCONV_GR_START(1)
-                    PYCONV_GR_START(2)
-                    PYCONV_GR_START(3)
-                    _Pragma("GCC unroll 8")
-                    for (int k = 0; k < KW; k++) {
-                        if (act0 && k >= k00) PYCONV_GR_TAP(0, k)
-                        if (act1 && k >= k01) PYCONV_GR_TAP(1, k)
-                        if (act2 && k >= k02) PYCONV_GR_TAP(2, k)
-                        if (act3 && k >= k03) PYCONV_GR_TAP(3, k)
-                    }
-                }
+            if (FIXED) {
+                _Pragma("GCC unroll 12")
+                for (j = 0; j < nj; j++)
+                    PYCONV_GR_J
+            } else {
+                for (j = 0; j < nj; j++)
+                    PYCONV_GR_J
             }
         }
         PYCONV_MSTOREU(o + x0, m0, a00);
@@ -433,8 +444,14 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_any)(
     }
     for (r0 = 0; r0 < R; r0 += 4) {
         g = R - r0 < 4 ? R - r0 : 4;
-        PYCONV_FN(pyconv_grid_kw)(o + r0 * opitch, opitch, rows + r0, w, rp, kd, kh, n, g,
-                                  clo, chi, KW);
+        if (g == 4 && kd == 1 && kh == KW && (KW == 3 || KW == 5))
+            /* square 3x3 and 5x5 kernels: four rows with the row count and kernel height
+               constants, so the tests of which rows an input row feeds fold away */
+            PYCONV_FN(pyconv_grid_kw)(o + r0 * opitch, opitch, rows + r0, w, rp, 1, KW, n, 4,
+                                      clo, chi, KW, 1);
+        else
+            PYCONV_FN(pyconv_grid_kw)(o + r0 * opitch, opitch, rows + r0, w, rp, kd, kh, n,
+                                      g, clo, chi, KW, 0);
     }
 }
 
@@ -473,6 +490,7 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
 }
 
 #undef PYCONV_GR_START
+#undef PYCONV_GR_J
 #undef PYCONV_G1_ROW
 #undef PYCONV_G1_ROWS
 #undef PYCONV_G1_STORE
