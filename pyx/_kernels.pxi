@@ -916,7 +916,9 @@ def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
     tapw holds wsets >= 1 sets of len(offs) weights: batch item b takes set b % wsets and,
     when bias is not empty (len(bias) == wsets), gets bias[b % wsets] added to its sums.
     stream: write the rows read in place with streaming stores (an output the caller
-    allocated earlier and larger than the caches: its lines are not read before written).
+    allocated earlier and larger than the caches: its lines are not read before written);
+    the AVX-512 grid sweep of small whole kernels stores plainly (streaming was measured
+    slower on the Zen 4 machine where it was written, see benchmarks/RESULTS.md).
     Contract: len(tabz) >= Do+kd-1, len(taby) >= Ho+kh-1,
     len(tabx) >= Wo+kw-1; 1 <= strip <= Ho, 1 <= xchunk <= Wo; num_threads >= 1.
     """
