@@ -459,10 +459,11 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_any)(
    kd x kh x kw taps (2 <= kw <= 8), w in C order, row r reading input rows
    rows[p * (R + kh - 1) + r + ky] at columns x .. x + kw - 1.  Only the input columns
    clo <= c < chi of a row are read (masked loads); the others count as zeros, as a zero
-   padding gathered into a tile would (0 <= clo and chi = n + kw - 1: every column).  Each input row's vectors are
-   loaded once per tile of two vectors of columns and their kw shifts feed the (up to four)
-   rows whose windows hold it; the sums are the plain loops' (_row_taps) bit for bit.  1
-   when done, 0 when declined. */
+   padding gathered into a tile would (0 <= clo and chi = n + kw - 1: every column).  Rows
+   wider than a vector go four at a time: each input row's vectors are loaded once per tile
+   of two vectors of columns and their kw shifts feed the rows whose windows hold it;
+   narrower rows eight at a time (pyconv_grid1_kw).  The sums are the plain loops'
+   (_row_taps) bit for bit.  1 when done, 0 when declined. */
 static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows,
                                        const PYCONV_T* w, Py_ssize_t kd, Py_ssize_t kh,
                                        Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
@@ -471,20 +472,11 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
     if (R < 1 || R > 8 || kd < 1 || kh < 1 || n < 1)
         return 0;
     switch (kw) {
-    case 2: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 2);
-        return 1;
-    case 3: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 3);
-        return 1;
-    case 4: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 4);
-        return 1;
-    case 5: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 5);
-        return 1;
-    case 6: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 6);
-        return 1;
-    case 7: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 7);
-        return 1;
-    case 8: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, 8);
-        return 1;
+#define PYCONV_GRID_CASE(K) \
+    case K: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, K); return 1;
+    PYCONV_GRID_CASE(2) PYCONV_GRID_CASE(3) PYCONV_GRID_CASE(4) PYCONV_GRID_CASE(5)
+    PYCONV_GRID_CASE(6) PYCONV_GRID_CASE(7) PYCONV_GRID_CASE(8)
+#undef PYCONV_GRID_CASE
     }
     return 0;
 }
