@@ -242,9 +242,9 @@ cdef inline void _grid_tile(real* o, Py_ssize_t opitch, const real** ptrs, const
 cdef inline bint _is_grid(const Py_ssize_t* offs, Py_ssize_t ntaps, Py_ssize_t kd,
                           Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t trows,
                           Py_ssize_t tw) noexcept nogil:
-    # whether the grid sweep takes these taps: the AVX-512 module, the whole kd x kh x kw grid
-    # in C order with 2 <= kw <= GRID_MAX_KW (a float64 vector's lanes: its shifts stay
-    # within two vectors) and no more rows than a task's row-pointer scratch holds
+    # whether the grid sweep takes these taps: the AVX-512 module, and the whole kd x kh x kw
+    # grid in C order with 2 <= kw <= GRID_MAX_KW (a float64 vector's lanes: its shifts stay
+    # within two vectors)
     cdef Py_ssize_t p, ky, kx, t = 0
     if not PYCONV_SIMD_ROWS or kw < 2 or kw > GRID_MAX_KW or kh < 1 or kd < 1:
         return False
@@ -530,8 +530,9 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     # pointers and more), rows read in place from the source where the rows are direct (edge
     # columns from the tile), and without streaming stores.
     # zpad (with grid): the x padding is zeros (cval 0): nothing is gathered; every group of
-    # eight rows (ptrs: kd * (kh + 7) pointers) reads its input rows in place, the columns outside the image masked out and
-    # the rows outside it (constant mode) from the zeroed tile, which this path never writes.
+    # eight rows (ptrs: kd * (kh + 7) pointers) reads its input rows in place, the columns
+    # outside the image masked out and the rows outside it (constant mode) from the zeroed
+    # tile, which this path never writes.
     cdef Py_ssize_t xi, si, z, b, rest, x0, cw, y0, rows, p, j, r, i, zi, yi, width, done, g
     cdef Py_ssize_t clo = 0, chi = 0, lfill = 0, rfill = 0, ra = 0, rb = 0
     cdef Py_ssize_t qa = 0, qb = 0, s0, s1, cend = 0
