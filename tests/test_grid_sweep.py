@@ -44,6 +44,9 @@ def _cases():
             seed += 1
     out.append((seed, (10, 790), (3, 3), "reflect", "float32", (1, -1), 0.5))
     out.append((seed + 1, (10, 790), (3, 5), "constant", "float64", (-1, 2), 0.0))
+    # rows cut into chunks of columns (tasks start at x0 > 0), zero-padded and gathered
+    out.append((seed + 2, (4, 5000), (3, 4), "constant", "float32", 0, 0.0))
+    out.append((seed + 3, (4, 5000), (3, 4), "mirror", "float64", (0, 1), 0.0))
     return out
 
 
