@@ -349,7 +349,8 @@ def nd_cases(draw):
         kshape=kshape,
         origin=origin,
         mode=draw(st.sampled_from(MODES)),
-        cval=draw(st.floats(-4, 4, allow_nan=False)),
+        # 0.0 often: zero padding is read in place by the AVX-512 grid sweep
+        cval=draw(st.one_of(st.just(0.0), st.floats(-4, 4, allow_nan=False))),
         kind=draw(st.sampled_from(["random", "rank1", "sparse", "rank1zeros"])),
         nan=draw(st.booleans()),
         dtype=draw(st.sampled_from([np.float32, np.float64])),
