@@ -184,10 +184,14 @@ cdef extern from *:
     int _vrows4_d "pyconv_vrows4_d"(double* o, Py_ssize_t opitch, const double** rows,
                                      const double* w, Py_ssize_t ntaps,
                                      Py_ssize_t n) noexcept nogil
+    int _taps_row_f "pyconv_taps_row_f"(float* o, const float* s, const float* w, Py_ssize_t K,
+                                         Py_ssize_t n) noexcept nogil
     int _grid_rows_f "pyconv_grid_rows_f"(float* o, Py_ssize_t opitch, const float** rows,
                                            const float* w, Py_ssize_t kd, Py_ssize_t kh,
                                            Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
                                            Py_ssize_t clo, Py_ssize_t chi) noexcept nogil
+    int _taps_row_d "pyconv_taps_row_d"(double* o, const double* s, const double* w, Py_ssize_t K,
+                                         Py_ssize_t n) noexcept nogil
     int _grid_rows_d "pyconv_grid_rows_d"(double* o, Py_ssize_t opitch, const double** rows,
                                            const double* w, Py_ssize_t kd, Py_ssize_t kh,
                                            Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
@@ -208,6 +212,22 @@ cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, 
         return _taps_consec_f(o, base + off[0], w, k, n, init) != 0
     else:
         return _taps_consec_d(o, base + off[0], w, k, n, init) != 0
+
+
+cdef inline bint _consec_row(real* o, const real* base, const Py_ssize_t* off, const real* w,
+                             Py_ssize_t k, Py_ssize_t n) noexcept nogil:
+    # _row_taps_block's sums of k taps at consecutive offsets in one pass with the sums in
+    # registers (the AVX-512 module, 5 <= k <= a vector's lanes + 1); True when done
+    cdef Py_ssize_t j
+    if not PYCONV_SIMD_ROWS:
+        return False
+    for j in range(1, k):
+        if off[j] != off[0] + j:
+            return False
+    if real is float:
+        return _taps_row_f(o, base + off[0], w, k, n) != 0
+    else:
+        return _taps_row_d(o, base + off[0], w, k, n) != 0
 
 
 cdef inline void _grid_run(real* o, Py_ssize_t opitch, const real** ptrs, const real* w,
@@ -429,6 +449,8 @@ cdef inline void _row_taps_block(real* o, const real* base, const Py_ssize_t* of
     if ntaps == 0:
         for i in range(n):
             o[i] = 0
+        return
+    if ntaps >= 5 and _consec_row(o, base, off, w, ntaps, n):
         return
     first = ntaps % 8
     if first == 0:

@@ -221,8 +221,96 @@ static inline __attribute__((always_inline)) PYCONV_V PYCONV_FN(pyconv_shift)(
     case 4: return PYCONV_ALIGNR(B, A, 4);
     case 5: return PYCONV_ALIGNR(B, A, 5);
     case 6: return PYCONV_ALIGNR(B, A, 6);
+#if PYCONV_L > 8
+    case 7: return PYCONV_ALIGNR(B, A, 7);
+    case 8: return PYCONV_ALIGNR(B, A, 8);
+    case 9: return PYCONV_ALIGNR(B, A, 9);
+    case 10: return PYCONV_ALIGNR(B, A, 10);
+    case 11: return PYCONV_ALIGNR(B, A, 11);
+    case 12: return PYCONV_ALIGNR(B, A, 12);
+    case 13: return PYCONV_ALIGNR(B, A, 13);
+    case 14: return PYCONV_ALIGNR(B, A, 14);
+    default: return PYCONV_ALIGNR(B, A, 15);
+#else
     default: return PYCONV_ALIGNR(B, A, 7);
+#endif
     }
+}
+
+/* tap j of the outputs at s + i (A = s[i ..], B = the next vector): odd taps shifted out of
+   A and B, even ones loaded, as in pyconv_consec_k */
+#define PYCONV_ROW_V(j) ((j) == 0 ? A : ((j) & 1) ? PYCONV_FN(pyconv_shift)(B, A, (j)) \
+                                          : PYCONV_LOADU(s + i + (j)))
+#define PYCONV_ROW_M(j) PYCONV_MLOADU(m, s + i + (j))
+/* the K taps of one output vector in registers, the first group as the plain loops form it */
+#define PYCONV_ROW_SUM(a, V) { \
+        int k0; \
+        if (g0 == 1) { \
+            a = PYCONV_MUL(wv[0], V(0)); \
+            k0 = 1; \
+        } else { \
+            a = PYCONV_FMA(wv[0], V(0), PYCONV_MUL(wv[1], V(1))); \
+            k0 = 2; \
+        } \
+        _Pragma("GCC unroll 16") \
+        for (int k = 0; k < K; k++) \
+            if (k >= k0) \
+                a = PYCONV_FMA(wv[k], V(k), a); \
+    }
+
+static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
+        PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w, Py_ssize_t n, const int K)
+{
+    PYCONV_V wv[PYCONV_L + 1], a, A, B = PYCONV_ZERO();
+    PYCONV_M m;
+    Py_ssize_t i = 0;
+    int g0 = K % 8;
+    if (g0 == 0 || g0 > 4)
+        g0 = 4;
+    _Pragma("GCC unroll 16")
+    for (int k = 0; k < K; k++)
+        wv[k] = PYCONV_SET1(w[k]);
+    if (n >= PYCONV_L) {
+        const PYCONV_M mb = (PYCONV_M)((1u << (K - 1)) - 1u);  /* the lanes of B the taps use */
+        A = PYCONV_LOADU(s);
+        for (; i + PYCONV_L <= n; i += PYCONV_L) {
+            /* B loaded whole only where all of it is in the row (s[0 .. n + K - 2]) */
+            if (i + 2 * PYCONV_L <= n + K - 1)
+                B = PYCONV_LOADU(s + i + PYCONV_L);
+            else
+                B = PYCONV_MLOADU(mb, s + i + PYCONV_L);
+            PYCONV_ROW_SUM(a, PYCONV_ROW_V)
+            PYCONV_STOREU(o + i, a);
+            A = B;
+        }
+    }
+    if (i < n) {
+        m = (PYCONV_M)((1u << (n - i)) - 1u);
+        PYCONV_ROW_SUM(a, PYCONV_ROW_M)
+        PYCONV_MSTOREU(o + i, m, a);
+    }
+}
+
+/* o[i] = the sum of the K taps w[j] * s[i + j] (5 <= K <= PYCONV_L + 1: the last tap's
+   vector is at most the next whole one) in one pass over the row,
+   the sums in registers: the plain loops' (_row_taps_block) sums, which take two or three
+   passes, each loading and storing the partial sums.  1 when done, 0 when declined. */
+static int PYCONV_FN(pyconv_taps_row)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
+                                      Py_ssize_t K, Py_ssize_t n)
+{
+    switch (K) {
+#define PYCONV_ROW_CASE(k) case k: PYCONV_FN(pyconv_row_k)(o, s, w, n, k); return 1;
+    PYCONV_ROW_CASE(5) PYCONV_ROW_CASE(6) PYCONV_ROW_CASE(7) PYCONV_ROW_CASE(8)
+#if PYCONV_L > 8
+    PYCONV_ROW_CASE(9) PYCONV_ROW_CASE(10) PYCONV_ROW_CASE(11) PYCONV_ROW_CASE(12)
+    PYCONV_ROW_CASE(13) PYCONV_ROW_CASE(14) PYCONV_ROW_CASE(15) PYCONV_ROW_CASE(16)
+    PYCONV_ROW_CASE(17)
+#else
+    PYCONV_ROW_CASE(9)
+#endif
+#undef PYCONV_ROW_CASE
+    }
+    return 0;
 }
 
 /* output row r (of four) at input row j of plane p (its window's row ky = j - r): active
@@ -487,6 +575,9 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
 #undef PYCONV_G1_ROWS
 #undef PYCONV_G1_STORE
 #undef PYCONV_GR_TAP
+#undef PYCONV_ROW_V
+#undef PYCONV_ROW_M
+#undef PYCONV_ROW_SUM
 #undef PYCONV_TAP_V
 #undef PYCONV_TAP_M
 #undef PYCONV_CHAIN_FROM
@@ -506,6 +597,13 @@ static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
                                     const PYCONV_T* w, Py_ssize_t ntaps, Py_ssize_t n)
 {
     (void)o; (void)opitch; (void)rows; (void)w; (void)ntaps; (void)n;
+    return 0;
+}
+
+static int PYCONV_FN(pyconv_taps_row)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
+                                      Py_ssize_t K, Py_ssize_t n)
+{
+    (void)o; (void)s; (void)w; (void)K; (void)n;
     return 0;
 }
 

@@ -74,6 +74,19 @@ CHILD = textwrap.dedent(r"""
             filters.sobel(x, out=out)
             filters.gaussian(x, 2.0, out=out)
             checked += 1
+        # rows read in place by one thread (one task per row, no chunks of columns), every
+        # remainder of the row length modulo a vector, 5 to 17 consecutive taps (one pass
+        # with the sums in registers in the AVX-512 module)
+        for w in range(800, 816):
+            x = guarded((2, w), dtype, at_end)
+            x[...] = rng.uniform(-1, 1, (2, w))
+            for taps in range(5, 18):
+                k = rng.standard_normal(taps).astype(dtype)
+                got = filters.correlate1d(x, k, axis=1, mode="nearest", num_threads=1)
+                ref = ndi.correlate1d(x.astype(np.float64), k.astype(np.float64), axis=1,
+                                      mode="nearest")
+                assert np.allclose(got, ref, rtol=tol, atol=tol * taps), (w, taps)
+                checked += 1
         # a layer: (N, C, H, W) images against the guards, 3x3 and 1x1 weights
         xl = guarded((2, 3, 9, 23), dtype, at_end)
         xl[...] = rng.uniform(-1, 1, xl.shape)
