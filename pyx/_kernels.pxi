@@ -125,9 +125,9 @@ cdef inline void _stream(real* d, const real* s, Py_ssize_t n) noexcept nogil:
 
 
 # Row sweeps in AVX-512 (pyx/_simd_rows.h, written once and compiled for float32 and float64):
-# the sums of taps at consecutive offsets (a pass along the last axis) and the four-row
-# vertical pass.  In the modules without AVX-512 the C functions decline and the plain loops
-# below run.
+# the sums of taps at consecutive offsets (a pass along the last axis), the four-row
+# vertical pass and the grid sweep of small whole kernels.  In the modules without AVX-512
+# the C functions decline and the plain loops below run.
 cdef extern from *:
     """
     #if defined(__AVX512F__)
@@ -184,14 +184,10 @@ cdef extern from *:
     int _vrows4_d "pyconv_vrows4_d"(double* o, Py_ssize_t opitch, const double** rows,
                                      const double* w, Py_ssize_t ntaps,
                                      Py_ssize_t n) noexcept nogil
-    int _taps_row_f "pyconv_taps_row_f"(float* o, const float* s, const float* w, Py_ssize_t K,
-                                         Py_ssize_t n) noexcept nogil
     int _grid_rows_f "pyconv_grid_rows_f"(float* o, Py_ssize_t opitch, const float** rows,
                                            const float* w, Py_ssize_t kd, Py_ssize_t kh,
                                            Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
                                            Py_ssize_t clo, Py_ssize_t chi) noexcept nogil
-    int _taps_row_d "pyconv_taps_row_d"(double* o, const double* s, const double* w, Py_ssize_t K,
-                                         Py_ssize_t n) noexcept nogil
     int _grid_rows_d "pyconv_grid_rows_d"(double* o, Py_ssize_t opitch, const double** rows,
                                            const double* w, Py_ssize_t kd, Py_ssize_t kh,
                                            Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
@@ -200,8 +196,9 @@ cdef extern from *:
 
 cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, const real* w,
                               Py_ssize_t k, Py_ssize_t n, bint init) noexcept nogil:
-    # the sums of _taps_upto4 / _taps8 by the AVX-512 module's shifted-tap sums when the k
-    # taps are at consecutive offsets; True when done (never in the other modules)
+    # the sums of _taps_upto4 / _taps8 / _row_taps_block (a whole sum of up to a vector's
+    # lanes + 1 taps) by the AVX-512 module's one-pass sums when the k taps are at
+    # consecutive offsets; True when done (never in the other modules)
     cdef Py_ssize_t j
     if not PYCONV_SIMD_ROWS:
         return False
@@ -212,22 +209,6 @@ cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, 
         return _taps_consec_f(o, base + off[0], w, k, n, init) != 0
     else:
         return _taps_consec_d(o, base + off[0], w, k, n, init) != 0
-
-
-cdef inline bint _consec_row(real* o, const real* base, const Py_ssize_t* off, const real* w,
-                             Py_ssize_t k, Py_ssize_t n) noexcept nogil:
-    # _row_taps_block's sums of k taps at consecutive offsets in one pass with the sums in
-    # registers (the AVX-512 module, 5 <= k <= a vector's lanes + 1); True when done
-    cdef Py_ssize_t j
-    if not PYCONV_SIMD_ROWS:
-        return False
-    for j in range(1, k):
-        if off[j] != off[0] + j:
-            return False
-    if real is float:
-        return _taps_row_f(o, base + off[0], w, k, n) != 0
-    else:
-        return _taps_row_d(o, base + off[0], w, k, n) != 0
 
 
 cdef inline void _grid_run(real* o, Py_ssize_t opitch, const real** ptrs, const real* w,
@@ -450,7 +431,7 @@ cdef inline void _row_taps_block(real* o, const real* base, const Py_ssize_t* of
         for i in range(n):
             o[i] = 0
         return
-    if ntaps >= 5 and _consec_row(o, base, off, w, ntaps, n):
+    if _consec_taps(o, base, off, w, ntaps, n, True):
         return
     first = ntaps % 8
     if first == 0:

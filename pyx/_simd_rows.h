@@ -2,13 +2,14 @@
    float64: _kernels.pxi includes this file twice, with PYCONV_SFX (f or d), PYCONV_T, the
    vector type PYCONV_V, its lanes PYCONV_L, its mask type PYCONV_M and the operations
    PYCONV_LOADU ... PYCONV_ALIGNR defined, which it undefines at its end.  Without AVX-512
-   the two entry points decline (return 0) and the plain Cython loops run.
+   the entry points decline (return 0) and the plain Cython loops run.
 
-   pyconv_taps_consec_<sfx>: sums of taps at consecutive offsets (a pass along the last
-   axis).  An unaligned 512-bit load spans two cache lines at every offset but one, which
-   halves the load rate, so the odd taps' vectors are shifted out of two loaded vectors
-   (valignd / valignq) and only the even taps are loaded: the loads and the shuffles run on
-   different units.
+   pyconv_taps_consec_<sfx>: sums of up to a vector's lanes + 1 taps at consecutive offsets
+   (a pass along the last axis) in one pass over the row, a whole sum or a group of taps
+   added to partial sums.  An unaligned 512-bit load spans two cache lines at every offset
+   but one, which halves the load rate, so the odd taps' vectors are shifted out of two
+   loaded vectors (valignd / valignq) and only the even taps are loaded: the loads and the
+   shuffles run on different units.
 
    pyconv_vrows4_<sfx>: the vertical pass of four output rows (_vrows4) as register tiles:
    rows r = 0..3 of two vectors of columns in eight accumulators, each input row's vectors
@@ -20,8 +21,9 @@
    with valignd / valignq, and each shift fed to every row whose window holds that input
    row, the eight sums in registers.  Rows of at most one vector of outputs (small planes)
    run eight at a time, one accumulator each, every row loading its own input rows: the
-   tests of which rows a loaded row feeds had cost more than the loads they saved.  The plain loops sweep each output row once per group
-   of eight taps, loading and storing its partial sums each time.
+   tests of which rows a loaded row feeds had cost more than the loads they saved.  The
+   plain loops sweep each output row once per group of eight taps, loading and storing its
+   partial sums each time.
 
    All three form the sums the plain loops compile to (GCC, contraction on): one multiply-add
    per tap in tap order onto the partial sum, and for a first group of taps the first
@@ -34,100 +36,6 @@
 #define PYCONV_FN(name) PYCONV_CAT(name, PYCONV_SFX)
 
 #if defined(__AVX512F__)
-
-/* the vector of tap j for the outputs at s + i: A = s[i ..], B = the next vector */
-#define PYCONV_TAP_V(j) ((j) == 0 ? A : ((j) & 1) ? PYCONV_ALIGNR(B, A, (j)) \
-                                          : PYCONV_LOADU(s + i + (j)))
-#define PYCONV_TAP_M(j) PYCONV_MLOADU(m, s + i + (j))
-#define PYCONV_CHAIN_FROM(a, V, j0) \
-    if (k > 0 && j0 <= 0) a = PYCONV_FMA(w0, V(0), a); \
-    if (k > 1 && j0 <= 1) a = PYCONV_FMA(w1, V(1), a); \
-    if (k > 2) a = PYCONV_FMA(w2, V(2), a); \
-    if (k > 3) a = PYCONV_FMA(w3, V(3), a); \
-    if (k > 4) a = PYCONV_FMA(w4, V(4), a); \
-    if (k > 5) a = PYCONV_FMA(w5, V(5), a); \
-    if (k > 6) a = PYCONV_FMA(w6, V(6), a); \
-    if (k > 7) a = PYCONV_FMA(w7, V(7), a);
-#define PYCONV_SUMS(a, V) \
-    if (init) { \
-        if (k == 1) { \
-            a = PYCONV_MUL(w0, V(0)); \
-        } else { \
-            a = PYCONV_FMA(w0, V(0), PYCONV_MUL(w1, V(1))); \
-            PYCONV_CHAIN_FROM(a, V, 2) \
-        } \
-    } else { \
-        PYCONV_CHAIN_FROM(a, V, 0) \
-    }
-
-static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_consec_k)(
-        PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w, Py_ssize_t n, int init,
-        const int k)
-{
-    const PYCONV_T z = 0;
-    PYCONV_V w0 = PYCONV_SET1(w[0]);
-    PYCONV_V w1 = PYCONV_SET1(k > 1 ? w[1] : z), w2 = PYCONV_SET1(k > 2 ? w[2] : z);
-    PYCONV_V w3 = PYCONV_SET1(k > 3 ? w[3] : z), w4 = PYCONV_SET1(k > 4 ? w[4] : z);
-    PYCONV_V w5 = PYCONV_SET1(k > 5 ? w[5] : z), w6 = PYCONV_SET1(k > 6 ? w[6] : z);
-    PYCONV_V w7 = PYCONV_SET1(k > 7 ? w[7] : z);
-    PYCONV_V a = PYCONV_ZERO(), A, B = PYCONV_ZERO();
-    PYCONV_M m;
-    Py_ssize_t i = 0;
-    if (n >= PYCONV_L) {
-        PYCONV_M mb = (PYCONV_M)((1u << (k - 1)) - 1u);  /* the lanes of B the taps use */
-        A = PYCONV_LOADU(s);
-        for (; i + PYCONV_L <= n; i += PYCONV_L) {
-            /* B: the next vector, loaded whole only where all of it is in the row
-               (s[0 .. n + k - 2]) */
-            if (k == 1)
-                A = PYCONV_LOADU(s + i);
-            else if (i + 2 * PYCONV_L <= n + k - 1)
-                B = PYCONV_LOADU(s + i + PYCONV_L);
-            else
-                B = PYCONV_MLOADU(mb, s + i + PYCONV_L);
-            if (!init)
-                a = PYCONV_LOADU(o + i);
-            PYCONV_SUMS(a, PYCONV_TAP_V)
-            PYCONV_STOREU(o + i, a);
-            if (k > 1)
-                A = B;
-        }
-    }
-    if (i < n) {
-        m = (PYCONV_M)((1u << (n - i)) - 1u);
-        if (!init)
-            a = PYCONV_MLOADU(m, o + i);
-        PYCONV_SUMS(a, PYCONV_TAP_M)
-        PYCONV_MSTOREU(o + i, m, a);
-    }
-}
-
-/* o[i] (= when init, else +=) the sum of k taps w[j] * s[i + j]: 1 when done (k <= 4 with
-   init, k <= 8 without), else 0 */
-static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
-                                         Py_ssize_t k, Py_ssize_t n, int init)
-{
-    if (init) {
-        switch (k) {
-        case 1: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 1, 1); return 1;
-        case 2: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 1, 2); return 1;
-        case 3: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 1, 3); return 1;
-        case 4: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 1, 4); return 1;
-        }
-        return 0;
-    }
-    switch (k) {
-    case 1: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 1); return 1;
-    case 2: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 2); return 1;
-    case 3: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 3); return 1;
-    case 4: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 4); return 1;
-    case 5: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 5); return 1;
-    case 6: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 6); return 1;
-    case 7: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 7); return 1;
-    case 8: PYCONV_FN(pyconv_consec_k)(o, s, w, n, 0, 8); return 1;
-    }
-    return 0;
-}
 
 /* one of rows r = 0..3 at input row j (tap t = j - r), outside the steady state: nothing
    before its first tap or after its last, a lone first tap, the fused first pair (p: input
@@ -238,14 +146,17 @@ static inline __attribute__((always_inline)) PYCONV_V PYCONV_FN(pyconv_shift)(
 }
 
 /* tap j of the outputs at s + i (A = s[i ..], B = the next vector): odd taps shifted out of
-   A and B, even ones loaded, as in pyconv_consec_k */
+   A and B, even ones loaded */
 #define PYCONV_ROW_V(j) ((j) == 0 ? A : ((j) & 1) ? PYCONV_FN(pyconv_shift)(B, A, (j)) \
                                           : PYCONV_LOADU(s + i + (j)))
 #define PYCONV_ROW_M(j) PYCONV_MLOADU(m, s + i + (j))
-/* the K taps of one output vector in registers, the first group as the plain loops form it */
+/* the K taps of one output vector in registers, onto the partial sums a (INIT 0), or from
+   the first group formed as the plain loops form it (INIT 1) */
 #define PYCONV_ROW_SUM(a, V) { \
         int k0; \
-        if (g0 == 1) { \
+        if (!INIT) { \
+            k0 = 0; \
+        } else if (g0 == 1) { \
             a = PYCONV_MUL(wv[0], V(0)); \
             k0 = 1; \
         } else { \
@@ -259,7 +170,8 @@ static inline __attribute__((always_inline)) PYCONV_V PYCONV_FN(pyconv_shift)(
     }
 
 static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
-        PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w, Py_ssize_t n, const int K)
+        PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w, Py_ssize_t n, const int K,
+        const int INIT)
 {
     PYCONV_V wv[PYCONV_L + 1], a, A, B = PYCONV_ZERO();
     PYCONV_M m;
@@ -279,6 +191,8 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
                 B = PYCONV_LOADU(s + i + PYCONV_L);
             else
                 B = PYCONV_MLOADU(mb, s + i + PYCONV_L);
+            if (!INIT)
+                a = PYCONV_LOADU(o + i);
             PYCONV_ROW_SUM(a, PYCONV_ROW_V)
             PYCONV_STOREU(o + i, a);
             A = B;
@@ -286,30 +200,37 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
     }
     if (i < n) {
         m = (PYCONV_M)((1u << (n - i)) - 1u);
+        if (!INIT)
+            a = PYCONV_MLOADU(m, o + i);
         PYCONV_ROW_SUM(a, PYCONV_ROW_M)
         PYCONV_MSTOREU(o + i, m, a);
     }
 }
 
-/* o[i] = the sum of the K taps w[j] * s[i + j] (5 <= K <= PYCONV_L + 1: the last tap's
-   vector is at most the next whole one) in one pass over the row,
-   the sums in registers: the plain loops' (_row_taps_block) sums, which take two or three
-   passes, each loading and storing the partial sums.  1 when done, 0 when declined. */
-static int PYCONV_FN(pyconv_taps_row)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
-                                      Py_ssize_t K, Py_ssize_t n)
+/* o[i] (= when init, else +=) the sum of the K taps w[j] * s[i + j], 1 <= K <= PYCONV_L + 1
+   (the last tap's vector is at most the next whole one), in one pass over the row with the
+   sums in registers.  A whole sum (init) is the plain loops' (_row_taps_block), which take
+   two or three passes for K > 4, each loading and storing the partial sums.  1 when done,
+   0 when declined. */
+static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
+                                         Py_ssize_t K, Py_ssize_t n, int init)
 {
+#define PYCONV_ROW_CASE(k) case k: \
+    if (init) \
+        PYCONV_FN(pyconv_row_k)(o, s, w, n, k, 1); \
+    else \
+        PYCONV_FN(pyconv_row_k)(o, s, w, n, k, 0); \
+    return 1;
     switch (K) {
-#define PYCONV_ROW_CASE(k) case k: PYCONV_FN(pyconv_row_k)(o, s, w, n, k); return 1;
+    PYCONV_ROW_CASE(1) PYCONV_ROW_CASE(2) PYCONV_ROW_CASE(3) PYCONV_ROW_CASE(4)
     PYCONV_ROW_CASE(5) PYCONV_ROW_CASE(6) PYCONV_ROW_CASE(7) PYCONV_ROW_CASE(8)
-#if PYCONV_L > 8
-    PYCONV_ROW_CASE(9) PYCONV_ROW_CASE(10) PYCONV_ROW_CASE(11) PYCONV_ROW_CASE(12)
-    PYCONV_ROW_CASE(13) PYCONV_ROW_CASE(14) PYCONV_ROW_CASE(15) PYCONV_ROW_CASE(16)
-    PYCONV_ROW_CASE(17)
-#else
     PYCONV_ROW_CASE(9)
+#if PYCONV_L > 8
+    PYCONV_ROW_CASE(10) PYCONV_ROW_CASE(11) PYCONV_ROW_CASE(12) PYCONV_ROW_CASE(13)
+    PYCONV_ROW_CASE(14) PYCONV_ROW_CASE(15) PYCONV_ROW_CASE(16) PYCONV_ROW_CASE(17)
 #endif
-#undef PYCONV_ROW_CASE
     }
+#undef PYCONV_ROW_CASE
     return 0;
 }
 
@@ -578,10 +499,6 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
 #undef PYCONV_ROW_V
 #undef PYCONV_ROW_M
 #undef PYCONV_ROW_SUM
-#undef PYCONV_TAP_V
-#undef PYCONV_TAP_M
-#undef PYCONV_CHAIN_FROM
-#undef PYCONV_SUMS
 #undef PYCONV_VT_STEP
 
 #else   /* no AVX-512: decline */
@@ -597,13 +514,6 @@ static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
                                     const PYCONV_T* w, Py_ssize_t ntaps, Py_ssize_t n)
 {
     (void)o; (void)opitch; (void)rows; (void)w; (void)ntaps; (void)n;
-    return 0;
-}
-
-static int PYCONV_FN(pyconv_taps_row)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
-                                      Py_ssize_t K, Py_ssize_t n)
-{
-    (void)o; (void)s; (void)w; (void)K; (void)n;
     return 0;
 }
 
