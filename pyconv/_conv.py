@@ -340,7 +340,7 @@ def placed_setup(xshape5, wshape5, grid, dilation, starts, nthreads, itemsize, w
     groups = C // Cg
     oshape = (N, O) + tuple(grid)
     tables, steps, dils, ox = _tables(xshape5, kshape, (1, 1, 1), dilation, starts, grid,
-                                         _CONSTANT)
+                                      _CONSTANT)
     geom, offs = plan(xshape5, oshape, groups, kshape, steps, dils, ox, itemsize, nthreads,
                       MC, MP, True)
     if windows is not None:

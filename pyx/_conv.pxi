@@ -1376,13 +1376,6 @@ def conv_mc():
     return CONV_MC, NL_F * 4, bool(CONV_MC_ON), CONV_MP, NP_F
 
 
-def grid_sweep():
-    """Whether correlate_tiled sweeps small whole kernels with the AVX-512 grid sweep
-    (pyx/_simd_rows.h: kernel rows of 2 to GRID_MAX_KW taps, too few taps for the dense
-    rows), and reads zero-padded rows in place for it: the AVX-512 module."""
-    return bool(PYCONV_SIMD_ROWS), GRID_MAX_KW
-
-
 def conv_vec_bytes():
     """Bytes of output lanes per micro-tile this module was built with (32 or 64 float32
     lanes): the planner in pyconv._conv sizes the lanes of a task by it."""

@@ -240,6 +240,23 @@ cdef inline void _grid_tile(real* o, Py_ssize_t opitch, const real** ptrs, const
     _grid_run(o, opitch, ptrs, w, kd, kh, kw, n, R)
 
 
+cdef inline void _src_rows(const real** ptrs, const real* src_b, const Py_ssize_t* tabz,
+                           const Py_ssize_t* taby, Py_ssize_t z, Py_ssize_t y,
+                           const Py_ssize_t* ss, Py_ssize_t kd, Py_ssize_t nj, Py_ssize_t col,
+                           const real* zero) noexcept nogil:
+    # ptrs[p * nj + i]: padded row y + i of plane z + p read in place, from column col of its
+    # source row; a row outside the image (a table entry < 0) reads `zero` instead
+    cdef Py_ssize_t p, i, zi, yi
+    for p in range(kd):
+        zi = tabz[z + p]
+        for i in range(nj):
+            yi = taby[y + i]
+            if zi < 0 or yi < 0:
+                ptrs[p * nj + i] = zero
+            else:
+                ptrs[p * nj + i] = src_b + zi * ss[1] + yi * ss[2] + col
+
+
 cdef inline bint _is_grid(const Py_ssize_t* offs, Py_ssize_t ntaps, Py_ssize_t kd,
                           Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t trows,
                           Py_ssize_t tw) noexcept nogil:
@@ -597,14 +614,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     if zpad:
         for s0 in range(0, rows, 8):
             g = rows - s0 if rows - s0 < 8 else 8
-            for p in range(kd):
-                zi = tabz[z + p]
-                for i in range(g + kh - 1):
-                    yi = taby[y0 + s0 + i]
-                    if zi < 0 or yi < 0:
-                        ptrs[p * (g + kh - 1) + i] = tile
-                    else:
-                        ptrs[p * (g + kh - 1) + i] = src_b + zi * ss[1] + yi * ss[2] + (x0 - ox)
+            _src_rows(ptrs, src_b, tabz, taby, z, y0 + s0, ss, kd, g + kh - 1, x0 - ox, tile)
             _grid_run(out + b * os[0] + z * os[1] + (y0 + s0) * os[2] + x0, os[2], ptrs, w, kd,
                       kh, kw, cw, g, ox - x0, ox - x0 + W)
     # Rows are gathered just before the output row that first needs them (the first
@@ -695,11 +705,9 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                 if qb > qa:
                     _grid_tile(orow + qa * os[2], os[2], ptrs, tile, trows, tw, qa, 0, w, kd,
                                kh, kw, clo, qb - qa)
-                    g = qb - qa + kh - 1
-                    for p in range(kd):
-                        for i in range(g):
-                            ptrs[p * g + i] = src_b + tabz[z + p] * ss[1] \
-                                + taby[y0 + qa + i] * ss[2] + (x0 + clo - ox)
+                    # (the direct rows' input rows are all inside the image)
+                    _src_rows(ptrs, src_b, tabz, taby, z, y0 + qa, ss, kd, qb - qa + kh - 1,
+                              x0 + clo - ox, NULL)
                     _grid_run(orow + qa * os[2] + clo, os[2], ptrs, w, kd, kh, kw, chi - clo,
                               qb - qa)
                     _grid_tile(orow + qa * os[2] + chi, os[2], ptrs, tile, trows, tw, qa, chi,
@@ -882,6 +890,13 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     free(wq)
     free(doffs)
     return 0
+
+
+def grid_sweep():
+    """Whether correlate_tiled sweeps small whole kernels with the AVX-512 grid sweep
+    (pyx/_simd_rows.h: kernel rows of 2 to GRID_MAX_KW taps, too few taps for the dense
+    rows), and reads zero-padded rows in place for it: the AVX-512 module."""
+    return bool(PYCONV_SIMD_ROWS), GRID_MAX_KW
 
 
 # Two explicit entry points: a fused-type def function would inspect its buffers on every
