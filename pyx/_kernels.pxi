@@ -27,6 +27,9 @@ cdef enum:
     DIRECT_MIN_COLS = 768
     # the widest kernel rows the AVX-512 grid sweep takes (see _is_grid)
     GRID_MAX_KW = 8
+    # rows at least this wide go through the separable filter's ring of input rows when
+    # their pitch crowds them into few L1 sets (see _rows_collide)
+    RING_MIN_BYTES = 2048
 
 
 cdef inline void* _alloc_lines(size_t nbytes, bint zero, void** block) noexcept nogil:
@@ -1183,13 +1186,19 @@ cdef inline void _sep_vpass(const real* src, Py_ssize_t sr, Py_ssize_t n, real* 
                             Py_ssize_t lpitch, Py_ssize_t g, Py_ssize_t y, real* tile,
                             const real** rowp, Py_ssize_t* roff, const Py_ssize_t* taby,
                             Py_ssize_t W, const real* wy, const Py_ssize_t* ty, Py_ssize_t nv,
-                            bint dense, const Py_ssize_t* offv, real cval) noexcept nogil:
+                            bint dense, const Py_ssize_t* offv, real cval,
+                            real* ring=NULL, Py_ssize_t rpitch=0,
+                            Py_ssize_t* tags=NULL) noexcept nogil:
     # The vertical pass of output rows y .. y+g-1 (g <= 4) over n columns of one image whose
     # rows start at src + yi * sr, into line + rr * lpitch.  With consecutive taps (dense),
     # four output rows whose input rows are all inside run together (_vrows4: each input row
     # is loaded once for the four); a row with an input row outside the image (constant mode)
     # reads copies in the tile (rows W apart, n <= W).  Every path forms the same sums.
-    cdef Py_ssize_t t, yi, i, rr
+    # ring (NULL: none): nv + 3 rows rpitch apart, where _vrows4 reads its input rows from
+    # when the source's row pitch puts them into too few L1 sets (see _rows_collide): padded
+    # row p is copied to slot p % (nv + 3) once (tags[slot] == p then), so each source row is
+    # read once per strip by a sequential copy
+    cdef Py_ssize_t t, yi, i, rr, p, slot
     cdef bint inside
     cdef real* dst
     inside = dense and g == 4
@@ -1201,6 +1210,14 @@ cdef inline void _sep_vpass(const real* src, Py_ssize_t sr, Py_ssize_t n, real* 
                 break
             rowp[t] = src + yi * sr
     if inside:
+        if ring != NULL:
+            for t in range(nv + 3):
+                p = y + t
+                slot = p % (nv + 3)
+                if tags[slot] != p:
+                    memcpy(ring + slot * rpitch, rowp[t], <size_t>n * sizeof(real))
+                    tags[slot] = p
+                rowp[t] = ring + slot * rpitch
         _vrows4(line, lpitch, rowp, wy, nv, n)
         return
     for rr in range(g):
@@ -1234,7 +1251,8 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
                            Py_ssize_t kh, Py_ssize_t nh, const Py_ssize_t* offh, real cval,
                            real cval2, const real* hl, Py_ssize_t nl, Py_ssize_t lb,
                            Py_ssize_t lr, const real* hr, Py_ssize_t nr, Py_ssize_t rb,
-                           Py_ssize_t rr_, int* nonfinite) noexcept nogil:
+                           Py_ssize_t rr_, int* nonfinite, real* ring, Py_ssize_t rpitch,
+                           Py_ssize_t* tags) noexcept nogil:
     # One task = (image b, strip of output rows).  Each output row is the vertical pass over
     # its input rows y + ty[t] (read in place through per-row offsets, see _sep_vpass) into a
     # line at offset ox, padded by tabx with cval2, then the horizontal pass (taps at columns
@@ -1260,13 +1278,16 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
     rows = H - y0
     if rows > strip:
         rows = strip
+    if ring != NULL:
+        for k in range(nv + 3):
+            tags[k] = -1
     r = 0
     while r < rows:
         g = rows - r
         if g > 4:
             g = 4
         _sep_vpass(src + b * sb, sr, W, line + ox, lpitch, g, y0 + r, tile, rowp, roff, taby,
-                   W, wy, ty, nv, dense, offv, cval)
+                   W, wy, ty, nv, dense, offv, cval, ring, rpitch, tags)
         if nl:
             _sep_vpass(hl + b * lb, lr, nl, line + ox - nl, lpitch, g, y0 + r, tile, rowp, roff,
                        taby, W, wy, ty, nv, dense, offv, cval)
@@ -1282,6 +1303,31 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
             _sep_pad_line(line + k * lpitch, ox, W, kh, tabx, cval2, nl != 0, nr != 0)
             _row_taps(out + b * ob + (y0 + r + k) * orow, line + k * lpitch, offh, wx, nh, W)
         r = r + g
+
+
+cdef enum:
+    # L1 sets and ways of the data caches the ring copy is for (32 KB, 8-way, 64-byte lines)
+    L1_SETS = 64
+    L1_WAYS = 8
+
+
+cdef inline bint _rows_collide(Py_ssize_t pitch, Py_ssize_t nrows) noexcept nogil:
+    # whether nrows rows pitch bytes apart, read two cache lines each at the same column (a
+    # tile of _vrows4), need more lines of one L1 set than it has ways: a pitch that is a
+    # multiple of 4 KB (2048- or 8192-wide float32 images) puts all of them in one set
+    cdef int cnt[L1_SETS]
+    cdef Py_ssize_t k, st
+    cdef int most = 0
+    memset(cnt, 0, sizeof(cnt))
+    for k in range(nrows):
+        st = (k * pitch // CACHE_LINE) % L1_SETS
+        cnt[st] += 1
+        cnt[(st + 1) % L1_SETS] += 1
+        if cnt[st] > most:
+            most = cnt[st]
+        if cnt[(st + 1) % L1_SETS] > most:
+            most = cnt[(st + 1) % L1_SETS]
+    return most > L1_WAYS
 
 
 cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1] taby,
@@ -1309,6 +1355,7 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     cdef int* bad = NULL
     cdef bint dense
     cdef int found = 0
+    cdef Py_ssize_t rpitch = 0, nring = 0
     if B == 0 or H == 0 or W == 0 or nv == 0 or nh == 0:
         return 0
     if W > 1 and (src.strides[2] != sizeof(real) or out.strides[2] != sizeof(real)):
@@ -1336,9 +1383,24 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     # per thread: kv rows (constant-mode edges only) and four padded rows (lpitch apart);
     # nv row offsets and nv + 3 row pointers
     lpitch = ((W + kh - 1) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
-    per = ((kv * W + 4 * lpitch) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
+    dense = True
+    for i in range(nv):
+        if ty[i] != i:
+            dense = False
+    # the ring of input rows (see _sep_vpass) when the rows of four output rows' windows
+    # would crowd into a few L1 sets, wide rows only; its pitch is one that does not
+    if dense and W * <Py_ssize_t>sizeof(real) >= RING_MIN_BYTES and \
+            _rows_collide(sr * <Py_ssize_t>sizeof(real), nv + 3):
+        nring = nv + 3
+        rpitch = (W * <Py_ssize_t>sizeof(real) + 63) // 64 * 64
+        while _rows_collide(rpitch, nring):
+            rpitch = rpitch + 64
+        rpitch = rpitch // <Py_ssize_t>sizeof(real)
+    per = ((kv * W + 4 * lpitch + nring * rpitch) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 \
+        // sizeof(real)
     scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), False, &sblock)
-    offs = <Py_ssize_t*>malloc(<size_t>(nh + nv + num_threads * nv) * sizeof(Py_ssize_t))
+    offs = <Py_ssize_t*>malloc(<size_t>(nh + nv + num_threads * (nv + nring)) *
+                               sizeof(Py_ssize_t))
     ptrs = <const real**>malloc(<size_t>(num_threads * (nv + 3)) * sizeof(real*))
     # a flag per thread, 16 ints apart (own cache line)
     bad = <int*>calloc(<size_t>(16 * num_threads), sizeof(int))
@@ -1348,10 +1410,6 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
         free(ptrs)
         free(bad)
         raise MemoryError("pyconv: cannot allocate the separable filter's scratch space")
-    dense = True
-    for i in range(nv):
-        if ty[i] != i:
-            dense = False
     for i in range(nv):
         offs[i] = ty[i] * W
     for i in range(nh):
@@ -1373,7 +1431,10 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                           &taby[0], &tabx[0], ox, H, W, sb, sr, ob, orow, strip, nstrips,
                           &wy[0], &ty[0], nv, dense, offs, &wx[0], kh, nh, offs + nv,
                           <real>cval, <real>cval2, hl, nl, lb, lr, hr, nr, rb, rr_,
-                          bad + 16 * omp_get_thread_num() if check else NULL)
+                          bad + 16 * omp_get_thread_num() if check else NULL,
+                          scratch + omp_get_thread_num() * per + kv * W + 4 * lpitch
+                          if nring else NULL, rpitch,
+                          offs + nh + nv + num_threads * nv + omp_get_thread_num() * nring)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(sblock)

@@ -139,6 +139,31 @@ def test_fused_reads_and_writes_rows_at_any_pitch(dtype, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap"])
+@pytest.mark.parametrize("kv", [2, 9, 15, 17])
+def test_fused_rows_at_a_crowding_pitch(dtype, mode, kv):
+    """Rows whose pitch is a multiple of 4 KB (1024 float32 or 512 float64 samples) crowd
+    into one L1 set; the vertical pass then copies them into a ring of rows at another pitch
+    and reads them from there, strip by strip, every thread its own ring.  The numbers must
+    be those of the same rows at a pitch that does not crowd, and of the chained passes."""
+    rng = np.random.default_rng(kv)
+    n = 4096 // np.dtype(dtype).itemsize
+    big = rng.uniform(-1, 1, (2, 70, n)).astype(dtype)
+    ky, kx = rng.standard_normal(kv).astype(dtype), rng.standard_normal(5).astype(dtype)
+    for x in (big[0], big[:, 3:, : n * 5 // 8]):          # whole rows, a crop of each row
+        lead = [None] * (x.ndim - 2)
+        aside = np.zeros(x.shape[:-1] + (x.shape[-1] + 16,), dtype)[..., 8:-8]
+        aside[...] = x                                   # the same rows, 64 bytes further apart
+        for threads in (1, 2):
+            got = filters.sepfilter(x, lead + [ky, kx], mode=mode, cval=0.5, origin=0,
+                                    num_threads=threads)
+            other = filters.sepfilter(aside, lead + [ky, kx], mode=mode, cval=0.5,
+                                      num_threads=threads)
+            assert got.tobytes() == other.tobytes(), (x.shape, threads)
+        np.testing.assert_array_equal(got, _chain(x, ky, kx, (mode, mode), 0.5, (0, 0)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_out_and_nan(dtype):
     x = np.random.default_rng(1).uniform(-1, 1, (30, 31)).astype(dtype)
     x[10, 10] = np.nan
