@@ -637,7 +637,10 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                     s1 = (rows - 1) // 3 * 3
                 only = s0 >= qa and s1 < qb
             else:
-                only = direct and ra + kh - 1 <= j < rb
+                # output rows j - kh + 1 .. j (those of the strip) read tile row j: all of
+                # them direct (the strip's first and last kh - 1 tile rows too, in its inside)
+                only = direct and (j - kh + 1 if j >= kh - 1 else 0) >= ra and \
+                    (j if j < rows else rows - 1) < rb
             if only:
                 # read only by direct rows: their edge columns
                 _fill_row(dst, src_b + zi * ss[1] + yi * ss[2], tabx, x0, lfill, ox, W, cval)
