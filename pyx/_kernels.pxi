@@ -197,6 +197,14 @@ cdef extern from *:
                                            const double* w, Py_ssize_t kd, Py_ssize_t kh,
                                            Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
                                            Py_ssize_t clo, Py_ssize_t chi) noexcept nogil
+    int _dense3_f "pyconv_dense3_f"(float* o, Py_ssize_t opitch, Py_ssize_t g,
+                                     const float* base, const Py_ssize_t* soff,
+                                     const float* wq, Py_ssize_t kd, Py_ssize_t kh,
+                                     Py_ssize_t nxt, Py_ssize_t n) noexcept nogil
+    int _dense3_d "pyconv_dense3_d"(double* o, Py_ssize_t opitch, Py_ssize_t g,
+                                     const double* base, const Py_ssize_t* soff,
+                                     const double* wq, Py_ssize_t kd, Py_ssize_t kh,
+                                     Py_ssize_t nxt, Py_ssize_t n) noexcept nogil
 
 
 cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, const real* w,
@@ -1099,11 +1107,22 @@ cdef extern from *:
     double pyconv_zero_d
 
 
-cdef enum:
-    # one register tile of _dense_rows3: three output rows x 32 float32 (16 float64) columns,
-    # twelve vector accumulators with AVX2 (a shorter loop would be unrolled into scalars)
-    DENSE_NR_F = 32
-    DENSE_NR_D = 16
+cdef extern from *:
+    """
+    /* one register tile of _dense_rows3: three output rows x PYCONV_DENSE_NR_F float32
+       (_D float64) columns: twelve vector accumulators, AVX2 (a shorter loop would be
+       unrolled into scalars) and AVX-512 (pyconv_dense3 of _simd_rows.h) */
+    #if defined(__AVX512F__)
+    #define PYCONV_DENSE_NR_F 64
+    #define PYCONV_DENSE_NR_D 32
+    #else
+    #define PYCONV_DENSE_NR_F 32
+    #define PYCONV_DENSE_NR_D 16
+    #endif
+    """
+    enum:
+        DENSE_NR_F "PYCONV_DENSE_NR_F"
+        DENSE_NR_D "PYCONV_DENSE_NR_D"
 
 
 cdef inline void _dense_phase(real* a0, real* a1, real* a2, const real* xb,
@@ -1149,6 +1168,13 @@ cdef inline void _dense_rows3(real* o, Py_ssize_t opitch, Py_ssize_t ostep, Py_s
     cdef Py_ssize_t x0, l, r, m, p, u0
     cdef Py_ssize_t nr = DENSE_NR_F if real is float else DENSE_NR_D
     cdef real zero = pyconv_zero_f if real is float else pyconv_zero_d
+    if ostep == 1:
+        if real is float:
+            if _dense3_f(o, opitch, g, base, soff, wq, kd, kh, nxt, n):
+                return
+        else:
+            if _dense3_d(o, opitch, g, base, soff, wq, kd, kh, nxt, n):
+                return
     x0 = 0
     while x0 < n:
         for l in range(DENSE_NR_F if real is float else DENSE_NR_D):

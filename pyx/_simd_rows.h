@@ -497,11 +497,106 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
 #undef PYCONV_G1_STORE
 #undef PYCONV_GR_TAP
 #undef PYCONV_ROW_V
+/* _dense_rows3 as register tiles of three output rows x four vectors (12 accumulators):
+   per super-tap u the four vectors at base + soff[u] + x0 are loaded once and feed the rows
+   in the phase's set (R0, R1, R2: constants of each phase), each sum from zero with one
+   multiply-add per tap in the order of the plain loop, so the bits are its bits.  KH and
+   NXT are constants in the common cases (their loops then unroll: the short phase loops'
+   exits had been mispredicted once per tile each). */
+#define PYCONV_D3_PHASE(U0, U1, R0, R1, R2) \
+    for (u = (U0); u < (U1); u++) { \
+        const PYCONV_T* xp = xb + soff[u]; \
+        PYCONV_V x0 = PYCONV_LOADU(xp), x1 = PYCONV_LOADU(xp + PYCONV_L); \
+        PYCONV_V x2 = PYCONV_LOADU(xp + 2 * PYCONV_L), x3 = PYCONV_LOADU(xp + 3 * PYCONV_L); \
+        if (R0) { \
+            PYCONV_V wv = PYCONV_SET1(wq[3 * u]); \
+            a00 = PYCONV_FMA(wv, x0, a00); a01 = PYCONV_FMA(wv, x1, a01); \
+            a02 = PYCONV_FMA(wv, x2, a02); a03 = PYCONV_FMA(wv, x3, a03); \
+        } \
+        if (R1) { \
+            PYCONV_V wv = PYCONV_SET1(wq[3 * u + 1]); \
+            a10 = PYCONV_FMA(wv, x0, a10); a11 = PYCONV_FMA(wv, x1, a11); \
+            a12 = PYCONV_FMA(wv, x2, a12); a13 = PYCONV_FMA(wv, x3, a13); \
+        } \
+        if (R2) { \
+            PYCONV_V wv = PYCONV_SET1(wq[3 * u + 2]); \
+            a20 = PYCONV_FMA(wv, x0, a20); a21 = PYCONV_FMA(wv, x1, a21); \
+            a22 = PYCONV_FMA(wv, x2, a22); a23 = PYCONV_FMA(wv, x3, a23); \
+        } \
+    }
+#define PYCONV_D3_STORE(r) \
+    if ((r) < g) { \
+        PYCONV_T* orow = o + (r) * opitch + x0; \
+        PYCONV_MSTOREU(orow, m0, a##r##0); \
+        PYCONV_MSTOREU(orow + PYCONV_L, m1, a##r##1); \
+        PYCONV_MSTOREU(orow + 2 * PYCONV_L, m2, a##r##2); \
+        PYCONV_MSTOREU(orow + 3 * PYCONV_L, m3, a##r##3); \
+    }
+
+static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_dense3_k)(
+    PYCONV_T* o, Py_ssize_t opitch, Py_ssize_t g, const PYCONV_T* base,
+    const Py_ssize_t* soff, const PYCONV_T* wq, Py_ssize_t kd, Py_ssize_t KH, Py_ssize_t NXT,
+    Py_ssize_t n)
+{
+    Py_ssize_t x0, p, u, u0;
+    for (x0 = 0; x0 < n; x0 += 4 * PYCONV_L) {
+        PYCONV_V a00 = PYCONV_ZERO(), a01 = a00, a02 = a00, a03 = a00;
+        PYCONV_V a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        PYCONV_V a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        const PYCONV_T* xb = base + x0;
+        Py_ssize_t left = n - x0;
+        PYCONV_M m0 = PYCONV_FN(pyconv_span)(0, left);
+        PYCONV_M m1 = PYCONV_FN(pyconv_span)(0, left - PYCONV_L);
+        PYCONV_M m2 = PYCONV_FN(pyconv_span)(0, left - 2 * PYCONV_L);
+        PYCONV_M m3 = PYCONV_FN(pyconv_span)(0, left - 3 * PYCONV_L);
+        for (p = 0; p < kd; p++) {
+            u0 = p * (KH + 2) * NXT;
+            PYCONV_D3_PHASE(u0, u0 + NXT, 1, 0, 0)
+            PYCONV_D3_PHASE(u0 + NXT, u0 + 2 * NXT, 1, 1, 0)
+            PYCONV_D3_PHASE(u0 + 2 * NXT, u0 + KH * NXT, 1, 1, 1)
+            PYCONV_D3_PHASE(u0 + KH * NXT, u0 + (KH + 1) * NXT, 0, 1, 1)
+            PYCONV_D3_PHASE(u0 + (KH + 1) * NXT, u0 + (KH + 2) * NXT, 0, 0, 1)
+        }
+        PYCONV_D3_STORE(0)
+        PYCONV_D3_STORE(1)
+        PYCONV_D3_STORE(2)
+    }
+}
+
+/* rows r < g (of three) of o + r * opitch, n contiguous columns: _dense_rows3's sums (see
+   there) in tiles of 4 PYCONV_L columns; every tile reads 4 PYCONV_L columns at each
+   base + soff[u] + x0 (past n: the caller's slack).  1: done. */
+static int PYCONV_FN(pyconv_dense3)(PYCONV_T* o, Py_ssize_t opitch, Py_ssize_t g,
+                                    const PYCONV_T* base, const Py_ssize_t* soff,
+                                    const PYCONV_T* wq, Py_ssize_t kd, Py_ssize_t kh,
+                                    Py_ssize_t nxt, Py_ssize_t n)
+{
+    if (kh == 7 && nxt == 7)
+        PYCONV_FN(pyconv_dense3_k)(o, opitch, g, base, soff, wq, kd, 7, 7, n);
+    else if (kh == 5 && nxt == 5)
+        PYCONV_FN(pyconv_dense3_k)(o, opitch, g, base, soff, wq, kd, 5, 5, n);
+    else
+        PYCONV_FN(pyconv_dense3_k)(o, opitch, g, base, soff, wq, kd, kh, nxt, n);
+    return 1;
+}
+
+#undef PYCONV_D3_PHASE
+#undef PYCONV_D3_STORE
 #undef PYCONV_ROW_M
 #undef PYCONV_ROW_SUM
 #undef PYCONV_VT_STEP
 
 #else   /* no AVX-512: decline */
+
+static int PYCONV_FN(pyconv_dense3)(PYCONV_T* o, Py_ssize_t opitch, Py_ssize_t g,
+                                    const PYCONV_T* base, const Py_ssize_t* soff,
+                                    const PYCONV_T* wq, Py_ssize_t kd, Py_ssize_t kh,
+                                    Py_ssize_t nxt, Py_ssize_t n)
+{
+    (void)o; (void)opitch; (void)g; (void)base; (void)soff; (void)wq; (void)kd; (void)kh;
+    (void)nxt; (void)n;
+    return 0;
+}
 
 static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
                                          Py_ssize_t k, Py_ssize_t n, int init)

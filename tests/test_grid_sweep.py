@@ -2,7 +2,9 @@
 at a time by the AVX-512 module's grid sweep: from the task's tile, from the source rows in
 place (rows of 768 columns and more), in short groups at a strip's end.  Each case is checked
 against scipy.ndimage, and against the plain tap loops bit for bit: the AVX2 module, run in a
-fresh interpreter, sums the same taps in the same order without that sweep."""
+fresh interpreter, sums the same taps in the same order without that sweep.  Dense grids of
+40 taps and more (three output rows at a time, four vectors wide in the AVX-512 module) are
+checked the same way."""
 import os
 import subprocess
 import sys
@@ -47,6 +49,16 @@ def _cases():
     # rows cut into chunks of columns (tasks start at x0 > 0), zero-padded and gathered
     out.append((seed + 2, (4, 5000), (3, 4), "constant", "float32", 0, 0.0))
     out.append((seed + 3, (4, 5000), (3, 4), "mirror", "float64", (0, 1), 0.0))
+    # dense grids of 40 taps and more: three-row register tiles (four vectors wide in the
+    # AVX-512 module), from the tile and from rows in place, short last groups, 3-D
+    seed += 4
+    for shape, k in (((20, 801), (7, 7)), ((11, 37), (7, 7)), ((13, 900), (9, 9)),
+                     ((6, 8, 800), (5, 5, 5)), ((4, 5000), (7, 7)), ((31, 70), (5, 9)),
+                     ((2, 3), (7, 7))):
+        for dt in ("float32", "float64"):
+            out.append((seed, shape, k, MODES[seed % 5], dt, 0, 0.5))
+            seed += 1
+    out.append((seed, (25, 790), (7, 7), "reflect", "float32", (2, -3), 0.0))
     return out
 
 
