@@ -1352,10 +1352,13 @@ cdef enum:
 cdef inline bint _rows_collide(Py_ssize_t pitch, Py_ssize_t nrows) noexcept nogil:
     # whether nrows rows pitch bytes apart, read two cache lines each at the same column (a
     # tile of _vrows4), need more lines of one L1 set than it has ways: a pitch that is a
-    # multiple of 4 KB (2048- or 8192-wide float32 images) puts all of them in one set
+    # multiple of 4 KB (2048- or 8192-wide float32 images) puts all of them in one set.
+    # (Rows in reverse order, a negative pitch, fall into the same sets mirrored.)
     cdef int cnt[L1_SETS]
     cdef Py_ssize_t k, st
     cdef int most = 0
+    if pitch < 0:
+        pitch = -pitch
     memset(cnt, 0, sizeof(cnt))
     for k in range(nrows):
         st = (k * pitch // CACHE_LINE) % L1_SETS

@@ -150,7 +150,10 @@ def test_fused_rows_at_a_crowding_pitch(dtype, mode, kv):
     n = 4096 // np.dtype(dtype).itemsize
     big = rng.uniform(-1, 1, (2, 70, n)).astype(dtype)
     ky, kx = rng.standard_normal(kv).astype(dtype), rng.standard_normal(5).astype(dtype)
-    for x in (big[0], big[:, 3:, : n * 5 // 8]):          # whole rows, a crop of each row
+    # whole rows, a crop of each row, rows in reverse order (negative pitches: 4 KB, and
+    # 10 KB, whose rows alternate between two L1 sets)
+    wide = rng.uniform(-1, 1, (40, n * 5 // 2)).astype(dtype)
+    for x in (big[0], big[:, 3:, : n * 5 // 8], big[1, ::-1], wide[::-1]):
         lead = [None] * (x.ndim - 2)
         aside = np.zeros(x.shape[:-1] + (x.shape[-1] + 16,), dtype)[..., 8:-8]
         aside[...] = x                                   # the same rows, 64 bytes further apart
