@@ -659,10 +659,10 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                 # the edges of a row a few ahead, from memory while the sweeps run (filled
                 # when its turn comes, they had waited for memory: 6% of a 7x7's time)
                 if j + EDGE_AHEAD < rows + kh - 1 and taby[y0 + j + EDGE_AHEAD] >= 0:
-                    srow = src_b + zi * ss[1] + taby[y0 + j + EDGE_AHEAD] * ss[2] - ox
-                    _prefetch(srow + (x0 if x0 > ox else ox))
-                    _prefetch(srow + (x0 + rfill if x0 + rfill < ox + W else ox + W - 1))
-                    _prefetch(srow + (x0 + width - 1 if x0 + width - 1 < ox + W else ox + W - 1))
+                    srow = src_b + zi * ss[1] + taby[y0 + j + EDGE_AHEAD] * ss[2]
+                    _prefetch(srow + (x0 - ox if x0 > ox else 0))
+                    _prefetch(srow + (x0 + rfill - ox if x0 + rfill < ox + W else W - 1))
+                    _prefetch(srow + (x0 + width - 1 - ox if x0 + width - 1 < ox + W else W - 1))
             elif zi < 0 or yi < 0:
                 for i in range(width):
                     dst[i] = cval

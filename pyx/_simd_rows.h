@@ -25,11 +25,16 @@
    plain loops sweep each output row once per group of eight taps, loading and storing its
    partial sums each time.
 
-   All three form the sums the plain loops compile to (GCC, contraction on): one multiply-add
+   pyconv_dense3_<sfx>: _dense_rows3's register tiles (three output rows of a dense grid of
+   40 taps or more, each loaded vector feeding up to three rows) four vectors wide.
+
+   All four form the sums the plain loops compile to (GCC, contraction on): one multiply-add
    per tap in tap order onto the partial sum, and for a first group of taps the first
-   product fused with the second as its addend (w0 s0 alone for a group of one), so every
-   path gives the same bits (tested: a pass along columns equals the transposed pass along
-   rows, fused passes equal chained ones, four rows at a time equal rows alone). */
+   product fused with the second as its addend (w0 s0 alone for a group of one; the dense
+   tiles' sums start from zero, as _dense_rows3's), so every path gives the same bits
+   (tested: a pass along columns equals the transposed pass along rows, fused passes equal
+   chained ones, four rows at a time equal rows alone, the AVX-512 module equals the AVX2
+   module's loops in tests/test_grid_sweep.py). */
 
 #define PYCONV_CAT_(a, b) a##_##b
 #define PYCONV_CAT(a, b) PYCONV_CAT_(a, b)
