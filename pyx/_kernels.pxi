@@ -30,8 +30,11 @@ cdef enum:
     # the widest kernel rows the AVX-512 grid sweep takes (see _is_grid)
     GRID_MAX_KW = 8
     # rows at least this wide go through the separable filter's ring of input rows when
-    # their pitch crowds them into few L1 sets (see _rows_collide)
+    # their pitch crowds them into few L1 sets (see _rows_collide), for kernels of at most
+    # RING_MAX_ROWS - 3 rows (a taller kernel's rows do not stay in L1 anyway, and its ring
+    # would hold a large part of the image)
     RING_MIN_BYTES = 2048
+    RING_MAX_ROWS = 64
 
 
 cdef inline void* _alloc_lines(size_t nbytes, bint zero, void** block) noexcept nogil:
@@ -1431,7 +1434,7 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     # the ring of input rows (see _sep_vpass) when the rows of four output rows' windows
     # would crowd into a few L1 sets, wide rows only; its pitch is one that does not
     if dense and W * <Py_ssize_t>sizeof(real) >= RING_MIN_BYTES and \
-            _rows_collide(sr * <Py_ssize_t>sizeof(real), nv + 3):
+            nv + 3 <= RING_MAX_ROWS and _rows_collide(sr * <Py_ssize_t>sizeof(real), nv + 3):
         nring = nv + 3
         rpitch = (W * <Py_ssize_t>sizeof(real) + 63) // 64 * 64
         while _rows_collide(rpitch, nring):
