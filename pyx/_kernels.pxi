@@ -185,13 +185,13 @@ cdef extern from *:
                                                int init) noexcept nogil
     int _vrows4_f "pyconv_vrows4_f"(float* o, Py_ssize_t opitch, const float** rows,
                                      const float* w, Py_ssize_t ntaps,
-                                     Py_ssize_t n) noexcept nogil
+                                     Py_ssize_t n, const float** pf) noexcept nogil
     int _taps_consec_d "pyconv_taps_consec_d"(double* o, const double* s, const double* w,
                                                Py_ssize_t k, Py_ssize_t n,
                                                int init) noexcept nogil
     int _vrows4_d "pyconv_vrows4_d"(double* o, Py_ssize_t opitch, const double** rows,
                                      const double* w, Py_ssize_t ntaps,
-                                     Py_ssize_t n) noexcept nogil
+                                     Py_ssize_t n, const double** pf) noexcept nogil
     int _grid_rows_f "pyconv_grid_rows_f"(float* o, Py_ssize_t opitch, const float** rows,
                                            const float* w, Py_ssize_t kd, Py_ssize_t kh,
                                            Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
@@ -1051,7 +1051,7 @@ cdef inline void _vgroup4(real* a, const real** rows, Py_ssize_t x0, const real*
 
 
 cdef inline void _vrows4(real* o, Py_ssize_t opitch, const real** rows, const real* w,
-                         Py_ssize_t ntaps, Py_ssize_t n) noexcept nogil:
+                         Py_ssize_t ntaps, Py_ssize_t n, const real** pf=NULL) noexcept nogil:
     # o + r * opitch, r = 0..3: the vertical pass of four consecutive output rows, row r
     # reading input rows rows[r + t] for taps t: each sum is the one _row_taps_block forms
     # (the same chain of multiply-adds in tap order; a partial sum stored and reloaded
@@ -1065,13 +1065,14 @@ cdef inline void _vrows4(real* o, Py_ssize_t opitch, const real** rows, const re
     # cache line was fetched twice (measured: Gaussian 2048² float32 9.1 -> 8.2 ms).
     # The AVX-512 module runs the same sums as register tiles instead (pyconv_vrows4_f/_d of
     # _simd_rows.h: each input row loaded once for the four rows, no partial sums stored).
+    # pf (NULL: none): four rows the register tiles fetch into the caches as they go.
     cdef real a[4 * VROWS_BLOCK]
     cdef Py_ssize_t x0, m, t, first, r, i
     if real is float:
-        if _vrows4_f(o, opitch, rows, w, ntaps, n):
+        if _vrows4_f(o, opitch, rows, w, ntaps, n, pf):
             return
     else:
-        if _vrows4_d(o, opitch, rows, w, ntaps, n):
+        if _vrows4_d(o, opitch, rows, w, ntaps, n, pf):
             return
     x0 = 0
     first = ntaps % 8
@@ -1229,7 +1230,8 @@ cdef inline void _sep_vpass(const real* src, Py_ssize_t sr, Py_ssize_t n, real* 
                             Py_ssize_t W, const real* wy, const Py_ssize_t* ty, Py_ssize_t nv,
                             bint dense, const Py_ssize_t* offv, real cval,
                             real* ring=NULL, Py_ssize_t rpitch=0,
-                            Py_ssize_t* tags=NULL) noexcept nogil:
+                            Py_ssize_t* tags=NULL, const real** pfs=NULL,
+                            Py_ssize_t nrows_pad=0) noexcept nogil:
     # The vertical pass of output rows y .. y+g-1 (g <= 4) over n columns of one image whose
     # rows start at src + yi * sr, into line + rr * lpitch.  With consecutive taps (dense),
     # four output rows whose input rows are all inside run together (_vrows4: each input row
@@ -1259,6 +1261,13 @@ cdef inline void _sep_vpass(const real* src, Py_ssize_t sr, Py_ssize_t n, real* 
                     memcpy(ring + slot * rpitch, rowp[t], <size_t>n * sizeof(real))
                     tags[slot] = p
                 rowp[t] = ring + slot * rpitch
+            # the four rows the next group copies, fetched while this one sweeps (when
+            # inside the image: the next group may not take this path at all)
+            for t in range(4):
+                yi = taby[y + nv + 3 + t] if y + nv + 3 + t < nrows_pad else -1
+                pfs[t] = src + (yi if yi >= 0 else taby[y + nv + 2]) * sr
+            _vrows4(line, lpitch, rowp, wy, nv, n, <const real**>pfs)
+            return
         _vrows4(line, lpitch, rowp, wy, nv, n)
         return
     for rr in range(g):
@@ -1328,7 +1337,8 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
         if g > 4:
             g = 4
         _sep_vpass(src + b * sb, sr, W, line + ox, lpitch, g, y0 + r, tile, rowp, roff, taby,
-                   W, wy, ty, nv, dense, offv, cval, ring, rpitch, tags)
+                   W, wy, ty, nv, dense, offv, cval, ring, rpitch, tags, rowp + nv + 3,
+                   H + nv - 1)
         if nl:
             _sep_vpass(hl + b * lb, lr, nl, line + ox - nl, lpitch, g, y0 + r, tile, rowp, roff,
                        taby, W, wy, ty, nv, dense, offv, cval)
@@ -1445,7 +1455,8 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), False, &sblock)
     offs = <Py_ssize_t*>malloc(<size_t>(nh + nv + num_threads * (nv + nring)) *
                                sizeof(Py_ssize_t))
-    ptrs = <const real**>malloc(<size_t>(num_threads * (nv + 3)) * sizeof(real*))
+    # (row pointers: nv + 3 of the rows read, nv + 3 of the ring slots they are copied to)
+    ptrs = <const real**>malloc(<size_t>(num_threads * 2 * (nv + 3)) * sizeof(real*))
     # a flag per thread, 16 ints apart (own cache line)
     bad = <int*>calloc(<size_t>(16 * num_threads), sizeof(int))
     if scratch == NULL or offs == NULL or ptrs == NULL or bad == NULL:
@@ -1470,7 +1481,7 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                 _sep_task(task, &src[0, 0, 0], &out[0, 0, 0],
                           scratch + omp_get_thread_num() * per,
                           scratch + omp_get_thread_num() * per + kv * W, lpitch,
-                          ptrs + omp_get_thread_num() * (nv + 3),
+                          ptrs + omp_get_thread_num() * 2 * (nv + 3),
                           offs + nh + nv + omp_get_thread_num() * nv,
                           &taby[0], &tabx[0], ox, H, W, sb, sr, ob, orow, strip, nstrips,
                           &wy[0], &ty[0], nv, dense, offs, &wx[0], kh, nh, offs + nv,

@@ -64,9 +64,12 @@
 
 /* o + r * opitch, r = 0..3: row r = sum over taps t of w[t] * rows[r + t][x], x < n; the
    first group of taps is ntaps % 8 (8 when that is 0), its first min(that, 4) taps summed
-   as the plain loops' first group.  1 when done, 0 when not (no taps). */
+   as the plain loops' first group.  pf (NULL: none): four rows fetched into the caches
+   (prefetch) column by column as the sweep goes (the rows the separable filter copies into
+   its ring next).  1 when done, 0 when not (no taps). */
 static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows,
-                                    const PYCONV_T* w, Py_ssize_t ntaps, Py_ssize_t n)
+                                    const PYCONV_T* w, Py_ssize_t ntaps, Py_ssize_t n,
+                                    const PYCONV_T** pf)
 {
     Py_ssize_t x0, j, g0;
     PYCONV_M m0, m1;
@@ -83,6 +86,16 @@ static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
         m0 = left >= PYCONV_L ? (PYCONV_M)PYCONV_FULL : (PYCONV_M)((1u << left) - 1u);
         m1 = left >= 2 * PYCONV_L ? (PYCONV_M)PYCONV_FULL
              : left > PYCONV_L ? (PYCONV_M)((1u << (left - PYCONV_L)) - 1u) : (PYCONV_M)0;
+        if (pf != NULL && x0 + 2 * PYCONV_L <= n) {
+            _mm_prefetch((const char*)(pf[0] + x0), _MM_HINT_T0);
+            _mm_prefetch((const char*)(pf[0] + x0 + PYCONV_L), _MM_HINT_T0);
+            _mm_prefetch((const char*)(pf[1] + x0), _MM_HINT_T0);
+            _mm_prefetch((const char*)(pf[1] + x0 + PYCONV_L), _MM_HINT_T0);
+            _mm_prefetch((const char*)(pf[2] + x0), _MM_HINT_T0);
+            _mm_prefetch((const char*)(pf[2] + x0 + PYCONV_L), _MM_HINT_T0);
+            _mm_prefetch((const char*)(pf[3] + x0), _MM_HINT_T0);
+            _mm_prefetch((const char*)(pf[3] + x0 + PYCONV_L), _MM_HINT_T0);
+        }
         for (j = 0; j < ntaps + 3; j++) {
             const PYCONV_T* rj = rows[j] + x0;
             v0 = PYCONV_MLOADU(m0, rj);
@@ -611,9 +624,10 @@ static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const P
 }
 
 static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows,
-                                    const PYCONV_T* w, Py_ssize_t ntaps, Py_ssize_t n)
+                                    const PYCONV_T* w, Py_ssize_t ntaps, Py_ssize_t n,
+                                    const PYCONV_T** pf)
 {
-    (void)o; (void)opitch; (void)rows; (void)w; (void)ntaps; (void)n;
+    (void)o; (void)opitch; (void)rows; (void)w; (void)ntaps; (void)n; (void)pf;
     return 0;
 }
 
