@@ -42,6 +42,18 @@
 
 #if defined(__AVX512F__)
 
+/* the lanes l of a vector with a <= l < b */
+static inline PYCONV_M PYCONV_FN(pyconv_span)(Py_ssize_t a, Py_ssize_t b)
+{
+    if (a < 0)
+        a = 0;
+    if (b > PYCONV_L)
+        b = PYCONV_L;
+    if (b <= a)
+        return (PYCONV_M)0;
+    return (PYCONV_M)(((1u << b) - 1u) & ~((1u << a) - 1u));
+}
+
 /* one of rows r = 0..3 at input row j (tap t = j - r), outside the steady state: nothing
    before its first tap or after its last, a lone first tap, the fused first pair (p: input
    row j - 1, the pair's first tap), or a multiply-add */
@@ -83,9 +95,8 @@ static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
         PYCONV_V a20 = a00, a21 = a00, a30 = a00, a31 = a00;
         PYCONV_V v0, v1, p0 = a00, p1 = a00;
         Py_ssize_t left = n - x0;
-        m0 = left >= PYCONV_L ? (PYCONV_M)PYCONV_FULL : (PYCONV_M)((1u << left) - 1u);
-        m1 = left >= 2 * PYCONV_L ? (PYCONV_M)PYCONV_FULL
-             : left > PYCONV_L ? (PYCONV_M)((1u << (left - PYCONV_L)) - 1u) : (PYCONV_M)0;
+        m0 = PYCONV_FN(pyconv_span)(0, left);
+        m1 = PYCONV_FN(pyconv_span)(0, left - PYCONV_L);
         if (pf != NULL && x0 + 2 * PYCONV_L <= n) {
             _mm_prefetch((const char*)(pf[0] + x0), _MM_HINT_T0);
             _mm_prefetch((const char*)(pf[0] + x0 + PYCONV_L), _MM_HINT_T0);
@@ -217,7 +228,7 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
         }
     }
     if (i < n) {
-        m = (PYCONV_M)((1u << (n - i)) - 1u);
+        m = PYCONV_FN(pyconv_span)(0, n - i);
         if (!INIT)
             a = PYCONV_MLOADU(m, o + i);
         PYCONV_ROW_SUM(a, PYCONV_ROW_M)
@@ -276,18 +287,6 @@ static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const P
 #define PYCONV_GR_TAP(r, k) { \
         a##r##0 = PYCONV_FMA(PYCONV_SET1(w##r[k]), S0[k], a##r##0); \
         a##r##1 = PYCONV_FMA(PYCONV_SET1(w##r[k]), S1[k], a##r##1); }
-
-/* the lanes l of a vector with a <= l < b */
-static inline PYCONV_M PYCONV_FN(pyconv_span)(Py_ssize_t a, Py_ssize_t b)
-{
-    if (a < 0)
-        a = 0;
-    if (b > PYCONV_L)
-        b = PYCONV_L;
-    if (b <= a)
-        return (PYCONV_M)0;
-    return (PYCONV_M)(((1u << b) - 1u) & ~((1u << a) - 1u));
-}
 
 /* one input row j of plane p: its shifts, fed to the rows whose windows hold it */
 #define PYCONV_GR_J { \
@@ -353,9 +352,8 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
         PYCONV_M m0, m1, i0, i1, i2;
         /* all three input vectors inside [clo, chi) */
         const int whole = clo <= x0 && x0 + 3 * PYCONV_L <= chi;
-        m0 = left >= PYCONV_L ? (PYCONV_M)PYCONV_FULL : (PYCONV_M)((1u << left) - 1u);
-        m1 = left >= 2 * PYCONV_L ? (PYCONV_M)PYCONV_FULL
-             : left > PYCONV_L ? (PYCONV_M)((1u << (left - PYCONV_L)) - 1u) : (PYCONV_M)0;
+        m0 = PYCONV_FN(pyconv_span)(0, left);
+        m1 = PYCONV_FN(pyconv_span)(0, left - PYCONV_L);
         i0 = PYCONV_FN(pyconv_span)(clo - x0, chi - x0);
         i1 = PYCONV_FN(pyconv_span)(clo - x0 - PYCONV_L, chi - x0 - PYCONV_L);
         i2 = (PYCONV_M)(mb & PYCONV_FN(pyconv_span)(clo - x0 - 2 * PYCONV_L,
@@ -515,6 +513,7 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
 #undef PYCONV_G1_STORE
 #undef PYCONV_GR_TAP
 #undef PYCONV_ROW_V
+
 /* _dense_rows3 as register tiles of three output rows x four vectors (12 accumulators):
    per super-tap u the four vectors at base + soff[u] + x0 are loaded once and feed the rows
    in the phase's set (R0, R1, R2: constants of each phase), each sum from zero with one
