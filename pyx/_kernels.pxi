@@ -273,6 +273,17 @@ cdef inline void _src_rows(const real** ptrs, const real* src_b, const Py_ssize_
                 ptrs[p * nj + i] = src_b + zi * ss[1] + yi * ss[2] + col
 
 
+cdef inline void _rows_ahead(const real** pf, const real* base, Py_ssize_t pitch,
+                             const Py_ssize_t* taby, Py_ssize_t j0, Py_ssize_t jend,
+                             const real* other) noexcept nogil:
+    # pf[i], i < 4: padded row j0 + i (base + taby[j] * pitch), or `other` where that row is
+    # past jend or outside the image: the rows _vrows4 fetches while it sweeps (see there)
+    cdef Py_ssize_t i, j
+    for i in range(4):
+        j = j0 + i
+        pf[i] = base + taby[j] * pitch if j < jend and taby[j] >= 0 else other
+
+
 cdef inline bint _is_grid(const Py_ssize_t* offs, Py_ssize_t ntaps, Py_ssize_t kd,
                           Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t trows,
                           Py_ssize_t tw) noexcept nogil:
@@ -574,7 +585,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     cdef Py_ssize_t qa = 0, qb = 0, s0, s1, cend = 0
     cdef Py_ssize_t nr = DENSE_NR_F if real is float else DENSE_NR_D
     cdef Py_ssize_t nxt = (kw - 1) // xstep + 1 if xstep > 0 else 0
-    cdef bint only
+    cdef bint only, ahead
     cdef bint direct = False
     cdef const real* srow
     cdef Py_ssize_t trows = strip + kh - 1
@@ -705,13 +716,11 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                     ptrs[i] = tile + (r - 3 + i) * tw
                 # the four rows gathered next, fetched while the sweep runs (the copies had
                 # waited for memory: memmove was a third of a 15-tap pass's time)
-                for i in range(4):
-                    j = r + kh + i
-                    ptrs[kh + 3 + i] = ptrs[kh + 2]
-                    if kd == 1 and ss[3] == 1 and j < rows + kh - 1 and tabz[z] >= 0 and \
-                            taby[y0 + j] >= 0 and 0 <= x0 - ox and x0 - ox + cw <= W:
-                        ptrs[kh + 3 + i] = src_b + tabz[z] * ss[1] + taby[y0 + j] * ss[2] + \
-                            (x0 - ox)
+                ahead = kd == 1 and ss[3] == 1 and tabz[z] >= 0 and 0 <= x0 - ox and \
+                    x0 - ox + cw <= W
+                _rows_ahead(ptrs + kh + 3, src_b + tabz[z] * ss[1] + (x0 - ox) if ahead
+                            else src_b, ss[2], taby + y0, r + kh,
+                            rows + kh - 1 if ahead else 0, ptrs[kh + 2])
                 _vrows4(out + b * os[0] + z * os[1] + (y0 + r - 3) * os[2] + x0, os[2],
                         ptrs, w, ntaps, cw, ptrs + kh + 3)
             if r == rows - 1:
@@ -1272,10 +1281,8 @@ cdef inline void _sep_vpass(const real* src, Py_ssize_t sr, Py_ssize_t n, real* 
                 rowp[t] = ring + slot * rpitch
             # the four rows the next group copies, fetched while this one sweeps (when
             # inside the image: the next group may not take this path at all)
-            for t in range(4):
-                yi = taby[y + nv + 3 + t] if y + nv + 3 + t < nrows_pad else -1
-                pfs[t] = src + (yi if yi >= 0 else taby[y + nv + 2]) * sr
-            _vrows4(line, lpitch, rowp, wy, nv, n, <const real**>pfs)
+            _rows_ahead(pfs, src, sr, taby, y + nv + 3, nrows_pad, rowp[nv + 2])
+            _vrows4(line, lpitch, rowp, wy, nv, n, pfs)
             return
         _vrows4(line, lpitch, rowp, wy, nv, n)
         return
