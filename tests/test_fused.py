@@ -145,7 +145,8 @@ def test_fused_rows_at_a_crowding_pitch(dtype, mode, kv):
     """Rows whose pitch is a multiple of 4 KB (1024 float32 or 512 float64 samples) crowd
     into one L1 set; the vertical pass then copies them into a ring of rows at another pitch
     and reads them from there, strip by strip, every thread its own ring.  The numbers must
-    be those of the same rows at a pitch that does not crowd, and of the chained passes."""
+    be those of the same rows at a pitch that does not crowd, and of the chained passes, and
+    close to scipy.ndimage's float64 correlation with the outer product."""
     rng = np.random.default_rng(kv)
     n = 4096 // np.dtype(dtype).itemsize
     big = rng.uniform(-1, 1, (2, 70, n)).astype(dtype)
@@ -164,6 +165,9 @@ def test_fused_rows_at_a_crowding_pitch(dtype, mode, kv):
                                       num_threads=threads)
             assert got.tobytes() == other.tobytes(), (x.shape, threads)
         np.testing.assert_array_equal(got, _chain(x, ky, kx, (mode, mode), 0.5, (0, 0)))
+        k2 = np.outer(ky, kx).astype(np.float64).reshape((1,) * (x.ndim - 2) + (kv, 5))
+        ref = ndi.correlate(x.astype(np.float64), k2, mode=mode, cval=0.5)
+        assert_close(got, ref, dtype, scale=input_scale(x, np.outer(ky, kx)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
