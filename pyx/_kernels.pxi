@@ -160,6 +160,12 @@ cdef extern from *:
     #define PYCONV_ZERO _mm512_setzero_ps
     #define PYCONV_ALIGNR(B, A, j) \
         _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(B), _mm512_castps_si512(A), (j)))
+    #define PYCONV_SUB _mm512_sub_ps
+    #define PYCONV_SQRT _mm512_sqrt_ps
+    #define PYCONV_PERMX2 _mm512_permutex2var_ps
+    #define PYCONV_IOTA(k) _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, \
+                                                             7, 6, 5, 4, 3, 2, 1, 0), \
+                                            _mm512_set1_epi32((int)(k)))
     #include "_simd_rows.h"
     #define PYCONV_SFX d
     #define PYCONV_T double
@@ -177,6 +183,11 @@ cdef extern from *:
     #define PYCONV_ZERO _mm512_setzero_pd
     #define PYCONV_ALIGNR(B, A, j) \
         _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(B), _mm512_castpd_si512(A), (j)))
+    #define PYCONV_SUB _mm512_sub_pd
+    #define PYCONV_SQRT _mm512_sqrt_pd
+    #define PYCONV_PERMX2 _mm512_permutex2var_pd
+    #define PYCONV_IOTA(k) _mm512_add_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), \
+                                            _mm512_set1_epi64((long long)(k)))
     #include "_simd_rows.h"
     """
     enum: PYCONV_SIMD_ROWS      # 1 in the AVX-512 module: the functions below do their work
@@ -208,6 +219,14 @@ cdef extern from *:
                                      const double* base, const Py_ssize_t* soff,
                                      const double* wq, Py_ssize_t kd, Py_ssize_t kh,
                                      Py_ssize_t nxt, Py_ssize_t n) noexcept nogil
+    Py_ssize_t _edge_row_f "pyconv_edge_row_f"(float* o, const float* a, const float* b,
+                                                const float* c, Py_ssize_t C, Py_ssize_t n,
+                                                float w0, float w1, float w2, float half,
+                                                const float* pf) noexcept nogil
+    Py_ssize_t _edge_row_d "pyconv_edge_row_d"(double* o, const double* a, const double* b,
+                                                const double* c, Py_ssize_t C, Py_ssize_t n,
+                                                double w0, double w1, double w2, double half,
+                                                const double* pf) noexcept nogil
 
 
 cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, const real* w,
@@ -1630,6 +1649,58 @@ def magnitude_f64(const double[::1] g0, const double[::1] g1, const double[::1] 
 cdef enum:
     EDGE_BLOCK = 1024
 
+cdef inline Py_ssize_t _edge_row(real* o, const real* r0, const real* r1, const real* r2,
+                                 Py_ssize_t C, Py_ssize_t L, real w0, real w1, real w2,
+                                 real half, const real* pf) noexcept nogil:
+    if real is float:
+        return _edge_row_f(o, r0, r1, r2, C, L, w0, w1, w2, half, pf)
+    else:
+        return _edge_row_d(o, r0, r1, r2, C, L, w0, w1, w2, half, pf)
+
+
+cdef inline void _edge_blocks(Py_ssize_t i0, Py_ssize_t iend, const real* r0, const real* r1,
+                              const real* r2, real* ls, real* ld, real* lo, real* o,
+                              const real* row, Py_ssize_t C, Py_ssize_t L, Py_ssize_t ostep,
+                              real w0, real w1, real w2, real half) noexcept nogil:
+    # output samples [i0, iend) of a row of _edge_task, in blocks of EDGE_BLOCK samples: the
+    # block's vertical sums S and D into ls / ld (with C samples either side; the padding
+    # samples are there already) and its magnitudes, while the block's lines are in L1.
+    # row (NULL: none): the row the next output row adds, fetched block by block
+    cdef Py_ssize_t i, i1, lo_i, hi_i
+    cdef real gx, gy, s
+    while i0 < iend:
+        i1 = i0 + EDGE_BLOCK
+        if i1 > iend:
+            i1 = iend
+        if row != NULL:
+            i = i0
+            while i < i1:
+                _prefetch(row + i)
+                i = i + CACHE_LINE // <Py_ssize_t>sizeof(real)
+        lo_i = i0 - C if i0 >= C else 0
+        hi_i = i1 + C if i1 + C <= L else L
+        for i in range(lo_i, hi_i):
+            ls[i + C] = w0 * r0[i] + w1 * r1[i] + w2 * r2[i]
+            ld[i + C] = -r0[i] + r2[i]
+        if ostep == 1:
+            for i in range(i0, i1):
+                gx = -ls[i] + ls[i + 2 * C]
+                gy = w0 * ld[i] + w1 * ld[i + C] + w2 * ld[i + 2 * C]
+                s = gy * gy
+                s = s + gx * gx
+                o[i] = _root(s * half)
+        else:
+            for i in range(i0, i1):
+                gx = -ls[i] + ls[i + 2 * C]
+                gy = w0 * ld[i] + w1 * ld[i + C] + w2 * ld[i + 2 * C]
+                s = gy * gy
+                s = s + gx * gx
+                lo[i] = _root(s * half)
+            for i in range(i0, i1):
+                o[i * ostep] = lo[i]
+        i0 = i1
+
+
 cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* tile,
                             real* lines, const Py_ssize_t* taby, const Py_ssize_t* tabx,
                             const Py_ssize_t* ss, const Py_ssize_t* os,
@@ -1650,7 +1721,7 @@ cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* t
     #                                            dividing the root by sqrt(2))
     # written in place, or through a line when the output's samples are not contiguous.
     # ss / os: element strides (image, row, sample) of src and out.
-    cdef Py_ssize_t si, b, y0, rows, r, i, t, yi, j, c, i0, i1, lo_i, hi_i
+    cdef Py_ssize_t si, b, y0, rows, r, i, t, yi, j, c, e0, e1
     cdef Py_ssize_t L = W * C
     cdef const real* rp[3]
     cdef const real* row
@@ -1666,7 +1737,6 @@ cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* t
     cdef real* ld = ls + span
     cdef real* lo = ld + span
     cdef real* o
-    cdef real gx, gy, s
     cdef bint gathered = ss[2] != 1
     si = task % nstrips
     b = task // nstrips
@@ -1722,40 +1792,16 @@ cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* t
         row = NULL
         if not gathered and r + 1 < rows and taby[y0 + r + 3] >= 0:
             row = src + b * ss[0] + taby[y0 + r + 3] * ss[1]
-        # blocks of EDGE_BLOCK samples: the block's vertical sums (with C samples either
-        # side) and its magnitudes, while the block's lines are in L1
-        i0 = 0
-        while i0 < L:
-            i1 = i0 + EDGE_BLOCK
-            if i1 > L:
-                i1 = L
-            if row != NULL:
-                i = i0
-                while i < i1:
-                    _prefetch(row + i)
-                    i = i + CACHE_LINE // <Py_ssize_t>sizeof(real)
-            lo_i = i0 - C if i0 >= C else 0
-            hi_i = i1 + C if i1 + C <= L else L
-            for i in range(lo_i, hi_i):
-                ls[i + C] = w0 * r0[i] + w1 * r1[i] + w2 * r2[i]
-                ld[i + C] = -r0[i] + r2[i]
-            if os[2] == 1:
-                for i in range(i0, i1):
-                    gx = -ls[i] + ls[i + 2 * C]
-                    gy = w0 * ld[i] + w1 * ld[i + C] + w2 * ld[i + 2 * C]
-                    s = gy * gy
-                    s = s + gx * gx
-                    o[i] = _root(s * half)
-            else:
-                for i in range(i0, i1):
-                    gx = -ls[i] + ls[i + 2 * C]
-                    gy = w0 * ld[i] + w1 * ld[i + C] + w2 * ld[i + 2 * C]
-                    s = gy * gy
-                    s = s + gx * gx
-                    lo[i] = _root(s * half)
-                for i in range(i0, i1):
-                    o[i * os[2]] = lo[i]
-            i0 = i1
+        # the AVX-512 sweep takes the row's interior in registers (samples [e0, e1)); the
+        # blocks below the rest (or the whole row)
+        e1 = 0
+        if os[2] == 1 and PYCONV_SIMD_ROWS:
+            e1 = _edge_row(o, r0, r1, r2, C, L, w0, w1, w2, half, row)
+        e0 = 64 // <Py_ssize_t>sizeof(real) if e1 > 0 else L
+        _edge_blocks(0, e0, r0, r1, r2, ls, ld, lo, o, row, C, L, os[2], w0, w1, w2, half)
+        if e1 > 0:
+            _edge_blocks(e1, L, r0, r1, r2, ls, ld, lo, o, NULL, C, L, os[2], w0, w1, w2,
+                         half)
 
 
 cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1] taby,

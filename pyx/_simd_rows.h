@@ -597,6 +597,64 @@ static int PYCONV_FN(pyconv_dense3)(PYCONV_T* o, Py_ssize_t opitch, Py_ssize_t g
     return 1;
 }
 
+/* pyconv_edge_row_<sfx>: one output row of _edge_task (the 2-D edge magnitude) in
+   registers.  Per vector of output samples at x: S = w0 a + w1 b + w2 c and D = c - a (the
+   vertical smoothing and difference of rows a, b, c), formed once per vector as the sweep
+   slides, the samples C before and after x shifted out of two neighbouring vectors
+   (vpermt2ps / vpermt2pd, C < PYCONV_L), and
+       gx = S[x+C] - S[x-C],  gy = w0 D[x-C] + w1 D[x] + w2 D[x+C],
+       o[x] = sqrt((gy gy + gx gx) * half)
+   the operations _edge_task's loops compile to (GCC, contraction on: in a sum of products
+   the first product is fused, with the second as its addend, so S = w2 c + (w0 a + w1 b)
+   and the sum of squares gy gy + gx gx), so the same bits; no line of S and D is stored
+   and read back.  Samples [PYCONV_L, e), e the largest multiple
+   of PYCONV_L with e + PYCONV_L <= n: the padded ends are the caller's.  pf (NULL: none): a
+   row prefetched column by column.  Returns e, or 0 when it declines (C >= PYCONV_L, or
+   n < 3 PYCONV_L). */
+static Py_ssize_t PYCONV_FN(pyconv_edge_row)(PYCONV_T* o, const PYCONV_T* a,
+                                             const PYCONV_T* b, const PYCONV_T* c,
+                                             Py_ssize_t C, Py_ssize_t n, PYCONV_T w0,
+                                             PYCONV_T w1, PYCONV_T w2, PYCONV_T half,
+                                             const PYCONV_T* pf)
+{
+    Py_ssize_t x, e;
+    if (C < 1 || C >= PYCONV_L || n < 3 * PYCONV_L)
+        return 0;
+    e = (n / PYCONV_L - 1) * PYCONV_L;
+    {
+        const PYCONV_V k0 = PYCONV_SET1(w0), k1 = PYCONV_SET1(w1), k2 = PYCONV_SET1(w2);
+        const PYCONV_V kh = PYCONV_SET1(half);
+        const __m512i after = PYCONV_IOTA(C), before = PYCONV_IOTA(PYCONV_L - C);
+        PYCONV_V ap = PYCONV_LOADU(a), cp = PYCONV_LOADU(c);
+        PYCONV_V ac = PYCONV_LOADU(a + PYCONV_L), cc = PYCONV_LOADU(c + PYCONV_L);
+        PYCONV_V sp = PYCONV_FMA(k2, cp, PYCONV_FMA(k0, ap, PYCONV_MUL(k1, PYCONV_LOADU(b))));
+        PYCONV_V sc = PYCONV_FMA(k2, cc, PYCONV_FMA(k0, ac,
+                                                    PYCONV_MUL(k1, PYCONV_LOADU(b + PYCONV_L))));
+        PYCONV_V dp = PYCONV_SUB(cp, ap), dc = PYCONV_SUB(cc, ac);
+        for (x = PYCONV_L; x < e; x += PYCONV_L) {
+            PYCONV_V an = PYCONV_LOADU(a + x + PYCONV_L), cn = PYCONV_LOADU(c + x + PYCONV_L);
+            PYCONV_V sn = PYCONV_FMA(k2, cn, PYCONV_FMA(k0, an,
+                                                        PYCONV_MUL(k1, PYCONV_LOADU(b + x +
+                                                                                    PYCONV_L))));
+            PYCONV_V dn = PYCONV_SUB(cn, an);
+            PYCONV_V gx = PYCONV_SUB(PYCONV_PERMX2(sc, after, sn),
+                                     PYCONV_PERMX2(sp, before, sc));
+            PYCONV_V gy = PYCONV_FMA(k2, PYCONV_PERMX2(dc, after, dn),
+                                     PYCONV_FMA(k0, PYCONV_PERMX2(dp, before, dc),
+                                                PYCONV_MUL(k1, dc)));
+            if (pf != NULL)
+                _mm_prefetch((const char*)(pf + x), _MM_HINT_T0);
+            PYCONV_STOREU(o + x, PYCONV_SQRT(PYCONV_MUL(PYCONV_FMA(gy, gy, PYCONV_MUL(gx, gx)),
+                                                        kh)));
+            sp = sc;
+            sc = sn;
+            dp = dc;
+            dc = dn;
+        }
+    }
+    return e;
+}
+
 #undef PYCONV_D3_PHASE
 #undef PYCONV_D3_STORE
 #undef PYCONV_ROW_M
@@ -604,6 +662,17 @@ static int PYCONV_FN(pyconv_dense3)(PYCONV_T* o, Py_ssize_t opitch, Py_ssize_t g
 #undef PYCONV_VT_STEP
 
 #else   /* no AVX-512: decline */
+
+static Py_ssize_t PYCONV_FN(pyconv_edge_row)(PYCONV_T* o, const PYCONV_T* a,
+                                             const PYCONV_T* b, const PYCONV_T* c,
+                                             Py_ssize_t C, Py_ssize_t n, PYCONV_T w0,
+                                             PYCONV_T w1, PYCONV_T w2, PYCONV_T half,
+                                             const PYCONV_T* pf)
+{
+    (void)o; (void)a; (void)b; (void)c; (void)C; (void)n; (void)w0; (void)w1; (void)w2;
+    (void)half; (void)pf;
+    return 0;
+}
 
 static int PYCONV_FN(pyconv_dense3)(PYCONV_T* o, Py_ssize_t opitch, Py_ssize_t g,
                                     const PYCONV_T* base, const Py_ssize_t* soff,
@@ -657,3 +726,7 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
 #undef PYCONV_SET1
 #undef PYCONV_ZERO
 #undef PYCONV_ALIGNR
+#undef PYCONV_SUB
+#undef PYCONV_SQRT
+#undef PYCONV_PERMX2
+#undef PYCONV_IOTA

@@ -4,7 +4,8 @@ place (rows of 768 columns and more), in short groups at a strip's end.  Each ca
 against scipy.ndimage, and against the plain tap loops bit for bit: the AVX2 module, run in a
 fresh interpreter, sums the same taps in the same order without that sweep.  Dense grids of
 40 taps and more (three output rows at a time, four vectors wide in the AVX-512 module) are
-checked the same way."""
+checked the same way, and so is the 2-D edge magnitude (Sobel, Scharr, Prewitt), whose
+row interiors the AVX-512 module sweeps in registers."""
 import os
 import subprocess
 import sys
@@ -80,6 +81,70 @@ def _run_all(cases):
     return res
 
 
+def _edge_cases():
+    """(seed, (H, W), channels (None: one plane), dtype, filter, mode, cval, layout) for the
+    2-D edge magnitude, whose row interiors the AVX-512 module sweeps in registers when a row
+    of W * channels samples spans three vectors and the channels fit in one (fewer than 16
+    float32 / 8 float64): rows just short of three vectors and just past, channel counts on
+    either side of a vector, rows read in place and gathered (a strided view), and an output
+    that is a strided view (written through a line, not swept)."""
+    out = []
+    seed = 100
+    for dt, lanes in (("float32", 16), ("float64", 8)):
+        for ch in (None, 2, 3, lanes - 1, lanes, lanes + 1):
+            c = ch or 1
+            for W in (max(1, (3 * lanes - 1) // c), -(-3 * lanes // c), 5 * lanes // c + 1, 97):
+                name = ("sobel", "scharr", "prewitt")[seed % 3]
+                layout = ("contiguous", "gathered", "out-strided")[seed % 7 % 3]
+                out.append((seed, (7, W), ch, dt, name, MODES[seed % 5], 0.5, layout))
+                seed += 1
+    out.append((seed, (1, 60), 3, "float32", "sobel", "wrap", 0.0, "contiguous"))
+    out.append((seed + 1, (40, 1000), 3, "float32", "sobel", "reflect", 0.0, "contiguous"))
+    return out
+
+
+EDGE_CASES = _edge_cases()
+
+
+def _edge_input(case):
+    seed, (H, W), ch, dt, name, mode, cval, layout = case
+    rng = np.random.default_rng(seed)
+    shape = (H, W) if ch is None else (H, W, ch)
+    x = rng.uniform(-1, 1, shape).astype(dt)
+    if layout == "gathered":
+        x = np.repeat(x, 2, axis=1)[:, ::2]
+    return x
+
+
+def _run_edges(cases):
+    res = []
+    for case in cases:
+        seed, (H, W), ch, dt, name, mode, cval, layout = case
+        x = _edge_input(case)
+        ca = None if ch is None else -1
+        if layout == "out-strided":
+            out = np.zeros((H, 2 * W) + x.shape[2:], dtype=dt)[:, ::2]
+            getattr(filters, name)(x, mode=mode, cval=cval, channel_axis=ca, out=out)
+            res.append(np.array(out))
+        else:
+            res.append(getattr(filters, name)(x, mode=mode, cval=cval, channel_axis=ca))
+    return res
+
+
+@pytest.mark.parametrize("case", EDGE_CASES, ids=lambda c: "%s-%s-%s-%s-%s-%s" % (
+    c[1:6] + c[7:]))
+def test_edge_rows_match_skimage(case):
+    import skimage.filters as skf
+    seed, (H, W), ch, dt, name, mode, cval, layout = case
+    x = _edge_input(case)
+    (got,) = _run_edges([case])
+    assert got.dtype == x.dtype
+    planes = [x] if ch is None else [x[..., c] for c in range(ch)]
+    ref = np.stack([getattr(skf, name)(p.astype(np.float64), mode=mode, cval=cval)
+                    for p in planes], axis=-1)
+    assert_close(got.reshape(ref.shape), ref, x.dtype, 12)
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "%s-%s-%s-%s-%s" % (c[1:5] + c[6:]))
 def test_grid_kernels_match_ndimage(case):
     x, w, mode, origin, cval = _inputs(case)
@@ -99,7 +164,7 @@ sys.path.insert(0, sys.argv[2])
 import numpy as np
 from pyconv._kernels import SIMD_PATH
 import test_grid_sweep as t
-res = t._run_all(t.CASES)
+res = t._run_all(t.CASES) + t._run_edges(t.EDGE_CASES)
 np.savez(sys.argv[1], *res)
 print(SIMD_PATH)
 """
@@ -117,6 +182,6 @@ def test_grid_sweep_equals_the_plain_loops_bitwise(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.startswith("avx2"), r.stdout
     plain = np.load(out)
-    got = _run_all(CASES)
-    for i, case in enumerate(CASES):
+    got = _run_all(CASES) + _run_edges(EDGE_CASES)
+    for i, case in enumerate(CASES + EDGE_CASES):
         np.testing.assert_array_equal(got[i], plain["arr_%d" % i], err_msg=str(case))
