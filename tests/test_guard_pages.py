@@ -99,6 +99,14 @@ CHILD = textwrap.dedent(r"""
         xc[...] = rng.uniform(-1, 1, xc.shape)
         filters.gaussian(xc, 1.5, channel_axis=-1)
         filters.sobel(xc, channel_axis=-1)
+        # edge magnitudes whose row interiors the AVX-512 module sweeps in registers: every
+        # row length around two to four vectors, one plane and three interleaved channels
+        for w in range(15, 70):
+            for shape in ((3, w), (3, w // 3 + 1, 3)):
+                xe = guarded(shape, dtype, at_end)
+                xe[...] = rng.uniform(-1, 1, shape)
+                filters.sobel(xe, channel_axis=None if len(shape) == 2 else -1)
+                checked += 1
     print("checked", checked)
 """)
 
