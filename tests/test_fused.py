@@ -143,10 +143,11 @@ def test_fused_reads_and_writes_rows_at_any_pitch(dtype, monkeypatch):
 @pytest.mark.parametrize("kv", [2, 9, 15, 17])
 def test_fused_rows_at_a_crowding_pitch(dtype, mode, kv):
     """Rows whose pitch is a multiple of 4 KB (1024 float32 or 512 float64 samples) crowd
-    into one L1 set; the vertical pass then copies them into a ring of rows at another pitch
-    and reads them from there, strip by strip, every thread its own ring.  The numbers must
-    be those of the same rows at a pitch that does not crowd, and of the chained passes, and
-    close to scipy.ndimage's float64 correlation with the outer product."""
+    into one L1 set; the vertical pass copies wide rows into a ring of rows at a pitch that
+    does not, and reads them from there, strip by strip, every thread its own ring.  The
+    numbers must be those of the same rows at a pitch that does not crowd, and of the
+    chained passes, and close to scipy.ndimage's float64 correlation with the outer
+    product."""
     rng = np.random.default_rng(kv)
     n = 4096 // np.dtype(dtype).itemsize
     big = rng.uniform(-1, 1, (2, 70, n)).astype(dtype)
