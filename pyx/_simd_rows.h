@@ -28,7 +28,10 @@
    pyconv_dense3_<sfx>: _dense_rows3's register tiles (three output rows of a dense grid of
    40 taps or more, each loaded vector feeding up to three rows) four vectors wide.
 
-   All four form the sums the plain loops compile to (GCC, contraction on): one multiply-add
+   pyconv_edge_row_<sfx>: the interior of one output row of the 2-D edge magnitude (Sobel,
+   Scharr, Prewitt) with its vertical sums and differences in registers.
+
+   All of them form the sums the plain loops compile to (GCC, contraction on): one multiply-add
    per tap in tap order onto the partial sum, and for a first group of taps the first
    product fused with the second as its addend (w0 s0 alone for a group of one; the dense
    tiles' sums start from zero, as _dense_rows3's), so every path gives the same bits
