@@ -625,7 +625,9 @@ def _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads, out=None):
     nthreads = effective_num_threads(num_threads, work=B * H * L * 12)
     strip = _strip_rows(B, H, L * dt.itemsize, 0, nthreads)
     run = _kernels.kernels.edge2d_f32 if dt == np.float32 else _kernels.kernels.edge2d_f64
-    run(src, dest, taby, tabx, C, w, cval, cval * float(np.sum(smooth)), 0.5, strip, nthreads)
+    stream = res is out and res.nbytes >= _engine.STREAM_MIN_BYTES
+    run(src, dest, taby, tabx, C, w, cval, cval * float(np.sum(smooth)), 0.5, strip, nthreads,
+        stream)
     return res
 
 

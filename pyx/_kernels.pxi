@@ -165,6 +165,7 @@ cdef extern from *:
         _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(B), _mm512_castps_si512(A), (j)))
     #define PYCONV_SUB _mm512_sub_ps
     #define PYCONV_SQRT _mm512_sqrt_ps
+    #define PYCONV_STREAM _mm512_stream_ps
     #define PYCONV_PERMX2 _mm512_permutex2var_ps
     #define PYCONV_IOTA(k) _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, \
                                                              7, 6, 5, 4, 3, 2, 1, 0), \
@@ -188,6 +189,7 @@ cdef extern from *:
         _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(B), _mm512_castpd_si512(A), (j)))
     #define PYCONV_SUB _mm512_sub_pd
     #define PYCONV_SQRT _mm512_sqrt_pd
+    #define PYCONV_STREAM _mm512_stream_pd
     #define PYCONV_PERMX2 _mm512_permutex2var_pd
     #define PYCONV_IOTA(k) _mm512_add_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), \
                                             _mm512_set1_epi64((long long)(k)))
@@ -225,11 +227,13 @@ cdef extern from *:
     Py_ssize_t _edge_row_f "pyconv_edge_row_f"(float* o, const float* a, const float* b,
                                                 const float* c, Py_ssize_t C, Py_ssize_t n,
                                                 float w0, float w1, float w2, float half,
-                                                const float* pf) noexcept nogil
+                                                const float* pf, Py_ssize_t x0,
+                                                int nt) noexcept nogil
     Py_ssize_t _edge_row_d "pyconv_edge_row_d"(double* o, const double* a, const double* b,
                                                 const double* c, Py_ssize_t C, Py_ssize_t n,
                                                 double w0, double w1, double w2, double half,
-                                                const double* pf) noexcept nogil
+                                                const double* pf, Py_ssize_t x0,
+                                                int nt) noexcept nogil
 
 
 cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, const real* w,
@@ -1653,11 +1657,12 @@ cdef enum:
 
 cdef inline Py_ssize_t _edge_row(real* o, const real* r0, const real* r1, const real* r2,
                                  Py_ssize_t C, Py_ssize_t L, real w0, real w1, real w2,
-                                 real half, const real* pf) noexcept nogil:
+                                 real half, const real* pf, Py_ssize_t x0,
+                                 bint nt) noexcept nogil:
     if real is float:
-        return _edge_row_f(o, r0, r1, r2, C, L, w0, w1, w2, half, pf)
+        return _edge_row_f(o, r0, r1, r2, C, L, w0, w1, w2, half, pf, x0, nt)
     else:
-        return _edge_row_d(o, r0, r1, r2, C, L, w0, w1, w2, half, pf)
+        return _edge_row_d(o, r0, r1, r2, C, L, w0, w1, w2, half, pf, x0, nt)
 
 
 cdef inline void _edge_blocks(Py_ssize_t i0, Py_ssize_t iend, const real* r0, const real* r1,
@@ -1708,7 +1713,7 @@ cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* t
                             const Py_ssize_t* ss, const Py_ssize_t* os,
                             Py_ssize_t H, Py_ssize_t W, Py_ssize_t C, Py_ssize_t strip,
                             Py_ssize_t nstrips, real w0, real w1, real w2, real cval,
-                            real cval_s, real half) noexcept nogil:
+                            real cval_s, real half, bint stream) noexcept nogil:
     # One task = (image b, strip of output rows).  A row holds L = W*C samples: W pixels of
     # C interleaved channels (C > 1: a channel-last image, filtered per channel; x-neighbours
     # are C samples apart).  Per output row y, from its rows above, at and below (read in
@@ -1800,18 +1805,26 @@ cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* t
         # the AVX-512 sweep takes the row's interior in registers (samples [e0, e1)); the
         # blocks below the rest (or the whole row)
         e1 = 0
+        e0 = 64 // <Py_ssize_t>sizeof(real)
+        if stream:
+            # (streaming stores need whole aligned vectors)
+            e0 = e0 + (64 - <Py_ssize_t>((<size_t>(o + e0)) % 64)) % 64 // <Py_ssize_t>sizeof(real)
         if os[2] == 1 and PYCONV_SIMD_ROWS:
-            e1 = _edge_row(o, r0, r1, r2, C, L, w0, w1, w2, half, row)
-        e0 = 64 // <Py_ssize_t>sizeof(real) if e1 > 0 else L
+            e1 = _edge_row(o, r0, r1, r2, C, L, w0, w1, w2, half, row, e0, stream)
+        if e1 == 0:
+            e0 = L
         _edge_blocks(0, e0, r0, r1, r2, ls, ld, lo, o, row, C, L, os[2], w0, w1, w2, half)
         if e1 > 0:
             _edge_blocks(e1, L, r0, r1, r2, ls, ld, lo, o, NULL, C, L, os[2], w0, w1, w2,
                          half)
+    if stream:
+        _sfence()   # the streamed stores are ordered before the task's end
 
 
 cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1] taby,
                  const Py_ssize_t[::1] tabx, Py_ssize_t C, const real[::1] w, double cval,
-                 double cval_s, double half, Py_ssize_t strip, int num_threads) except -1:
+                 double cval_s, double half, Py_ssize_t strip, int num_threads,
+                 bint stream) except -1:
     cdef Py_ssize_t B = src.shape[0], H = src.shape[1], L = src.shape[2]
     cdef Py_ssize_t W = L // C
     cdef Py_ssize_t nstrips, ntasks, task, per, t0, t1, per_round, a, tile_len, chunk
@@ -1821,6 +1834,8 @@ cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::
     cdef void* sblock = NULL
     if B == 0 or H == 0 or L == 0:
         return 0
+    if not PYCONV_SIMD_ROWS:
+        stream = False      # (only the AVX-512 rows stream)
     for a in range(3):  # byte strides -> element strides (pyconv passes itemsize multiples)
         ss[a] = src.strides[a] // <Py_ssize_t>sizeof(real)
         os[a] = out.strides[a] // <Py_ssize_t>sizeof(real)
@@ -1850,7 +1865,7 @@ cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::
                            scratch + omp_get_thread_num() * per,
                            scratch + omp_get_thread_num() * per + tile_len,
                            &taby[0], &tabx[0], ss, os, H, W, C, strip, nstrips,
-                           w[0], w[1], w[2], <real>cval, <real>cval_s, <real>half)
+                           w[0], w[1], w[2], <real>cval, <real>cval_s, <real>half, stream)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(sblock)
@@ -1861,22 +1876,24 @@ cdef int _edge2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::
 
 def edge2d_f32(const float[:, :, :] src, float[:, :, :] out, const Py_ssize_t[::1] taby,
                const Py_ssize_t[::1] tabx, Py_ssize_t C, const float[::1] w, double cval,
-               double cval_s, double half, Py_ssize_t strip, int num_threads):
+               double cval_s, double half, Py_ssize_t strip, int num_threads,
+               bint stream=False):
     """float32 version of :func:`edge2d_f64`."""
-    _edge2d(src, out, taby, tabx, C, w, cval, cval_s, half, strip, num_threads)
+    _edge2d(src, out, taby, tabx, C, w, cval, cval_s, half, strip, num_threads, stream)
 
 
 def edge2d_f64(const double[:, :, :] src, double[:, :, :] out,
                const Py_ssize_t[::1] taby, const Py_ssize_t[::1] tabx, Py_ssize_t C,
                const double[::1] w, double cval, double cval_s, double half, Py_ssize_t strip,
-               int num_threads):
+               int num_threads, bint stream=False):
     """Edge magnitude of each (H, W) image of src: sqrt((gy**2 + gx**2) * half) with
     gy = the 3 smoothing weights ``w`` along x of the central difference along y, and gx the
     other way round.  src and out: (B, H, W*C), C channels interleaved in a row (C = 1: one
     plane), any strides that are multiples of the item size; out must not overlap src.
     taby / tabx: source index of padded positions -1 .. H (W) (-1: cval); cval_s = cval *
-    sum(w) pads the smoothed rows."""
-    _edge2d(src, out, taby, tabx, C, w, cval, cval_s, half, strip, num_threads)
+    sum(w) pads the smoothed rows.  stream: the AVX-512 module writes the interiors of
+    contiguous output rows with streaming stores (an ``out`` the caller allocated)."""
+    _edge2d(src, out, taby, tabx, C, w, cval, cval_s, half, strip, num_threads, stream)
 
 
 # ---- any non-finite sample: one threaded read, no temporary --------------------------------

@@ -618,23 +618,23 @@ static Py_ssize_t PYCONV_FN(pyconv_edge_row)(PYCONV_T* o, const PYCONV_T* a,
                                              const PYCONV_T* b, const PYCONV_T* c,
                                              Py_ssize_t C, Py_ssize_t n, PYCONV_T w0,
                                              PYCONV_T w1, PYCONV_T w2, PYCONV_T half,
-                                             const PYCONV_T* pf)
+                                             const PYCONV_T* pf, Py_ssize_t x0, int nt)
 {
     Py_ssize_t x, e;
-    if (C < 1 || C >= PYCONV_L || n < 3 * PYCONV_L)
+    if (C < 1 || C >= PYCONV_L || x0 < PYCONV_L || n - x0 < 2 * PYCONV_L)
         return 0;
-    e = (n / PYCONV_L - 1) * PYCONV_L;
+    e = x0 + (n - x0 - PYCONV_L) / PYCONV_L * PYCONV_L;
     {
         const PYCONV_V k0 = PYCONV_SET1(w0), k1 = PYCONV_SET1(w1), k2 = PYCONV_SET1(w2);
         const PYCONV_V kh = PYCONV_SET1(half);
         const __m512i after = PYCONV_IOTA(C), before = PYCONV_IOTA(PYCONV_L - C);
-        PYCONV_V ap = PYCONV_LOADU(a), cp = PYCONV_LOADU(c);
-        PYCONV_V ac = PYCONV_LOADU(a + PYCONV_L), cc = PYCONV_LOADU(c + PYCONV_L);
-        PYCONV_V sp = PYCONV_FMA(k2, cp, PYCONV_FMA(k0, ap, PYCONV_MUL(k1, PYCONV_LOADU(b))));
-        PYCONV_V sc = PYCONV_FMA(k2, cc, PYCONV_FMA(k0, ac,
-                                                    PYCONV_MUL(k1, PYCONV_LOADU(b + PYCONV_L))));
+        const Py_ssize_t xp = x0 - PYCONV_L;
+        PYCONV_V ap = PYCONV_LOADU(a + xp), cp = PYCONV_LOADU(c + xp);
+        PYCONV_V ac = PYCONV_LOADU(a + x0), cc = PYCONV_LOADU(c + x0);
+        PYCONV_V sp = PYCONV_FMA(k2, cp, PYCONV_FMA(k0, ap, PYCONV_MUL(k1, PYCONV_LOADU(b + xp))));
+        PYCONV_V sc = PYCONV_FMA(k2, cc, PYCONV_FMA(k0, ac, PYCONV_MUL(k1, PYCONV_LOADU(b + x0))));
         PYCONV_V dp = PYCONV_SUB(cp, ap), dc = PYCONV_SUB(cc, ac);
-        for (x = PYCONV_L; x < e; x += PYCONV_L) {
+        for (x = x0; x < e; x += PYCONV_L) {
             PYCONV_V an = PYCONV_LOADU(a + x + PYCONV_L), cn = PYCONV_LOADU(c + x + PYCONV_L);
             PYCONV_V sn = PYCONV_FMA(k2, cn, PYCONV_FMA(k0, an,
                                                         PYCONV_MUL(k1, PYCONV_LOADU(b + x +
@@ -647,8 +647,11 @@ static Py_ssize_t PYCONV_FN(pyconv_edge_row)(PYCONV_T* o, const PYCONV_T* a,
                                                 PYCONV_MUL(k1, dc)));
             if (pf != NULL)
                 _mm_prefetch((const char*)(pf + x), _MM_HINT_T0);
-            PYCONV_STOREU(o + x, PYCONV_SQRT(PYCONV_MUL(PYCONV_FMA(gy, gy, PYCONV_MUL(gx, gx)),
-                                                        kh)));
+            PYCONV_V m = PYCONV_SQRT(PYCONV_MUL(PYCONV_FMA(gy, gy, PYCONV_MUL(gx, gx)), kh));
+            if (nt)
+                PYCONV_STREAM(o + x, m);
+            else
+                PYCONV_STOREU(o + x, m);
             sp = sc;
             sc = sn;
             dp = dc;
@@ -670,10 +673,10 @@ static Py_ssize_t PYCONV_FN(pyconv_edge_row)(PYCONV_T* o, const PYCONV_T* a,
                                              const PYCONV_T* b, const PYCONV_T* c,
                                              Py_ssize_t C, Py_ssize_t n, PYCONV_T w0,
                                              PYCONV_T w1, PYCONV_T w2, PYCONV_T half,
-                                             const PYCONV_T* pf)
+                                             const PYCONV_T* pf, Py_ssize_t x0, int nt)
 {
     (void)o; (void)a; (void)b; (void)c; (void)C; (void)n; (void)w0; (void)w1; (void)w2;
-    (void)half; (void)pf;
+    (void)half; (void)pf; (void)x0; (void)nt;
     return 0;
 }
 
@@ -733,3 +736,4 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
 #undef PYCONV_SQRT
 #undef PYCONV_PERMX2
 #undef PYCONV_IOTA
+#undef PYCONV_STREAM

@@ -16,7 +16,7 @@ import scipy.ndimage as ndi
 
 from pyconv import filters
 from pyconv._kernels import SIMD_PATH
-from pyconv import _runtime
+from pyconv import _engine, _runtime
 
 from _helpers import assert_close
 
@@ -86,8 +86,9 @@ def _edge_cases():
     2-D edge magnitude, whose row interiors the AVX-512 module sweeps in registers when a row
     of W * channels samples spans three vectors and the channels fit in one (fewer than 16
     float32 / 8 float64): rows just short of three vectors and just past, channel counts on
-    either side of a vector, rows read in place and gathered (a strided view), and an output
-    that is a strided view (written through a line, not swept)."""
+    either side of a vector, rows read in place and gathered (a strided view), an output
+    that is a strided view (written through a line, not swept) and a contiguous ``out=``
+    written with streaming stores."""
     out = []
     seed = 100
     for dt, lanes in (("float32", 16), ("float64", 8)):
@@ -95,7 +96,7 @@ def _edge_cases():
             c = ch or 1
             for W in (max(1, (3 * lanes - 1) // c), -(-3 * lanes // c), 5 * lanes // c + 1, 97):
                 name = ("sobel", "scharr", "prewitt")[seed % 3]
-                layout = ("contiguous", "gathered", "out-strided")[seed % 7 % 3]
+                layout = ("contiguous", "gathered", "out-strided", "out-streamed")[seed % 7 % 4]
                 out.append((seed, (7, W), ch, dt, name, MODES[seed % 5], 0.5, layout))
                 seed += 1
     out.append((seed, (1, 60), 3, "float32", "sobel", "wrap", 0.0, "contiguous"))
@@ -125,6 +126,18 @@ def _run_edges(cases):
         if layout == "out-strided":
             out = np.zeros((H, 2 * W) + x.shape[2:], dtype=dt)[:, ::2]
             getattr(filters, name)(x, mode=mode, cval=cval, channel_axis=ca, out=out)
+            res.append(np.array(out))
+        elif layout == "out-streamed":
+            # a contiguous out= of any size written with streaming stores (from the first
+            # 64-byte boundary: the array starts seed % 16 samples past one)
+            k = seed % 16
+            out = np.zeros(x.size + k, dtype=dt)[k:].reshape(x.shape)
+            saved = _engine.STREAM_MIN_BYTES
+            _engine.STREAM_MIN_BYTES = 0
+            try:
+                getattr(filters, name)(x, mode=mode, cval=cval, channel_axis=ca, out=out)
+            finally:
+                _engine.STREAM_MIN_BYTES = saved
             res.append(np.array(out))
         else:
             res.append(getattr(filters, name)(x, mode=mode, cval=cval, channel_axis=ca))
