@@ -211,11 +211,13 @@ cdef extern from *:
     int _grid_rows_f "pyconv_grid_rows_f"(float* o, Py_ssize_t opitch, const float** rows,
                                            const float* w, Py_ssize_t kd, Py_ssize_t kh,
                                            Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
-                                           Py_ssize_t clo, Py_ssize_t chi) noexcept nogil
+                                           Py_ssize_t clo, Py_ssize_t chi,
+                                           int nt) noexcept nogil
     int _grid_rows_d "pyconv_grid_rows_d"(double* o, Py_ssize_t opitch, const double** rows,
                                            const double* w, Py_ssize_t kd, Py_ssize_t kh,
                                            Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
-                                           Py_ssize_t clo, Py_ssize_t chi) noexcept nogil
+                                           Py_ssize_t clo, Py_ssize_t chi,
+                                           int nt) noexcept nogil
     int _dense3_f "pyconv_dense3_f"(float* o, Py_ssize_t opitch, Py_ssize_t g,
                                      const float* base, const Py_ssize_t* soff,
                                      const float* wq, Py_ssize_t kd, Py_ssize_t kh,
@@ -255,7 +257,8 @@ cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, 
 
 cdef inline void _grid_run(real* o, Py_ssize_t opitch, const real** ptrs, const real* w,
                            Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t n,
-                           Py_ssize_t R, Py_ssize_t clo=0, Py_ssize_t chi=-1) noexcept nogil:
+                           Py_ssize_t R, Py_ssize_t clo=0, Py_ssize_t chi=-1,
+                           bint nt=False) noexcept nogil:
     # rows r < R of o (pitch opitch), n columns, by the AVX-512 grid sweep of _simd_rows.h;
     # ptrs[p * (R + kh - 1) + i]: input row i of plane p, of which only the columns
     # [clo, chi) are read, the others count as zeros (chi < 0: every column)
@@ -264,9 +267,9 @@ cdef inline void _grid_run(real* o, Py_ssize_t opitch, const real** ptrs, const 
     if chi < 0 or chi > n + kw - 1:
         chi = n + kw - 1
     if real is float:
-        _grid_rows_f(o, opitch, ptrs, w, kd, kh, kw, n, R, clo, chi)
+        _grid_rows_f(o, opitch, ptrs, w, kd, kh, kw, n, R, clo, chi, nt)
     else:
-        _grid_rows_d(o, opitch, ptrs, w, kd, kh, kw, n, R, clo, chi)
+        _grid_rows_d(o, opitch, ptrs, w, kd, kh, kw, n, R, clo, chi, nt)
 
 
 cdef inline void _grid_tile(real* o, Py_ssize_t opitch, const real** ptrs, const real* tile,
@@ -601,7 +604,8 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
     # grid: the taps are the whole kd x kh x kw grid that _is_grid accepts; output rows are
     # swept four at a time by the AVX-512 grid sweep (ptrs: scratch for kd * (kh + 3) row
     # pointers and more), rows read in place from the source where the rows are direct (edge
-    # columns from the tile), and without streaming stores.
+    # columns from the tile); with stream, their direct columns start at a 64-byte boundary
+    # of the output row and the sweep writes them with streaming stores from its registers.
     # zpad (with grid): the x padding is zeros (cval 0): nothing is gathered; every group of
     # eight rows (ptrs: kd * (kh + 7) pointers) reads its input rows in place, the columns
     # outside the image masked out and the rows outside it (constant mode) from the zeroed
@@ -645,6 +649,13 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
         chi = ox + W - x0 - kw + 1
         if chi > cw:
             chi = cw
+        if stream and grid:
+            # the grid sweep streams whole vectors at 64-byte boundaries: its direct
+            # columns start at one (the columns before it come from the tile)
+            clo = clo + (CACHE_LINE - <Py_ssize_t>(<size_t>(out + b * os[0] + z * os[1] +
+                                                             y0 * os[2] + x0 + clo)
+                                                   % CACHE_LINE)) % CACHE_LINE \
+                // <Py_ssize_t>sizeof(real)
         direct = chi - clo >= DIRECT_MIN_COLS and tabz[z] >= 0
         for p in range(1, kd):
             if tabz[z + p] != tabz[z] + p:
@@ -779,7 +790,7 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                     _src_rows(ptrs, src_b, tabz, taby, z, y0 + qa, ss, kd, qb - qa + kh - 1,
                               x0 + clo - ox, NULL)
                     _grid_run(orow + qa * os[2] + clo, os[2], ptrs, w, kd, kh, kw, chi - clo,
-                              qb - qa)
+                              qb - qa, 0, -1, stream)
                     _grid_tile(orow + qa * os[2] + chi, os[2], ptrs, tile, trows, tw, qa, chi,
                                w, kd, kh, kw, cw - chi, qb - qa)
                 _grid_tile(orow + qb * os[2], os[2], ptrs, tile, trows, tw, qb, 0, w, kd, kh,
@@ -1006,8 +1017,8 @@ def correlate_tiled_f64(const double[:, :, :, :] src, double[:, :, :, :] out,
     when bias is not empty (len(bias) == wsets), gets bias[b % wsets] added to its sums.
     stream: write the rows read in place with streaming stores (an output the caller
     allocated earlier and larger than the caches: its lines are not read before written);
-    the AVX-512 grid sweep of small whole kernels stores plainly (streaming was measured
-    slower on the Zen 4 machine where it was written, see benchmarks/RESULTS.md).
+    the AVX-512 grid sweep of small whole kernels streams from its registers (through a
+    line it had measured slower, see benchmarks/RESULTS.md).
     Contract: len(tabz) >= Do+kd-1, len(taby) >= Ho+kh-1,
     len(tabx) >= Wo+kw-1; 1 <= strip <= Ho, 1 <= xchunk <= Wo; num_threads >= 1.
     """

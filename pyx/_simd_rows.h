@@ -23,7 +23,8 @@
    run eight at a time, one accumulator each, every row loading its own input rows: the
    tests of which rows a loaded row feeds had cost more than the loads they saved.  The
    plain loops sweep each output row once per group of eight taps, loading and storing its
-   partial sums each time.
+   partial sums each time.  nt: whole vectors at 64-byte boundaries of the output are
+   written with streaming stores (an out= the caller passed).
 
    pyconv_dense3_<sfx>: _dense_rows3's register tiles (three output rows of a dense grid of
    40 taps or more, each loaded vector feeding up to three rows) four vectors wide.
@@ -336,10 +337,21 @@ static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const P
     } \
     }
 
+/* a whole vector at p with a streaming store where p is at a 64-byte boundary, else an
+   ordinary store */
+static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_stream_v)(PYCONV_T* p,
+                                                                        PYCONV_V v)
+{
+    if (((uintptr_t)p & 63) == 0)
+        PYCONV_STREAM(p, v);
+    else
+        PYCONV_STOREU(p, v);
+}
+
 static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
         PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows, const PYCONV_T* w,
         Py_ssize_t rp, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t n, Py_ssize_t R,
-        Py_ssize_t clo, Py_ssize_t chi, const int KW, const int FIXED)
+        Py_ssize_t clo, Py_ssize_t chi, const int KW, const int FIXED, const int nt)
 {
     /* FIXED: kh and R are constants here (the input rows' loop is unrolled whole) */
     const Py_ssize_t nj = R + kh - 1;
@@ -370,6 +382,24 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
                 for (j = 0; j < nj; j++)
                     PYCONV_GR_J
             }
+        }
+        if (nt && left >= 2 * PYCONV_L) {
+            /* streaming stores of whole vectors (see pyconv_stream_v) */
+            PYCONV_FN(pyconv_stream_v)(o + x0, a00);
+            PYCONV_FN(pyconv_stream_v)(o + x0 + PYCONV_L, a01);
+            if (R > 1) {
+                PYCONV_FN(pyconv_stream_v)(o + opitch + x0, a10);
+                PYCONV_FN(pyconv_stream_v)(o + opitch + x0 + PYCONV_L, a11);
+            }
+            if (R > 2) {
+                PYCONV_FN(pyconv_stream_v)(o + 2 * opitch + x0, a20);
+                PYCONV_FN(pyconv_stream_v)(o + 2 * opitch + x0 + PYCONV_L, a21);
+            }
+            if (R > 3) {
+                PYCONV_FN(pyconv_stream_v)(o + 3 * opitch + x0, a30);
+                PYCONV_FN(pyconv_stream_v)(o + 3 * opitch + x0 + PYCONV_L, a31);
+            }
+            continue;
         }
         PYCONV_MSTOREU(o + x0, m0, a00);
         PYCONV_MSTOREU(o + x0 + PYCONV_L, m1, a01);
@@ -462,7 +492,7 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid1_kw)(
 static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_any)(
         PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows, const PYCONV_T* w,
         Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t n, Py_ssize_t R, Py_ssize_t clo,
-        Py_ssize_t chi, const int KW)
+        Py_ssize_t chi, const int KW, int nt)
 {
     const Py_ssize_t rp = R + kh - 1;
     Py_ssize_t r0, g;
@@ -476,10 +506,10 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_any)(
             /* square 3x3 and 5x5 kernels: four rows with the row count and kernel height
                constants, so the tests of which rows an input row feeds fold away */
             PYCONV_FN(pyconv_grid_kw)(o + r0 * opitch, opitch, rows + r0, w, rp, 1, KW, n, 4,
-                                      clo, chi, KW, 1);
+                                      clo, chi, KW, 1, nt);
         else
             PYCONV_FN(pyconv_grid_kw)(o + r0 * opitch, opitch, rows + r0, w, rp, kd, kh, n,
-                                      g, clo, chi, KW, 0);
+                                      g, clo, chi, KW, 0, nt);
     }
 }
 
@@ -495,13 +525,14 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_any)(
 static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows,
                                        const PYCONV_T* w, Py_ssize_t kd, Py_ssize_t kh,
                                        Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
-                                       Py_ssize_t clo, Py_ssize_t chi)
+                                       Py_ssize_t clo, Py_ssize_t chi, int nt)
 {
     if (R < 1 || R > 8 || kd < 1 || kh < 1 || n < 1)
         return 0;
     switch (kw) {
 #define PYCONV_GRID_CASE(K) \
-    case K: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, K); return 1;
+    case K: PYCONV_FN(pyconv_grid_any)(o, opitch, rows, w, kd, kh, n, R, clo, chi, K, nt); \
+        return 1;
     PYCONV_GRID_CASE(2) PYCONV_GRID_CASE(3) PYCONV_GRID_CASE(4) PYCONV_GRID_CASE(5)
     PYCONV_GRID_CASE(6) PYCONV_GRID_CASE(7) PYCONV_GRID_CASE(8)
 #undef PYCONV_GRID_CASE
@@ -708,10 +739,10 @@ static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
 static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows,
                                        const PYCONV_T* w, Py_ssize_t kd, Py_ssize_t kh,
                                        Py_ssize_t kw, Py_ssize_t n, Py_ssize_t R,
-                                       Py_ssize_t clo, Py_ssize_t chi)
+                                       Py_ssize_t clo, Py_ssize_t chi, int nt)
 {
     (void)o; (void)opitch; (void)rows; (void)w; (void)kd; (void)kh; (void)kw; (void)n;
-    (void)R; (void)clo; (void)chi;
+    (void)R; (void)clo; (void)chi; (void)nt;
     return 0;
 }
 
