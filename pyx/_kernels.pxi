@@ -543,6 +543,29 @@ cdef inline void _row_taps(real* o, const real* base, const Py_ssize_t* off, con
         x0 = x0 + block
 
 
+cdef inline void _row_taps_streamed(real* o, const real* base, const Py_ssize_t* off,
+                                    const real* w, Py_ssize_t ntaps,
+                                    Py_ssize_t n) noexcept nogil:
+    # _row_taps, from the first 64-byte boundary of o on written with streaming stores by
+    # the AVX-512 one-pass sums when the taps are consecutive (the same sums: each output is
+    # formed alone); otherwise _row_taps
+    cdef Py_ssize_t a, j
+    cdef bint consec = PYCONV_SIMD_ROWS and ntaps <= 64 // <Py_ssize_t>sizeof(real) + 1
+    for j in range(1, ntaps):
+        if off[j] != off[0] + j:
+            consec = False
+    a = (CACHE_LINE - <Py_ssize_t>(<size_t>o % CACHE_LINE)) % CACHE_LINE \
+        // <Py_ssize_t>sizeof(real)
+    if not consec or a >= n:
+        _row_taps(o, base, off, w, ntaps, n)
+        return
+    _row_taps(o, base, off, w, ntaps, a)
+    if real is float:
+        _taps_consec_f(o + a, base + a + off[0], w, ntaps, n - a, 2)
+    else:
+        _taps_consec_d(o + a, base + a + off[0], w, ntaps, n - a, 2)
+
+
 cdef inline bint _inside_rows(const Py_ssize_t* taby, Py_ssize_t rows, Py_ssize_t kh,
                               Py_ssize_t* ra, Py_ssize_t* rb) noexcept nogil:
     # Output rows [ra, rb) of a strip: the first run of rows whose kh input rows (taby[r] ..
@@ -1355,7 +1378,7 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
                            real cval2, const real* hl, Py_ssize_t nl, Py_ssize_t lb,
                            Py_ssize_t lr, const real* hr, Py_ssize_t nr, Py_ssize_t rb,
                            Py_ssize_t rr_, int* nonfinite, real* ring, Py_ssize_t rpitch,
-                           Py_ssize_t* tags) noexcept nogil:
+                           Py_ssize_t* tags, bint stream) noexcept nogil:
     # One task = (image b, strip of output rows).  Each output row is the vertical pass over
     # its input rows y + ty[t] (read in place through per-row offsets, see _sep_vpass) into a
     # line at offset ox, padded by tabx with cval2, then the horizontal pass (taps at columns
@@ -1405,8 +1428,15 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
                     nonfinite[0] |= _nonfinite_run(line + k * lpitch + ox, W)
         for k in range(g):
             _sep_pad_line(line + k * lpitch, ox, W, kh, tabx, cval2, nl != 0, nr != 0)
-            _row_taps(out + b * ob + (y0 + r + k) * orow, line + k * lpitch, offh, wx, nh, W)
+            if stream:
+                _row_taps_streamed(out + b * ob + (y0 + r + k) * orow, line + k * lpitch,
+                                   offh, wx, nh, W)
+            else:
+                _row_taps(out + b * ob + (y0 + r + k) * orow, line + k * lpitch, offh, wx, nh,
+                          W)
         r = r + g
+    if stream:
+        _sfence()   # the streamed stores are ordered before the task's end
 
 
 cdef enum:
@@ -1442,7 +1472,7 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                 const Py_ssize_t[::1] ty, Py_ssize_t kv, const real[::1] wx,
                 const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
                 Py_ssize_t strip, int num_threads, const real[:, :, :] left,
-                const real[:, :, :] right, bint check) except -1:
+                const real[:, :, :] right, bint check, bint stream) except -1:
     # 1 when check is on and a vertically filtered sample was NaN or infinite, else 0
     cdef Py_ssize_t B = src.shape[0], H = src.shape[1], W = src.shape[2]
     cdef Py_ssize_t nl = left.shape[2], nr = right.shape[2]
@@ -1541,7 +1571,8 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                           bad + 16 * omp_get_thread_num() if check else NULL,
                           scratch + omp_get_thread_num() * per + kv * W + 4 * lpitch
                           if nring else NULL, rpitch,
-                          offs + nh + nv + num_threads * nv + omp_get_thread_num() * nring)
+                          offs + nh + nv + num_threads * nv + omp_get_thread_num() * nring,
+                          stream)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(sblock)
@@ -1563,10 +1594,10 @@ def sep2d_f32(const float[:, :, :] src, float[:, :, :] out, const Py_ssize_t[::1
               const Py_ssize_t[::1] ty, Py_ssize_t kv, const float[::1] wx,
               const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
               Py_ssize_t strip, int num_threads, const float[:, :, :] left,
-              const float[:, :, :] right, bint check=False):
+              const float[:, :, :] right, bint check=False, bint stream=False):
     """float32 version of :func:`sep2d_f64`."""
     return _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip,
-                  num_threads, left, right, check) == 0
+                  num_threads, left, right, check, stream) == 0
 
 
 def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[::1] taby,
@@ -1574,7 +1605,7 @@ def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[:
               const Py_ssize_t[::1] ty, Py_ssize_t kv, const double[::1] wx,
               const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
               Py_ssize_t strip, int num_threads, const double[:, :, :] left,
-              const double[:, :, :] right, bint check=False):
+              const double[:, :, :] right, bint check=False, bint stream=False):
     """out[b] = (taps wx at columns tx) along rows of ((taps wy at rows ty) along columns of
     src[b]), one strip of rows at a time; kv, kh are the kernels' extents (max tap + 1).
 
@@ -1590,11 +1621,14 @@ def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[:
     (B, H, kh - 1 - ox), rows contiguous, any pitch), filtered like src's own columns in
     place of tabx's padding; a width-0 array (any pitch) means that side is padded by tabx.
 
+    stream: output rows written with streaming stores where the AVX-512 one-pass sums write
+    them (from each row's first 64-byte boundary; an out the caller allocated).
+
     Returns True, or, with check, False when a vertically filtered sample of src's own
     columns was NaN or infinite (each line scanned while in cache).
     """
     return _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip,
-                  num_threads, left, right, check) == 0
+                  num_threads, left, right, check, stream) == 0
 
 
 # ---- edge magnitude: sqrt(g0^2 + g1^2 [+ g2^2]) / norm in one threaded pass ---------------

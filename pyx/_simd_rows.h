@@ -58,6 +58,17 @@ static inline PYCONV_M PYCONV_FN(pyconv_span)(Py_ssize_t a, Py_ssize_t b)
     return (PYCONV_M)(((1u << b) - 1u) & ~((1u << a) - 1u));
 }
 
+/* a whole vector at p with a streaming store where p is at a 64-byte boundary, else an
+   ordinary store */
+static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_stream_v)(PYCONV_T* p,
+                                                                        PYCONV_V v)
+{
+    if (((uintptr_t)p & 63) == 0)
+        PYCONV_STREAM(p, v);
+    else
+        PYCONV_STOREU(p, v);
+}
+
 /* one of rows r = 0..3 at input row j (tap t = j - r), outside the steady state: nothing
    before its first tap or after its last, a lone first tap, the fused first pair (p: input
    row j - 1, the pair's first tap), or a multiply-add */
@@ -227,7 +238,10 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
             if (!INIT)
                 a = PYCONV_LOADU(o + i);
             PYCONV_ROW_SUM(a, PYCONV_ROW_V)
-            PYCONV_STOREU(o + i, a);
+            if (INIT == 2)
+                PYCONV_FN(pyconv_stream_v)(o + i, a);
+            else
+                PYCONV_STOREU(o + i, a);
             A = B;
         }
     }
@@ -243,13 +257,16 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
 /* o[i] (= when init, else +=) the sum of the K taps w[j] * s[i + j], 1 <= K <= PYCONV_L + 1
    (the last tap's vector is at most the next whole one), in one pass over the row with the
    sums in registers.  A whole sum (init) is the plain loops' (_row_taps_block), which take
-   two or three passes for K > 4, each loading and storing the partial sums.  1 when done,
-   0 when declined. */
+   two or three passes for K > 4, each loading and storing the partial sums.  init 2: a
+   whole sum, its whole vectors at 64-byte boundaries of o written with streaming stores.
+   1 when done, 0 when declined. */
 static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
                                          Py_ssize_t K, Py_ssize_t n, int init)
 {
 #define PYCONV_ROW_CASE(k) case k: \
-    if (init) \
+    if (init == 2) \
+        PYCONV_FN(pyconv_row_k)(o, s, w, n, k, 2); \
+    else if (init) \
         PYCONV_FN(pyconv_row_k)(o, s, w, n, k, 1); \
     else \
         PYCONV_FN(pyconv_row_k)(o, s, w, n, k, 0); \
@@ -336,17 +353,6 @@ static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const P
         } \
     } \
     }
-
-/* a whole vector at p with a streaming store where p is at a 64-byte boundary, else an
-   ordinary store */
-static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_stream_v)(PYCONV_T* p,
-                                                                        PYCONV_V v)
-{
-    if (((uintptr_t)p & 63) == 0)
-        PYCONV_STREAM(p, v);
-    else
-        PYCONV_STOREU(p, v);
-}
 
 static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
         PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows, const PYCONV_T* w,

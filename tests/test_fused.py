@@ -6,7 +6,7 @@ import scipy.ndimage as ndi
 from hypothesis import given, strategies as st
 
 from pyconv import filters
-from pyconv import _separable
+from pyconv import _engine, _separable
 
 from _helpers import MODES, PAD_MODES, assert_close, input_scale
 
@@ -169,6 +169,31 @@ def test_fused_rows_at_a_crowding_pitch(dtype, mode, kv):
         k2 = np.outer(ky, kx).astype(np.float64).reshape((1,) * (x.ndim - 2) + (kv, 5))
         ref = ndi.correlate(x.astype(np.float64), k2, mode=mode, cval=0.5)
         assert_close(got, ref, dtype, scale=input_scale(x, np.outer(ky, kx)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kv,kh", [(3, 3), (15, 15), (17, 17), (5, 18), (4, 9)])
+def test_fused_streamed_into_out(dtype, kv, kh, monkeypatch):
+    """Into an out= the fused filter writes each output row from its first 64-byte
+    boundary on with streaming stores (the AVX-512 one-pass sums, up to a vector's lanes +
+    1 consecutive taps; otherwise ordinary stores): the bits of a fresh result, wherever
+    the out= starts, rows narrower than a vector included."""
+    monkeypatch.setattr(_engine, "STREAM_MIN_BYTES", 0)
+    rng = np.random.default_rng(kv * 100 + kh)
+    ky, kx = rng.standard_normal(kv).astype(dtype), rng.standard_normal(kh).astype(dtype)
+    for shape in ((9, 7), (21, 100), (37, 1030)):
+        x = rng.uniform(-1, 1, shape).astype(dtype)
+        fresh = filters.sepfilter(x, [ky, kx], mode="mirror")
+        for k in (0, 1, 15):
+            buf = np.zeros(x.size + 16, dtype)
+            shift = (-(buf.ctypes.data // buf.itemsize) + k) % 16
+            out = buf[shift:shift + x.size].reshape(shape)
+            for threads in (1, 2):
+                out[...] = np.nan
+                res = filters.sepfilter(x, [ky, kx], mode="mirror", out=out,
+                                        num_threads=threads)
+                assert res is out
+                np.testing.assert_array_equal(out, fresh, err_msg=str((shape, k, threads)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
