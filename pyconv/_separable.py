@@ -173,8 +173,11 @@ SEP_MIN_ROWS = 16
 #: its ring of rows) kv - 1 rows more than it writes.  Measured on 8192^2 float32, Gaussian
 #: sigma=2 (17 rows), where the SEP_STRIP_BYTES rule gives 16 rows: 16 -> 128 rows per task,
 #: 72 -> 66-69 ms (one thread), 38 -> 35-36 ms (two); the ring keeps the rows a sweep reads
-#: in L1 however tall the strip
+#: in L1 however tall the strip.  Only for kernels of at most SEP_HALO_MAX_TAPS rows (those
+#: the ring takes): a taller kernel's strips would each be a long task (a 12001-row kernel:
+#: 256-row strips of 6 G multiply-adds, past a second between checks for Ctrl-C)
 SEP_HALO_FACTOR = 8
+SEP_HALO_MAX_TAPS = 61
 
 
 def _strip_rows(B, H, row_bytes, halo, nthreads, min_rows=1):
@@ -273,8 +276,10 @@ def _fused_pair(x, py, px, dt, out, num_threads, halo=None, check=False):
     dest = None if om is None else _engine.rows_dest(om, src)
     res = np.empty((B, H, W), dtype=dt) if dest is None else dest
     nthreads = effective_num_threads(num_threads, work=B * H * W * (wy.size + wx.size))
-    strip = _strip_rows(B, H, W * dt.itemsize, kv - 1, nthreads,
-                        max(SEP_MIN_ROWS, SEP_HALO_FACTOR * (kv - 1)))
+    min_rows = SEP_MIN_ROWS
+    if kv <= SEP_HALO_MAX_TAPS:
+        min_rows = max(min_rows, SEP_HALO_FACTOR * (kv - 1))
+    strip = _strip_rows(B, H, W * dt.itemsize, kv - 1, nthreads, min_rows)
     left, right = halo if halo is not None else (None, None)
     left, right = _halo_rows(left, lead, H, dt), _halo_rows(right, lead, H, dt)
     run = _kernels.kernels.sep2d_f32 if dt == np.float32 else _kernels.kernels.sep2d_f64
