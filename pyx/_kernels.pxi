@@ -1773,8 +1773,9 @@ cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* t
     #                                            dividing the root by sqrt(2))
     # written in place, or through a line when the output's samples are not contiguous.
     # The AVX-512 module sweeps the interior of a row written in place in registers
-    # (pyconv_edge_row: the same operations, no line of S and D); the blocks of
-    # _edge_blocks take the rest.  ss / os: element strides (image, row, sample) of src and
+    # (pyconv_edge_row: the same operations, no line of S and D; with stream, from the
+    # row's first 64-byte boundary after its first vector on, with streaming stores); the
+    # blocks of _edge_blocks take the rest.  ss / os: element strides (image, row, sample) of src and
     # out.
     cdef Py_ssize_t si, b, y0, rows, r, i, t, yi, j, c, e0, e1
     cdef Py_ssize_t L = W * C

@@ -647,10 +647,10 @@ static int PYCONV_FN(pyconv_dense3)(PYCONV_T* o, Py_ssize_t opitch, Py_ssize_t g
    the operations _edge_task's loops compile to (GCC, contraction on: in a sum of products
    the first product is fused, with the second as its addend, so S = w2 c + (w0 a + w1 b)
    and the sum of squares gy gy + gx gx), so the same bits; no line of S and D is stored
-   and read back.  Samples [PYCONV_L, e), e the largest multiple
-   of PYCONV_L with e + PYCONV_L <= n: the padded ends are the caller's.  pf (NULL: none): a
-   row prefetched column by column.  Returns e, or 0 when it declines (C >= PYCONV_L, or
-   n < 3 PYCONV_L). */
+   and read back.  Samples [x0, e), x0 >= PYCONV_L, e the last x0 + k PYCONV_L with
+   e + PYCONV_L <= n: the padded ends are the caller's.  nt: streaming stores (o + x0 at a
+   64-byte boundary).  pf (NULL: none): a row prefetched column by column.  Returns e, or 0
+   when it declines (C >= PYCONV_L, x0 < PYCONV_L, or n - x0 < 2 PYCONV_L). */
 static Py_ssize_t PYCONV_FN(pyconv_edge_row)(PYCONV_T* o, const PYCONV_T* a,
                                              const PYCONV_T* b, const PYCONV_T* c,
                                              Py_ssize_t C, Py_ssize_t n, PYCONV_T w0,
