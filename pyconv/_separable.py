@@ -635,12 +635,13 @@ def _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads, out=None):
     nthreads = effective_num_threads(num_threads, work=B * H * L * 12)
     strip = _strip_rows(B, H, L * dt.itemsize, 0, nthreads)
     run = _kernels.kernels.edge2d_f32 if dt == np.float32 else _kernels.kernels.edge2d_f64
-    # streaming stores from STREAM_MIN_BYTES on, into a fresh result as well as into out=
-    # (unlike the correlation's rule).  Measured, Sobel, float32, one thread: 2048^2 fresh
-    # 2.9 -> 2.3 ms (a 16 MB result comes back from the heap, not from the OS), 4096^2 fresh
-    # 14.2 / 14.4 ms and 2048^2 x 3 fresh 10.6 / 10.6 (results of 48 MB and more are new
-    # zeroed pages every call: neutral), 2048^2 x 3 into out= 6.7 -> 5.3
-    stream = res.nbytes >= _engine.STREAM_MIN_BYTES
+    # streaming stores into out= and into fresh results up to FRESH_STREAM_MAX_BYTES (see
+    # there).  Measured, Sobel, float32, one thread: 2048^2 fresh 2.9 -> 2.3 ms (a 16 MB
+    # result comes back from the heap, not from the OS), 4096^2 fresh 14.2 / 14.4 ms and
+    # 2048^2 x 3 fresh 10.6 / 10.6 (results of 48 MB and more are new zeroed pages every
+    # call), 2048^2 x 3 into out= 6.7 -> 5.3
+    stream = res.nbytes >= _engine.STREAM_MIN_BYTES if res is out else \
+        _engine.stream_fresh(res)
     run(src, dest, taby, tabx, C, w, cval, cval * float(np.sum(smooth)), 0.5, strip, nthreads,
         stream)
     return res

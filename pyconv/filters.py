@@ -15,6 +15,8 @@ Boundary modes (the line ``a b c d`` extended on both sides)::
 Origins follow scipy.ndimage: for a kernel of length k along an axis, output ``i`` is centred on
 input ``i`` at kernel index ``k // 2 + origin``, and ``-(k // 2) <= origin <= (k - 1) // 2``.
 """
+import math
+
 import numpy as np
 
 from . import _engine
@@ -157,10 +159,14 @@ def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_thre
         check_alloc(img.shape, dt)
         res = np.empty(img.shape, dtype=dt)
         dest = view4(res)
+        # (where the grid sweep writes it: every tap of the grid, one channel per row)
+        stream = (_engine.stream_fresh(res) and len(weights) == math.prod(k3)
+                  and _engine.grid_sweeps(k3, (1, 1, 1)))
     else:
         res = out
+        stream = True
     _engine.correlate(src, src.shape, k3, taps3, weights, tables, before[2], cval,
-                      num_threads, dest=dest, stream=res is out)
+                      num_threads, dest=dest, stream=stream)
     return _engine.deliver(res, out)
 
 

@@ -193,6 +193,14 @@ def test_grid_kernels_match_ndimage(case):
     # read in place; before it, from the tile)
     for k in (0, 1, 15):
         np.testing.assert_array_equal(got, _streamed(x, w, mode, origin, cval, k))
+    # and into a fresh result of a size that streams (see _engine.FRESH_STREAM_MAX_BYTES)
+    saved = _engine.STREAM_MIN_BYTES
+    _engine.STREAM_MIN_BYTES = 0
+    try:
+        fresh = filters.correlate(x, w, mode=mode, cval=cval, origin=origin)
+    finally:
+        _engine.STREAM_MIN_BYTES = saved
+    np.testing.assert_array_equal(got, fresh)
 
 
 SCRIPT = r"""
