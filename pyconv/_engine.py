@@ -116,7 +116,8 @@ def _tiling(out_shape, kshape, itemsize, nthreads):
 #: outputs from this size on, when the caller passes them in, get the rows the kernel reads in
 #: place written with streaming stores (their lines are not read from memory first).  Measured,
 #: 3x3 on 2048² float32 into an out= array not in cache: 3.53 -> 3.05 ms; into a fresh result
-#: (zeroed by the OS on first touch, so in cache) streaming was slower, 3.05 -> 3.61 ms
+#: (zeroed by the OS on first touch, so in cache) streaming through a line was slower, 3.05 ->
+#: 3.61 ms (but see FRESH_STREAM_MAX_BYTES: fresh results that come back from the heap)
 STREAM_MIN_BYTES = 8 << 20
 
 #: fresh results up to this size get streaming stores too where the AVX-512 sweeps write
