@@ -51,6 +51,12 @@ cdef inline void* _alloc_lines(size_t nbytes, bint zero, void** block) noexcept 
     return <void*>((<size_t>b + CACHE_LINE - 1) & ~(<size_t>(CACHE_LINE - 1)))
 
 
+cdef inline Py_ssize_t _to_line(const void* p, Py_ssize_t itemsize) noexcept nogil:
+    # items of itemsize bytes from p (aligned to itemsize) to the next 64-byte boundary (0 at
+    # one): where streaming stores of whole vectors can start
+    return (CACHE_LINE - <Py_ssize_t>(<size_t>p % CACHE_LINE)) % CACHE_LINE // itemsize
+
+
 # Interrupts: a parallel loop runs its tasks in rounds of about ROUND_WORK multiply-adds per
 # thread, and between rounds, holding the GIL, checks for signals (Ctrl-C): a pending
 # KeyboardInterrupt stops the call within a round (2**30 multiply-adds: 5-20 ms of one
@@ -239,10 +245,11 @@ cdef extern from *:
 
 
 cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, const real* w,
-                              Py_ssize_t k, Py_ssize_t n, bint init) noexcept nogil:
+                              Py_ssize_t k, Py_ssize_t n, int init) noexcept nogil:
     # the sums of _taps_upto4 / _taps8 / _row_taps_block (a whole sum of up to a vector's
     # lanes + 1 taps) by the AVX-512 module's one-pass sums when the k taps are at
-    # consecutive offsets; True when done (never in the other modules)
+    # consecutive offsets (init: 0 onto o, 1 a whole sum, 2 a whole sum streamed, see
+    # pyconv_taps_consec); True when done (never in the other modules)
     cdef Py_ssize_t j
     if not PYCONV_SIMD_ROWS:
         return False
@@ -547,23 +554,13 @@ cdef inline void _row_taps_streamed(real* o, const real* base, const Py_ssize_t*
                                     const real* w, Py_ssize_t ntaps,
                                     Py_ssize_t n) noexcept nogil:
     # _row_taps, from the first 64-byte boundary of o on written with streaming stores by
-    # the AVX-512 one-pass sums when the taps are consecutive (the same sums: each output is
-    # formed alone); otherwise _row_taps
-    cdef Py_ssize_t a, j
-    cdef bint consec = PYCONV_SIMD_ROWS and ntaps <= 64 // <Py_ssize_t>sizeof(real) + 1
-    for j in range(1, ntaps):
-        if off[j] != off[0] + j:
-            consec = False
-    a = (CACHE_LINE - <Py_ssize_t>(<size_t>o % CACHE_LINE)) % CACHE_LINE \
-        // <Py_ssize_t>sizeof(real)
-    if not consec or a >= n:
-        _row_taps(o, base, off, w, ntaps, n)
-        return
-    _row_taps(o, base, off, w, ntaps, a)
-    if real is float:
-        _taps_consec_f(o + a, base + a + off[0], w, ntaps, n - a, 2)
+    # the AVX-512 one-pass sums where they take the taps (see _consec_taps; the same sums:
+    # each output is formed alone); otherwise _row_taps
+    cdef Py_ssize_t a = _to_line(o, sizeof(real))
+    if a < n and _consec_taps(o + a, base + a, off, w, ntaps, n - a, 2):
+        _row_taps(o, base, off, w, ntaps, a)
     else:
-        _taps_consec_d(o + a, base + a + off[0], w, ntaps, n - a, 2)
+        _row_taps(o, base, off, w, ntaps, n)
 
 
 cdef inline bint _inside_rows(const Py_ssize_t* taby, Py_ssize_t rows, Py_ssize_t kh,
@@ -675,10 +672,8 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
         if stream and grid:
             # the grid sweep streams whole vectors at 64-byte boundaries: its direct
             # columns start at one (the columns before it come from the tile)
-            clo = clo + (CACHE_LINE - <Py_ssize_t>(<size_t>(out + b * os[0] + z * os[1] +
-                                                             y0 * os[2] + x0 + clo)
-                                                   % CACHE_LINE)) % CACHE_LINE \
-                // <Py_ssize_t>sizeof(real)
+            clo = clo + _to_line(out + b * os[0] + z * os[1] + y0 * os[2] + x0 + clo,
+                                 sizeof(real))
         direct = chi - clo >= DIRECT_MIN_COLS and tabz[z] >= 0
         for p in range(1, kd):
             if tabz[z + p] != tabz[z] + p:
@@ -1720,6 +1715,7 @@ cdef inline void _edge_blocks(Py_ssize_t i0, Py_ssize_t iend, const real* r0, co
     # row (NULL: none): the row the next output row adds, fetched block by block
     cdef Py_ssize_t i, i1, lo_i, hi_i
     cdef real gx, gy, s
+    cdef real* dst = o if ostep == 1 else lo    # (a line, copied out, when not contiguous)
     while i0 < iend:
         i1 = i0 + EDGE_BLOCK
         if i1 > iend:
@@ -1734,20 +1730,13 @@ cdef inline void _edge_blocks(Py_ssize_t i0, Py_ssize_t iend, const real* r0, co
         for i in range(lo_i, hi_i):
             ls[i + C] = w0 * r0[i] + w1 * r1[i] + w2 * r2[i]
             ld[i + C] = -r0[i] + r2[i]
-        if ostep == 1:
-            for i in range(i0, i1):
-                gx = -ls[i] + ls[i + 2 * C]
-                gy = w0 * ld[i] + w1 * ld[i + C] + w2 * ld[i + 2 * C]
-                s = gy * gy
-                s = s + gx * gx
-                o[i] = _root(s * half)
-        else:
-            for i in range(i0, i1):
-                gx = -ls[i] + ls[i + 2 * C]
-                gy = w0 * ld[i] + w1 * ld[i + C] + w2 * ld[i + 2 * C]
-                s = gy * gy
-                s = s + gx * gx
-                lo[i] = _root(s * half)
+        for i in range(i0, i1):
+            gx = -ls[i] + ls[i + 2 * C]
+            gy = w0 * ld[i] + w1 * ld[i + C] + w2 * ld[i + 2 * C]
+            s = gy * gy
+            s = s + gx * gx
+            dst[i] = _root(s * half)
+        if ostep != 1:
             for i in range(i0, i1):
                 o[i * ostep] = lo[i]
         i0 = i1
@@ -1854,7 +1843,7 @@ cdef inline void _edge_task(Py_ssize_t task, const real* src, real* out, real* t
         e0 = 64 // <Py_ssize_t>sizeof(real)
         if stream:
             # (streaming stores need whole aligned vectors)
-            e0 = e0 + (64 - <Py_ssize_t>((<size_t>(o + e0)) % 64)) % 64 // <Py_ssize_t>sizeof(real)
+            e0 = e0 + _to_line(o + e0, sizeof(real))
         if os[2] == 1 and PYCONV_SIMD_ROWS:
             e1 = _edge_row(o, r0, r1, r2, C, L, w0, w1, w2, half, row, e0, stream)
         if e1 == 0:
@@ -1938,7 +1927,7 @@ def edge2d_f64(const double[:, :, :] src, double[:, :, :] out,
     plane), any strides that are multiples of the item size; out must not overlap src.
     taby / tabx: source index of padded positions -1 .. H (W) (-1: cval); cval_s = cval *
     sum(w) pads the smoothed rows.  stream: the AVX-512 module writes the interiors of
-    contiguous output rows with streaming stores (an ``out`` the caller allocated)."""
+    contiguous output rows with streaming stores (an ``out`` whose lines are not in cache)."""
     _edge2d(src, out, taby, tabx, C, w, cval, cval_s, half, strip, num_threads, stream)
 
 

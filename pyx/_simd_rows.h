@@ -113,14 +113,11 @@ static int PYCONV_FN(pyconv_vrows4)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
         m0 = PYCONV_FN(pyconv_span)(0, left);
         m1 = PYCONV_FN(pyconv_span)(0, left - PYCONV_L);
         if (pf != NULL && x0 + 2 * PYCONV_L <= n) {
-            _mm_prefetch((const char*)(pf[0] + x0), _MM_HINT_T0);
-            _mm_prefetch((const char*)(pf[0] + x0 + PYCONV_L), _MM_HINT_T0);
-            _mm_prefetch((const char*)(pf[1] + x0), _MM_HINT_T0);
-            _mm_prefetch((const char*)(pf[1] + x0 + PYCONV_L), _MM_HINT_T0);
-            _mm_prefetch((const char*)(pf[2] + x0), _MM_HINT_T0);
-            _mm_prefetch((const char*)(pf[2] + x0 + PYCONV_L), _MM_HINT_T0);
-            _mm_prefetch((const char*)(pf[3] + x0), _MM_HINT_T0);
-            _mm_prefetch((const char*)(pf[3] + x0 + PYCONV_L), _MM_HINT_T0);
+            _Pragma("GCC unroll 4")
+            for (int q = 0; q < 4; q++) {
+                _mm_prefetch((const char*)(pf[q] + x0), _MM_HINT_T0);
+                _mm_prefetch((const char*)(pf[q] + x0 + PYCONV_L), _MM_HINT_T0);
+            }
         }
         for (j = 0; j < ntaps + 3; j++) {
             const PYCONV_T* rj = rows[j] + x0;
@@ -354,6 +351,20 @@ static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const P
     } \
     }
 
+/* row r of the tile at x0, if the group has it: its two vectors streamed when nt and both
+   are whole (see pyconv_stream_v), else masked stores */
+#define PYCONV_GR_STORE(r) \
+    if ((r) < R) { \
+        PYCONV_T* orow_ = o + (r) * opitch + x0; \
+        if (nt && left >= 2 * PYCONV_L) { \
+            PYCONV_FN(pyconv_stream_v)(orow_, a##r##0); \
+            PYCONV_FN(pyconv_stream_v)(orow_ + PYCONV_L, a##r##1); \
+        } else { \
+            PYCONV_MSTOREU(orow_, m0, a##r##0); \
+            PYCONV_MSTOREU(orow_ + PYCONV_L, m1, a##r##1); \
+        } \
+    }
+
 static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
         PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T** rows, const PYCONV_T* w,
         Py_ssize_t rp, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t n, Py_ssize_t R,
@@ -389,38 +400,10 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_grid_kw)(
                     PYCONV_GR_J
             }
         }
-        if (nt && left >= 2 * PYCONV_L) {
-            /* streaming stores of whole vectors (see pyconv_stream_v) */
-            PYCONV_FN(pyconv_stream_v)(o + x0, a00);
-            PYCONV_FN(pyconv_stream_v)(o + x0 + PYCONV_L, a01);
-            if (R > 1) {
-                PYCONV_FN(pyconv_stream_v)(o + opitch + x0, a10);
-                PYCONV_FN(pyconv_stream_v)(o + opitch + x0 + PYCONV_L, a11);
-            }
-            if (R > 2) {
-                PYCONV_FN(pyconv_stream_v)(o + 2 * opitch + x0, a20);
-                PYCONV_FN(pyconv_stream_v)(o + 2 * opitch + x0 + PYCONV_L, a21);
-            }
-            if (R > 3) {
-                PYCONV_FN(pyconv_stream_v)(o + 3 * opitch + x0, a30);
-                PYCONV_FN(pyconv_stream_v)(o + 3 * opitch + x0 + PYCONV_L, a31);
-            }
-            continue;
-        }
-        PYCONV_MSTOREU(o + x0, m0, a00);
-        PYCONV_MSTOREU(o + x0 + PYCONV_L, m1, a01);
-        if (R > 1) {
-            PYCONV_MSTOREU(o + opitch + x0, m0, a10);
-            PYCONV_MSTOREU(o + opitch + x0 + PYCONV_L, m1, a11);
-        }
-        if (R > 2) {
-            PYCONV_MSTOREU(o + 2 * opitch + x0, m0, a20);
-            PYCONV_MSTOREU(o + 2 * opitch + x0 + PYCONV_L, m1, a21);
-        }
-        if (R > 3) {
-            PYCONV_MSTOREU(o + 3 * opitch + x0, m0, a30);
-            PYCONV_MSTOREU(o + 3 * opitch + x0 + PYCONV_L, m1, a31);
-        }
+        PYCONV_GR_STORE(0)
+        PYCONV_GR_STORE(1)
+        PYCONV_GR_STORE(2)
+        PYCONV_GR_STORE(3)
     }
 }
 
@@ -547,6 +530,7 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
 }
 
 #undef PYCONV_GR_START
+#undef PYCONV_GR_STORE
 #undef PYCONV_GR_J
 #undef PYCONV_G1_ROW
 #undef PYCONV_G1_ROWS
