@@ -179,6 +179,13 @@ SEP_MIN_ROWS = 16
 SEP_HALO_FACTOR = 8
 SEP_HALO_MAX_TAPS = 61
 
+#: streaming stores into an out= only for rows of at least this many bytes (twice the
+#: correlation's _engine.STREAM_MIN_ROW_BYTES).  Measured, float32 Gaussian 15 taps into a
+#: 32 MB out=, one thread, ns per sample streamed / not: rows of 32 samples 11.6 / 1.44, 64
+#: 6.4 / 1.26, 256 2.23 / 1.68, 1024 0.99 / 0.94, 1536 and 2048 0.91 / 0.91, 3072 0.90 /
+#: 0.93, 4096 0.89 / 0.94
+SEP_STREAM_MIN_ROW_BYTES = 8192
+
 
 def _strip_rows(B, H, row_bytes, halo, nthreads, min_rows=1):
     """Output rows per task of the strip kernels: as many as fit SEP_STRIP_BYTES with their
@@ -283,11 +290,13 @@ def _fused_pair(x, py, px, dt, out, num_threads, halo=None, check=False):
     left, right = halo if halo is not None else (None, None)
     left, right = _halo_rows(left, lead, H, dt), _halo_rows(right, lead, H, dt)
     run = _kernels.kernels.sep2d_f32 if dt == np.float32 else _kernels.kernels.sep2d_f64
-    # streaming stores into an out= the caller passed (as the correlation's rule).  Measured,
+    # streaming stores into an out= the caller passed (as the correlation's rule, rows of at
+    # least SEP_STREAM_MIN_ROW_BYTES).  Measured,
     # float32 Gaussian into out=, one thread: 2048^2 15 taps 3.94 -> 3.83 ms, 4096^2 sigma=2
     # 15.9 -> 15.0, 8192^2 68.8 -> 61.7; two threads 8192^2 33.3 -> 30.9 (4096^2: 15.5 ->
     # 14.7 in one run, 8.6 -> 9.6 in another, the VM's second core then less loaded)
-    stream = dest is not None and res.nbytes >= _engine.STREAM_MIN_BYTES
+    stream = dest is not None and _engine.stream_rows(res.nbytes, W * dt.itemsize,
+                                                      min_row_bytes=SEP_STREAM_MIN_ROW_BYTES)
     if not run(src, res, taby, tabx, bx, wy, ty, kv, wx, tx, kh, float(py.cval),
                float(px.cval), strip, nthreads, left, right, check, stream):
         return None
@@ -640,8 +649,7 @@ def _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads, out=None):
     # result comes back from the heap, not from the OS), 4096^2 fresh 14.2 / 14.4 ms and
     # 2048^2 x 3 fresh 10.6 / 10.6 (results of 48 MB and more are new zeroed pages every
     # call), 2048^2 x 3 into out= 6.7 -> 5.3
-    stream = res.nbytes >= _engine.STREAM_MIN_BYTES if res is out else \
-        _engine.stream_fresh(res)
+    stream = _engine.stream_rows(res.nbytes, L * dt.itemsize, fresh=res is not out)
     run(src, dest, taby, tabx, C, w, cval, cval * float(np.sum(smooth)), 0.5, strip, nthreads,
         stream)
     return res

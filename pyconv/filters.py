@@ -160,8 +160,8 @@ def _correlate_nd(image, kernel, mode, cval, origin, channel_axis, out, num_thre
         res = np.empty(img.shape, dtype=dt)
         dest = view4(res)
         # (where the grid sweep writes it: every tap of the grid, one channel per row)
-        stream = (_engine.stream_fresh(res) and len(weights) == math.prod(k3)
-                  and _engine.grid_sweeps(k3, (1, 1, 1)))
+        stream = (_engine.stream_rows(res.nbytes, dest.shape[3] * dt.itemsize, fresh=True)
+                  and len(weights) == math.prod(k3) and _engine.grid_sweeps(k3, (1, 1, 1)))
     else:
         res = out
         stream = True

@@ -2,6 +2,7 @@
 
 Every reference here is computed by scipy / numpy, never by pyconv.
 """
+import contextlib
 import math
 from functools import reduce
 
@@ -172,3 +173,21 @@ def padded_reference(fn, image, kernel, mode, cval=0.0, origin=0):
     padded = np.pad(image, [(q, q) for q in pads], mode=PAD_MODES[mode], **extra)
     r = fn(padded, kernel, mode="nearest", origin=origin)
     return r[tuple(slice(q, q + n) for q, n in zip(pads, image.shape))]
+
+
+@contextlib.contextmanager
+def streaming_stores():
+    """Within: pyconv writes every out= and every fresh result it may stream (up to
+    _engine.FRESH_STREAM_MAX_BYTES) with streaming stores, whatever its size and its rows'
+    width, so small test arrays take those paths."""
+    from pyconv import _engine, _separable
+    names = ((_engine, "STREAM_MIN_BYTES"), (_engine, "STREAM_MIN_ROW_BYTES"),
+             (_separable, "SEP_STREAM_MIN_ROW_BYTES"))
+    saved = [getattr(m, n) for m, n in names]
+    for m, n in names:
+        setattr(m, n, 0)
+    try:
+        yield
+    finally:
+        for (m, n), v in zip(names, saved):
+            setattr(m, n, v)
