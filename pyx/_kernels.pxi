@@ -37,6 +37,14 @@ cdef enum:
     # 8000^2 78 -> 67 ms, 3000^2 10.5 -> 8.9, 1000^2 1.44 -> 1.18, 600^2 0.65 -> 0.57,
     # float64 3000^2 26.0 -> 23.8, sigma=6 (49 taps) 28.0 -> 26.2; 2 threads 4000^2 9.7 -> 8.5
     RING_MIN_BYTES = 2048
+    # and rows of at least RING_NARROW_BYTES from images of at least RING_FAR_BYTES, whose
+    # rows come from memory, not from the last-level cache.  Measured (float32 Gaussian
+    # sigma=1.75 into out=, one thread, ns per sample, ring / in place): 16384x256 1.02 /
+    # 1.50, 8192x384 0.97 / 1.43, 16384x128 1.00-1.18 / 1.07-1.20; images that stay in
+    # cache read their rows faster in place: 4096x256 0.86 / 0.84, 256x256 1.55 / 1.49,
+    # 1024x128 1.28 / 1.19 (and 16384x64, rows of 256 bytes: 1.31 / 1.19)
+    RING_NARROW_BYTES = 512
+    RING_FAR_BYTES = 8 << 20
     RING_MAX_ROWS = 64
 
 
@@ -1487,7 +1495,7 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     cdef int* bad = NULL
     cdef bint dense
     cdef int found = 0
-    cdef Py_ssize_t rpitch = 0, nring = 0
+    cdef Py_ssize_t rpitch = 0, nring = 0, row_bytes
     if B == 0 or H == 0 or W == 0 or nv == 0 or nh == 0:
         return 0
     if W > 1 and (src.strides[2] != sizeof(real) or out.strides[2] != sizeof(real)):
@@ -1521,7 +1529,9 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
             dense = False
     # the ring of input rows (see _sep_vpass) for wide rows; its pitch one that does not
     # crowd the rows of four output rows' windows into a few L1 sets (_rows_collide)
-    if dense and W * <Py_ssize_t>sizeof(real) >= RING_MIN_BYTES and nv + 3 <= RING_MAX_ROWS:
+    row_bytes = W * <Py_ssize_t>sizeof(real)
+    if dense and nv + 3 <= RING_MAX_ROWS and (row_bytes >= RING_MIN_BYTES or (
+            row_bytes >= RING_NARROW_BYTES and B * H * row_bytes >= RING_FAR_BYTES)):
         nring = nv + 3
         rpitch = (W * <Py_ssize_t>sizeof(real) + 63) // 64 * 64
         while _rows_collide(rpitch, nring):

@@ -172,6 +172,34 @@ def test_fused_rows_at_a_crowding_pitch(dtype, mode, kv):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [130, 300])
+def test_fused_narrow_rows_of_a_large_image(dtype, width):
+    """Rows of 512 bytes to 2 KB go through the ring of input rows too when the image is
+    8 MB or more (its rows come from memory, not from the cache): the numbers of the
+    chained passes, of the same rows filtered in small pieces (which read their rows in
+    place), and close to scipy.ndimage's float64 passes."""
+    rng = np.random.default_rng(width)
+    h = -(-(8 << 20) // (width * np.dtype(dtype).itemsize)) + 3
+    x = rng.uniform(-1, 1, (h, width)).astype(dtype)
+    ky, kx = rng.standard_normal(15).astype(dtype), rng.standard_normal(4).astype(dtype)
+    for mode in ("reflect", "constant"):
+        got = filters.sepfilter(x, [ky, kx], mode=mode, cval=0.5, num_threads=2)
+        np.testing.assert_array_equal(got, _chain(x, ky, kx, (mode, mode), 0.5, (0, 0)))
+        # a few hundred rows at a time, each with the rows around it (their own edges aside)
+        for y0 in (0, 1000, h - 300):
+            piece = filters.sepfilter(x[max(y0 - 7, 0):y0 + 307], [ky, kx], mode=mode, cval=0.5)
+            lo = y0 - max(y0 - 7, 0)
+            inner = slice(7 if y0 else 0, 300 if y0 + 307 < h else None)
+            np.testing.assert_array_equal(got[y0:y0 + 300][inner],
+                                          piece[lo:lo + 300][inner], err_msg=(mode, y0))
+        step = ndi.correlate1d(x.astype(np.float64), ky.astype(np.float64), axis=0,
+                               mode=mode, cval=0.5)
+        ref = ndi.correlate1d(step, kx.astype(np.float64), axis=1, mode=mode,
+                              cval=0.5 * float(np.sum(ky, dtype=np.float64)))
+        assert_close(got, ref, dtype, scale=input_scale(x, np.outer(ky, kx)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kv,kh", [(3, 3), (15, 15), (17, 17), (5, 18), (4, 9)])
 def test_fused_streamed_into_out(dtype, kv, kh):
     """Into an out= the fused filter writes each output row from its first 64-byte
