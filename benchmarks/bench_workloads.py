@@ -805,6 +805,42 @@ register(Workload(
 ))
 
 
+# the box (moving-average) filter: scipy keeps running sums (cost independent of the size);
+# cv2.blur normalises a box sum too (BORDER_REFLECT is scipy's 'reflect')
+_BOX = 5
+
+
+def _ref_uniform(inp):
+    import scipy.ndimage as ndi
+    return ndi.uniform_filter(_f64(inp["image"]), _BOX, mode="reflect")
+
+
+def _c_ndimage_uniform():
+    def make(inp, T):
+        import scipy.ndimage as ndi
+        x = inp["image"]
+        return lambda: ndi.uniform_filter(x, _BOX, mode="reflect")
+    return Contender("scipy.ndimage.uniform_filter", "scipy", make, threads="serial")
+
+
+def _c_cv2_blur():
+    def make(inp, T):
+        cv2 = lib("cv2")
+        x = inp["image"]
+        return lambda: cv2.blur(x, (_BOX, _BOX), borderType=cv2.BORDER_REFLECT)
+    return Contender("cv2.blur", "cv2", make, threads="cv2")
+
+
+register(Workload(
+    name="uniform_5_2048", group="filters", requires="pyconv.filters.uniform",
+    description=f"pyconv.filters.uniform size={_BOX}, 2048x2048 f32, mode='reflect'",
+    build=_build_image, reference=_ref_uniform,
+    flops=_NPX * 2 * _BOX, nbytes=4 * 2 * _NPX, taps=2 * _BOX,
+    contenders=[_c_pyconv("pyconv.filters.uniform", "image", size=_BOX, mode="reflect"),
+                _c_ndimage_uniform(), _c_cv2_blur()],
+))
+
+
 # a user's dense 15x15 kernel that happens to be rank 1 (outer product of two random 15-tap
 # factors), through correlate, against sepfilter with the factors (a pyconv baseline) and the
 # dense peers

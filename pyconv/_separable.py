@@ -15,6 +15,7 @@ Two cval conventions exist for a chain of passes in ``mode='constant'``:
   scipy.ndimage's gaussian_filter and uniform_filter do.  The two agree when the weights of
   each pass sum to one.
 """
+import math
 import numbers
 from collections.abc import Iterable
 
@@ -97,7 +98,8 @@ class _Pass:
     """One 1-D step along ``axis``.  kind: 'corr' (correlate1d with ``weights``), 'diff'
     (central difference x[i+1] - x[i-1], i.e. weights [-1, 0, 1] with the zero tap skipped,
     so a NaN does not reach the pixel itself, as in scipy.ndimage's n-D correlate) or 'box'
-    (sum of ``size`` ones, divided by ``size``, NaN/Inf spread like scipy's running mean)."""
+    (sum of ``size`` ones, NaN/Inf spread like scipy's running mean; uniform divides once,
+    after the last pass)."""
 
     def __init__(self, kind, axis, mode, cval, weights=None, origin=0):
         self.kind, self.axis, self.mode, self.cval = kind, axis, mode, cval
@@ -147,15 +149,8 @@ def _run_passes(img, dt, passes, out, num_threads, halo=None, finite=False):
             continue
         mask = _running_mean_nan(x, p) if p.kind == "box" else None
         w = np.asarray(p.weights, dtype=dt)
-        if p.kind == "box" and dest is not None:
-            y = _filters.correlate1d(x, w, p.axis, p.mode, p.cval, p.origin,
-                                     num_threads=num_threads)
-            y = np.divide(y, w.size, out=dest)
-        else:
-            y = _filters.correlate1d(x, w, p.axis, p.mode, p.cval, p.origin, out=dest,
-                                     num_threads=num_threads)
-            if p.kind == "box":
-                np.divide(y, w.size, out=y)
+        y = _filters.correlate1d(x, w, p.axis, p.mode, p.cval, p.origin, out=dest,
+                                 num_threads=num_threads)
         if mask is not None:
             y[mask] = np.nan
         x = y
@@ -1064,10 +1059,13 @@ def uniform(image, size=3, mode="reflect", cval=0.0, origin=0, *, channel_axis=N
     -----
     Output ``i`` along an axis averages inputs ``i - size//2 - origin`` to
     ``i - size//2 - origin + size - 1``, so an even box reaches one further back than
-    forward (scipy's centring).  Each axis is summed with unit weights, then divided by
-    ``size``, so means of integer-valued data are correctly rounded.  NaN and Inf spread as
-    in scipy's running mean: once a NaN enters a line's window, or a NaN/Inf leaves it,
-    every later output of that line is NaN.
+    forward (scipy's centring).  The box is summed with unit weights axis by axis (for a
+    finite image in one fused sweep over the last two axes) and divided once by its number
+    of samples, so means of integer-valued data are correctly rounded while their sums are
+    exact (below 2**24 in float32, 2**53 in float64; scipy divides after every axis).  The
+    sums are formed in the result's dtype: float32 samples whose box sums pass 3.4e38
+    overflow to Inf.  NaN and Inf spread as in scipy's running mean: once a NaN enters a
+    line's window, or a NaN/Inf leaves it, every later output of that line is NaN.
 
     Examples
     --------
@@ -1093,9 +1091,43 @@ def uniform(image, size=3, mode="reflect", cval=0.0, origin=0, *, channel_axis=N
     dt = float_dtype(img.dtype, "image")
     for s in sizes:
         check_alloc((s,), np.float64, "the box kernel of size=%d" % s)
-    passes = [_Pass("box", a, m, cval, np.ones(s), o)
-              for a, s, m, o in zip(axes, sizes, modes, origins) if s > 1]
-    return _run(img, dt, passes, out, num_threads)
+    passes = _box_passes(axes, sizes, modes, cval, origins)
+    count = math.prod(len(p.weights) for p in passes)
+    sums = [_Pass("corr", p.axis, p.mode, p.cval, p.weights, p.origin) for p in passes]
+    res = None
+    if passes and all(mode_code(p.mode) != CONSTANT or np.isfinite(p.cval) for p in passes):
+        # a finite image: the running means' NaN rule has nothing to do, and the sums are
+        # one fused sweep (a NaN or Inf is found while filtering; then the passes below)
+        if out is None or not np.may_share_memory(out, img):
+            res = _run(img, dt, sums, out, num_threads, finite=True)
+        elif _engine.all_finite(img, num_threads):
+            res = _run(img, dt, sums, out, num_threads)
+    if res is None:
+        res = _run(img, dt, passes, out, num_threads)
+    return box_mean(res, count)
+
+
+def _box_passes(axes, sizes, modes, cval, origins):
+    """uniform's passes: sums of ``size`` ones along each axis with a box longer than 1,
+    pass k padding (mode 'constant') with ``cval`` times the boxes before it (what the n-D
+    box sees outside the image)."""
+    passes, factor = [], 1
+    for a, s, m, o in zip(axes, sizes, modes, origins):
+        if s > 1:
+            passes.append(_Pass("box", a, m, cval * factor, np.ones(s), o))
+            factor *= s
+    return passes
+
+
+def box_mean(sums, count):
+    """uniform's box ``sums`` divided, in place, by the box's number of samples ``count``:
+    one division, so a mean of integer-valued samples is correctly rounded.  A count that
+    the array's float type does not hold exactly (float32 past 2**24) divides in float64."""
+    if count == 1:
+        return sums
+    if float(sums.dtype.type(count)) == count:
+        return np.divide(sums, sums.dtype.type(count), out=sums)
+    return np.divide(sums, float(count), out=sums, dtype=np.float64, casting="same_kind")
 
 
 # --------------------------------------------------------------------------------------------

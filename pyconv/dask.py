@@ -117,6 +117,7 @@ True
 ((6, 6), (5, 5))
 """
 import functools
+import math
 import multiprocessing
 import os
 import numbers
@@ -831,12 +832,6 @@ def convolve1d(image, weights, axis=-1, mode="reflect", cval=0.0, origin=0, *,
 # chains of 1-D passes (the same chains as pyconv._separable builds)
 
 
-def _box_block(block, weights, axis, mode, cval, origin, num_threads):
-    y = _filters.correlate1d(block, weights, axis, mode, cval, origin, num_threads=num_threads)
-    np.divide(y, weights.size, out=y)
-    return y
-
-
 #: "no such position" for _first_flagged
 _NEVER = np.iinfo(np.int64).max // 4
 
@@ -897,6 +892,10 @@ def _apply_box_nan(y, first_nan, first_nonfinite, axis, size, block_info=None):
     return y
 
 
+def _box_mean_block(block, count):
+    return _sep.box_mean(np.array(block, copy=True), count)
+
+
 def _pass_halo(p):
     if p.kind == "diff":
         return 1, 1
@@ -953,19 +952,16 @@ def _run_passes(x, dt, passes, num_threads):
         code = mode_code(p.mode)
         w = np.asarray(p.weights, dtype=dt)
         lo = w.size // 2 + p.origin
+        fn = functools.partial(_block, _filters.correlate1d, num_threads, weights=w,
+                               axis=p.axis, mode=p.mode, cval=p.cval, origin=p.origin)
+        y = _halo_map(x, fn, {p.axis: (lo, w.size - 1 - lo)}, {p.axis: code}, dt)
         if p.kind == "box":
-            fn = functools.partial(_block, _box_block, num_threads, weights=w, axis=p.axis,
-                                   mode=p.mode, cval=p.cval, origin=p.origin)
             first_nan, first_nonfinite = _box_nan_firsts(x, p)
-            y = _halo_map(x, fn, {p.axis: (lo, w.size - 1 - lo)}, {p.axis: code}, dt)
             chunks = tuple((1,) if a == p.axis else c for a, c in enumerate(y.chunks))
-            x = da.map_blocks(_apply_box_nan, y, first_nan.rechunk(chunks),
+            y = da.map_blocks(_apply_box_nan, y, first_nan.rechunk(chunks),
                               first_nonfinite.rechunk(chunks), axis=p.axis, size=w.size,
                               dtype=dt, meta=np.empty((0,) * y.ndim, dt))
-        else:
-            fn = functools.partial(_block, _filters.correlate1d, num_threads, weights=w,
-                                   axis=p.axis, mode=p.mode, cval=p.cval, origin=p.origin)
-            x = _halo_map(x, fn, {p.axis: (lo, w.size - 1 - lo)}, {p.axis: code}, dt)
+        x = y
     return x
 
 
@@ -1023,10 +1019,12 @@ def uniform(image, size=3, mode="reflect", cval=0.0, origin=0, *, channel_axis=N
     modes = canonical_modes(mode, len(axes))
     cval = real_scalar(cval, "cval")
     origins = int_sequence(origin, len(axes), "origin")
-    passes = [_sep._Pass("box", a, m, cval, np.ones(s), o)
-              for a, s, m, o in zip(axes, sizes, modes, origins) if s > 1]
+    passes = _sep._box_passes(axes, sizes, modes, cval, origins)
     out = _check_target(out, x.shape, dt, x)
-    return _deliver(_run_passes(x, dt, passes, num_threads), out)
+    sums = _run_passes(x, dt, passes, num_threads)
+    count = math.prod(sizes)
+    means = sums.map_blocks(_box_mean_block, count=count, dtype=dt) if count > 1 else sums
+    return _deliver(means, out)
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from pyconv import _engine, filters
 from pyconv._separable import (flattened_conv2d, gaussian, prewitt, prewitt_h, prewitt_v,
                                scharr, scharr_h, scharr_v, separate, sepfilter, sobel, sobel_h,
                                sobel_v, uniform)
-from _helpers import CONSTANT_MODES, MODES, as_ref, assert_close, input_scale, valid_origins
+from _helpers import (CONSTANT_MODES, MODES, as_ref, assert_close, input_scale, streaming_stores,
+                      valid_origins)
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 SHAPES = {1: (11,), 2: (7, 9), 3: (5, 6, 4)}
@@ -589,6 +590,46 @@ def test_uniform_channel_axis_integers_out(dtype, rng):
     big = rng.uniform(-1, 1, (300, 300)).astype(np.float32)
     np.testing.assert_array_equal(uniform(big, 7, num_threads=1),
                                   uniform(big, 7, num_threads=2))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "nearest", "wrap", "constant"])
+def test_uniform_means_of_integers_are_correctly_rounded(mode, dtype, rng):
+    """The box sums of integer-valued samples are exact and divided once by the box's
+    number of samples: the correctly rounded mean (exact integer sums from
+    scipy.ndimage.correlate on int64, divided in float64), in every path: the fused sweep,
+    the passes alone (1-D and 3-D), in place, two threads.  Dividing after each axis is not
+    (it fails this test)."""
+    for shape, size in (((37, 41), (3, 5)), ((5, 6, 7), (3, 3, 5)), ((50,), (7,)),
+                        ((300, 301), (5, 3))):
+        xi = rng.integers(0, 256, shape)
+        sums = ndi.correlate(xi, np.ones(size, np.int64), mode=mode, cval=7)
+        want = (sums / float(np.prod(size))).astype(dtype)
+        x = xi.astype(dtype)
+        for threads in (1, 2):
+            got = uniform(x, size, mode=mode, cval=7, num_threads=threads)
+            assert got.tobytes() == want.tobytes(), (shape, threads)
+        y = x.copy()
+        uniform(y, size, mode=mode, cval=7, out=y)
+        assert y.tobytes() == want.tobytes(), shape
+        with streaming_stores():        # (an out= the fused kernel divides is not streamed)
+            o = np.full(shape, np.nan, dtype)
+            assert uniform(x, size, mode=mode, cval=7, out=o) is o
+        assert o.tobytes() == want.tobytes(), shape
+    # channels last: the fused kernel's interleaved rows
+    xi = rng.integers(0, 256, (23, 19, 3))
+    sums = ndi.correlate(xi, np.ones((3, 4, 1), np.int64), mode=mode, cval=7)
+    got = uniform(xi.astype(dtype), (3, 4), mode=mode, cval=7, channel_axis=-1)
+    assert got.tobytes() == (sums / 12.0).astype(dtype).tobytes()
+
+
+def test_uniform_box_count_past_float32s_integers():
+    """A box of more than 2**24 samples (not a float32) divides float32 sums in float64."""
+    from pyconv._separable import box_mean
+    got = box_mean(np.array([16785408.0], np.float32), 4097 * 4097)
+    assert got.dtype == F32 and got[0] == np.float32(16785408 / 16785409) != 1
+    x = np.ones((2, 3), np.float32)
+    assert_close(uniform(x, 4097, mode="wrap"), ndi.uniform_filter(x.astype(F64), 4097,
+                                                                   mode="wrap"), F32, 4097)
 
 
 # ------------------------------------------------------------------------- flattened_conv2d
