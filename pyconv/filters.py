@@ -266,8 +266,8 @@ def _correlate_axis(image, weights, axis, mode, cval, origin, out, num_threads, 
     src = np.ascontiguousarray(img, dtype=dt)
     k = w64.size
     n = img.shape[axis]
-    outer = int(np.prod(img.shape[:axis], dtype=np.int64))
-    inner = int(np.prod(img.shape[axis + 1:], dtype=np.int64))
+    outer = math.prod(img.shape[:axis])
+    inner = math.prod(img.shape[axis + 1:])
     before = k // 2 + origin
     line = _engine.index_table(-before, n + k - 1, n, code)
     taps = np.arange(k, dtype=np.intp)

@@ -491,6 +491,20 @@ def test_gaussian_matches_scipy_and_skimage(ndim, mode, dtype, rng):
             assert_close(got, sk, dtype, 1)
 
 
+def test_gaussian_weights_are_kept_read_only():
+    """The Gaussian weights are cached (a small image's call spent a third of its time
+    building them): a cached array must not be writable, and equal scipy's kernel."""
+    from pyconv._separable import gaussian_weights
+    w = gaussian_weights(1.5, 4.0)
+    assert gaussian_weights(1.5, 4.0) is w and not w.flags.writeable
+    with pytest.raises(ValueError):
+        w[0] = 1.0
+    impulse = np.zeros(2 * 6 + 1)
+    impulse[6] = 1.0
+    np.testing.assert_allclose(w, ndi.gaussian_filter1d(impulse, 1.5, truncate=4.0),
+                               rtol=1e-14, atol=1e-17)
+
+
 @pytest.mark.parametrize("shape", SMALL_SHAPES)
 def test_gaussian_small_images(shape, rng):
     x = rng.uniform(-1, 1, shape)
