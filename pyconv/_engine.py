@@ -120,10 +120,12 @@ def _tiling(out_shape, kshape, itemsize, nthreads):
 #: 3.61 ms (but see FRESH_STREAM_MAX_BYTES: fresh results that come back from the heap)
 STREAM_MIN_BYTES = 8 << 20
 
-#: fresh results up to this size get streaming stores too where the AVX-512 sweeps write
-#: them from registers (the grid sweep of small whole kernels, the edge magnitude's rows):
-#: glibc's malloc hands back such a block from its heap (it maps blocks of more than 32 MB
-#: afresh, the largest threshold it adapts to), so its lines are not in cache, as an out='s.
+#: fresh results below this size get streaming stores too where the AVX-512 sweeps write
+#: them from registers (the grid sweep of small whole kernels, the edge magnitude's rows,
+#: the fused separable rows): glibc's malloc hands back such a block from its heap (it maps
+#: blocks of 32 MB or more afresh, the largest threshold it adapts to: a result of exactly
+#: 32 MB was in cache, and a Gaussian streamed into it slower, 10.8 -> 11.2 ms), so its
+#: lines are not in cache, as an out='s.
 #: Measured (one thread, float32, fresh result each call): 3x3 2048^2 2.29-2.50 -> 1.92-2.12
 #: ms (two threads 1.39-1.77 -> 1.24-1.45), Sobel 2048^2 2.9 -> 2.3; above it the OS's new
 #: zeroed pages are in cache: 3x3 4096^2 15.8-16.2 -> 16.3-16.5 ms, so not there
@@ -139,14 +141,14 @@ STREAM_MIN_ROW_BYTES = 4096
 
 def stream_rows(nbytes, row_bytes, fresh=False, min_row_bytes=None):
     """Whether a result of ``nbytes`` with rows of ``row_bytes`` should get streaming stores:
-    an out= the caller passed (``fresh`` False) from STREAM_MIN_BYTES on, a fresh result up
-    to FRESH_STREAM_MAX_BYTES, either with rows of at least ``min_row_bytes`` (None:
+    an out= the caller passed (``fresh`` False) from STREAM_MIN_BYTES on, a fresh result below
+    FRESH_STREAM_MAX_BYTES, either with rows of at least ``min_row_bytes`` (None:
     STREAM_MIN_ROW_BYTES)."""
     if min_row_bytes is None:
         min_row_bytes = STREAM_MIN_ROW_BYTES
     if nbytes < STREAM_MIN_BYTES or row_bytes < min_row_bytes:
         return False
-    return not fresh or nbytes <= FRESH_STREAM_MAX_BYTES
+    return not fresh or nbytes < FRESH_STREAM_MAX_BYTES
 
 
 def correlate(src, out_shape, kshape, taps, weights, tables, ox, cval, num_threads, dest=None,

@@ -107,18 +107,20 @@ class _Pass:
         self.weights, self.origin = weights, origin
 
 
-def _run(img, dt, passes, out, num_threads, halo=None, finite=False):
+def _run(img, dt, passes, out, num_threads, halo=None, finite=False, stream=False):
     """Apply ``passes`` in order to ``img`` in dtype ``dt``; the last one may write ``out``.
+    stream: the result goes back to the caller as it is, so a fresh one may be written with
+    streaming stores (see _fused_pair).
     halo: the columns beyond the last axis' edges for a single fused pair (_fused_pair).
     finite: return None instead when the image holds a NaN or an infinity (found while
     filtering a single fused pair, whose intermediate rows are scanned in cache; else by
     reading the image first); ``out`` may then have been written."""
     # inf - inf and overflow give NaN/Inf silently, as in the compiled kernels and in scipy
     with np.errstate(invalid="ignore", over="ignore"):
-        return _run_passes(img, dt, passes, out, num_threads, halo, finite)
+        return _run_passes(img, dt, passes, out, num_threads, halo, finite, stream)
 
 
-def _run_passes(img, dt, passes, out, num_threads, halo=None, finite=False):
+def _run_passes(img, dt, passes, out, num_threads, halo=None, finite=False, stream=False):
     if out is not None:
         check_out(out, img.shape, dt)
     # one fused pair finds a NaN or an infinity itself; anything else reads the image first
@@ -129,7 +131,8 @@ def _run_passes(img, dt, passes, out, num_threads, halo=None, finite=False):
         return _engine.deliver(np.array(img, dtype=dt, order="C"), out)
     x = img if float_dtype(img.dtype, "image") == dt else img.astype(dt)
     if checked:
-        return _fused_pair(x, passes[0], passes[1], dt, out, num_threads, check=True)
+        return _fused_pair(x, passes[0], passes[1], dt, out, num_threads, check=True,
+                           stream_fresh=stream)
     if halo is not None:
         if len(passes) != 2 or not _fusable(x, passes[0], passes[1]):
             raise ValueError("a halo needs one fused pair of passes")
@@ -139,7 +142,9 @@ def _run_passes(img, dt, passes, out, num_threads, halo=None, finite=False):
         p = passes[i]
         q = passes[i + 1] if i + 1 < len(passes) else None
         if _fusable(x, p, q):
-            x = _fused_pair(x, p, q, dt, out if i + 2 == len(passes) else None, num_threads)
+            last = i + 2 == len(passes)
+            x = _fused_pair(x, p, q, dt, out if last else None, num_threads,
+                            stream_fresh=stream and last)
             i += 2
             continue
         dest = out if i == len(passes) - 1 else None
@@ -234,7 +239,7 @@ def _halo_rows(h, lead, H, dt):
     return v
 
 
-def _fused_pair(x, py, px, dt, out, num_threads, halo=None, check=False):
+def _fused_pair(x, py, px, dt, out, num_threads, halo=None, check=False, stream_fresh=False):
     """The passes py (along rows) and px (along columns) in one sweep: each strip of rows is
     filtered vertically into a per-thread row and horizontally from there, so the
     intermediate image never goes to memory.  Same taps, order, boundary rules and cvals as
@@ -251,7 +256,10 @@ def _fused_pair(x, py, px, dt, out, num_threads, halo=None, check=False):
     borders).
 
     check: return None when a vertically filtered sample of x was NaN or infinite (the
-    kernel scans each line in cache; out may then have been written)."""
+    kernel scans each line in cache; out may then have been written).
+
+    stream_fresh: a fresh result (out None) is the caller's final result, not read again
+    here, so it may be written with streaming stores (see _engine.stream_rows)."""
     inter = px.axis != x.ndim - 1       # samples interleaved along a last, unfiltered axis
     C = x.shape[-1] if inter else 1
     if inter and halo is not None:
@@ -291,8 +299,17 @@ def _fused_pair(x, py, px, dt, out, num_threads, halo=None, check=False):
     # float32 Gaussian into out=, one thread: 2048^2 15 taps 3.94 -> 3.83 ms, 4096^2 sigma=2
     # 15.9 -> 15.0, 8192^2 68.8 -> 61.7; two threads 8192^2 33.3 -> 30.9 (4096^2: 15.5 ->
     # 14.7 in one run, 8.6 -> 9.6 in another, the VM's second core then less loaded)
-    stream = dest is not None and _engine.stream_rows(res.nbytes, W * dt.itemsize,
-                                                      min_row_bytes=SEP_STREAM_MIN_ROW_BYTES)
+    # Fresh results too, under FRESH_STREAM_MAX_BYTES (from the heap, their lines not in
+    # cache), when they are the final result.  Measured, Gaussian 15 taps, fresh result,
+    # ms: 2048^2 3.72 -> 3.35 (one thread, eight alternating rounds), 2.25 -> 2.02 (two);
+    # 1024x4096 3.62 -> 3.19, 1.99 -> 1.71; 4096x2048 (32 MB, mapped afresh by malloc: in
+    # cache) 10.8 -> 11.2.  One run alternating with a 64 MB read between calls had 2048^2
+    # at one thread 3.85 -> 3.95 (1024x4096 still 3.65 -> 3.2)
+    if dest is not None or (stream_fresh and out is None):
+        stream = _engine.stream_rows(res.nbytes, W * dt.itemsize, fresh=dest is None,
+                                     min_row_bytes=SEP_STREAM_MIN_ROW_BYTES)
+    else:
+        stream = False
     if not run(src, res, taby, tabx, bx, wy, ty, kv, wx, tx, kh, float(py.cval),
                float(px.cval), strip, nthreads, left, right, check, stream):
         return None
@@ -415,7 +432,7 @@ def sepfilter(image, kernels, mode="reflect", cval=0.0, origin=0, *, channel_axi
     """
     img, dt, passes, nt = _sep_passes(image, kernels, mode, cval, origin, channel_axis,
                                       num_threads)
-    return _run(img, dt, passes, out, nt)
+    return _run(img, dt, passes, out, nt, stream=True)
 
 
 def sepfilter_if_finite(image, kernels, mode, cval, origin, channel_axis, out, num_threads):
@@ -423,7 +440,7 @@ def sepfilter_if_finite(image, kernels, mode, cval, origin, channel_axis, out, n
     ``out``, which must not overlap the image, may then have been written)."""
     img, dt, passes, nt = _sep_passes(image, kernels, mode, cval, origin, channel_axis,
                                       num_threads)
-    return _run(img, dt, passes, out, nt, finite=True)
+    return _run(img, dt, passes, out, nt, finite=True, stream=True)
 
 
 def _sep_passes(image, kernels, mode, cval, origin, channel_axis, num_threads):
@@ -640,7 +657,7 @@ def _edge_magnitude_2d(img, ca, modes, cval, smooth, dt, num_threads, out=None):
     nthreads = effective_num_threads(num_threads, work=B * H * L * 12)
     strip = _strip_rows(B, H, L * dt.itemsize, 0, nthreads)
     run = _kernels.kernels.edge2d_f32 if dt == np.float32 else _kernels.kernels.edge2d_f64
-    # streaming stores into out= and into fresh results up to FRESH_STREAM_MAX_BYTES (see
+    # streaming stores into out= and into fresh results below FRESH_STREAM_MAX_BYTES (see
     # there).  Measured, Sobel, float32, one thread: 2048^2 fresh 2.9 -> 2.3 ms (a 16 MB
     # result comes back from the heap, not from the OS), 4096^2 fresh 14.2 / 14.4 ms and
     # 2048^2 x 3 fresh 10.6 / 10.6 (results of 48 MB and more are new zeroed pages every
@@ -684,7 +701,7 @@ def _edge_gradients(img, edge_axes, saxes, modes, cval, smooth, dt, num_threads,
                 passes.append(_Pass("corr", a, modes[a], cval * factor, smooth))
                 factor *= float(np.sum(smooth))
         grads.append(_run(img, dt, passes, out if len(edge_axes) == 1 else None,
-                          num_threads))
+                          num_threads, stream=len(edge_axes) == 1))
     result = grads[0]
     norm = np.sqrt(len(saxes), dtype=dt)
     if len(grads) == 1:
@@ -1027,7 +1044,7 @@ def gaussian(image, sigma=1.0, mode="nearest", cval=0.0, truncate=4.0, *, channe
     dt = float_dtype(img.dtype, "image")
     passes = [_Pass("corr", a, m, cval, gaussian_weights(s, truncate))
               for a, s, m in zip(axes, sigmas, modes) if s > 1e-15]
-    return _run(img, dt, passes, out, num_threads)
+    return _run(img, dt, passes, out, num_threads, stream=True)
 
 
 def uniform(image, size=3, mode="reflect", cval=0.0, origin=0, *, channel_axis=None,

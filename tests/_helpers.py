@@ -177,7 +177,7 @@ def padded_reference(fn, image, kernel, mode, cval=0.0, origin=0):
 
 @contextlib.contextmanager
 def streaming_stores():
-    """Within: pyconv writes every out= and every fresh result it may stream (up to
+    """Within: pyconv writes every out= and every fresh result it may stream (below
     _engine.FRESH_STREAM_MAX_BYTES) with streaming stores, whatever its size and its rows'
     width, so small test arrays take those paths."""
     from pyconv import _engine, _separable

@@ -677,9 +677,9 @@ def test_fused_chunks_read_their_neighbours_columns(rng, monkeypatch):
     calls = []
     real = _separable._fused_pair
 
-    def spy(x, py, px, dt, out, num_threads, halo=None):
+    def spy(x, py, px, dt, out, num_threads, halo=None, **kw):
         calls.append(halo)
-        return real(x, py, px, dt, out, num_threads, halo)
+        return real(x, py, px, dt, out, num_threads, halo, **kw)
 
     monkeypatch.setattr(_separable, "_fused_pair", spy)
     x = image(rng, (40, 45), np.float32)

@@ -40,7 +40,8 @@ def test_fused_equals_two_passes(h, w, kv, kh, my, mx, f32, batch, seed, cval):
 def test_fused_path_is_taken_and_threads_bitwise(monkeypatch):
     calls = []
     real = _separable._fused_pair
-    monkeypatch.setattr(_separable, "_fused_pair", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(_separable, "_fused_pair",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
     x = np.random.default_rng(0).uniform(-1, 1, (3, 257, 301)).astype(np.float32)
     one = filters.gaussian(x, 2.0, channel_axis=0, num_threads=1)
     assert calls
@@ -426,7 +427,8 @@ def test_fused_channel_last_equals_two_passes(h, w, c, kv, kh, my, mx, f32, batc
 def test_fused_channel_last_layouts_and_out(monkeypatch):
     calls = []
     real = _separable._fused_pair
-    monkeypatch.setattr(_separable, "_fused_pair", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(_separable, "_fused_pair",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
     rng = np.random.default_rng(5)
     x = rng.uniform(-1, 1, (41, 37, 3)).astype(np.float32)
     ref = filters.gaussian(x, 1.5, channel_axis=-1, num_threads=1)
@@ -468,3 +470,13 @@ def test_streaming_stores_only_for_wide_rows(monkeypatch):
         x = np.zeros(shape, np.float32)
         filters.sepfilter(x, k, out=np.empty_like(x))
     assert seen == [False, True]
+    # fresh results below FRESH_STREAM_MAX_BYTES too (malloc's heap, not in cache), when
+    # they are the final result: not uniform's box sums (divided afterwards), not a result
+    # of FRESH_STREAM_MAX_BYTES (new pages from the OS, in cache)
+    seen.clear()
+    filters.sepfilter(x, k)
+    filters.gaussian(x, 1.0)
+    filters.uniform(x, 3)
+    big = np.zeros((_engine.FRESH_STREAM_MAX_BYTES // (4 * wide), wide), np.float32)
+    filters.sepfilter(big, k)
+    assert seen == [True, True, False, False]
