@@ -254,10 +254,10 @@ cdef extern from *:
 
 cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, const real* w,
                               Py_ssize_t k, Py_ssize_t n, int init) noexcept nogil:
-    # the sums of _taps_upto4 / _taps8 / _row_taps_block (a whole sum of up to a vector's
-    # lanes + 1 taps) by the AVX-512 module's one-pass sums when the k taps are at
-    # consecutive offsets (init: 0 onto o, 1 a whole sum, 2 a whole sum streamed, see
-    # pyconv_taps_consec); True when done (never in the other modules)
+    # the sums of _taps_upto4 / _taps8 / _row_taps_block (a whole sum of up to 17 taps) by
+    # the AVX-512 module's one-pass sums when the k taps are at consecutive offsets (init: 0
+    # onto o, 1 a whole sum, 2 a whole sum streamed, see pyconv_taps_consec); True when
+    # done (never in the other modules)
     cdef Py_ssize_t j
     if not PYCONV_SIMD_ROWS:
         return False

@@ -4,12 +4,12 @@
    PYCONV_LOADU ... PYCONV_ALIGNR defined, which it undefines at its end.  Without AVX-512
    the entry points decline (return 0) and the plain Cython loops run.
 
-   pyconv_taps_consec_<sfx>: sums of up to a vector's lanes + 1 taps at consecutive offsets
-   (a pass along the last axis) in one pass over the row, a whole sum or a group of taps
-   added to partial sums.  An unaligned 512-bit load spans two cache lines at every offset
-   but one, which halves the load rate, so the odd taps' vectors are shifted out of two
-   loaded vectors (valignd / valignq) and only the even taps are loaded: the loads and the
-   shuffles run on different units.
+   pyconv_taps_consec_<sfx>: sums of up to PYCONV_KMAX (17) taps at consecutive offsets (a
+   pass along the last axis) in one pass over the row, a whole sum or a group of taps added
+   to partial sums.  An unaligned 512-bit load spans two cache lines at every offset but
+   one, which halves the load rate, so the odd taps' vectors below the lanes are shifted
+   out of two loaded vectors (valignd / valignq) and only the other taps are loaded: the
+   loads and the shuffles run on different units.
 
    pyconv_vrows4_<sfx>: the vertical pass of four output rows (_vrows4) as register tiles:
    rows r = 0..3 of two vectors of columns in eight accumulators, each input row's vectors
@@ -186,10 +186,11 @@ static inline __attribute__((always_inline)) PYCONV_V PYCONV_FN(pyconv_shift)(
     }
 }
 
-/* tap j of the outputs at s + i (A = s[i ..], B = the next vector): odd taps shifted out of
-   A and B, even ones loaded */
-#define PYCONV_ROW_V(j) ((j) == 0 ? A : ((j) & 1) ? PYCONV_FN(pyconv_shift)(B, A, (j)) \
-                                          : PYCONV_LOADU(s + i + (j)))
+/* tap j of the outputs at s + i (A = s[i ..], B = the next vector): odd taps below the
+   lanes shifted out of A and B, the others loaded */
+#define PYCONV_ROW_V(j) ((j) == 0 ? A \
+                         : (((j) & 1) && (j) < PYCONV_L) ? PYCONV_FN(pyconv_shift)(B, A, (j)) \
+                         : PYCONV_LOADU(s + i + (j)))
 #define PYCONV_ROW_M(j) PYCONV_MLOADU(m, s + i + (j))
 /* the K taps of one output vector in registers, onto the partial sums a (INIT 0), or from
    the first group formed as the plain loops form it (INIT 1) */
@@ -210,11 +211,16 @@ static inline __attribute__((always_inline)) PYCONV_V PYCONV_FN(pyconv_shift)(
                 a = PYCONV_FMA(wv[k], V(k), a); \
     }
 
+/* the most taps of the one-pass sums: float32's lanes + 1; float64's vectors hold 8, its
+   taps from the 9th on are loaded (measured, 17 taps: the plain loops' three passes over
+   each row cost more than the loads) */
+#define PYCONV_KMAX 17
+
 static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
         PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w, Py_ssize_t n, const int K,
         const int INIT)
 {
-    PYCONV_V wv[PYCONV_L + 1], a, A, B = PYCONV_ZERO();
+    PYCONV_V wv[PYCONV_KMAX], a, A, B = PYCONV_ZERO();
     PYCONV_M m;
     Py_ssize_t i = 0;
     int g0 = K % 8;
@@ -251,8 +257,8 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
     }
 }
 
-/* o[i] (= when init, else +=) the sum of the K taps w[j] * s[i + j], 1 <= K <= PYCONV_L + 1
-   (the last tap's vector is at most the next whole one), in one pass over the row with the
+/* o[i] (= when init, else +=) the sum of the K taps w[j] * s[i + j], 1 <= K <= PYCONV_KMAX,
+   in one pass over the row with the
    sums in registers.  A whole sum (init) is the plain loops' (_row_taps_block), which take
    two or three passes for K > 4, each loading and storing the partial sums.  init 2: a
    whole sum, its whole vectors at 64-byte boundaries of o written with streaming stores.
@@ -272,10 +278,8 @@ static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const P
     PYCONV_ROW_CASE(1) PYCONV_ROW_CASE(2) PYCONV_ROW_CASE(3) PYCONV_ROW_CASE(4)
     PYCONV_ROW_CASE(5) PYCONV_ROW_CASE(6) PYCONV_ROW_CASE(7) PYCONV_ROW_CASE(8)
     PYCONV_ROW_CASE(9)
-#if PYCONV_L > 8
     PYCONV_ROW_CASE(10) PYCONV_ROW_CASE(11) PYCONV_ROW_CASE(12) PYCONV_ROW_CASE(13)
     PYCONV_ROW_CASE(14) PYCONV_ROW_CASE(15) PYCONV_ROW_CASE(16) PYCONV_ROW_CASE(17)
-#endif
     }
 #undef PYCONV_ROW_CASE
     return 0;
@@ -753,6 +757,7 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
 #undef PYCONV_SET1
 #undef PYCONV_ZERO
 #undef PYCONV_ALIGNR
+#undef PYCONV_KMAX
 #undef PYCONV_SUB
 #undef PYCONV_SQRT
 #undef PYCONV_PERMX2
