@@ -1533,7 +1533,7 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
     if dense and nv + 3 <= RING_MAX_ROWS and (row_bytes >= RING_MIN_BYTES or (
             row_bytes >= RING_NARROW_BYTES and B * H * row_bytes >= RING_FAR_BYTES)):
         nring = nv + 3
-        rpitch = (W * <Py_ssize_t>sizeof(real) + 63) // 64 * 64
+        rpitch = (row_bytes + 63) // 64 * 64
         while _rows_collide(rpitch, nring):
             rpitch = rpitch + 64
         rpitch = rpitch // <Py_ssize_t>sizeof(real)

@@ -258,11 +258,10 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
 }
 
 /* o[i] (= when init, else +=) the sum of the K taps w[j] * s[i + j], 1 <= K <= PYCONV_KMAX,
-   in one pass over the row with the
-   sums in registers.  A whole sum (init) is the plain loops' (_row_taps_block), which take
-   two or three passes for K > 4, each loading and storing the partial sums.  init 2: a
-   whole sum, its whole vectors at 64-byte boundaries of o written with streaming stores.
-   1 when done, 0 when declined. */
+   in one pass over the row with the sums in registers.  A whole sum (init) is the plain
+   loops' (_row_taps_block), which take two or three passes for K > 4, each loading and
+   storing the partial sums.  init 2: a whole sum, its whole vectors at 64-byte boundaries
+   of o written with streaming stores.  1 when done, 0 when declined. */
 static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
                                          Py_ssize_t K, Py_ssize_t n, int init)
 {

@@ -625,7 +625,7 @@ def test_uniform_means_of_integers_are_correctly_rounded(mode, dtype, rng):
         y = x.copy()
         uniform(y, size, mode=mode, cval=7, out=y)
         assert y.tobytes() == want.tobytes(), shape
-        with streaming_stores():        # (an out= the fused kernel divides is not streamed)
+        with streaming_stores():        # the sums streamed into out=, divided there
             o = np.full(shape, np.nan, dtype)
             assert uniform(x, size, mode=mode, cval=7, out=o) is o
         assert o.tobytes() == want.tobytes(), shape
