@@ -29,6 +29,9 @@ cdef enum:
     EDGE_AHEAD = 4
     # the widest kernel rows the AVX-512 grid sweep takes (see _is_grid)
     GRID_MAX_KW = 8
+    # small planes (_correlate_planes): rows per task, and the tallest kernel taken
+    PLANE_ROWS = 256
+    PLANE_MAX_KH = 32
     # rows at least this wide go through the separable filter's ring of input rows (see
     # _sep_vpass), for kernels of at most RING_MAX_ROWS - 3 rows (a taller kernel's rows do
     # not stay in L1 anyway, and its ring would hold a large part of the image).  First for
@@ -178,6 +181,7 @@ cdef extern from *:
     #define PYCONV_ALIGNR(B, A, j) \
         _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(B), _mm512_castps_si512(A), (j)))
     #define PYCONV_SUB _mm512_sub_ps
+    #define PYCONV_ADD _mm512_add_ps
     #define PYCONV_SQRT _mm512_sqrt_ps
     #define PYCONV_STREAM _mm512_stream_ps
     #define PYCONV_PERMX2 _mm512_permutex2var_ps
@@ -202,6 +206,7 @@ cdef extern from *:
     #define PYCONV_ALIGNR(B, A, j) \
         _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(B), _mm512_castpd_si512(A), (j)))
     #define PYCONV_SUB _mm512_sub_pd
+    #define PYCONV_ADD _mm512_add_pd
     #define PYCONV_SQRT _mm512_sqrt_pd
     #define PYCONV_STREAM _mm512_stream_pd
     #define PYCONV_PERMX2 _mm512_permutex2var_pd
@@ -240,6 +245,18 @@ cdef extern from *:
                                      const double* base, const Py_ssize_t* soff,
                                      const double* wq, Py_ssize_t kd, Py_ssize_t kh,
                                      Py_ssize_t nxt, Py_ssize_t n) noexcept nogil
+    int _planes_f "pyconv_planes_f"(float* o, Py_ssize_t opitch, const float* s,
+                                     Py_ssize_t spitch, const Py_ssize_t* taby,
+                                     Py_ssize_t y0, Py_ssize_t y1,
+                                     Py_ssize_t n, Py_ssize_t W, Py_ssize_t ox, const float* w,
+                                     Py_ssize_t kh, Py_ssize_t kw, float c,
+                                     int addb) noexcept nogil
+    int _planes_d "pyconv_planes_d"(double* o, Py_ssize_t opitch, const double* s,
+                                     Py_ssize_t spitch, const Py_ssize_t* taby,
+                                     Py_ssize_t y0, Py_ssize_t y1,
+                                     Py_ssize_t n, Py_ssize_t W, Py_ssize_t ox,
+                                     const double* w, Py_ssize_t kh, Py_ssize_t kw, double c,
+                                     int addb) noexcept nogil
     Py_ssize_t _edge_row_f "pyconv_edge_row_f"(float* o, const float* a, const float* b,
                                                 const float* c, Py_ssize_t C, Py_ssize_t n,
                                                 float w0, float w1, float w2, float half,
@@ -856,6 +873,64 @@ cdef inline void _tile_task(Py_ssize_t task, const real* src, real* out, real* t
                     orow[i * os[3]] = orow[i * os[3]] + c
 
 
+cdef inline void _plane_task(Py_ssize_t task, const real* src, real* out,
+                             const Py_ssize_t* ss, const Py_ssize_t* os, Py_ssize_t Do,
+                             Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t W, Py_ssize_t ox,
+                             Py_ssize_t rb, Py_ssize_t nrb, const Py_ssize_t* tabz,
+                             const Py_ssize_t* taby, Py_ssize_t kh,
+                             Py_ssize_t kw, const real* w, Py_ssize_t ntaps,
+                             Py_ssize_t wsets, const real* bias) noexcept nogil:
+    # rows [y0, y1) of plane (b, z) by pyconv_planes (see _correlate_planes)
+    cdef Py_ssize_t q = task // nrb, y0 = (task % nrb) * rb, y1, b, z, sw
+    y1 = y0 + rb if y0 + rb < Ho else Ho
+    b = q // Do
+    z = q % Do
+    sw = b % wsets
+    if real is float:
+        _planes_f(out + b * os[0] + z * os[1], os[2], src + b * ss[0] + tabz[z] * ss[1], ss[2],
+                  taby, y0, y1, Wo, W, ox, w + sw * ntaps, kh, kw,
+                  bias[sw] if bias != NULL else 0, bias != NULL)
+    else:
+        _planes_d(out + b * os[0] + z * os[1], os[2], src + b * ss[0] + tabz[z] * ss[1], ss[2],
+                  taby, y0, y1, Wo, W, ox, w + sw * ntaps, kh, kw,
+                  bias[sw] if bias != NULL else 0, bias != NULL)
+
+
+cdef int _correlate_planes(const real* src, real* out, const Py_ssize_t* ss,
+                           const Py_ssize_t* os, Py_ssize_t B, Py_ssize_t Do, Py_ssize_t Ho,
+                           Py_ssize_t Wo, Py_ssize_t W, Py_ssize_t ox, const Py_ssize_t* tabz,
+                           const Py_ssize_t* taby, Py_ssize_t kh, Py_ssize_t kw,
+                           const real* w, Py_ssize_t ntaps, Py_ssize_t wsets,
+                           const real* bias, int num_threads) except -1:
+    # The correlation of planes whose rows are at most one vector of outputs (a late layer's
+    # 14x14 or 7x7 planes, a narrow image), zero padding, a whole 2-D grid of taps: each
+    # task sweeps PLANE_ROWS rows (a small plane: all of them) of one plane in registers,
+    # reading its rows in place (pyconv_planes).  The grid sweep's tasks had cost a plane
+    # ~140 ns, of which under half was its multiply-adds: the tile task's set-up, the row
+    # pointers of every group of eight rows, a second vector per row and the shifts.
+    # The sums are the grid sweep's, so the bits do not depend on which path ran.
+    cdef Py_ssize_t rb = Ho if Ho <= PLANE_ROWS else PLANE_ROWS
+    cdef Py_ssize_t nrb = (Ho + rb - 1) // rb
+    cdef Py_ssize_t ntasks = B * Do * nrb, per_round, chunk, t0, t1, task
+    if num_threads > ntasks:
+        num_threads = <int>ntasks
+    per_round = _round_tasks(ntasks, rb * Wo * (ntaps + 1), num_threads, &chunk)
+    t0 = 0
+    while t0 < ntasks:
+        t1 = t0 + per_round
+        if t1 > ntasks:
+            t1 = ntasks
+        with nogil:
+            for task in prange(t0, t1, schedule='dynamic', chunksize=chunk,
+                               num_threads=num_threads, use_threads_if=num_threads > 1):
+                _plane_task(task, src, out, ss, os, Do, Ho, Wo, W, ox, rb, nrb, tabz, taby,
+                            kh, kw, w, ntaps, wsets, bias)
+        t0 = t1
+        if t0 < ntasks and PyErr_CheckSignals() != 0:
+            return -1
+    return 0
+
+
 cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                           const Py_ssize_t[::1] tabz, const Py_ssize_t[::1] taby,
                           const Py_ssize_t[::1] tabx, Py_ssize_t ox,
@@ -913,6 +988,19 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
             if tabx[a] != (a - ox if 0 <= a - ox < W else -1):
                 zpad = False
                 break
+    if zpad and kd == 1 and Wo <= CACHE_LINE // <Py_ssize_t>sizeof(real) and \
+            kh <= PLANE_MAX_KH:
+        for a in range(Do):
+            if tabz[a] < 0:
+                break
+        else:
+            if ntaps > 0:
+                wp = &tapw[0]
+            if bias.shape[0] > 0:
+                bp = &bias[0]
+            return _correlate_planes(&src[0, 0, 0, 0], &out[0, 0, 0, 0], ss, os, B, Do, Ho,
+                                     Wo, W, ox, &tabz[0], &taby[0], kh, kw, wp, ntaps, wsets,
+                                     bp, num_threads)
     # each thread's tile (and output line) starts on its own 64-byte line; a dense grid's
     # register tiles read up to 2 rows and a tile's width past the strip's last row (slack,
     # zeroed: their results are dropped)

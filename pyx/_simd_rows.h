@@ -685,6 +685,130 @@ static Py_ssize_t PYCONV_FN(pyconv_edge_row)(PYCONV_T* o, const PYCONV_T* a,
     return e;
 }
 
+/* pyconv_planes_<sfx>: rows y0 <= y < y1 of one plane of n <= PYCONV_L output columns, the
+   correlation with the whole kh x kw grid (2 <= kw <= 8) over a zero padding, summed as
+   pyconv_grid1_kw sums them, bit for bit (tap order, its first group), then c added where
+   addb (a layer's bias, as _tile_task adds it).  Output row y reads input rows
+   taby[y + ky] of the plane s (pitch spitch; < 0: a row of zeros), lane x of tap kx
+   reading column x + kx - ox where that lies in [0, W) (zero elsewhere).  Four rows at a
+   time, one register each: every input row is loaded once (one vector, two where
+   n + kw - 1 > PYCONV_L) and its kw shifts built with valignd / valignq feed each of the
+   four rows whose window holds it, in tap order.  (A masked load per tap instead spans
+   two cache lines almost every time, at half the load rate: 9 of them per output row had
+   cost 22 cycles.)  Rows past y1 in the last group read zero rows and are not stored. */
+#define PYCONV_PL_ROW(g) \
+    if (j - (g) >= 0 && j - (g) < KH) { \
+        const int ky = j - (g); \
+        _Pragma("GCC unroll 8") \
+        for (int kx = 0; kx < KW; kx++) { \
+            const int t = ky * KW + kx; \
+            if (t == 0) { \
+                if (pair) \
+                    a##g = PYCONV_FMA(PYCONV_SET1(w[0]), S[0], \
+                                      PYCONV_MUL(PYCONV_SET1(w[1]), S[1])); \
+                else \
+                    a##g = PYCONV_MUL(PYCONV_SET1(w[0]), S[0]); \
+            } else if (t > pair) { \
+                a##g = PYCONV_FMA(PYCONV_SET1(w[t]), S[kx], a##g); \
+            } \
+        } \
+    }
+/* rows y .. y + R - 1 (R <= NR) of pyconv_planes_k, NR (4 or 2) rows swept */
+static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_planes_g)(
+        PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T* s, Py_ssize_t spitch,
+        const Py_ssize_t* taby, Py_ssize_t y, Py_ssize_t R, PYCONV_M m0, PYCONV_M i0,
+        PYCONV_M i1, int two, Py_ssize_t ox, const PYCONV_T* w, PYCONV_V cv, int addb,
+        const int KH, const int KW, const int NR)
+{
+    const int g0 = (KH * KW) % 8;
+    const int pair = g0 != 1;    /* g0 0 or > 4 counts as 4: the first two taps fused */
+    const PYCONV_V Z = PYCONV_ZERO();
+    PYCONV_V a0 = Z, a1 = Z, a2 = Z, a3 = Z;
+    _Pragma("GCC unroll 16")
+    for (int j = 0; j < NR + KH - 1; j++) {
+        Py_ssize_t yi = j < R + KH - 1 ? taby[y + j] : -1;
+        PYCONV_V A0 = Z, A1 = Z, S[8];
+        if (yi >= 0) {
+            const PYCONV_T* r = s + yi * spitch - ox;
+            A0 = PYCONV_MLOADU(i0, r);
+            if (two)
+                A1 = PYCONV_MLOADU(i1, r + PYCONV_L);
+        }
+        _Pragma("GCC unroll 8")
+        for (int k = 0; k < KW; k++)
+            S[k] = PYCONV_FN(pyconv_shift)(A1, A0, k);
+        PYCONV_PL_ROW(0)
+        PYCONV_PL_ROW(1)
+        if (NR > 2) {
+            PYCONV_PL_ROW(2)
+            PYCONV_PL_ROW(3)
+        }
+    }
+    if (addb) {
+        a0 = PYCONV_ADD(a0, cv);
+        a1 = PYCONV_ADD(a1, cv);
+        a2 = PYCONV_ADD(a2, cv);
+        a3 = PYCONV_ADD(a3, cv);
+    }
+    PYCONV_T* orow = o + y * opitch;
+    PYCONV_MSTOREU(orow, m0, a0);
+    if (R > 1)
+        PYCONV_MSTOREU(orow + opitch, m0, a1);
+    if (R > 2)
+        PYCONV_MSTOREU(orow + 2 * opitch, m0, a2);
+    if (R > 3)
+        PYCONV_MSTOREU(orow + 3 * opitch, m0, a3);
+}
+
+static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_planes_k)(
+        PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T* s, Py_ssize_t spitch,
+        const Py_ssize_t* taby, Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t n, Py_ssize_t W,
+        Py_ssize_t ox, const PYCONV_T* w, PYCONV_T c, int addb, const int KH, const int KW)
+{
+    const PYCONV_M m0 = PYCONV_FN(pyconv_span)(0, n);
+    const PYCONV_M i0 = PYCONV_FN(pyconv_span)(ox, ox + W);
+    const PYCONV_M i1 = PYCONV_FN(pyconv_span)(ox - PYCONV_L, ox - PYCONV_L + W);
+    const int two = n + KW - 1 > PYCONV_L && i1 != 0;
+    const PYCONV_V cv = PYCONV_SET1(c);
+    Py_ssize_t y;
+    for (y = y0; y + 4 <= y1; y += 4)
+        PYCONV_FN(pyconv_planes_g)(o, opitch, s, spitch, taby, y, 4, m0, i0, i1, two, ox, w,
+                                   cv, addb, KH, KW, 4);
+    if (y1 - y > 2)
+        PYCONV_FN(pyconv_planes_g)(o, opitch, s, spitch, taby, y, y1 - y, m0, i0, i1, two, ox,
+                                   w, cv, addb, KH, KW, 4);
+    else if (y1 > y)
+        PYCONV_FN(pyconv_planes_g)(o, opitch, s, spitch, taby, y, y1 - y, m0, i0, i1, two, ox,
+                                   w, cv, addb, KH, KW, 2);
+}
+#undef PYCONV_PL_ROW
+
+static int PYCONV_FN(pyconv_planes)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T* s,
+                                    Py_ssize_t spitch, const Py_ssize_t* taby,
+                                    Py_ssize_t y0, Py_ssize_t y1,
+                                    Py_ssize_t n, Py_ssize_t W, Py_ssize_t ox,
+                                    const PYCONV_T* w, Py_ssize_t kh, Py_ssize_t kw,
+                                    PYCONV_T c, int addb)
+{
+    if (n < 1 || n > PYCONV_L || kh < 1 || kh > 32 || kw < 2 || kw > 8 || y1 <= y0)
+        return 0;
+    switch (kw) {
+#define PYCONV_PL_CASE(K) \
+    case K: \
+        if (kh == K) \
+            PYCONV_FN(pyconv_planes_k)(o, opitch, s, spitch, taby, y0, y1, n, W, ox, \
+                                       w, c, addb, K, K); \
+        else \
+            PYCONV_FN(pyconv_planes_k)(o, opitch, s, spitch, taby, y0, y1, n, W, ox, \
+                                       w, c, addb, (int)kh, K); \
+        return 1;
+    PYCONV_PL_CASE(2) PYCONV_PL_CASE(3) PYCONV_PL_CASE(4) PYCONV_PL_CASE(5)
+    PYCONV_PL_CASE(6) PYCONV_PL_CASE(7) PYCONV_PL_CASE(8)
+#undef PYCONV_PL_CASE
+    }
+    return 0;
+}
+
 #undef PYCONV_D3_PHASE
 #undef PYCONV_D3_STORE
 #undef PYCONV_ROW_M
@@ -739,6 +863,18 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
     return 0;
 }
 
+static int PYCONV_FN(pyconv_planes)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T* s,
+                                    Py_ssize_t spitch, const Py_ssize_t* taby,
+                                    Py_ssize_t y0, Py_ssize_t y1,
+                                    Py_ssize_t n, Py_ssize_t W, Py_ssize_t ox,
+                                    const PYCONV_T* w, Py_ssize_t kh, Py_ssize_t kw,
+                                    PYCONV_T c, int addb)
+{
+    (void)o; (void)opitch; (void)s; (void)spitch; (void)taby; (void)y0;
+    (void)y1; (void)n; (void)W; (void)ox; (void)w; (void)kh; (void)kw; (void)c; (void)addb;
+    return 0;
+}
+
 #endif
 
 #undef PYCONV_SFX
@@ -758,6 +894,7 @@ static int PYCONV_FN(pyconv_grid_rows)(PYCONV_T* o, Py_ssize_t opitch, const PYC
 #undef PYCONV_ALIGNR
 #undef PYCONV_KMAX
 #undef PYCONV_SUB
+#undef PYCONV_ADD
 #undef PYCONV_SQRT
 #undef PYCONV_PERMX2
 #undef PYCONV_IOTA

@@ -45,6 +45,17 @@ def _cases():
         for dt in ("float32", "float64"):
             out.append((seed, shape, k, MODES[seed % 5], dt, 0, 0.0))
             seed += 1
+    # zero padding and rows of at most one vector of outputs: whole planes in registers
+    # (pyconv_planes): a second vector per row where the row and the kernel overrun one,
+    # last groups of 1 to 3 rows, planes taller than a task's rows, 3-D images with 2-D
+    # kernels, shifted origins, kernels taller than the image
+    for shape, k, origin in (((14, 14), (3, 3), 0), ((7, 7), (5, 5), 0),
+                             ((13, 16), (4, 5), (1, -2)), ((6, 14), (2, 8), 0),
+                             ((600, 9), (7, 3), (2, 0)), ((3, 5, 11), (1, 6, 2), 0),
+                             ((2, 3), (6, 7), 0), ((1, 1), (2, 2), 0), ((5, 8), (3, 4), (0, 1))):
+        for dt in ("float32", "float64"):
+            out.append((seed, shape, k, "constant", dt, origin, 0.0))
+            seed += 1
     out.append((seed, (10, 790), (3, 3), "reflect", "float32", (1, -1), 0.5))
     out.append((seed + 1, (10, 790), (3, 5), "constant", "float64", (-1, 2), 0.0))
     # rows cut into chunks of columns (tasks start at x0 > 0), zero-padded and gathered
