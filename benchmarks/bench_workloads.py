@@ -523,6 +523,10 @@ dl_conv_workload("dl_depthwise_3x3_512c_14_n8", "depthwise_conv2d 3x3, N=8, 512 
                  "(a late MobileNet layer: small planes)",
                  (8, 512, 14, 14), (512, 1, 3, 3), padding=1, groups=512,
                  pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
+dl_conv_workload("dl_depthwise_3x3s2_512c_14_n8", "depthwise_conv2d 3x3 stride 2, N=8, 512 channels, "
+                 "14x14 -> 7x7 (a late MobileNet layer's downsampling)",
+                 (8, 512, 14, 14), (512, 1, 3, 3), stride=2, padding=1, groups=512,
+                 pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
 dl_conv_workload("dl_conv3d_3x3x3_16c_32_n2", "conv3d 3x3x3, N=2, 16->16, 32^3, padding 1",
                  (2, 16, 32, 32, 32), (16, 16, 3, 3, 3), padding=1, pyconv_fn="pyconv.conv3d")
 dl_conv_workload("dl_conv2d_1ch_3x3_2048", "conv2d 3x3, one channel, 2048x2048, padding 1",

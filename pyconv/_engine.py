@@ -192,6 +192,31 @@ def _tap_offsets(taps, kshape, trows, tw):
                                trows, tw)
 
 
+def strided_planes(osize, ksize, stride, dilation, itemsize):
+    """Whether the kernel module sweeps a 2-D zero-padded correlation of stride 2 along both
+    axes (outputs ``osize``, kernel ``ksize``) as whole planes in registers
+    (``conv_planes_*``: the AVX-512 module; rows of at most one vector of outputs whose
+    columns read fit two vectors)."""
+    lanes = 64 // itemsize
+    return (kernels.planes_sweep() and len(ksize) == 2 and tuple(stride) == (2, 2)
+            and all(d == 1 for d in dilation) and 2 <= ksize[1] <= 8 and ksize[0] <= 32
+            and osize[1] <= lanes and 2 * (osize[1] - 1) + ksize[1] <= 2 * lanes)
+
+
+def planes(src, dest, taby, ox, weights, bias, stride, num_threads):
+    """out[b] = the correlation of plane src[b] (zero padding; padded row i is source row
+    taby[i], padded column i source column i - ox) with weights[b % S] (S, kh, kw), stride
+    ``stride`` along both axes, plus bias[b % S] (None: none); src (B, H, W) and dest
+    (B, Ho, Wo) with contiguous rows (see ``strided_planes``)."""
+    S, kh, kw = weights.shape
+    work = math.prod(dest.shape) * kh * kw
+    run = kernels.conv_planes_f32 if src.dtype == np.float32 else kernels.conv_planes_f64
+    run(src, dest, taby, int(ox), kh, kw, np.ascontiguousarray(weights).reshape(-1), S,
+        _NO_BIAS[src.dtype.char] if bias is None else np.ascontiguousarray(bias, src.dtype),
+        stride, effective_num_threads(num_threads, work=work))
+    return dest
+
+
 def grid_sweeps(ksize, dilation):
     """Whether the kernel module sweeps a whole kernel of this size (spatial axes, 1 to 3) and
     dilation with its grid sweep (the AVX-512 module: kernel rows of 2 to 8 consecutive taps,

@@ -1254,7 +1254,7 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, nu
         if len(tgt) > 1 and reach:
             depth[ax] = (0, reach)
     plane = nn._plane_path(x.shape[1], np.asarray(weight).shape[0], groups, stride, osizes,
-                           ksize, dil, padding_mode == "zeros")
+                           ksize, dil, padding_mode == "zeros", np.dtype(dt).itemsize)
     fn = functools.partial(_conv_block, nd=nd, weight=weight, bias=bias, stride=stride,
                            dilation=dilation, groups=groups, plane=plane,
                            num_threads=num_threads)

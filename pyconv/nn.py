@@ -167,18 +167,58 @@ def _finish(res, out, oshape, written):
 PLANE_MIN_OUTPUTS = 48 * 48
 
 
-def _plane_path(C, O, groups, stride, osize, ksize, dilation, zeros):
+def _plane_path(C, O, groups, stride, osize, ksize, dilation, zeros, itemsize):
     """Whether a layer runs as whole-plane correlations: each output channel reads one input
-    channel (groups == C), stride 1 as given, planes of PLANE_MIN_OUTPUTS outputs or more
-    (any size with zero padding (zeros) and a kernel of the grid sweep), and no axis whose
-    dilated kernel reaches further than its outputs (the planes' tiles hold the whole
-    dilated span: a large dilation goes to the layer kernel, which gathers only the taps).
-    pyconv.dask decides this once for the whole array and passes it to every block, so a
-    block's bits are those of the in-memory call."""
+    channel (groups == C), and either stride 1 as given, planes of PLANE_MIN_OUTPUTS
+    outputs or more (any size with zero padding (zeros) and a kernel of the grid sweep), and
+    no axis whose dilated kernel reaches further than its outputs (the planes' tiles hold
+    the whole dilated span: a large dilation goes to the layer kernel, which gathers only
+    the taps); or stride 2 along both axes of a 2-D layer with zero padding and rows of at
+    most one vector of outputs (_engine.strided_planes: a late layer's 14x14 -> 7x7, which
+    the layer kernel took 266 ns a plane for, 4x PyTorch's time).  pyconv.dask decides this
+    once for the whole array and passes it to every block, so a block's bits are those of
+    the in-memory call."""
+    if groups != C or O % C:
+        return False
+    if not all(s == 1 for s in stride):
+        return zeros and _engine.strided_planes(osize, ksize, stride, dilation, itemsize)
     least = 1 if zeros and _engine.grid_sweeps(ksize, dilation) else PLANE_MIN_OUTPUTS
-    return (groups == C and O % C == 0 and all(s == 1 for s in stride)
-            and math.prod(osize) >= least
+    return (math.prod(osize) >= least
             and all(d * (k - 1) <= o for o, k, d in zip(osize, ksize, dilation)))
+
+
+def _plane_views(dest, N, C, m, j, osize):
+    """Output channels j, j + m, ... of every image of dest (N, C * m, *osize) as one view
+    (N * C, *osize)."""
+    dj = dest[:, j::m]
+    return np.lib.stride_tricks.as_strided(
+        dj, (N * C,) + tuple(osize), (dj.strides[1],) + dj.strides[2:], writeable=True)
+
+
+def _plane_conv_strided(x5, w5, b, pads3, osize, dest, num_threads):
+    """_plane_conv for a 2-D layer of stride 2 (see _plane_path): zero padding, each plane
+    swept whole by _engine.planes."""
+    N, C = x5.shape[:2]
+    O = w5.shape[0]
+    m = O // C
+    kh, kw = w5.shape[3:]
+    H, W = x5.shape[3:]
+    Ho, Wo = osize
+    taby = _engine.index_table(-pads3[1][0], 2 * (Ho - 1) + kh, H, CONSTANT)
+    src = x5.reshape(N * C, H, W)
+    if dest is not None:
+        dest = dest[:, :, 0]
+        if (N > 1 and dest.strides[0] != C * m * dest.strides[1]) \
+                or dest.strides[3] != dest.itemsize:
+            dest = None
+    written = dest is not None
+    if dest is None:
+        dest = np.empty((N, O, Ho, Wo), dtype=x5.dtype)
+    for j in range(m):
+        _engine.planes(src, _plane_views(dest, N, C, m, j, osize), taby, pads3[2][0],
+                       w5[j::m].reshape(C, kh, kw), None if b is None else b[j::m], 2,
+                       num_threads)
+    return dest, written
 
 
 def _plane_conv(x5, w5, b, dil3, pads3, mode, osize3, dest, num_threads):
@@ -202,9 +242,7 @@ def _plane_conv(x5, w5, b, dil3, pads3, mode, osize3, dest, num_threads):
     if dest is None:   # the caller checked the result's size
         dest = np.empty((N, O) + tuple(osize3), dtype=x5.dtype)
     for j in range(m):
-        dj = dest[:, j::m]
-        d4 = np.lib.stride_tricks.as_strided(
-            dj, (N * C,) + tuple(osize3), (dj.strides[1],) + dj.strides[2:], writeable=True)
+        d4 = _plane_views(dest, N, C, m, j, osize3)
         _engine.correlate(src, d4.shape, ext, taps, w5[j::m].reshape(C, -1), tables,
                           pads3[2][0], 0.0, num_threads, dest=d4,
                           bias=None if b is None else b[j::m], stream=written)
@@ -255,7 +293,8 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, ou
     # every value reaching the kernels fits an index
     if plane is None:
         plane = _plane_path(C, O, groups, stride, osize, ksize, dilation,
-                            padding_mode == "zeros")
+                            padding_mode == "zeros", np.dtype(dt).itemsize)
+    strided = plane and not all(s == 1 for s in stride)
     stride = [s if o > 1 else n + lo + hi
               for s, o, n, (lo, hi) in zip(stride, osize, spatial, pads)]
     N = xa.shape[0] if batched else 1
@@ -269,6 +308,9 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, ou
     stride3 = [1] * (3 - nd) + stride
     dil3 = [1] * (3 - nd) + dilation
     dest = _dest5(out, (xa, w, b, bias), batched, nd)
+    if strided:
+        res, written = _plane_conv_strided(x5, w5, b, pads3, osize, dest, num_threads)
+        return _finish(res, out, oshape, written)
     if plane:
         res, written = _plane_conv(x5, w5, b, dil3, pads3, mode, [1] * (3 - nd) + osize,
                                    dest, num_threads)

@@ -185,6 +185,7 @@ cdef extern from *:
     #define PYCONV_SQRT _mm512_sqrt_ps
     #define PYCONV_STREAM _mm512_stream_ps
     #define PYCONV_PERMX2 _mm512_permutex2var_ps
+    #define PYCONV_IADD _mm512_add_epi32
     #define PYCONV_IOTA(k) _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, \
                                                              7, 6, 5, 4, 3, 2, 1, 0), \
                                             _mm512_set1_epi32((int)(k)))
@@ -210,6 +211,7 @@ cdef extern from *:
     #define PYCONV_SQRT _mm512_sqrt_pd
     #define PYCONV_STREAM _mm512_stream_pd
     #define PYCONV_PERMX2 _mm512_permutex2var_pd
+    #define PYCONV_IADD _mm512_add_epi64
     #define PYCONV_IOTA(k) _mm512_add_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), \
                                             _mm512_set1_epi64((long long)(k)))
     #include "_simd_rows.h"
@@ -250,13 +252,13 @@ cdef extern from *:
                                      Py_ssize_t y0, Py_ssize_t y1,
                                      Py_ssize_t n, Py_ssize_t W, Py_ssize_t ox, const float* w,
                                      Py_ssize_t kh, Py_ssize_t kw, float c,
-                                     int addb) noexcept nogil
+                                     int addb, Py_ssize_t stride) noexcept nogil
     int _planes_d "pyconv_planes_d"(double* o, Py_ssize_t opitch, const double* s,
                                      Py_ssize_t spitch, const Py_ssize_t* taby,
                                      Py_ssize_t y0, Py_ssize_t y1,
                                      Py_ssize_t n, Py_ssize_t W, Py_ssize_t ox,
                                      const double* w, Py_ssize_t kh, Py_ssize_t kw, double c,
-                                     int addb) noexcept nogil
+                                     int addb, Py_ssize_t stride) noexcept nogil
     Py_ssize_t _edge_row_f "pyconv_edge_row_f"(float* o, const float* a, const float* b,
                                                 const float* c, Py_ssize_t C, Py_ssize_t n,
                                                 float w0, float w1, float w2, float half,
@@ -879,7 +881,8 @@ cdef inline void _plane_task(Py_ssize_t task, const real* src, real* out,
                              Py_ssize_t rb, Py_ssize_t nrb, const Py_ssize_t* tabz,
                              const Py_ssize_t* taby, Py_ssize_t kh,
                              Py_ssize_t kw, const real* w, Py_ssize_t ntaps,
-                             Py_ssize_t wsets, const real* bias) noexcept nogil:
+                             Py_ssize_t wsets, const real* bias,
+                             Py_ssize_t stride) noexcept nogil:
     # rows [y0, y1) of plane (b, z) by pyconv_planes (see _correlate_planes)
     cdef Py_ssize_t q = task // nrb, y0 = (task % nrb) * rb, y1, b, z, sw
     y1 = y0 + rb if y0 + rb < Ho else Ho
@@ -889,11 +892,11 @@ cdef inline void _plane_task(Py_ssize_t task, const real* src, real* out,
     if real is float:
         _planes_f(out + b * os[0] + z * os[1], os[2], src + b * ss[0] + tabz[z] * ss[1], ss[2],
                   taby, y0, y1, Wo, W, ox, w + sw * ntaps, kh, kw,
-                  bias[sw] if bias != NULL else 0, bias != NULL)
+                  bias[sw] if bias != NULL else 0, bias != NULL, stride)
     else:
         _planes_d(out + b * os[0] + z * os[1], os[2], src + b * ss[0] + tabz[z] * ss[1], ss[2],
                   taby, y0, y1, Wo, W, ox, w + sw * ntaps, kh, kw,
-                  bias[sw] if bias != NULL else 0, bias != NULL)
+                  bias[sw] if bias != NULL else 0, bias != NULL, stride)
 
 
 cdef int _correlate_planes(const real* src, real* out, const Py_ssize_t* ss,
@@ -901,7 +904,7 @@ cdef int _correlate_planes(const real* src, real* out, const Py_ssize_t* ss,
                            Py_ssize_t Wo, Py_ssize_t W, Py_ssize_t ox, const Py_ssize_t* tabz,
                            const Py_ssize_t* taby, Py_ssize_t kh, Py_ssize_t kw,
                            const real* w, Py_ssize_t ntaps, Py_ssize_t wsets,
-                           const real* bias, int num_threads) except -1:
+                           const real* bias, Py_ssize_t stride, int num_threads) except -1:
     # The correlation of planes whose rows are at most one vector of outputs (a late layer's
     # 14x14 or 7x7 planes, a narrow image), zero padding, a whole 2-D grid of taps: each
     # task sweeps PLANE_ROWS rows (a small plane: all of them) of one plane in registers,
@@ -924,7 +927,7 @@ cdef int _correlate_planes(const real* src, real* out, const Py_ssize_t* ss,
             for task in prange(t0, t1, schedule='dynamic', chunksize=chunk,
                                num_threads=num_threads, use_threads_if=num_threads > 1):
                 _plane_task(task, src, out, ss, os, Do, Ho, Wo, W, ox, rb, nrb, tabz, taby,
-                            kh, kw, w, ntaps, wsets, bias)
+                            kh, kw, w, ntaps, wsets, bias, stride)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             return -1
@@ -1000,7 +1003,7 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
                 bp = &bias[0]
             return _correlate_planes(&src[0, 0, 0, 0], &out[0, 0, 0, 0], ss, os, B, Do, Ho,
                                      Wo, W, ox, &tabz[0], &taby[0], kh, kw, wp, ntaps, wsets,
-                                     bp, num_threads)
+                                     bp, 1, num_threads)
     # each thread's tile (and output line) starts on its own 64-byte line; a dense grid's
     # register tiles read up to 2 rows and a tile's width past the strip's last row (slack,
     # zeroed: their results are dropped)
@@ -1085,6 +1088,66 @@ cdef int _correlate_tiled(const real[:, :, :, :] src, real[:, :, :, :] out,
     free(wq)
     free(doffs)
     return 0
+
+
+cdef int _conv_planes(const real[:, :, :] src, real[:, :, :] out,
+                      const Py_ssize_t[::1] taby, Py_ssize_t ox, Py_ssize_t kh, Py_ssize_t kw,
+                      const real[::1] tapw, Py_ssize_t wsets, const real[::1] bias,
+                      Py_ssize_t stride, int num_threads) except -1:
+    cdef Py_ssize_t ss[4]
+    cdef Py_ssize_t os[4]
+    cdef Py_ssize_t zero_z = 0, a
+    cdef Py_ssize_t B = out.shape[0], Ho = out.shape[1], Wo = out.shape[2], W = src.shape[2]
+    cdef Py_ssize_t L = CACHE_LINE // <Py_ssize_t>sizeof(real)
+    if not PYCONV_SIMD_ROWS:
+        raise RuntimeError("pyconv: this kernel module has no plane sweep")
+    if src.strides[2] != sizeof(real) or out.strides[2] != sizeof(real):
+        raise ValueError("rows must be contiguous")
+    if Wo < 1 or Wo > L or kh < 1 or kh > PLANE_MAX_KH or kw < 2 or kw > GRID_MAX_KW \
+            or stride < 1 or stride > 2 or stride * (Wo - 1) + kw > 2 * L \
+            or tapw.shape[0] != wsets * kh * kw or wsets < 1 or B % wsets \
+            or (bias.shape[0] != 0 and bias.shape[0] != wsets) \
+            or taby.shape[0] < stride * (Ho - 1) + kh or src.shape[0] != B:
+        raise ValueError("conv_planes: arguments out of range")
+    for a in range(stride * (Ho - 1) + kh):
+        if taby[a] >= src.shape[1]:
+            raise ValueError("conv_planes: taby out of range")
+    if B == 0 or Ho == 0:
+        return 0
+    for a in range(3):
+        ss[a + (a > 0)] = src.strides[a] // <Py_ssize_t>sizeof(real)
+        os[a + (a > 0)] = out.strides[a] // <Py_ssize_t>sizeof(real)
+    ss[1] = 0
+    os[1] = 0
+    return _correlate_planes(&src[0, 0, 0], &out[0, 0, 0], ss, os, B, 1, Ho, Wo, W, ox,
+                             &zero_z, &taby[0], kh, kw, &tapw[0], kh * kw, wsets,
+                             &bias[0] if bias.shape[0] > 0 else NULL, stride, num_threads)
+
+
+def planes_sweep():
+    """Whether conv_planes_f32/f64 run here (the AVX-512 module)."""
+    return bool(PYCONV_SIMD_ROWS)
+
+
+def conv_planes_f32(const float[:, :, :] src, float[:, :, :] out,
+                    const Py_ssize_t[::1] taby, Py_ssize_t ox, Py_ssize_t kh, Py_ssize_t kw,
+                    const float[::1] tapw, Py_ssize_t wsets, const float[::1] bias,
+                    Py_ssize_t stride, int num_threads):
+    """float32 version of :func:`conv_planes_f64`."""
+    _conv_planes(src, out, taby, ox, kh, kw, tapw, wsets, bias, stride, num_threads)
+
+
+def conv_planes_f64(const double[:, :, :] src, double[:, :, :] out,
+                    const Py_ssize_t[::1] taby, Py_ssize_t ox, Py_ssize_t kh, Py_ssize_t kw,
+                    const double[::1] tapw, Py_ssize_t wsets, const double[::1] bias,
+                    Py_ssize_t stride, int num_threads):
+    """out[b, y, x] = sum over (ky, kx) of tapw[s, ky, kx] * P[b, stride * y + ky,
+    stride * x + kx] (+ bias[s]), s = b % wsets, summed as the grid sweep sums (tap order):
+    planes of at most one vector of outputs per row (16 float32, 8 float64), stride 1 or 2,
+    2 <= kw <= 8, stride * (Wo - 1) + kw <= two vectors.  P is src (B, H, W; contiguous
+    rows) padded with zeros: padded row i is source row taby[i] (< 0: zeros), padded column
+    i source column i - ox (zero outside [0, W)).  The AVX-512 module only (planes_sweep)."""
+    _conv_planes(src, out, taby, ox, kh, kw, tapw, wsets, bias, stride, num_threads)
 
 
 def grid_sweep():

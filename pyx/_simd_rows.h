@@ -686,19 +686,22 @@ static Py_ssize_t PYCONV_FN(pyconv_edge_row)(PYCONV_T* o, const PYCONV_T* a,
 }
 
 /* pyconv_planes_<sfx>: rows y0 <= y < y1 of one plane of n <= PYCONV_L output columns, the
-   correlation with the whole kh x kw grid (2 <= kw <= 8) over a zero padding, summed as
-   pyconv_grid1_kw sums them, bit for bit (tap order, its first group), then c added where
-   addb (a layer's bias, as _tile_task adds it).  Output row y reads input rows
-   taby[y + ky] of the plane s (pitch spitch; < 0: a row of zeros), lane x of tap kx
-   reading column x + kx - ox where that lies in [0, W) (zero elsewhere).  Four rows at a
-   time, one register each: every input row is loaded once (one vector, two where
-   n + kw - 1 > PYCONV_L) and its kw shifts built with valignd / valignq feed each of the
-   four rows whose window holds it, in tap order.  (A masked load per tap instead spans
-   two cache lines almost every time, at half the load rate: 9 of them per output row had
-   cost 22 cycles.)  Rows past y1 in the last group read zero rows and are not stored. */
+   correlation with the whole kh x kw grid (2 <= kw <= 8) over a zero padding, with strides
+   sy = sx = 1 or sy = sx = 2, summed as pyconv_grid1_kw sums them, bit for bit (tap order,
+   its first group), then c added where addb (a layer's bias, as _tile_task adds it).
+   Output row y reads input rows taby[sy * y + ky] of the plane s (pitch spitch; < 0: a
+   row of zeros), lane x of tap kx reading column sx * x + kx - ox where that lies in
+   [0, W) (zero elsewhere).  Four rows at a time, one register each: every input row is
+   loaded once (one vector, two where the columns read overrun one) and its kw shifts
+   (valignd / valignq), or with sx = 2 its kw gathers of every other column (vpermt2ps /
+   vpermt2pd), feed each of the four rows whose window holds it, in tap order.  (A masked
+   load per tap instead spans two cache lines almost every time, at half the load rate:
+   9 of them per output row had cost 22 cycles.)  Rows past y1 in the last group read
+   zero rows and are not stored.  1 when done, 0 when declined (n, kh, kw, the strides,
+   or sx * (n - 1) + kw > 2 * PYCONV_L). */
 #define PYCONV_PL_ROW(g) \
-    if (j - (g) >= 0 && j - (g) < KH) { \
-        const int ky = j - (g); \
+    if (j - SY * (g) >= 0 && j - SY * (g) < KH) { \
+        const int ky = j - SY * (g); \
         _Pragma("GCC unroll 8") \
         for (int kx = 0; kx < KW; kx++) { \
             const int t = ky * KW + kx; \
@@ -718,15 +721,15 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_planes_g)(
         PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T* s, Py_ssize_t spitch,
         const Py_ssize_t* taby, Py_ssize_t y, Py_ssize_t R, PYCONV_M m0, PYCONV_M i0,
         PYCONV_M i1, int two, Py_ssize_t ox, const PYCONV_T* w, PYCONV_V cv, int addb,
-        const int KH, const int KW, const int NR)
+        const int KH, const int KW, const int NR, const int SY, const int SX)
 {
     const int g0 = (KH * KW) % 8;
     const int pair = g0 != 1;    /* g0 0 or > 4 counts as 4: the first two taps fused */
     const PYCONV_V Z = PYCONV_ZERO();
     PYCONV_V a0 = Z, a1 = Z, a2 = Z, a3 = Z;
     _Pragma("GCC unroll 16")
-    for (int j = 0; j < NR + KH - 1; j++) {
-        Py_ssize_t yi = j < R + KH - 1 ? taby[y + j] : -1;
+    for (int j = 0; j < SY * (NR - 1) + KH; j++) {
+        Py_ssize_t yi = j < SY * (R - 1) + KH ? taby[SY * y + j] : -1;
         PYCONV_V A0 = Z, A1 = Z, S[8];
         if (yi >= 0) {
             const PYCONV_T* r = s + yi * spitch - ox;
@@ -736,7 +739,8 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_planes_g)(
         }
         _Pragma("GCC unroll 8")
         for (int k = 0; k < KW; k++)
-            S[k] = PYCONV_FN(pyconv_shift)(A1, A0, k);
+            S[k] = SX == 1 ? PYCONV_FN(pyconv_shift)(A1, A0, k)
+                           : PYCONV_PERMX2(A0, PYCONV_IADD(PYCONV_IOTA(0), PYCONV_IOTA(k)), A1);
         PYCONV_PL_ROW(0)
         PYCONV_PL_ROW(1)
         if (NR > 2) {
@@ -763,23 +767,24 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_planes_g)(
 static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_planes_k)(
         PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T* s, Py_ssize_t spitch,
         const Py_ssize_t* taby, Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t n, Py_ssize_t W,
-        Py_ssize_t ox, const PYCONV_T* w, PYCONV_T c, int addb, const int KH, const int KW)
+        Py_ssize_t ox, const PYCONV_T* w, PYCONV_T c, int addb, const int KH, const int KW,
+        const int S)
 {
     const PYCONV_M m0 = PYCONV_FN(pyconv_span)(0, n);
     const PYCONV_M i0 = PYCONV_FN(pyconv_span)(ox, ox + W);
     const PYCONV_M i1 = PYCONV_FN(pyconv_span)(ox - PYCONV_L, ox - PYCONV_L + W);
-    const int two = n + KW - 1 > PYCONV_L && i1 != 0;
+    const int two = S * (n - 1) + KW > PYCONV_L && i1 != 0;
     const PYCONV_V cv = PYCONV_SET1(c);
     Py_ssize_t y;
     for (y = y0; y + 4 <= y1; y += 4)
         PYCONV_FN(pyconv_planes_g)(o, opitch, s, spitch, taby, y, 4, m0, i0, i1, two, ox, w,
-                                   cv, addb, KH, KW, 4);
+                                   cv, addb, KH, KW, 4, S, S);
     if (y1 - y > 2)
         PYCONV_FN(pyconv_planes_g)(o, opitch, s, spitch, taby, y, y1 - y, m0, i0, i1, two, ox,
-                                   w, cv, addb, KH, KW, 4);
+                                   w, cv, addb, KH, KW, 4, S, S);
     else if (y1 > y)
         PYCONV_FN(pyconv_planes_g)(o, opitch, s, spitch, taby, y, y1 - y, m0, i0, i1, two, ox,
-                                   w, cv, addb, KH, KW, 2);
+                                   w, cv, addb, KH, KW, 2, S, S);
 }
 #undef PYCONV_PL_ROW
 
@@ -788,22 +793,25 @@ static int PYCONV_FN(pyconv_planes)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
                                     Py_ssize_t y0, Py_ssize_t y1,
                                     Py_ssize_t n, Py_ssize_t W, Py_ssize_t ox,
                                     const PYCONV_T* w, Py_ssize_t kh, Py_ssize_t kw,
-                                    PYCONV_T c, int addb)
+                                    PYCONV_T c, int addb, Py_ssize_t stride)
 {
-    if (n < 1 || n > PYCONV_L || kh < 1 || kh > 32 || kw < 2 || kw > 8 || y1 <= y0)
+    if (n < 1 || n > PYCONV_L || kh < 1 || kh > 32 || kw < 2 || kw > 8 || y1 <= y0
+            || (stride != 1 && stride != 2) || stride * (n - 1) + kw > 2 * PYCONV_L)
         return 0;
-    switch (kw) {
-#define PYCONV_PL_CASE(K) \
-    case K: \
+    switch (kw * 2 + (int)stride - 1) {
+#define PYCONV_PL_CASE(K, S) \
+    case K * 2 + S - 1: \
         if (kh == K) \
             PYCONV_FN(pyconv_planes_k)(o, opitch, s, spitch, taby, y0, y1, n, W, ox, \
-                                       w, c, addb, K, K); \
+                                       w, c, addb, K, K, S); \
         else \
             PYCONV_FN(pyconv_planes_k)(o, opitch, s, spitch, taby, y0, y1, n, W, ox, \
-                                       w, c, addb, (int)kh, K); \
+                                       w, c, addb, (int)kh, K, S); \
         return 1;
-    PYCONV_PL_CASE(2) PYCONV_PL_CASE(3) PYCONV_PL_CASE(4) PYCONV_PL_CASE(5)
-    PYCONV_PL_CASE(6) PYCONV_PL_CASE(7) PYCONV_PL_CASE(8)
+    PYCONV_PL_CASE(2, 1) PYCONV_PL_CASE(3, 1) PYCONV_PL_CASE(4, 1) PYCONV_PL_CASE(5, 1)
+    PYCONV_PL_CASE(6, 1) PYCONV_PL_CASE(7, 1) PYCONV_PL_CASE(8, 1)
+    PYCONV_PL_CASE(2, 2) PYCONV_PL_CASE(3, 2) PYCONV_PL_CASE(4, 2) PYCONV_PL_CASE(5, 2)
+    PYCONV_PL_CASE(6, 2) PYCONV_PL_CASE(7, 2) PYCONV_PL_CASE(8, 2)
 #undef PYCONV_PL_CASE
     }
     return 0;
@@ -868,10 +876,10 @@ static int PYCONV_FN(pyconv_planes)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
                                     Py_ssize_t y0, Py_ssize_t y1,
                                     Py_ssize_t n, Py_ssize_t W, Py_ssize_t ox,
                                     const PYCONV_T* w, Py_ssize_t kh, Py_ssize_t kw,
-                                    PYCONV_T c, int addb)
+                                    PYCONV_T c, int addb, Py_ssize_t stride)
 {
-    (void)o; (void)opitch; (void)s; (void)spitch; (void)taby; (void)y0;
-    (void)y1; (void)n; (void)W; (void)ox; (void)w; (void)kh; (void)kw; (void)c; (void)addb;
+    (void)o; (void)opitch; (void)s; (void)spitch; (void)taby; (void)y0; (void)y1; (void)n;
+    (void)W; (void)ox; (void)w; (void)kh; (void)kw; (void)c; (void)addb; (void)stride;
     return 0;
 }
 
@@ -898,4 +906,5 @@ static int PYCONV_FN(pyconv_planes)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
 #undef PYCONV_SQRT
 #undef PYCONV_PERMX2
 #undef PYCONV_IOTA
+#undef PYCONV_IADD
 #undef PYCONV_STREAM

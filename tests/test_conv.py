@@ -1716,7 +1716,7 @@ def test_plane_path_real_size_strided_input_and_out(dtype, rng):
     x.setflags(write=False)
     w = rng.standard_normal((6, 1, 3, 3)).astype(dtype)
     b = rng.standard_normal(6).astype(dtype)
-    assert nn._plane_path(3, 6, 3, [1, 1], (52, 50), (3, 3), (1, 1), False)
+    assert nn._plane_path(3, 6, 3, [1, 1], (52, 50), (3, 3), (1, 1), False, 4)
     got = check_conv(2, x, w, b, groups=3, padding=1, padding_mode="reflect")
     for out in (np.empty((2, 6, 50, 52), dtype).transpose(0, 1, 3, 2),
                 np.empty((6, 2, 52, 50), dtype).transpose(1, 0, 2, 3)):
@@ -1729,8 +1729,8 @@ def test_plane_path_leaves_large_dilations_to_the_layer_kernel(rng):
     # a dilated kernel reaching further than the outputs would make every plane's tile hold
     # the whole dilated span; the layer kernel gathers only the taps
     import pyconv.nn as nn
-    assert not nn._plane_path(2, 2, 2, [1, 1], (60, 60), (3, 3), (1, 31), True)
-    assert nn._plane_path(2, 2, 2, [1, 1], (60, 60), (3, 3), (1, 30), False)
+    assert not nn._plane_path(2, 2, 2, [1, 1], (60, 60), (3, 3), (1, 31), True, 4)
+    assert nn._plane_path(2, 2, 2, [1, 1], (60, 60), (3, 3), (1, 30), False, 4)
     x = rng.uniform(-1, 1, (1, 2, 60, 60)).astype(np.float32)
     w = rng.standard_normal((2, 1, 3, 3)).astype(np.float32)
     d = 10 ** 7
@@ -1741,15 +1741,64 @@ def test_plane_path_leaves_large_dilations_to_the_layer_kernel(rng):
     assert_close(got, ref, F32, 3, scale=conv_scale(x, w, None))
 
 
+def test_strided_planes_for_small_zero_padded_planes(dtype, rng, monkeypatch):
+    # stride 2 along both axes with zero padding and rows of at most one vector of outputs:
+    # whole planes swept in registers (_engine.strided_planes: the AVX-512 module), else the
+    # layer kernel; the same numbers as the references either way, and the same bits for
+    # any thread count and any out= layout
+    import pyconv.nn as nn
+    item = np.dtype(dtype).itemsize
+    lanes = 64 // item
+    on = _engine.kernels.planes_sweep()
+    assert nn._plane_path(4, 4, 4, [2, 2], (7, 7), (3, 3), (1, 1), True, item) == on
+    assert nn._plane_path(4, 8, 4, [2, 2], (3, lanes - 4), (2, 8), (1, 1), True, item) == on
+    assert not nn._plane_path(4, 4, 4, [2, 2], (7, 7), (3, 3), (1, 1), False, item)
+    assert not nn._plane_path(4, 4, 4, [2, 1], (7, 7), (3, 3), (1, 1), True, item)
+    assert not nn._plane_path(4, 4, 4, [2, 2], (7, lanes + 1), (3, 3), (1, 1), True, item)
+    assert not nn._plane_path(4, 4, 4, [2, 2], (7, lanes), (3, 4), (1, 1), True, item)
+    assert not nn._plane_path(4, 4, 4, [2, 2], (7, 7), (3, 3), (1, 2), True, item)
+    assert not nn._plane_path(4, 4, 4, [2, 2], (7, 7), (3, 9), (1, 1), True, item)
+    assert not nn._plane_path(4, 4, 2, [2, 2], (7, 7), (3, 3), (1, 1), True, item)
+    taken = []
+    real = nn._plane_conv_strided
+    monkeypatch.setattr(nn, "_plane_conv_strided", lambda *a: taken.append(1) or real(*a))
+    # (input size, kernel, padding): 14x14 -> 7x7; columns that need a second vector (f32);
+    # one pixel; even kernels and kh != kw; a kernel taller than the input; 1 output row
+    for size, k, pad in [((14, 14), (3, 3), 1), ((9, 20), (5, 3), (2, 1)), ((1, 1), (3, 3), 1),
+                         ((6, 5), (4, 2), (1, 0)), ((30, 14), (7, 8), 3), ((2, 9), (6, 5), 2),
+                         ((3, 16), (3, 4), (0, 1))]:
+        x = rng.uniform(-1, 1, (2, 4) + size).astype(dtype)
+        w = rng.standard_normal((8, 1) + k).astype(dtype)
+        b = rng.standard_normal(8).astype(dtype)
+        before = len(taken)
+        got = check_conv(2, x, w, b, groups=4, stride=2, padding=pad)
+        osize = got.shape[2:]
+        expect = on and osize[1] <= lanes and 2 * (osize[1] - 1) + k[1] <= 2 * lanes
+        assert len(taken) == before + expect, (size, k)
+        check_conv(2, x[1], w, None, groups=4, stride=2, padding=pad)    # unbatched
+        for n in (2, 3):
+            np.testing.assert_array_equal(
+                pyconv.conv2d(x, w, b, groups=4, stride=2, padding=pad, num_threads=n), got)
+        xs = np.repeat(x, 2, axis=3)[..., ::2]                          # strided, read-only
+        xs.setflags(write=False)
+        np.testing.assert_array_equal(pyconv.depthwise_conv2d(xs, w, b, stride=2,
+                                                              padding=pad), got)
+        for out in (np.empty(got.shape, dtype),
+                    np.empty(got.shape[:2] + got.shape[:1:-1], dtype).transpose(0, 1, 3, 2),
+                    np.empty((8, 2) + got.shape[2:], dtype).transpose(1, 0, 2, 3)):
+            assert pyconv.conv2d(x, w, b, groups=4, stride=2, padding=pad, out=out) is out
+            np.testing.assert_array_equal(out, got)
+
+
 def test_plane_path_for_small_zero_padded_planes(dtype, rng):
     # zero padding with a kernel the grid sweep takes: planes of any size run as whole
     # planes (read in place, the padding masked out), the same numbers as the references
     import pyconv.nn as nn
     sweeps = _engine.grid_sweeps((3, 3), (1, 1))
-    assert nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 3), (1, 1), True) == sweeps
-    assert not nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 3), (1, 1), False)
-    assert not nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 3), (2, 2), True)
-    assert not nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 9), (1, 1), True)
+    assert nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 3), (1, 1), True, 4) == sweeps
+    assert not nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 3), (1, 1), False, 4)
+    assert not nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 3), (2, 2), True, 4)
+    assert not nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 9), (1, 1), True, 4)
     for size, k, pad in [((7, 7), (3, 3), 1), ((14, 13), (3, 5), (1, 2)), ((1, 1), (3, 3), 1),
                          ((2, 40), (2, 8), (1, 3))]:
         x = rng.uniform(-1, 1, (2, 4) + size).astype(dtype)

@@ -390,11 +390,28 @@ def test_depthwise_whole_plane_path_in_small_chunks(mode, dtype, rng):
     x = image(rng, (2, 3, 50, 49), dtype)
     w = rng.standard_normal((6, 1, 3, 4)).astype(dtype)
     b = rng.standard_normal(6).astype(dtype)
-    assert nn._plane_path(3, 6, 3, [1, 1], (50, 48), (3, 4), (1, 1), False)
+    assert nn._plane_path(3, 6, 3, [1, 1], (50, 48), (3, 4), (1, 1), False, 4)
     expected = pyconv.conv2d(x, w, b, padding=(1, 1), groups=3, padding_mode=mode)
     for ch in [(1, 3, 7, 9), (2, 3, (20, 30), 49)]:
         res = pdask.conv2d(da.from_array(x, chunks=ch), w, b, padding=(1, 1), groups=3,
                            padding_mode=mode)
+        check(res, expected)
+
+
+@needs_conv
+def test_depthwise_strided_planes_in_small_chunks(dtype, rng):
+    # stride 2 on small zero-padded planes: the whole array decides the path (the planes
+    # swept whole), its chunks give the in-memory bits
+    import pyconv.nn as nn
+    x = image(rng, (2, 3, 14, 13), dtype)
+    w = rng.standard_normal((6, 1, 3, 3)).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    item = np.dtype(dtype).itemsize
+    assert nn._plane_path(3, 6, 3, [2, 2], (7, 7), (3, 3), (1, 1), True, item) == \
+        nn._engine.kernels.planes_sweep()
+    expected = pyconv.conv2d(x, w, b, stride=2, padding=1, groups=3)
+    for ch in [(1, 3, 5, 4), (2, 3, (6, 8), 13)]:
+        res = pdask.conv2d(da.from_array(x, chunks=ch), w, b, stride=2, padding=1, groups=3)
         check(res, expected)
 
 
