@@ -94,6 +94,25 @@ CHILD = textwrap.dedent(r"""
             wt = rng.standard_normal(wshape).astype(dtype)
             groups = 3 if wshape[1] == 1 else 1
             nn.conv2d(xl, wt, padding=pad, groups=groups)
+        # small planes swept whole (zero padding, rows of at most one vector of outputs;
+        # layers of stride 1 and 2): every row width up to a vector and one past it
+        for w in range(1, 18):
+            xp = guarded((2, 3, 5, w), dtype, at_end)
+            xp[...] = rng.uniform(-1, 1, xp.shape)
+            for ks in ((3, 3), (2, 5), (4, 8)):
+                k2 = rng.standard_normal(ks).astype(dtype)
+                got = filters.correlate(xp[1, 2], k2, mode="constant",
+                                        out=guarded((5, w), dtype, not at_end))
+                ref = ndi.correlate(xp[1, 2].astype(np.float64), k2.astype(np.float64),
+                                    mode="constant")
+                assert np.allclose(got, ref, rtol=tol, atol=tol * k2.size), (w, ks)
+                wt = rng.standard_normal((3, 1) + ks).astype(dtype)
+                for s in (1, 2):
+                    pad = (ks[0] // 2, ks[1] // 2)
+                    shape = nn.conv2d(xp, wt, stride=s, padding=pad, groups=3).shape
+                    nn.conv2d(xp, wt, stride=s, padding=pad, groups=3,
+                              out=guarded(shape, dtype, not at_end))
+                checked += 1
         # a 3-channel channel-last image (channels interleaved in each row)
         xc = guarded((11, 37, 3), dtype, at_end)
         xc[...] = rng.uniform(-1, 1, xc.shape)
