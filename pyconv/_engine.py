@@ -204,7 +204,7 @@ def strided_planes(osize, ksize, stride, dilation, itemsize):
 
 
 def planes(src, dest, taby, ox, weights, bias, stride, num_threads):
-    """out[b] = the correlation of plane src[b] (zero padding; padded row i is source row
+    """dest[b] = the correlation of plane src[b] (zero padding; padded row i is source row
     taby[i], padded column i source column i - ox) with weights[b % S] (S, kh, kw), stride
     ``stride`` along both axes, plus bias[b % S] (None: none); src (B, H, W) and dest
     (B, Ho, Wo) with contiguous rows (see ``strided_planes``)."""
