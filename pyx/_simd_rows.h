@@ -716,38 +716,48 @@ static Py_ssize_t PYCONV_FN(pyconv_edge_row)(PYCONV_T* o, const PYCONV_T* a,
             } \
         } \
     }
-/* rows y .. y + R - 1 (R <= NR) of pyconv_planes_k, NR (4 or 2) rows swept */
+/* rows y .. y + R - 1 (R <= 4) of pyconv_planes_k */
 static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_planes_g)(
         PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T* s, Py_ssize_t spitch,
         const Py_ssize_t* taby, Py_ssize_t y, Py_ssize_t R, PYCONV_M m0, PYCONV_M i0,
         PYCONV_M i1, int two, Py_ssize_t ox, const PYCONV_T* w, PYCONV_V cv, int addb,
-        const int KH, const int KW, const int NR, const int SY, const int SX)
+        const int KH, const int KW, const int SY, const int SX, const int UNROLL)
 {
     const int g0 = (KH * KW) % 8;
     const int pair = g0 != 1;    /* g0 0 or > 4 counts as 4: the first two taps fused */
     const PYCONV_V Z = PYCONV_ZERO();
     PYCONV_V a0 = Z, a1 = Z, a2 = Z, a3 = Z;
-    _Pragma("GCC unroll 16")
-    for (int j = 0; j < SY * (NR - 1) + KH; j++) {
-        Py_ssize_t yi = j < SY * (R - 1) + KH ? taby[SY * y + j] : -1;
-        PYCONV_V A0 = Z, A1 = Z, S[8];
-        if (yi >= 0) {
-            const PYCONV_T* r = s + yi * spitch - ox;
-            A0 = PYCONV_MLOADU(i0, r);
-            if (two)
-                A1 = PYCONV_MLOADU(i1, r + PYCONV_L);
+    /* the input rows: unrolled for the kernels compiled with their height (the tests of
+       which rows a row feeds fold away), a loop for the others (each unrolled copy had
+       cost code for every kernel width and stride) */
+#define PYCONV_PL_J \
+        Py_ssize_t yi = j < SY * (R - 1) + KH ? taby[SY * y + j] : -1; \
+        PYCONV_V A0 = Z, A1 = Z, S[8]; \
+        if (yi >= 0) { \
+            const PYCONV_T* r = s + yi * spitch - ox; \
+            A0 = PYCONV_MLOADU(i0, r); \
+            if (two) \
+                A1 = PYCONV_MLOADU(i1, r + PYCONV_L); \
+        } \
+        _Pragma("GCC unroll 8") \
+        for (int k = 0; k < KW; k++) \
+            S[k] = SX == 1 ? PYCONV_FN(pyconv_shift)(A1, A0, k) \
+                           : PYCONV_PERMX2(A0, PYCONV_IADD(PYCONV_IOTA(0), PYCONV_IOTA(k)), A1); \
+        PYCONV_PL_ROW(0) \
+        PYCONV_PL_ROW(1) \
+        PYCONV_PL_ROW(2) \
+        PYCONV_PL_ROW(3)
+    if (UNROLL) {
+        _Pragma("GCC unroll 16")
+        for (int j = 0; j < SY * 3 + KH; j++) {
+            PYCONV_PL_J
         }
-        _Pragma("GCC unroll 8")
-        for (int k = 0; k < KW; k++)
-            S[k] = SX == 1 ? PYCONV_FN(pyconv_shift)(A1, A0, k)
-                           : PYCONV_PERMX2(A0, PYCONV_IADD(PYCONV_IOTA(0), PYCONV_IOTA(k)), A1);
-        PYCONV_PL_ROW(0)
-        PYCONV_PL_ROW(1)
-        if (NR > 2) {
-            PYCONV_PL_ROW(2)
-            PYCONV_PL_ROW(3)
+    } else {
+        for (int j = 0; j < SY * 3 + KH; j++) {
+            PYCONV_PL_J
         }
     }
+#undef PYCONV_PL_J
     if (addb) {
         a0 = PYCONV_ADD(a0, cv);
         a1 = PYCONV_ADD(a1, cv);
@@ -768,7 +778,7 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_planes_k)(
         PYCONV_T* o, Py_ssize_t opitch, const PYCONV_T* s, Py_ssize_t spitch,
         const Py_ssize_t* taby, Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t n, Py_ssize_t W,
         Py_ssize_t ox, const PYCONV_T* w, PYCONV_T c, int addb, const int KH, const int KW,
-        const int S)
+        const int S, const int UNROLL)
 {
     const PYCONV_M m0 = PYCONV_FN(pyconv_span)(0, n);
     const PYCONV_M i0 = PYCONV_FN(pyconv_span)(ox, ox + W);
@@ -776,15 +786,9 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_planes_k)(
     const int two = S * (n - 1) + KW > PYCONV_L && i1 != 0;
     const PYCONV_V cv = PYCONV_SET1(c);
     Py_ssize_t y;
-    for (y = y0; y + 4 <= y1; y += 4)
-        PYCONV_FN(pyconv_planes_g)(o, opitch, s, spitch, taby, y, 4, m0, i0, i1, two, ox, w,
-                                   cv, addb, KH, KW, 4, S, S);
-    if (y1 - y > 2)
-        PYCONV_FN(pyconv_planes_g)(o, opitch, s, spitch, taby, y, y1 - y, m0, i0, i1, two, ox,
-                                   w, cv, addb, KH, KW, 4, S, S);
-    else if (y1 > y)
-        PYCONV_FN(pyconv_planes_g)(o, opitch, s, spitch, taby, y, y1 - y, m0, i0, i1, two, ox,
-                                   w, cv, addb, KH, KW, 2, S, S);
+    for (y = y0; y < y1; y += 4)
+        PYCONV_FN(pyconv_planes_g)(o, opitch, s, spitch, taby, y, y1 - y < 4 ? y1 - y : 4, m0,
+                                   i0, i1, two, ox, w, cv, addb, KH, KW, S, S, UNROLL);
 }
 #undef PYCONV_PL_ROW
 
@@ -798,15 +802,17 @@ static int PYCONV_FN(pyconv_planes)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
     if (n < 1 || n > PYCONV_L || kh < 1 || kh > 32 || kw < 2 || kw > 8 || y1 <= y0
             || (stride != 1 && stride != 2) || stride * (n - 1) + kw > 2 * PYCONV_L)
         return 0;
+    /* square 3x3, 5x5 and 7x7 kernels compiled with their height, the input rows unrolled;
+       other heights in a loop */
     switch (kw * 2 + (int)stride - 1) {
 #define PYCONV_PL_CASE(K, S) \
     case K * 2 + S - 1: \
-        if (kh == K) \
+        if (kh == K && (K == 3 || K == 5 || K == 7)) \
             PYCONV_FN(pyconv_planes_k)(o, opitch, s, spitch, taby, y0, y1, n, W, ox, \
-                                       w, c, addb, K, K, S); \
+                                       w, c, addb, K, K, S, 1); \
         else \
             PYCONV_FN(pyconv_planes_k)(o, opitch, s, spitch, taby, y0, y1, n, W, ox, \
-                                       w, c, addb, (int)kh, K, S); \
+                                       w, c, addb, (int)kh, K, S, 0); \
         return 1;
     PYCONV_PL_CASE(2, 1) PYCONV_PL_CASE(3, 1) PYCONV_PL_CASE(4, 1) PYCONV_PL_CASE(5, 1)
     PYCONV_PL_CASE(6, 1) PYCONV_PL_CASE(7, 1) PYCONV_PL_CASE(8, 1)
