@@ -32,6 +32,11 @@
    pyconv_edge_row_<sfx>: the interior of one output row of the 2-D edge magnitude (Sobel,
    Scharr, Prewitt) with its vertical sums and differences in registers.
 
+   pyconv_planes_<sfx>: planes whose rows are at most one vector of outputs (a depthwise
+   layer's 14x14 or 7x7 planes), zero padding, stride 1 or 2: four output rows in
+   registers, each input row loaded once and its shifts (or every-other-column gathers)
+   fed to the rows whose windows hold it, with pyconv_grid1_kw's sums.
+
    All of them form the sums the plain loops compile to (GCC, contraction on): one multiply-add
    per tap in tap order onto the partial sum, and for a first group of taps the first
    product fused with the second as its addend (w0 s0 alone for a group of one; the dense
