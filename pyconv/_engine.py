@@ -197,10 +197,12 @@ def strided_planes(osize, ksize, stride, dilation, itemsize):
     axes (outputs ``osize``, kernel ``ksize``) as whole planes in registers
     (``conv_planes_*``: the AVX-512 module; rows of at most one vector of outputs whose
     columns read fit two vectors)."""
-    lanes = 64 // itemsize
-    return (kernels.planes_sweep() and len(ksize) == 2 and tuple(stride) == (2, 2)
-            and all(d == 1 for d in dilation) and 2 <= ksize[1] <= 8 and ksize[0] <= 32
-            and osize[1] <= lanes and 2 * (osize[1] - 1) + ksize[1] <= 2 * lanes)
+    on, vector_bytes, max_kw, max_kh = kernels.planes_sweep()
+    lanes = vector_bytes // itemsize
+    return (on and len(ksize) == 2 and tuple(stride) == (2, 2)
+            and all(d == 1 for d in dilation) and 2 <= ksize[1] <= max_kw
+            and ksize[0] <= max_kh and osize[1] <= lanes
+            and 2 * (osize[1] - 1) + ksize[1] <= 2 * lanes)
 
 
 def planes(src, dest, taby, ox, weights, bias, stride, num_threads):

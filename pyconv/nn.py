@@ -195,6 +195,19 @@ def _plane_views(dest, N, C, m, j, osize):
         dj, (N * C,) + tuple(osize), (dj.strides[1],) + dj.strides[2:], writeable=True)
 
 
+def _plane_dest(dest, N, C, m, shape, dtype, rows=False):
+    """(where the planes go, whether that is dest): the caller's view dest when the planes
+    of output channels j, j + m, ... of every image form one view (_plane_views) and, with
+    rows, its rows are contiguous; else a new array of ``shape`` (the caller checked its
+    size)."""
+    if dest is not None and ((N > 1 and dest.strides[0] != C * m * dest.strides[1])
+                             or (rows and dest.strides[-1] != dest.itemsize)):
+        dest = None
+    if dest is None:
+        return np.empty(shape, dtype=dtype), False
+    return dest, True
+
+
 def _plane_conv_strided(x5, w5, b, pads3, osize, dest, num_threads):
     """_plane_conv for a 2-D layer of stride 2 (see _plane_path): zero padding, each plane
     swept whole by _engine.planes."""
@@ -206,14 +219,8 @@ def _plane_conv_strided(x5, w5, b, pads3, osize, dest, num_threads):
     Ho, Wo = osize
     taby = _engine.index_table(-pads3[1][0], 2 * (Ho - 1) + kh, H, CONSTANT)
     src = x5.reshape(N * C, H, W)
-    if dest is not None:
-        dest = dest[:, :, 0]
-        if (N > 1 and dest.strides[0] != C * m * dest.strides[1]) \
-                or dest.strides[3] != dest.itemsize:
-            dest = None
-    written = dest is not None
-    if dest is None:
-        dest = np.empty((N, O, Ho, Wo), dtype=x5.dtype)
+    dest, written = _plane_dest(None if dest is None else dest[:, :, 0], N, C, m,
+                                (N, O, Ho, Wo), x5.dtype, rows=True)
     for j in range(m):
         _engine.planes(src, _plane_views(dest, N, C, m, j, osize), taby, pads3[2][0],
                        w5[j::m].reshape(C, kh, kw), None if b is None else b[j::m], 2,
@@ -245,12 +252,7 @@ def _plane_conv(x5, w5, b, dil3, pads3, mode, osize3, dest, num_threads):
                    for (lo, _), o, e, n in zip(pads3, osize3, ext, x5.shape[2:]))
     taps = _grid_taps(tuple(ksize), tuple(dil3))
     src = x5.reshape((N * C,) + x5.shape[2:])
-    # the planes of output channels j, j + m, ... of every image must form one 4-D view
-    if dest is not None and N > 1 and dest.strides[0] != C * m * dest.strides[1]:
-        dest = None
-    written = dest is not None
-    if dest is None:   # the caller checked the result's size
-        dest = np.empty((N, O) + tuple(osize3), dtype=x5.dtype)
+    dest, written = _plane_dest(dest, N, C, m, (N, O) + tuple(osize3), x5.dtype)
     for j in range(m):
         d4 = _plane_views(dest, N, C, m, j, osize3)
         _engine.correlate(src, d4.shape, ext, taps, w5[j::m].reshape(C, -1), tables,

@@ -1125,8 +1125,9 @@ cdef int _conv_planes(const real[:, :, :] src, real[:, :, :] out,
 
 
 def planes_sweep():
-    """Whether conv_planes_f32/f64 run here (the AVX-512 module)."""
-    return bool(PYCONV_SIMD_ROWS)
+    """(whether conv_planes_f32/f64 run here (the AVX-512 module), the bytes of their
+    vectors (rows of outputs up to one), the widest and the tallest kernel they take)."""
+    return bool(PYCONV_SIMD_ROWS), CACHE_LINE, GRID_MAX_KW, PLANE_MAX_KH
 
 
 def conv_planes_f32(const float[:, :, :] src, float[:, :, :] out,

@@ -1749,7 +1749,7 @@ def test_strided_planes_for_small_zero_padded_planes(dtype, rng, monkeypatch):
     import pyconv.nn as nn
     item = np.dtype(dtype).itemsize
     lanes = 64 // item
-    on = _engine.kernels.planes_sweep()
+    on = _engine.kernels.planes_sweep()[0]
     assert nn._plane_path(4, 4, 4, [2, 2], (7, 7), (3, 3), (1, 1), True, item) == on
     assert nn._plane_path(4, 8, 4, [2, 2], (3, lanes - 4), (2, 8), (1, 1), True, item) == on
     assert not nn._plane_path(4, 4, 4, [2, 2], (7, 7), (3, 3), (1, 1), False, item)

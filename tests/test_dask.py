@@ -408,7 +408,7 @@ def test_depthwise_strided_planes_in_small_chunks(dtype, rng):
     b = rng.standard_normal(6).astype(dtype)
     item = np.dtype(dtype).itemsize
     assert nn._plane_path(3, 6, 3, [2, 2], (7, 7), (3, 3), (1, 1), True, item) == \
-        nn._engine.kernels.planes_sweep()
+        nn._engine.kernels.planes_sweep()[0]
     expected = pyconv.conv2d(x, w, b, stride=2, padding=1, groups=3)
     for ch in [(1, 3, 5, 4), (2, 3, (6, 8), 13)]:
         res = pdask.conv2d(da.from_array(x, chunks=ch), w, b, stride=2, padding=1, groups=3)
