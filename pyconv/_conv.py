@@ -71,11 +71,12 @@ def _plan_bytes(shape5, oshape5, G, kshape, *rest):
 
 @_engine.bounded_cache(256, _plan_bytes)
 def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, mc=0, mp=0,
-         placed=False):
+         placed=False, xshare=0):
     """(geom tuple for the kernel, tap offsets) for one problem; cached per shape.  mc, mp:
     the channel-vector tiles it may use (MC, MP), or 0; placed: the outputs go through a
     block of each thread's scratch (run_placed), which the rows per task must leave room
-    for."""
+    for; xshare: how many zero columns a gathered row may share with the next (see
+    _shared_zeros)."""
     N, C, D, H, W = shape5
     _, O, Do, Ho, Wo = oshape5
     KD, KH, KW = kshape
@@ -97,6 +98,12 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     ncb = -(-Wo // CW)
     reach = ((KW - 1) * dw) // sw
     Wph = CW + reach
+    if sw == 1 and ncb == 1 and not placed:
+        # whole rows whose first and last xshare columns are zeros: each row's right
+        # padding is the next row's left, at a pitch xshare lanes shorter (fewer of the
+        # micro-tiles' lanes are padding: 3x3, padding 1 on 56 columns: 57 lanes a row, not
+        # 58).  The gather writes each row whole, zeros over zeros
+        Wph -= min(xshare, reach)
 
     def nyp_of(R):  # gathered rows per stride-phase plane for R output rows
         return -(-((R - 1) * sh + (KH - 1) * dh + 1) // sh)
@@ -411,10 +418,25 @@ def _tile_windows_of(key, groups, mr):
     return res
 
 
+def _shared_zeros(tabx, reach):
+    """How many columns of zeros (-1) both ends of the x table have, up to ``reach``: the
+    columns a gathered row can share with the next (plan's xshare)."""
+    if reach <= 0 or len(tabx) < reach:
+        return 0
+    head = tabx[:reach] < 0
+    tail = tabx[len(tabx) - reach:][::-1] < 0
+    lead = reach if head.all() else int(head.argmin())
+    trail = reach if tail.all() else int(tail.argmin())
+    return min(lead, trail)
+
+
 def _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windows=None):
     """Plan, pack the weights and run the kernel into dest (shape (N, O, Do, Ho, Wo))."""
+    xshare = 0
+    if steps[2] == 1:
+        xshare = _shared_zeros(tables[2], (w5.shape[4] - 1) * dils[2])
     geom, offs = plan(x5.shape, dest.shape, groups, tuple(w5.shape[2:]), steps, dils, ox,
-                      x5.dtype.itemsize, nthreads, MC, MP)
+                      x5.dtype.itemsize, nthreads, MC, MP, False, xshare)
     wpack = pack_weights(w5, groups, geom[-2], nthreads)
     b = np.zeros(0, dtype=x5.dtype) if bias is None else np.ascontiguousarray(bias, x5.dtype)
     fn = kernels.conv_f32 if x5.dtype == np.float32 else kernels.conv_f64

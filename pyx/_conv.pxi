@@ -19,7 +19,10 @@
 #
 # so that output (r, x) of tap t reads buf[offs[t] + r*Wph + x]: one linear "lane" index
 # L = r*Wph + x covers every output row of the task (lanes with x >= cw are padding, computed and
-# dropped).  A register-blocked micro-kernel walks the taps for a block of lanes:
+# dropped).  Wph is the row's padded width, or less where zero columns end every row (zero
+# padding, stride 1 along x, whole rows): one row's right padding is then the next row's
+# left, both zeros (plan()'s xshare).  A register-blocked micro-kernel walks the taps for a
+# block of lanes:
 #   _mk3: MR output channels x NR lanes: MR = 3 and NR = 32 float32 lanes (12 AVX2
 #         accumulators: per tap 4 input loads and 3 broadcasts for 12 fused multiply-adds),
 #         in the AVX-512 module MR = 6 and NR = 64 (24 accumulators: 4 loads and 6

@@ -369,6 +369,66 @@ def test_row_count_trims_padding_lanes(monkeypatch):
     assert 8 <= R <= 16 and _conv._lane_blocks(R, 56, Wph, 56, step) == best, R
 
 
+@pytest.mark.parametrize("W, k, padding, dilation, mode, O", [
+    (56, 3, 1, 1, "zeros", 64),         # 57 lanes a row, not 58
+    (11, 3, 2, 1, "zeros", 64),         # padding past the reach: the pitch is the row
+    (9, 5, 1, 1, "zeros", 40),          # one shared column of four
+    (30, 3, 2, 2, "zeros", 16),         # dilated: two of four (pair tile in float32)
+    (7, 4, "same", 1, "zeros", 64),     # even kernel: one column left, two right
+    (6, 2, "same", 3, "zeros", 5),      # 'same' dilated, few channels (the 6 x 64 tile)
+    (1, 3, 1, 1, "zeros", 33),          # one-pixel rows
+    (13, 3, 0, 1, "zeros", 32),         # no padding: nothing to share
+    (12, 3, 1, 1, "reflect", 32),       # padding that is not zeros: nothing to share
+    (12, 3, 1, 1, "circular", 7),
+])
+def test_rows_share_zero_columns(W, k, padding, dilation, mode, O, dtype, rng, monkeypatch):
+    """Zero-padded rows gathered whole at a pitch that shares the zeros between one row's
+    right padding and the next row's left: the plan's pitch is the output width plus the
+    kernel's reach less the zero columns both ends have (up to the reach; none for other
+    padding modes, or without padding), and the layer's numbers are the references',
+    1 vs 2 threads bit for bit."""
+    from pyconv import _conv
+    seen = []
+    real_plan = _conv.plan
+
+    def spy(*args):
+        res = real_plan(*args)
+        seen.append(res[0])
+        return res
+    monkeypatch.setattr(_conv, "plan", spy)
+    x = rng.uniform(-1, 1, (2, 3, 5, W)).astype(dtype)
+    w = rng.standard_normal((O, 3, 3, k)).astype(dtype)
+    b = rng.standard_normal(O).astype(dtype)
+    kw = dict(padding=padding, dilation=dilation, padding_mode=mode)
+    got = check_conv(2, x, w, b, **kw)
+    assert len(seen) == 1, seen
+    Wo, CW, Wph = seen[0][8], seen[0][26], seen[0][31]
+    reach = (k - 1) * dilation
+    if padding == "same":
+        left = reach // 2
+        right = reach - left
+    else:
+        left = right = padding
+    share = min(left, right, reach) if mode == "zeros" else 0
+    assert CW == Wo == got.shape[3] and Wph == Wo + reach - share, (Wo, Wph, share)
+    np.testing.assert_array_equal(got, pyconv.conv2d(x, w, b, num_threads=2, **kw))
+
+
+@pytest.mark.parametrize("table, reach, share", [
+    ([-1, -1, 0, 1, 2, -1], 2, 1),      # more zeros on the left than on the right
+    ([-1, 0, 1, -1, -1, -1], 3, 1),     # more on the right
+    ([-1, -1, -1, -1], 2, 2),           # zeros only (a window wholly in the padding)
+    ([-1, 0, 1, 2, -1], 0, 0),          # a one-column kernel reaches nothing
+    ([0, 1, -1, -1], 2, 0),
+    ([-1, 3, 4, 4, 3, 2], 2, 0),        # a reflected right edge
+])
+def test_shared_zeros_of_a_table(table, reach, share):
+    """The planner's count of zero columns a gathered row shares with the next: the zeros
+    both ends of the x table have, up to the reach."""
+    from pyconv import _conv
+    assert _conv._shared_zeros(np.array(table, dtype=np.intp), reach) == share
+
+
 @pytest.mark.parametrize("out_ch", [1, 2, 3, 4, 5, 6, 7, 8, 11, 13])
 def test_output_channel_counts(out_ch, dtype, rng):
     """Every remainder of the output-channel tiling (tiles of 3 channels, 6 in the AVX-512
