@@ -55,6 +55,11 @@ BUF_BYTES = min(1 << 20, max(128 * 1024, _l2_bytes() // 2))
 MAX_CW = 1024
 #: input bytes one chunk of taps may read per column tile (half of a 32 KB L1)
 L1_BYTES = 16 * 1024
+#: weights one channel-vector tile reads per chunk of taps: more than L1 holds (they stream
+#: from L2 at two lines per 24 multiply-adds), so that a 3x3 layer of 64 or 128 input
+#: channels sums each output in one chunk, without its partial sums stored and reloaded
+#: between chunks (16 KB before: 1-5% slower at one thread, benchmarks/RESULTS.md)
+VEC_CHUNK_BYTES = 128 * 1024
 COL_BLOCK = 512
 #: a 1x1 layer whose tasks have this many channel-vector tiles or more packs its input as
 #: panels (each block of lanes' chunk of taps in one run) before the tiles read it: one
@@ -111,11 +116,13 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     planes = Cg * KD * sh * sw
     # taps per chunk of the micro-kernel's loop: the input rows one chunk reads for a block
     # of lanes (channels x KD x KH rows of nr + reach columns) stay within L1_BYTES
-    # (for the channel-vector tile: one tile's weights of a chunk stay within L1_BYTES)
+    # (for the channel-vector tile: one tile's weights of a chunk within VEC_CHUNK_BYTES)
     per_c = KD * KH * (nr + reach + 1) * itemsize
+    budget = L1_BYTES
     if vec:
         per_c = KD * KH * KW * _MC * itemsize      # both tiles read 32 weights per tap
-    cc = max(1, min(Cg, L1_BYTES // per_c))
+        budget = VEC_CHUNK_BYTES
+    cc = max(1, min(Cg, budget // per_c))
     cc = -(-Cg // -(-Cg // cc))
     Kc = cc * KD * KH * KW
     # packed panels (see PANEL_TILES) for 1x1 layers only: a larger kernel's taps share the

@@ -561,6 +561,8 @@ def test_channel_vector_tile_long_sums_strided_out(tile_kernel, dtype, rng):
     x = rng.uniform(-1, 1, (1, 160, 7, 10)).astype(dtype)
     w = rng.standard_normal((64, 160, 3, 3)).astype(dtype)
     b = rng.standard_normal(64).astype(dtype)
+    geom = _planned_geom(x, w, padding=1)
+    assert geom[13] < geom[12], geom                # taps in chunks
     expect = check_conv(2, x, w, b, padding=1)
     big = np.full((1, 128, 7, 20), np.nan, dtype)
     view = big[:, ::2, :, ::2]
@@ -591,7 +593,8 @@ def test_channel_vector_tile_long_sums_strided_out(tile_kernel, dtype, rng):
     (96, 3, 1, 0, (2, 1030), 3),    # the same from the input: a row of column blocks
     (64, 1, 1, 0, (4, 5, 7), 3),    # conv3d, from the input
 ])
-def test_pointwise_panels(monkeypatch, O, groups, stride, pad, hw, wouter, dtype, rng):
+def test_pointwise_panels(monkeypatch, request, O, groups, stride, pad, hw, wouter, dtype,
+                          rng):
     """1x1 layers whose channel-vector tiles read packed panels (each chunk of taps of
     every block of lanes copied into one run first): from gathered rows (the plan's wouter
     2) or, with no padding, stride 1 and one column block, straight from the input (3);
@@ -602,6 +605,10 @@ def test_pointwise_panels(monkeypatch, O, groups, stride, pad, hw, wouter, dtype
     monkeypatch.setattr(_conv, "MC", kernels.conv_mc()[0])
     monkeypatch.setattr(_conv, "MP", kernels.conv_mc()[3])
     monkeypatch.setattr(_conv, "PANEL_TILES", 1)
+    # chunks of 16 KB of weights: 136 taps in several
+    monkeypatch.setattr(_conv, "VEC_CHUNK_BYTES", 16 * 1024)
+    _conv.plan.cache_clear()
+    request.addfinalizer(_conv.plan.cache_clear)
     C = (40 if hw[-1] > 1000 else 136) * groups
     x = rng.uniform(-1, 1, (2, C) + hw).astype(dtype)
     w = rng.standard_normal((O, C // groups) + (1,) * len(hw)).astype(dtype)
