@@ -743,13 +743,17 @@ cdef inline void _conv_gather(const ConvPlan* p, const real* xg, real* buf, real
                               Py_ssize_t rows, Py_ssize_t x0, Py_ssize_t cw) noexcept nogil:
     # The padded input rows output rows [y0, y0 + rows) x columns [x0, x0 + cw) of plane z
     # read, split into stride phases (see the layout at the top of this file).
-    cdef Py_ssize_t c, kz, j, jq, jr, zi, yi, i, q, cnt, width, xp0, plane
+    cdef Py_ssize_t c, kz, j, jq, jr, zi, yi, i, q, cnt, width, xp0, plane, lo, hi
     cdef Py_ssize_t ny = (rows - 1) * p.sh + (p.KH - 1) * p.dh + 1
+    cdef Py_ssize_t cl = 64 // sizeof(real)
     cdef real* dst
     cdef real* dst2
     cdef const real* src
+    cdef const real* nxt
     width = (cw - 1) * p.sw + (p.KW - 1) * p.dw + 1
     xp0 = x0 * p.sw
+    # the columns read in place from each source row (the rest from the index table)
+    _inside(xp0, width, p.ox, p.W, &lo, &hi)
     for c in range(p.Cg):
         for kz in range(p.KD):
             zi = tabz[z * p.sd + kz * p.dd]
@@ -764,6 +768,15 @@ cdef inline void _conv_gather(const ConvPlan* p, const real* xg, real* buf, real
                 plane = (((c * p.KD + kz) * p.sh + jr) * p.sw) * p.nyp + jq
                 yi = taby[y0 * p.sh + j]
                 src = NULL if zi < 0 or yi < 0 else xg + ((c * p.D + zi) * p.H + yi) * p.W
+                if src != NULL and c + 1 < p.Cg and hi > lo:
+                    # the next channel's same row, a channel's rows ahead of its copy: the
+                    # copies otherwise wait for each row to come from L3 or memory
+                    nxt = src + p.D * p.H * p.W + (xp0 + lo - p.ox)
+                    i = 0
+                    while i < hi - lo:
+                        _prefetch(nxt + i)
+                        i = i + cl
+                    _prefetch(nxt + (hi - lo - 1))
                 if p.sw == 1:
                     dst = buf + plane * p.Wph
                     if src == NULL:
