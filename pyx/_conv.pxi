@@ -497,6 +497,10 @@ cdef extern from *:
                 ch = h * 16 + k;
                 v = bias ? _mm512_add_ps(r[k], _mm512_set1_ps(bias[ch])) : r[k];
                 _mm512_mask_storeu_ps(o + ch * so_c, (__mmask16)0x0FFF, v);
+                /* the line of the next block's last lane, for writing: the output's
+                   lines otherwise come from memory while these stores wait (a prefetch
+                   past a row or the array never faults) */
+                __builtin_prefetch(o + ch * so_c + 23, 1, 3);
             }
         }
         return 1;
