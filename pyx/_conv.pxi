@@ -451,6 +451,40 @@ cdef extern from *:
                              Py_ssize_t K, int first)
     PYCONV_F_TILE_BODY
     #undef PYCONV_F_X
+    /* r[m] = column m of the 16 x 16 matrix whose rows are r[0..15] (in place) */
+    static inline void pyconv_transpose16_ps(__m512* r)
+    {
+        __m512 a[16], b[16], c0, c1, d0, d1;
+        int k, m;
+        /* a[2k], a[2k+1]: rows 2k, 2k+1 interleaved, columns 0-1 / 2-3 of each 128-bit
+           lane */
+        for (k = 0; k < 8; k++) {
+            a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+            a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+        }
+        /* b[4k + m], 128-bit lane L: rows 4k .. 4k+3 of column 4L + m */
+        for (k = 0; k < 4; k++) {
+            b[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(
+                _mm512_castps_pd(a[4 * k]), _mm512_castps_pd(a[4 * k + 2])));
+            b[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(
+                _mm512_castps_pd(a[4 * k]), _mm512_castps_pd(a[4 * k + 2])));
+            b[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(
+                _mm512_castps_pd(a[4 * k + 1]), _mm512_castps_pd(a[4 * k + 3])));
+            b[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(
+                _mm512_castps_pd(a[4 * k + 1]), _mm512_castps_pd(a[4 * k + 3])));
+        }
+        /* column 4L + m: lane L of b[m], b[4 + m], b[8 + m], b[12 + m] */
+        for (m = 0; m < 4; m++) {
+            c0 = _mm512_shuffle_f32x4(b[m], b[4 + m], 0x44);
+            c1 = _mm512_shuffle_f32x4(b[m], b[4 + m], 0xEE);
+            d0 = _mm512_shuffle_f32x4(b[8 + m], b[12 + m], 0x44);
+            d1 = _mm512_shuffle_f32x4(b[8 + m], b[12 + m], 0xEE);
+            r[m] = _mm512_shuffle_f32x4(c0, d0, 0x88);
+            r[4 + m] = _mm512_shuffle_f32x4(c0, d0, 0xDD);
+            r[8 + m] = _mm512_shuffle_f32x4(c1, d1, 0x88);
+            r[12 + m] = _mm512_shuffle_f32x4(c1, d1, 0xDD);
+        }
+    }
     /* o[i * so_c + j] = part[j * 32 + i] + bias[i] (bias may be NULL) for the tile's
        channels i < mv and its 12 lanes j: per 16 channels one 16 x 16 transpose in
        registers (the lanes 12-15 zero), the lanes of a channel one masked store; 1 is
@@ -458,41 +492,14 @@ cdef extern from *:
     static int pyconv_mkc_store_f(const float* part, float* o, Py_ssize_t so_c,
                                   Py_ssize_t mv, const float* bias)
     {
-        __m512 r[16], a[16], b[16], c0, c1, d0, d1, v;
-        Py_ssize_t h, k, m, ch;
+        __m512 r[16], v;
+        Py_ssize_t h, k, ch;
         for (h = 0; h * 16 < mv; h++) {
             for (k = 0; k < 12; k++)
                 r[k] = _mm512_loadu_ps(part + k * 32 + h * 16);
             for (k = 12; k < 16; k++)
                 r[k] = _mm512_setzero_ps();
-            /* a[2k], a[2k+1]: rows 2k, 2k+1 interleaved, columns 0-1 / 2-3 of each
-               128-bit lane */
-            for (k = 0; k < 8; k++) {
-                a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-                a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-            }
-            /* b[4k + m], 128-bit lane L: rows 4k .. 4k+3 of column 4L + m */
-            for (k = 0; k < 4; k++) {
-                b[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(
-                    _mm512_castps_pd(a[4 * k]), _mm512_castps_pd(a[4 * k + 2])));
-                b[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(
-                    _mm512_castps_pd(a[4 * k]), _mm512_castps_pd(a[4 * k + 2])));
-                b[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(
-                    _mm512_castps_pd(a[4 * k + 1]), _mm512_castps_pd(a[4 * k + 3])));
-                b[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(
-                    _mm512_castps_pd(a[4 * k + 1]), _mm512_castps_pd(a[4 * k + 3])));
-            }
-            /* column 4L + m: lane L of b[m], b[4 + m], b[8 + m], b[12 + m] */
-            for (m = 0; m < 4; m++) {
-                c0 = _mm512_shuffle_f32x4(b[m], b[4 + m], 0x44);
-                c1 = _mm512_shuffle_f32x4(b[m], b[4 + m], 0xEE);
-                d0 = _mm512_shuffle_f32x4(b[8 + m], b[12 + m], 0x44);
-                d1 = _mm512_shuffle_f32x4(b[8 + m], b[12 + m], 0xEE);
-                r[m] = _mm512_shuffle_f32x4(c0, d0, 0x88);
-                r[4 + m] = _mm512_shuffle_f32x4(c0, d0, 0xDD);
-                r[8 + m] = _mm512_shuffle_f32x4(c1, d1, 0x88);
-                r[12 + m] = _mm512_shuffle_f32x4(c1, d1, 0xDD);
-            }
+            pyconv_transpose16_ps(r);
             for (k = 0; k < 16 && h * 16 + k < mv; k++) {
                 ch = h * 16 + k;
                 v = bias ? _mm512_add_ps(r[k], _mm512_set1_ps(bias[ch])) : r[k];
@@ -573,7 +580,50 @@ cdef extern from *:
         }
         return 1;
     }
+    /* One tile of packed float32 weights (see _pack_tiles): from w (mv rows of K taps, row
+       pitch K) to dst, tap by tap: the 32-channel tile's 32 weights (channels >= mv zero),
+       or (pair = 1) the pair tile's 16, each twice.  Sixteen taps of sixteen rows at a time:
+       each source line read once, whole, and turned in registers (a scalar copy reads the
+       rows K apart one weight at a time, and rows 4-18 KB apart share a few L1 sets).
+       Returns 1 (0: no such path in this module) */
+    static int pyconv_pack_tile_f(const float* w, Py_ssize_t K, Py_ssize_t mv, int pair,
+                                  float* dst)
+    {
+        __m512 r[16];
+        const __m512i dup_lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+        const __m512i dup_hi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10,
+                                                9, 9, 8, 8);
+        Py_ssize_t k0, n, h, j, m, rows = pair ? 16 : 32;
+        __mmask16 mask;
+        for (k0 = 0; k0 < K; k0 += 16) {
+            n = K - k0 < 16 ? K - k0 : 16;
+            mask = (__mmask16)((1u << n) - 1u);
+            for (h = 0; h < rows; h += 16) {
+                for (j = 0; j < 16; j++)
+                    r[j] = h + j < mv ? _mm512_maskz_loadu_ps(mask, w + (h + j) * K + k0)
+                                      : _mm512_setzero_ps();
+                pyconv_transpose16_ps(r);
+                for (m = 0; m < n; m++) {
+                    if (pair) {
+                        _mm512_storeu_ps(dst + (k0 + m) * 32,
+                                         _mm512_permutexvar_ps(dup_lo, r[m]));
+                        _mm512_storeu_ps(dst + (k0 + m) * 32 + 16,
+                                         _mm512_permutexvar_ps(dup_hi, r[m]));
+                    } else {
+                        _mm512_storeu_ps(dst + (k0 + m) * 32 + h, r[m]);
+                    }
+                }
+            }
+        }
+        return 1;
+    }
     #else
+    static int pyconv_pack_tile_f(const float* w, Py_ssize_t K, Py_ssize_t mv, int pair,
+                                  float* dst)
+    {
+        (void)w; (void)K; (void)mv; (void)pair; (void)dst;
+        return 0;
+    }
     static int pyconv_mkp_store_f(const float* part, float* o, Py_ssize_t so_c,
                                   Py_ssize_t mv, const float* bias)
     {
@@ -628,6 +678,8 @@ cdef extern from *:
                                           Py_ssize_t mv, const float* bias) noexcept nogil
     int _mkc_store_f "pyconv_mkc_store_f"(const float* part, float* o, Py_ssize_t so_c,
                                           Py_ssize_t mv, const float* bias) noexcept nogil
+    int _pack_tile_f "pyconv_pack_tile_f"(const float* w, Py_ssize_t K, Py_ssize_t mv,
+                                          int pair, float* dst) noexcept nogil
 
 
 cdef inline Py_ssize_t _vec_at(Py_ssize_t mr, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
@@ -1259,6 +1311,9 @@ cdef int _pack_tiles(const real[:, ::1] w, real[::1] out, Py_ssize_t G, Py_ssize
                 mv = mr
             src = &w[g * Og + tile * mr, 0]
             dst = &out[task * K * mr * rep]
+            if real is float:
+                if mr != CONV_MR and _pack_tile_f(src, K, mv, mr == CONV_MP, dst):
+                    continue
             for k in range(K):
                 for i in range(mr):
                     v = src[i * K + k] if i < mv else 0

@@ -4,6 +4,7 @@ index-arithmetic padding) and pyconv.reference (scipy.signal + numpy.pad); the t
 convolutions too.  The two references are checked against each other in
 test_conv_reference.py, everything against PyTorch in test_conv_torch.py."""
 import copy
+import itertools
 import math
 
 import numpy as np
@@ -648,15 +649,19 @@ def test_pointwise_panels_planned():
 @pytest.mark.parametrize("tile", ["mr", "mc", "mp"])
 def test_pack_weights_layout_and_alignment(tile, rng):
     """pack_weights: the tiles' weights start on a 64-byte line (a tap's vector loads are
-    then whole lines), in pack_tiles' order, every weight twice in a row for the pair tile."""
+    then whole lines), in pack_tiles' order, every weight twice in a row for the pair tile;
+    tiles with channels short (padded with zeros), tap counts below, at and past the
+    sixteen taps the AVX-512 module turns at a time."""
     from pyconv import _conv
     from pyconv._kernels import kernels
     mr = {"mr": _conv.MR, "mc": kernels.conv_mc()[0], "mp": kernels.conv_mc()[3]}[tile]
-    for O, G in ((48, 1), (32, 2), (96, 3)):
-        w = rng.standard_normal((O, 5, 1, 3, 2)).astype(np.float32)
+    for (O, G), kshape in itertools.product(((48, 1), (32, 2), (96, 3), (40, 1), (7, 1)),
+                                            ((5, 1, 3, 2), (1, 1, 1, 1), (16, 1, 1, 1),
+                                             (11, 1, 1, 3))):
+        w = rng.standard_normal((O,) + kshape).astype(np.float32)
         got = _conv.pack_weights(w, G, mr, 2)
         assert got.ctypes.data % 64 == 0
-        K = 5 * 3 * 2
+        K = math.prod(kshape)
         Og = O // G
         nt = -(-Og // mr)
         padded = np.zeros((G, nt * mr, K), np.float32)
