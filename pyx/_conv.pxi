@@ -106,6 +106,10 @@ ctypedef struct ConvPlan:
     Py_ssize_t OCT, noc               # output-channel tiles per task, tile chunks
     Py_ssize_t nyp, Wph               # gathered rows per phase plane, lane pitch of a row
     Py_ssize_t buf_len, line_len      # per-thread scratch (elements)
+    int inpack                        # 1: wpack is the weights as given, (O, K); each task
+                                      # packs its channel-vector tiles' chunks of taps into
+                                      # its thread's scratch as it reaches them (float32
+                                      # tiles, each tile used by one task: see plan())
     Py_ssize_t so_n, so_c, so_z, so_y, so_x   # output strides (elements)
     int mr                            # CONV_MR: _mk3 tiles, CONV_MC: _mkc tiles,
                                       # CONV_MP: _mkp tiles (float32), 1: _mk1
@@ -580,14 +584,14 @@ cdef extern from *:
         }
         return 1;
     }
-    /* One tile of packed float32 weights (see _pack_tiles): from w (mv rows of K taps, row
-       pitch K) to dst, tap by tap: the 32-channel tile's 32 weights (channels >= mv zero),
+    /* One tile of packed float32 weights (see _pack_tiles): from w (mv rows of K taps, rows
+       pitch apart) to dst, tap by tap: the 32-channel tile's 32 weights (channels >= mv zero),
        or (pair = 1) the pair tile's 16, each twice.  Sixteen taps of sixteen rows at a time:
        each source line read once, whole, and turned in registers (a scalar copy reads the
        rows K apart one weight at a time, and rows 4-18 KB apart share a few L1 sets).
        Returns 1 (0: no such path in this module) */
-    static int pyconv_pack_tile_f(const float* w, Py_ssize_t K, Py_ssize_t mv, int pair,
-                                  float* dst)
+    static int pyconv_pack_tile_f(const float* w, Py_ssize_t pitch, Py_ssize_t K,
+                                  Py_ssize_t mv, int pair, float* dst)
     {
         __m512 r[16];
         const __m512i dup_lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
@@ -600,7 +604,7 @@ cdef extern from *:
             mask = (__mmask16)((1u << n) - 1u);
             for (h = 0; h < rows; h += 16) {
                 for (j = 0; j < 16; j++)
-                    r[j] = h + j < mv ? _mm512_maskz_loadu_ps(mask, w + (h + j) * K + k0)
+                    r[j] = h + j < mv ? _mm512_maskz_loadu_ps(mask, w + (h + j) * pitch + k0)
                                       : _mm512_setzero_ps();
                 pyconv_transpose16_ps(r);
                 for (m = 0; m < n; m++) {
@@ -618,10 +622,10 @@ cdef extern from *:
         return 1;
     }
     #else
-    static int pyconv_pack_tile_f(const float* w, Py_ssize_t K, Py_ssize_t mv, int pair,
-                                  float* dst)
+    static int pyconv_pack_tile_f(const float* w, Py_ssize_t pitch, Py_ssize_t K,
+                                  Py_ssize_t mv, int pair, float* dst)
     {
-        (void)w; (void)K; (void)mv; (void)pair; (void)dst;
+        (void)w; (void)pitch; (void)K; (void)mv; (void)pair; (void)dst;
         return 0;
     }
     static int pyconv_mkp_store_f(const float* part, float* o, Py_ssize_t so_c,
@@ -678,8 +682,8 @@ cdef extern from *:
                                           Py_ssize_t mv, const float* bias) noexcept nogil
     int _mkc_store_f "pyconv_mkc_store_f"(const float* part, float* o, Py_ssize_t so_c,
                                           Py_ssize_t mv, const float* bias) noexcept nogil
-    int _pack_tile_f "pyconv_pack_tile_f"(const float* w, Py_ssize_t K, Py_ssize_t mv,
-                                          int pair, float* dst) noexcept nogil
+    int _pack_tile_f "pyconv_pack_tile_f"(const float* w, Py_ssize_t pitch, Py_ssize_t K,
+                                          Py_ssize_t mv, int pair, float* dst) noexcept nogil
 
 
 cdef inline Py_ssize_t _vec_at(Py_ssize_t mr, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
@@ -1018,7 +1022,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                             const real* wpack, const real* bias, const Py_ssize_t* offs,
                             const Py_ssize_t* tabz, const Py_ssize_t* taby,
                             const Py_ssize_t* tabx, real* buf, real* line,
-                            real* part, real* loc) noexcept nogil:
+                            real* part, real* loc, real* wbuf) noexcept nogil:
     cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile, obc
     cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx, nblk, blk, nb
     cdef Py_ssize_t la, lb, ya, yb
@@ -1030,6 +1034,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     cdef Lanes ln
     cdef const real* bp
     cdef const real* wg
+    cdef const real* wt
     cdef real* ob
     cdef real* xb
     rest = task
@@ -1126,6 +1131,14 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                         continue
                     la = ya * p.Wph
                     lb = (yb - 1) * p.Wph + cw
+                # the tile's weights of this chunk: packed, or packed here from the
+                # weights as given (their only task: read once, kept in L2 for its blocks)
+                wt = wg + tile * wtile + k0 * CONV_MC
+                if real is float:
+                    if p.inpack:
+                        _pack_tile_f(wpack + (g * p.Og + oc) * p.K + k0, p.K, kn, mv,
+                                     p.mr == CONV_MP, wbuf)
+                        wt = wbuf
                 l0 = 0
                 lr = 0
                 lx = 0
@@ -1138,12 +1151,10 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                             # this block's panel: its chunk of taps nb lanes apart
                             _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln,
                                  pan + (blk - (tile - t0) * nblk) * kn * nb, lin,
-                                 wg + tile * wtile + k0 * CONV_MC, kn, k0 == 0,
-                                 k0 + kn == p.K, bp, pt)
+                                 wt, kn, k0 == 0, k0 + kn == p.K, bp, pt)
                         elif p.mr == CONV_MC or p.mr == CONV_MP:
                             _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf + l0,
-                                 offs + k0, wg + tile * wtile + k0 * CONV_MC, kn, k0 == 0,
-                                 k0 + kn == p.K, bp, pt)
+                                 offs + k0, wt, kn, k0 == 0, k0 + kn == p.K, bp, pt)
                         else:
                             _mk3(ob + (oc - obc) * p.so_c, p.so_c, mv, &ln, buf + l0, offs + k0,
                                  wg + tile * wtile + k0 * CONV_MR, kn, k0 == 0,
@@ -1198,7 +1209,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
                    const real* bias, const Py_ssize_t* offs, const Py_ssize_t* tabz,
                    const Py_ssize_t* taby, const Py_ssize_t* tabx, int num_threads) except -1:
     cdef Py_ssize_t ntasks, task, per, t0, t1, per_round, task_work, chunk, part_at, part_len
-    cdef Py_ssize_t nb, loc_at
+    cdef Py_ssize_t nb, loc_at, wbuf_at
     cdef real* scratch = NULL
     cdef void* sblock = NULL
     cdef char* zeroed = NULL
@@ -1231,7 +1242,10 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
                 + p.Kc * nb * _task_blocks(p, nb)
     # the block a task's outputs go to when the phases are placed, from a 64-byte boundary
     loc_at = ((part_at + part_len) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 // sizeof(real)
-    per = loc_at + p.loc_len
+    # then the tile's chunk of weights a task packs (inpack), on a 64-byte line
+    wbuf_at = ((loc_at + p.loc_len) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 \
+        // sizeof(real)
+    per = wbuf_at + (p.Kc * CONV_MC if p.inpack else 0)
     scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), False, &sblock)
     zeroed = <char*>calloc(num_threads, 1)
     if scratch == NULL or zeroed == NULL:
@@ -1259,7 +1273,8 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
                 _conv_task(p, task, x, out, wpack, bias, offs, tabz, taby, tabx,
                            scratch + tid * per, scratch + tid * per + p.buf_len,
                            scratch + tid * per + part_at if part_len > 0 else NULL,
-                           scratch + tid * per + loc_at if p.ph != NULL else NULL)
+                           scratch + tid * per + loc_at if p.ph != NULL else NULL,
+                           scratch + tid * per + wbuf_at)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(sblock)
@@ -1273,10 +1288,14 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
 cdef int _plan_from(ConvPlan* p, tuple geom, const Py_ssize_t[::1] windows) except -1:
     (p.N, p.C, p.D, p.H, p.W, p.O, p.Do, p.Ho, p.Wo, p.G, p.Cg, p.Og, p.K, p.Kc,
      p.KD, p.KH, p.KW, p.sd, p.sh, p.sw, p.dd, p.dh, p.dw, p.ox, p.R, p.nrb, p.CW, p.ncb,
-     p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.mr, p.wouter) = geom
+     p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.inpack, p.mr, p.wouter) = geom
     p.win = NULL
     p.ph = NULL
     p.loc_len = 0
+    if p.inpack and (not CONV_MC_ON or (p.mr != CONV_MC and p.mr != CONV_MP)
+                     or p.wouter != 1):
+        raise ValueError("conv: weights packed by the tasks need the channel-vector tiles "
+                         "of the AVX-512 module, in the channel-tiles-outside order")
     if windows is not None:
         if p.mr < 1 or windows.shape[0] != 4 * ((p.Og + p.mr - 1) // p.mr):
             raise ValueError("conv: windows must hold 4 numbers per channel tile of a group")
@@ -1312,7 +1331,7 @@ cdef int _pack_tiles(const real[:, ::1] w, real[::1] out, Py_ssize_t G, Py_ssize
             src = &w[g * Og + tile * mr, 0]
             dst = &out[task * K * mr * rep]
             if real is float:
-                if mr != CONV_MR and _pack_tile_f(src, K, mv, mr == CONV_MP, dst):
+                if mr != CONV_MR and _pack_tile_f(src, K, K, mv, mr == CONV_MP, dst):
                     continue
             for k in range(K):
                 for i in range(mr):
@@ -1505,6 +1524,8 @@ def conv_f64(const double[:, :, :, :, ::1] x, double[:, :, :, :, :] out,
     _plan_from(&p, geom, windows)
     if p.mr == CONV_MP:
         raise ValueError("conv_f64: the pair tile (CONV_MP) is float32 only")
+    if p.inpack:
+        raise ValueError("conv_f64: weights packed by the tasks are float32 only")
     p.so_n = out.strides[0] // 8
     p.so_c = out.strides[1] // 8
     p.so_z = out.strides[2] // 8
@@ -1530,6 +1551,8 @@ cdef int _conv_place(const real[:, :, :, :, ::1] x, real[:, :, :, :, :] dst,
     _plan_from(&p, geom, windows)
     if real is double and p.mr == CONV_MP:
         raise ValueError("conv_place_f64: the pair tile (CONV_MP) is float32 only")
+    if p.inpack:
+        raise ValueError("conv_place: its phases' weights come packed (pack_phases)")
     if ph.shape[1] != 9 or P < 1 or p.O != P * dst.shape[1] or dst.shape[0] != p.N \
             or x.shape[0] != p.N:
         raise ValueError("conv_place: shapes do not match")

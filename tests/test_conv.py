@@ -672,6 +672,49 @@ def test_pack_weights_layout_and_alignment(tile, rng):
         np.testing.assert_array_equal(got, expect)
 
 
+@pytest.mark.parametrize("N, C, O, groups, hw, kw, inpack", [
+    (1, 160, 64, 1, (7, 7), dict(padding=1), 1),        # 1440 taps: two chunks
+    (1, 24, 40, 1, (5, 9), dict(padding=1), 1),         # 40 channels: a short tile
+    (1, 32, 96, 2, (6, 6), dict(padding=1, stride=2), 1),   # groups, stride
+    (1, 16, 48, 1, (9, 4), dict(padding=2, dilation=2), 1),  # the pair tile (float32)
+    (2, 24, 64, 1, (7, 7), dict(padding=1), 0),         # two images: packed first
+    (1, 8, 64, 1, (60, 60), dict(padding=1), 0),        # several row blocks
+])
+def test_weights_packed_by_tasks(N, C, O, groups, hw, kw, inpack, tile_kernel, dtype, rng,
+                                 monkeypatch):
+    """Layers whose channel-vector tiles are each used by one task (one small image) have
+    their float32 weights packed by the tasks, chunk by chunk (the plan's inpack; never
+    for float64, several images or several row blocks); against the references, 1 vs 2
+    threads bit for bit, the weights untouched."""
+    from pyconv import _conv
+    seen = []
+    real_plan = _conv.plan
+
+    def spy(*args):
+        res = real_plan(*args)
+        seen.append((args[8], res[0]))              # (threads, geom)
+        return res
+    monkeypatch.setattr(_conv, "plan", spy)
+    x = rng.uniform(-1, 1, (N, C) + hw).astype(dtype)
+    w = rng.standard_normal((O, C // groups, 3, 3)).astype(dtype)
+    w.setflags(write=False)
+    w0 = w.copy()
+    b = rng.standard_normal(O).astype(dtype)
+    got = check_conv(2, x, w, b, groups=groups, **kw)
+    for nthreads in (1, 2):
+        np.testing.assert_array_equal(
+            got, pyconv.conv2d(x, w, b, groups=groups, num_threads=nthreads, **kw))
+    np.testing.assert_array_equal(w, w0)
+    expect = int(inpack and tile_kernel == "mc" and dtype == np.float32)
+    one = [g for t, g in seen if t == 1]
+    assert one and one[0][-3] == expect, one
+    if expect and C == 160:
+        assert one[0][13] < one[0][12]                  # several chunks of taps
+    # two threads: by channel tiles where there are enough, else by rows (then packed
+    # first: each tile is used by several tasks)
+    assert all(g[-3] == (expect and g[25] == 1) for _, g in seen), seen
+
+
 def test_pair_tile_is_float32_only():
     """A float64 kernel call planned with the pair tile is refused, not run wrong."""
     from pyconv import _conv
