@@ -1623,15 +1623,20 @@ def _phase_places(U, dshape, strides, rng):
 
 
 @pytest.mark.parametrize("case", ["pairs", "strided", "blocks", "long"])
-def test_run_placed(case, tile_kernel, dtype, rng, monkeypatch):
+def test_run_placed(case, tile_kernel, dtype, rng, monkeypatch, request):
     """The combined phases placed by the kernel: NumPy's strided assignment of run_phase's
     grid, phase by phase, bit for bit; nothing else written; for 1 and 2 threads, with
     phase-major and output-major channels, with and without the windows of the phases (as
     pyconv.nn passes them).  The cases: a destination contiguous in x with stride 2 (pairs
     of phases one column apart written interleaved), one with negative and strided steps,
-    one whose tasks split rows and channel tiles (2 threads), a row longer than a column
-    block.  A phase reaching outside either array, or wrong shapes, are refused."""
+    one whose tasks split rows and channel tiles (a small buffer, 4 threads), a row longer
+    than a column block.  A phase reaching outside either array, or wrong shapes, are
+    refused."""
     from pyconv import _conv
+    if case == "blocks":
+        monkeypatch.setattr(_conv, "BUF_BYTES", 48 * 1024)     # a row per task
+        _conv.plan.cache_clear()
+        request.addfinalizer(_conv.plan.cache_clear)
     geoms = []
     plan = _conv.plan
     monkeypatch.setattr(_conv, "plan", lambda *a: geoms.append(plan(*a)[0]) or plan(*a))
@@ -1665,7 +1670,7 @@ def test_run_placed(case, tile_kernel, dtype, rng, monkeypatch):
             ph[:, [1, 2, 4, 5]], (O, 1))
         win[:, 1] += win[:, 0]
         win[:, 3] += win[:, 2]
-        for threads in (1, 2):
+        for threads in (1, 2, 4) if case == "blocks" else (1, 2):
             for windows in (None, win):
                 if case == "strided":
                     big = np.zeros((N + 1, 2 * O + 1) + dshape[:2] + (2 * dshape[2],), dtype)
