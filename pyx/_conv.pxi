@@ -1133,12 +1133,15 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     lb = (yb - 1) * p.Wph + cw
                 # the tile's weights of this chunk: packed, or packed here from the
                 # weights as given (their only task: read once, kept in L2 for its blocks)
-                wt = wg + tile * wtile + k0 * CONV_MC
                 if real is float:
                     if p.inpack:
                         _pack_tile_f(wpack + (g * p.Og + oc) * p.K + k0, p.K, kn, mv,
                                      p.mr == CONV_MP, wbuf)
                         wt = wbuf
+                    else:
+                        wt = wg + tile * wtile + k0 * CONV_MC
+                else:
+                    wt = wg + tile * wtile + k0 * CONV_MC
                 l0 = 0
                 lr = 0
                 lx = 0
