@@ -60,6 +60,9 @@ L1_BYTES = 16 * 1024
 #: channels sums each output in one chunk, without its partial sums stored and reloaded
 #: between chunks (16 KB before: 1-5% slower at one thread, benchmarks/RESULTS.md)
 VEC_CHUNK_BYTES = 128 * 1024
+#: the 32-channel tile's blocks of lanes may be the task's valid outputs only (see plan's
+#: vlanes); False: always rows of lanes with their padding (the tests compare the two)
+VALID_LANES = True
 COL_BLOCK = 512
 #: a 1x1 layer whose tasks have this many channel-vector tiles or more packs its input as
 #: panels (each block of lanes' chunk of taps in one run) before the tiles read it: one
@@ -192,8 +195,15 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     # layer's 9.4 MB)
     inpack = int(vec and itemsize == 4 and not placed and wouter == 1
                  and N * Do * nrb * ncb == 1)
+    # blocks of valid lanes (vlanes): the 32-channel tile's 12 lanes taken from the task's
+    # outputs only, across rows, each broadcast from its own offset, where that saves
+    # micro-tiles (padding lanes: a row's shared zero columns, or the last block's rest)
+    vlanes = int(VALID_LANES and vec and mr == mc and itemsize == 4 and not placed
+                 and wouter == 1
+                 and _lane_blocks(R, Ho, CW, CW, step) < _lane_blocks(R, Ho, Wph, CW, step))
     geom = (N, C, D, H, W, O, Do, Ho, Wo, G, Cg, Og, K, Kc, KD, KH, KW, sd, sh, sw, dd, dh, dw,
-            ox, R, nrb, CW, ncb, OCT, noc, nyp, Wph, buf_len, line_len, inpack, mr, wouter)
+            ox, R, nrb, CW, ncb, OCT, noc, nyp, Wph, buf_len, line_len, vlanes, inpack, mr,
+            wouter)
     return geom, offs
 
 

@@ -106,6 +106,10 @@ ctypedef struct ConvPlan:
     Py_ssize_t OCT, noc               # output-channel tiles per task, tile chunks
     Py_ssize_t nyp, Wph               # gathered rows per phase plane, lane pitch of a row
     Py_ssize_t buf_len, line_len      # per-thread scratch (elements)
+    int vlanes                        # 1: the 32-channel tiles' blocks of lanes are the
+                                      # task's valid outputs only (12 at a time, across
+                                      # rows; each lane's input offset given): no padding
+                                      # lanes (float32, see plan())
     int inpack                        # 1: wpack is the weights as given, (O, K); each task
                                       # packs its channel-vector tiles' chunks of taps into
                                       # its thread's scratch as it reaches them (float32
@@ -455,6 +459,22 @@ cdef extern from *:
                              Py_ssize_t K, int first)
     PYCONV_F_TILE_BODY
     #undef PYCONV_F_X
+    /* the same sums for 12 lanes anywhere in the gathered rows: lane j's input of tap t is
+       xb[offs[t] + lane[j]] (the block's valid outputs only, across rows: no padding
+       lanes).  Returns 1 (0: no such path in this module) */
+    #define PYCONV_F_X(j) x = _mm512_set1_ps(xp[l##j]);
+    static int pyconv_mkc_fl(float* restrict part, const float* restrict xb,
+                             const Py_ssize_t* restrict lane,
+                             const Py_ssize_t* restrict offs, const float* restrict wp,
+                             Py_ssize_t K, int first)
+    {
+        const Py_ssize_t l0 = lane[0], l1 = lane[1], l2 = lane[2], l3 = lane[3],
+            l4 = lane[4], l5 = lane[5], l6 = lane[6], l7 = lane[7], l8 = lane[8],
+            l9 = lane[9], l10 = lane[10], l11 = lane[11];
+        PYCONV_F_TILE_BODY
+        return 1;
+    }
+    #undef PYCONV_F_X
     /* r[m] = column m of the 16 x 16 matrix whose rows are r[0..15] (in place) */
     static inline void pyconv_transpose16_ps(__m512* r)
     {
@@ -628,6 +648,14 @@ cdef extern from *:
         (void)w; (void)pitch; (void)K; (void)mv; (void)pair; (void)dst;
         return 0;
     }
+    static int pyconv_mkc_fl(float* restrict part, const float* restrict xb,
+                             const Py_ssize_t* restrict lane,
+                             const Py_ssize_t* restrict offs, const float* restrict wp,
+                             Py_ssize_t K, int first)
+    {
+        (void)part; (void)xb; (void)lane; (void)offs; (void)wp; (void)K; (void)first;
+        return 0;
+    }
     static int pyconv_mkp_store_f(const float* part, float* o, Py_ssize_t so_c,
                                   Py_ssize_t mv, const float* bias)
     {
@@ -684,6 +712,9 @@ cdef extern from *:
                                           Py_ssize_t mv, const float* bias) noexcept nogil
     int _pack_tile_f "pyconv_pack_tile_f"(const float* w, Py_ssize_t pitch, Py_ssize_t K,
                                           Py_ssize_t mv, int pair, float* dst) noexcept nogil
+    int _mkc_fl "pyconv_mkc_fl"(float* part, const float* xb, const Py_ssize_t* lane,
+                                const Py_ssize_t* offs, const float* wp, Py_ssize_t K,
+                                int first) noexcept nogil
 
 
 cdef inline Py_ssize_t _vec_at(Py_ssize_t mr, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
@@ -706,7 +737,7 @@ cdef inline int _vec_store(Py_ssize_t mr, const float* part, float* o, Py_ssize_
 cdef inline void _mkv(real* o, Py_ssize_t so_c, Py_ssize_t mv, Py_ssize_t mr,
                       const Lanes* ln, const real* xb, const Py_ssize_t* offs, const real* wp,
                       Py_ssize_t K, bint first, bint last, const real* bias,
-                      real* part) noexcept nogil:
+                      real* part, const Py_ssize_t* lane=NULL) noexcept nogil:
     # A channel-vector tile (mr: CONV_MC, or the float32 pair tile CONV_MP): the block's nl
     # lanes (_lanes_per_tile; inputs broadcast: one lane each for _mkc, two for _mkp) x the
     # tile's channels (vectors of packed weights, CONV_MC per tap; the weights of channels
@@ -725,7 +756,10 @@ cdef inline void _mkv(real* o, Py_ssize_t so_c, Py_ssize_t mv, Py_ssize_t mr,
         if real is float:
             _mkp_f(part, xb, offs, wp, K, first)
     elif real is float:
-        _mkc_f(part, xb, offs, wp, K, first)
+        if lane != NULL:
+            _mkc_fl(part, xb, lane, offs, wp, K, first)
+        else:
+            _mkc_f(part, xb, offs, wp, K, first)
     else:
         _mkc_d(part, xb, offs, wp, K, first)
     if not last:
@@ -1025,7 +1059,9 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                             real* part, real* loc, real* wbuf) noexcept nogil:
     cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile, obc
     cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx, nblk, blk, nb
-    cdef Py_ssize_t la, lb, ya, yb
+    cdef Py_ssize_t la, lb, ya, yb, nval, j, lrow, lcol
+    cdef Py_ssize_t lane[NL_F]
+    cdef bint vl
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
     cdef real* pt
     cdef const real* src
@@ -1067,6 +1103,12 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     ln.so_x = p.so_x
     ln.spill = loc != NULL
     nlanes = (rows - 1) * p.Wph + cw
+    # blocks of valid lanes (vlanes): the output side walks the task's outputs row after row
+    # (pitch cw), the input side takes each lane's offset
+    vl = p.vlanes and p.win == NULL and p.mr == CONV_MC and loc == NULL
+    nval = rows * cw
+    if vl:
+        ln.Wph = cw
     step = nr if p.mr == CONV_MR else 2 * nr
     # the task's channel tiles t0 .. t1 - 1 of p.mr channels (CONV_MR, CONV_MC, or one
     # channel each when mr is 1), and where group g's packed tiles start (wtile weights each)
@@ -1146,6 +1188,30 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                 lr = 0
                 lx = 0
                 blk = (tile - t0) * nblk
+                if vl:
+                    while l0 < nval:
+                        _lanes_at(&ln, lr, lx, nb)
+                        lrow = lr
+                        lcol = lx
+                        for j in range(nb):
+                            # past the task's last output: its last output again (computed,
+                            # not stored)
+                            if l0 + j < nval:
+                                lane[j] = lrow * p.Wph + lcol
+                                lcol = lcol + 1
+                                if lcol == cw:
+                                    lcol = 0
+                                    lrow = lrow + 1
+                            else:
+                                lane[j] = lane[j - 1]
+                        pt = NULL if part == NULL else part + blk * p.mr * nb
+                        _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf,
+                             offs + k0, wt, kn, k0 == 0, k0 + kn == p.K, bp, pt, lane)
+                        l0 = l0 + nb
+                        lx = lx + nb
+                        blk = blk + 1
+                        _wrap(&lr, &lx, cw)
+                    continue
                 while l0 < nlanes:
                     _lanes_at(&ln, lr, lx, nb)
                     if not (lx >= cw and lx + nb <= p.Wph) and l0 + nb > la and l0 < lb:
@@ -1291,7 +1357,8 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
 cdef int _plan_from(ConvPlan* p, tuple geom, const Py_ssize_t[::1] windows) except -1:
     (p.N, p.C, p.D, p.H, p.W, p.O, p.Do, p.Ho, p.Wo, p.G, p.Cg, p.Og, p.K, p.Kc,
      p.KD, p.KH, p.KW, p.sd, p.sh, p.sw, p.dd, p.dh, p.dw, p.ox, p.R, p.nrb, p.CW, p.ncb,
-     p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.inpack, p.mr, p.wouter) = geom
+     p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.vlanes, p.inpack, p.mr,
+     p.wouter) = geom
     p.win = NULL
     p.ph = NULL
     p.loc_len = 0
@@ -1299,6 +1366,9 @@ cdef int _plan_from(ConvPlan* p, tuple geom, const Py_ssize_t[::1] windows) exce
                      or p.wouter != 1):
         raise ValueError("conv: weights packed by the tasks need the channel-vector tiles "
                          "of the AVX-512 module, in the channel-tiles-outside order")
+    if p.vlanes and (not CONV_MC_ON or p.mr != CONV_MC or p.wouter != 1):
+        raise ValueError("conv: blocks of valid lanes need the 32-channel tile of the "
+                         "AVX-512 module, in the channel-tiles-outside order")
     if windows is not None:
         if p.mr < 1 or windows.shape[0] != 4 * ((p.Og + p.mr - 1) // p.mr):
             raise ValueError("conv: windows must hold 4 numbers per channel tile of a group")
@@ -1527,8 +1597,9 @@ def conv_f64(const double[:, :, :, :, ::1] x, double[:, :, :, :, :] out,
     _plan_from(&p, geom, windows)
     if p.mr == CONV_MP:
         raise ValueError("conv_f64: the pair tile (CONV_MP) is float32 only")
-    if p.inpack:
-        raise ValueError("conv_f64: weights packed by the tasks are float32 only")
+    if p.inpack or p.vlanes:
+        raise ValueError("conv_f64: weights packed by the tasks and blocks of valid lanes "
+                         "are float32 only")
     p.so_n = out.strides[0] // 8
     p.so_c = out.strides[1] // 8
     p.so_z = out.strides[2] // 8
@@ -1554,8 +1625,9 @@ cdef int _conv_place(const real[:, :, :, :, ::1] x, real[:, :, :, :, :] dst,
     _plan_from(&p, geom, windows)
     if real is double and p.mr == CONV_MP:
         raise ValueError("conv_place_f64: the pair tile (CONV_MP) is float32 only")
-    if p.inpack:
-        raise ValueError("conv_place: its phases' weights come packed (pack_phases)")
+    if p.inpack or p.vlanes:
+        raise ValueError("conv_place: its phases' weights come packed (pack_phases), its "
+                         "lanes in rows")
     if ph.shape[1] != 9 or P < 1 or p.O != P * dst.shape[1] or dst.shape[0] != p.N \
             or x.shape[0] != p.N:
         raise ValueError("conv_place: shapes do not match")

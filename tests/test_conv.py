@@ -715,6 +715,56 @@ def test_weights_packed_by_tasks(N, C, O, groups, hw, kw, inpack, tile_kernel, d
     assert all(g[-3] == (expect and g[25] == 1) for _, g in seen), seen
 
 
+@pytest.mark.parametrize("N, C, O, groups, hw, kw, taken", [
+    (2, 5, 64, 1, (9, 13), dict(padding=1), 1),         # 14-lane rows, blocks across rows
+    (1, 160, 32, 1, (6, 14), dict(padding=1), 1),       # 1440 taps: chunks, partial sums
+    (2, 4, 64, 2, (7, 10), dict(padding=2, dilation=2), 1),    # groups, dilation
+    (1, 3, 64, 1, (11, 23), dict(padding=1, stride=2), 1),     # stride 2 (phase rows)
+    (2, 6, 32, 1, (5, 7), dict(padding="same"), 1),     # the last block mostly past the end
+    (1, 3, 32, 1, (4, 12), dict(padding=0), 0),         # no padding lanes to drop
+])
+def test_valid_lanes(N, C, O, groups, hw, kw, taken, tile_kernel, dtype, rng, monkeypatch):
+    """The 32-channel tile's blocks of lanes taken from the task's outputs only (each lane
+    broadcast from its own offset; the plan's vlanes, float32, where it saves
+    micro-tiles): against the references, with bias and into an ``out=`` view with
+    strides, 1 vs 2 threads bit for bit, and bit for bit the sums of the blocks with
+    padding lanes."""
+    from pyconv import _conv
+    seen = []
+    real_plan = _conv.plan
+
+    def spy(*args):
+        res = real_plan(*args)
+        seen.append((args[8], res[0]))              # (threads, geom)
+        return res
+    monkeypatch.setattr(_conv, "plan", spy)
+    x = rng.uniform(-1, 1, (N, C) + hw).astype(dtype)
+    k = (4, 4) if kw.get("padding") == "same" else (3, 3)
+    w = rng.standard_normal((O, C // groups) + k).astype(dtype)
+    b = rng.standard_normal(O).astype(dtype)
+    got = check_conv(2, x, w, b, groups=groups, **kw)
+    one = pyconv.conv2d(x, w, b, groups=groups, num_threads=1, **kw)
+    np.testing.assert_array_equal(got, one)
+    on = tile_kernel == "mc" and dtype == np.float32
+    for _, g in seen:                               # where it saves micro-tiles
+        R, Ho, CW, Wph, mr = g[24], g[7], g[26], g[31], g[-2]
+        fewer = _conv._lane_blocks(R, Ho, CW, CW, 12) < _conv._lane_blocks(R, Ho, Wph, CW, 12)
+        assert g[-4] == int(on and mr == 32 and fewer), g
+    assert {g[-4] for t, g in seen if t == 1} == {int(on and taken)}, seen
+    big = np.full((N, 2 * O) + got.shape[2:3] + (2 * got.shape[3],), np.nan, dtype)
+    view = big[:, ::2, :, 1::2]
+    pyconv.conv2d(x, w, b, groups=groups, out=view, **kw)
+    np.testing.assert_array_equal(view, got)
+    assert np.isnan(big[:, 1::2]).all() and np.isnan(big[:, :, :, ::2]).all()
+    monkeypatch.setattr(_conv, "VALID_LANES", False)
+    real_plan.cache_clear()
+    try:
+        np.testing.assert_array_equal(got, pyconv.conv2d(x, w, b, groups=groups, **kw))
+        assert seen[-1][1][-4] == 0
+    finally:
+        real_plan.cache_clear()
+
+
 def test_pair_tile_is_float32_only():
     """A float64 kernel call planned with the pair tile is refused, not run wrong."""
     from pyconv import _conv

@@ -96,10 +96,12 @@ CHILD = textwrap.dedent(r"""
             nn.conv2d(xl, wt, padding=pad, groups=groups)
         # the channel-vector tiles' weights against the guards: packed sixteen taps at a
         # time with masked loads (9, 21 and 45 taps a channel), first or, for one
-        # small image, by the tasks; the same bits as from a copy in ordinary memory
-        for N, O, C, ks in ((1, 40, 5, (3, 3)), (2, 64, 3, (3, 5)), (1, 16, 9, (1, 1)),
-                            (1, 33, 1, (3, 3)), (1, 32, 7, (1, 3))):
-            xw = rng.uniform(-1, 1, (N, C, 6, 11)).astype(dtype)
+        # small image, by the tasks; the same bits as from a copy in ordinary memory; and
+        # their results against the guards
+        for N, O, C, ks, hw in ((1, 40, 5, (3, 3), (6, 11)), (2, 64, 3, (3, 5), (6, 11)),
+                                (1, 16, 9, (1, 1), (6, 11)), (1, 33, 1, (3, 3), (6, 11)),
+                                (1, 32, 7, (1, 3), (6, 11)), (2, 64, 3, (3, 3), (9, 13))):
+            xw = rng.uniform(-1, 1, (N, C) + hw).astype(dtype)
             wt = guarded((O, C) + ks, dtype, at_end)
             wt[...] = rng.standard_normal(wt.shape)
             pad = (ks[0] // 2, ks[1] // 2)
@@ -107,6 +109,11 @@ CHILD = textwrap.dedent(r"""
                 got = nn.conv2d(xw, wt, padding=pad, num_threads=nt)
                 assert np.array_equal(got, nn.conv2d(xw, np.array(wt), padding=pad,
                                                      num_threads=nt)), (N, O, C, ks)
+                # into a result against the guards (blocks of valid lanes store twelve
+                # outputs across rows)
+                res = guarded(got.shape, dtype, not at_end)
+                nn.conv2d(xw, wt, padding=pad, num_threads=nt, out=res)
+                assert np.array_equal(res, got), (N, O, C, ks)
             checked += 1
         # small planes swept whole (zero padding, rows of at most one vector of outputs;
         # layers of stride 1 and 2): every row width up to a vector and one past it
