@@ -370,6 +370,23 @@ def test_row_count_trims_padding_lanes(monkeypatch):
     assert 8 <= R <= 16 and _conv._lane_blocks(R, 56, Wph, 56, step) == best, R
 
 
+@pytest.fixture
+def plans(monkeypatch):
+    """The plans pyconv's layers make during a test: ``plans.seen`` lists (threads, geom)
+    of every call of pyconv._conv.plan; ``plans.clear()`` empties its cache."""
+    import types
+    from pyconv import _conv
+    real = _conv.plan
+    spy = types.SimpleNamespace(seen=[], clear=real.cache_clear)
+
+    def planned(*args):
+        res = real(*args)
+        spy.seen.append((args[8], res[0]))
+        return res
+    monkeypatch.setattr(_conv, "plan", planned)
+    return spy
+
+
 @pytest.mark.parametrize("W, k, padding, dilation, mode, O", [
     (56, 3, 1, 1, "zeros", 64),         # 57 lanes a row, not 58
     (11, 3, 2, 1, "zeros", 64),         # padding past the reach: the pitch is the row
@@ -382,26 +399,18 @@ def test_row_count_trims_padding_lanes(monkeypatch):
     (12, 3, 1, 1, "reflect", 32),       # padding that is not zeros: nothing to share
     (12, 3, 1, 1, "circular", 7),
 ])
-def test_rows_share_zero_columns(W, k, padding, dilation, mode, O, dtype, rng, monkeypatch):
+def test_rows_share_zero_columns(W, k, padding, dilation, mode, O, dtype, rng, plans):
     """Zero-padded rows gathered whole at a pitch that shares the zeros between one row's
     right padding and the next row's left: the plan's pitch is the output width plus the
     kernel's reach less the zero columns both ends have (up to the reach; none for other
     padding modes, or without padding), and the layer's numbers are the references',
     1 vs 2 threads bit for bit."""
-    from pyconv import _conv
-    seen = []
-    real_plan = _conv.plan
-
-    def spy(*args):
-        res = real_plan(*args)
-        seen.append(res[0])
-        return res
-    monkeypatch.setattr(_conv, "plan", spy)
     x = rng.uniform(-1, 1, (2, 3, 5, W)).astype(dtype)
     w = rng.standard_normal((O, 3, 3, k)).astype(dtype)
     b = rng.standard_normal(O).astype(dtype)
     kw = dict(padding=padding, dilation=dilation, padding_mode=mode)
     got = check_conv(2, x, w, b, **kw)
+    seen = [g for _, g in plans.seen]
     assert len(seen) == 1, seen
     Wo, CW, Wph = seen[0][8], seen[0][26], seen[0][31]
     reach = (k - 1) * dilation
@@ -681,20 +690,12 @@ def test_pack_weights_layout_and_alignment(tile, rng):
     (1, 8, 64, 1, (60, 60), dict(padding=1), 0),        # several row blocks
 ])
 def test_weights_packed_by_tasks(N, C, O, groups, hw, kw, inpack, tile_kernel, dtype, rng,
-                                 monkeypatch):
+                                 plans):
     """Layers whose channel-vector tiles are each used by one task (one small image) have
     their float32 weights packed by the tasks, chunk by chunk (the plan's inpack; never
     for float64, several images or several row blocks); against the references, 1 vs 2
     threads bit for bit, the weights untouched."""
-    from pyconv import _conv
-    seen = []
-    real_plan = _conv.plan
-
-    def spy(*args):
-        res = real_plan(*args)
-        seen.append((args[8], res[0]))              # (threads, geom)
-        return res
-    monkeypatch.setattr(_conv, "plan", spy)
+    seen = plans.seen                               # (threads, geom)
     x = rng.uniform(-1, 1, (N, C) + hw).astype(dtype)
     w = rng.standard_normal((O, C // groups, 3, 3)).astype(dtype)
     w.setflags(write=False)
@@ -723,21 +724,15 @@ def test_weights_packed_by_tasks(N, C, O, groups, hw, kw, inpack, tile_kernel, d
     (2, 6, 32, 1, (5, 7), dict(padding="same"), 1),     # the last block mostly past the end
     (1, 3, 32, 1, (4, 12), dict(padding=0), 0),         # no padding lanes to drop
 ])
-def test_valid_lanes(N, C, O, groups, hw, kw, taken, tile_kernel, dtype, rng, monkeypatch):
+def test_valid_lanes(N, C, O, groups, hw, kw, taken, tile_kernel, dtype, rng, monkeypatch,
+                     plans):
     """The 32-channel tile's blocks of lanes taken from the task's outputs only (each lane
     broadcast from its own offset; the plan's vlanes, float32, where it saves
     micro-tiles): against the references, with bias and into an ``out=`` view with
     strides, 1 vs 2 threads bit for bit, and bit for bit the sums of the blocks with
     padding lanes."""
     from pyconv import _conv
-    seen = []
-    real_plan = _conv.plan
-
-    def spy(*args):
-        res = real_plan(*args)
-        seen.append((args[8], res[0]))              # (threads, geom)
-        return res
-    monkeypatch.setattr(_conv, "plan", spy)
+    seen = plans.seen                               # (threads, geom)
     x = rng.uniform(-1, 1, (N, C) + hw).astype(dtype)
     k = (4, 4) if kw.get("padding") == "same" else (3, 3)
     w = rng.standard_normal((O, C // groups) + k).astype(dtype)
@@ -757,12 +752,12 @@ def test_valid_lanes(N, C, O, groups, hw, kw, taken, tile_kernel, dtype, rng, mo
     np.testing.assert_array_equal(view, got)
     assert np.isnan(big[:, 1::2]).all() and np.isnan(big[:, :, :, ::2]).all()
     monkeypatch.setattr(_conv, "VALID_LANES", False)
-    real_plan.cache_clear()
+    plans.clear()
     try:
         np.testing.assert_array_equal(got, pyconv.conv2d(x, w, b, groups=groups, **kw))
         assert seen[-1][1][-4] == 0
     finally:
-        real_plan.cache_clear()
+        plans.clear()
 
 
 def test_pair_tile_is_float32_only():
