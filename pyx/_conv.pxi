@@ -1103,9 +1103,10 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     ln.so_x = p.so_x
     ln.spill = loc != NULL
     nlanes = (rows - 1) * p.Wph + cw
-    # blocks of valid lanes (vlanes): the output side walks the task's outputs row after row
-    # (pitch cw), the input side takes each lane's offset
-    vl = p.vlanes and p.win == NULL and p.mr == CONV_MC and loc == NULL
+    # blocks of valid lanes (vlanes: the 32-channel tile, channel-tiles-outside order, not
+    # placed, as _plan_from and conv_place check): the output side walks the task's
+    # outputs row after row (pitch cw), the input side takes each lane's offset
+    vl = p.vlanes and p.win == NULL
     nval = rows * cw
     if vl:
         ln.Wph = cw
@@ -1188,39 +1189,32 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                 lr = 0
                 lx = 0
                 blk = (tile - t0) * nblk
-                if vl:
-                    while l0 < nval:
-                        _lanes_at(&ln, lr, lx, nb)
-                        lrow = lr
-                        lcol = lx
-                        for j in range(nb):
-                            # past the task's last output: its last output again (computed,
-                            # not stored)
-                            if l0 + j < nval:
-                                lane[j] = lrow * p.Wph + lcol
-                                lcol = lcol + 1
-                                if lcol == cw:
-                                    lcol = 0
-                                    lrow = lrow + 1
-                            else:
-                                lane[j] = lane[j - 1]
-                        pt = NULL if part == NULL else part + blk * p.mr * nb
-                        _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf,
-                             offs + k0, wt, kn, k0 == 0, k0 + kn == p.K, bp, pt, lane)
-                        l0 = l0 + nb
-                        lx = lx + nb
-                        blk = blk + 1
-                        _wrap(&lr, &lx, cw)
-                    continue
-                while l0 < nlanes:
+                # (blocks of valid lanes: nval lanes at pitch cw, ln.Wph; see vl above)
+                while l0 < (nval if vl else nlanes):
                     _lanes_at(&ln, lr, lx, nb)
-                    if not (lx >= cw and lx + nb <= p.Wph) and l0 + nb > la and l0 < lb:
+                    if not (lx >= cw and lx + nb <= ln.Wph) and l0 + nb > la and l0 < lb:
                         pt = NULL if part == NULL else part + blk * p.mr * nb
                         if p.wouter >= 2:
                             # this block's panel: its chunk of taps nb lanes apart
                             _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln,
                                  pan + (blk - (tile - t0) * nblk) * kn * nb, lin,
                                  wt, kn, k0 == 0, k0 + kn == p.K, bp, pt)
+                        elif vl:
+                            # each lane's offset in the gathered rows; past the task's last
+                            # output, its last output again (computed, not stored)
+                            lrow = lr
+                            lcol = lx
+                            for j in range(nb):
+                                if l0 + j < nval:
+                                    lane[j] = lrow * p.Wph + lcol
+                                    lcol = lcol + 1
+                                    if lcol == cw:
+                                        lcol = 0
+                                        lrow = lrow + 1
+                                else:
+                                    lane[j] = lane[j - 1]
+                            _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf,
+                                 offs + k0, wt, kn, k0 == 0, k0 + kn == p.K, bp, pt, lane)
                         elif p.mr == CONV_MC or p.mr == CONV_MP:
                             _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf + l0,
                                  offs + k0, wt, kn, k0 == 0, k0 + kn == p.K, bp, pt)
@@ -1231,7 +1225,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                     l0 = l0 + nb
                     lx = lx + nb
                     blk = blk + 1
-                    _wrap(&lr, &lx, p.Wph)
+                    _wrap(&lr, &lx, ln.Wph)
             k0 = k0 + kn
         if loc != NULL:
             _place_task(p, n, g, z, y0, rows, x0, cw, obc, t1 * p.mr, loc, out)
