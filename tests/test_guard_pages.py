@@ -40,6 +40,18 @@ CHILD = textwrap.dedent(r"""
         keep.append(mm)
         return arr
 
+    def layer_ref(x, w, pad):
+        # a 2-D layer (zero padding, stride 1) in float64: one einsum per tap
+        xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad[0],) * 2, (pad[1],) * 2))
+        kh, kw = w.shape[2:]
+        Ho, Wo = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
+        res = np.zeros((x.shape[0], w.shape[0], Ho, Wo))
+        for ky in range(kh):
+            for kx in range(kw):
+                res += np.einsum("nchw,oc->nohw", xp[:, :, ky:ky + Ho, kx:kx + Wo],
+                                 w[:, :, ky, kx].astype(np.float64))
+        return res
+
     rng = np.random.default_rng(0)
     dtype = np.dtype(sys.argv[1])
     tol = 1e-4 if dtype == np.float32 else 1e-10
@@ -96,8 +108,8 @@ CHILD = textwrap.dedent(r"""
             nn.conv2d(xl, wt, padding=pad, groups=groups)
         # the channel-vector tiles' weights against the guards: packed sixteen taps at a
         # time with masked loads (9, 21 and 45 taps a channel), first or, for one
-        # small image, by the tasks; the same bits as from a copy in ordinary memory; and
-        # their results against the guards
+        # small image, by the tasks; against a float64 loop, and the same bits as from a
+        # copy in ordinary memory; and their results against the guards
         for N, O, C, ks, hw in ((1, 40, 5, (3, 3), (6, 11)), (2, 64, 3, (3, 5), (6, 11)),
                                 (1, 16, 9, (1, 1), (6, 11)), (1, 33, 1, (3, 3), (6, 11)),
                                 (1, 32, 7, (1, 3), (6, 11)), (2, 64, 3, (3, 3), (9, 13))):
@@ -105,8 +117,11 @@ CHILD = textwrap.dedent(r"""
             wt = guarded((O, C) + ks, dtype, at_end)
             wt[...] = rng.standard_normal(wt.shape)
             pad = (ks[0] // 2, ks[1] // 2)
+            ref = layer_ref(xw, wt, pad)
             for nt in (1, 2):
                 got = nn.conv2d(xw, wt, padding=pad, num_threads=nt)
+                taps = C * ks[0] * ks[1]
+                assert np.allclose(got, ref, rtol=tol, atol=tol * taps), (N, O, C, ks)
                 assert np.array_equal(got, nn.conv2d(xw, np.array(wt), padding=pad,
                                                      num_threads=nt)), (N, O, C, ks)
                 # into a result against the guards (blocks of valid lanes store twelve
