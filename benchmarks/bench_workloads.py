@@ -527,6 +527,18 @@ dl_conv_workload("dl_depthwise_3x3s2_512c_14_n8", "depthwise_conv2d 3x3 stride 2
                  "14x14 -> 7x7 (a late MobileNet layer's downsampling)",
                  (8, 512, 14, 14), (512, 1, 3, 3), stride=2, padding=1, groups=512,
                  pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
+dl_conv_workload("dl_depthwise_5x5_512c_7_n8", "depthwise_conv2d 5x5, N=8, 512 channels, 7x7 "
+                 "(a late EfficientNet / MobileNetV3 layer)",
+                 (8, 512, 7, 7), (512, 1, 5, 5), padding=2, groups=512,
+                 pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
+dl_conv_workload("dl_depthwise_7x7_384c_14_n8", "depthwise_conv2d 7x7, N=8, 384 channels, 14x14 "
+                 "(a ConvNeXt block's depthwise layer)",
+                 (8, 384, 14, 14), (384, 1, 7, 7), padding=3, groups=384,
+                 pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
+dl_conv_workload("dl_depthwise_3x3s2_144c_56_n8", "depthwise_conv2d 3x3 stride 2, N=8, 144 channels, "
+                 "56x56 -> 28x28 (an early MobileNetV2 downsampling)",
+                 (8, 144, 56, 56), (144, 1, 3, 3), stride=2, padding=1, groups=144,
+                 pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
 dl_conv_workload("dl_conv3d_3x3x3_16c_32_n2", "conv3d 3x3x3, N=2, 16->16, 32^3, padding 1",
                  (2, 16, 32, 32, 32), (16, 16, 3, 3, 3), padding=1, pyconv_fn="pyconv.conv3d")
 dl_conv_workload("dl_conv2d_1ch_3x3_2048", "conv2d 3x3, one channel, 2048x2048, padding 1",

@@ -1179,11 +1179,12 @@ def _conv_chunks(chunks, lo, length, stride, reach):
     return tuple(out)
 
 
-def _conv_block(block, nd, weight, bias, stride, dilation, groups, plane, num_threads):
-    # the kernel path is the whole array's (plane), whatever the block's size
+def _conv_block(block, nd, weight, bias, stride, dilation, groups, plane, channel,
+                num_threads):
+    # the kernel path is the whole array's (plane, channel), whatever the block's size
     from . import nn
     return nn._convnd(block, weight, bias, stride, 0, dilation, groups, "zeros", None,
-                      chunk_num_threads(num_threads), nd, plane=plane)
+                      chunk_num_threads(num_threads), nd, plane=plane, channel=channel)
 
 
 def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, num_threads, nd):
@@ -1255,8 +1256,10 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, nu
             depth[ax] = (0, reach)
     plane = nn._plane_path(x.shape[1], np.asarray(weight).shape[0], groups, stride, osizes,
                            ksize, dil, padding_mode == "zeros", np.dtype(dt).itemsize)
+    channel = nn._channel_path(x.shape[1], np.asarray(weight).shape[0], groups, stride,
+                               osizes, ksize, dil, padding_mode == "zeros", dt)
     fn = functools.partial(_conv_block, nd=nd, weight=weight, bias=bias, stride=stride,
-                           dilation=dilation, groups=groups, plane=plane,
+                           dilation=dilation, groups=groups, plane=plane, channel=channel,
                            num_threads=num_threads)
     meta = np.empty((0,) * x.ndim, dt)
     if depth:

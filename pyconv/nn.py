@@ -187,6 +187,56 @@ def _plane_path(C, O, groups, stride, osize, ksize, dilation, zeros, itemsize):
             and all(d * (k - 1) <= o for o, k, d in zip(osize, ksize, dilation)))
 
 
+#: the channel-vector depthwise kernel (_channel_conv) is not taken for stride-1 layers
+#: whose planes have more outputs than this and whose kernel the grid sweep takes: there the
+#: plane path reads the planes in place and wins (one thread, N=8, 3x3: 56x56 planes 1.5 ms
+#: against 2.1; 112x112 and 28x28 within 7%).  Its scratch (the padded input and the
+#: outputs of one image's sixteen channels, 64 bytes a pixel, per thread) stays within
+#: CHANNEL_MAX_SCRATCH.
+CHANNEL_MAX_PLANE = 32 * 32
+CHANNEL_MAX_SCRATCH = 2 << 20
+_NO_BIAS_F32 = np.zeros(0, dtype=np.float32)
+
+
+def _channel_path(C, O, groups, stride, osize, ksize, dilation, zeros, dtype):
+    """Whether a 2-D depthwise layer (groups == C, O = C * m) with zero padding runs through
+    the channel-vector kernel (float32, the AVX-512 module: sixteen channels of an image in
+    the lanes of a vector, see _channel_conv); where it does, _plane_path's answer is not
+    used.  Decided from the whole layer's shapes; like _plane_path, pyconv.dask passes the
+    decision to every block."""
+    if (len(ksize) != 2 or groups != C or O % C or not zeros or np.dtype(dtype) != np.float32
+            or not _engine.kernels.dw_channels_on()):
+        return False
+    if (all(s == 1 for s in stride) and _engine.grid_sweeps(ksize, dilation)
+            and math.prod(osize) > CHANNEL_MAX_PLANE):
+        return False
+    padded = math.prod((o - 1) * s + d * (k - 1) + 1
+                       for o, s, k, d in zip(osize, stride, ksize, dilation))
+    return (padded + math.prod(osize) + 32) * 64 <= CHANNEL_MAX_SCRATCH
+
+
+def _channel_conv(x5, w5, b, stride, dil3, pads3, osize, dest, num_threads):
+    """A 2-D depthwise layer (see _channel_path) by the channel-vector kernel: each task
+    gathers sixteen channels of one image into a zero-padded block of pixels (a channel per
+    lane), sums every output pixel's taps with vectors of sixteen weights, from zero in tap
+    order, and turns the results back into the output planes.  Returns (result (N, O, 1,
+    Ho, Wo), whether it was written into dest)."""
+    N, C = x5.shape[:2]
+    O = w5.shape[0]
+    kh, kw = w5.shape[3:]
+    Ho, Wo = osize
+    if dest is not None and dest.strides[-1] == dest.itemsize:
+        res, written = dest, True
+    else:
+        res, written = np.empty((N, O, 1, Ho, Wo), dtype=x5.dtype), False
+    _engine.kernels.dw_channels_f32(
+        x5[:, :, 0], res[:, :, 0], w5.reshape(O, kh * kw),
+        _NO_BIAS_F32 if b is None else np.ascontiguousarray(b, np.float32), O // C,
+        kh, kw, pads3[1][0], pads3[2][0], stride[0], stride[1], dil3[1], dil3[2],
+        effective_num_threads(num_threads, work=N * O * Ho * Wo * kh * kw))
+    return res, written
+
+
 def _plane_views(dest, N, C, m, j, osize):
     """Output channels j, j + m, ... of every image of dest (N, C * m, *osize) as one view
     (N * C, *osize)."""
@@ -262,7 +312,7 @@ def _plane_conv(x5, w5, b, dil3, pads3, mode, osize3, dest, num_threads):
 
 
 def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, out, num_threads,
-            nd, plane=None):
+            nd, plane=None, channel=None):
     xa, w, b, dt, batched = _layer_arrays(x, weight, bias, nd)
     b = _bias(b, w.shape[0], dt)
     groups = _groups(groups)
@@ -303,6 +353,9 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, ou
     # along an axis with one output the stride is never taken: the padded length stands in
     # for any larger one there, and elsewhere the stride is below the padded length, so
     # every value reaching the kernels fits an index
+    if channel is None:
+        channel = _channel_path(C, O, groups, stride, osize, ksize, dilation,
+                                padding_mode == "zeros", dt)
     if plane is None:
         plane = _plane_path(C, O, groups, stride, osize, ksize, dilation,
                             padding_mode == "zeros", np.dtype(dt).itemsize)
@@ -320,6 +373,9 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, ou
     stride3 = [1] * (3 - nd) + stride
     dil3 = [1] * (3 - nd) + dilation
     dest = _dest5(out, (xa, w, b, bias), batched, nd)
+    if channel:
+        res, written = _channel_conv(x5, w5, b, stride, dil3, pads3, osize, dest, num_threads)
+        return _finish(res, out, oshape, written)
     if strided:
         res, written = _plane_conv_strided(x5, w5, b, pads3, osize, dest, num_threads)
         return _finish(res, out, oshape, written)

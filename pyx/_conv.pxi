@@ -641,7 +641,284 @@ cdef extern from *:
         }
         return 1;
     }
+    /* pyconv_dwcv_f: a depthwise layer's output channels c0 .. c0 + nc - 1 (nc <= 16) of
+       one image with the sixteen channels in the lanes of a vector, as the channel-vector
+       tiles hold them: per output pixel one multiply-add per tap with a vector of sixteen
+       weights and the pixel's sixteen inputs, every lane used whatever the plane's width
+       (a 7 x 7 plane fills 7 of 16 lanes in a row-vector form) and no shuffle per tap.
+         The inputs: lane l's plane at x + xoff[l] (rows sx_y apart, columns contiguous,
+       H x W), padded with zeros (pt rows above, pl columns left) into buf: Hp x Wp pixels
+       of 16 floats, Hp = (Ho - 1) sy + (kh - 1) dy + 1, Wp likewise, 16 columns of 16
+       lanes' rows at a time turned in registers (pyconv_transpose16_ps); buf's padding
+       must be zero (a zeroed buf stays so: this writes only zeros there).  The outputs:
+       per output row, PYCONV_DW_R pixels at a time in registers, each from zero, the taps'
+       multiply-adds in C order (ky, kx) (the dense tiles' order; a zero start and one
+       multiply-add per tap), + bv (NULL: none); then the row's pixels turned back, 16 at a
+       time, and stored to lane l's channel at o + l so_c (rows so_y apart).  w: the nc
+       channels' kh kw taps (rows kh kw apart), packed here into wv, kh kw vectors of 16
+       weights (lane l: channel c0 + l; zero past nc); bv: 16 biases (zero past nc) or NULL;
+       toff: kh kw offsets (filled here).  wv and buf 64-byte aligned; wv: room for kh kw
+       rounded up to 16 vectors; buf: (Hp Wp + 16 + Wo) 16 floats.  Returns 1 (0:
+       no such path in this module). */
+    #define PYCONV_DW_R 8
+    #define PYCONV_DWCV 1
+    static inline __attribute__((always_inline)) void pyconv_dwcv_g(
+            float* orow, const float* in, Py_ssize_t sx, const Py_ssize_t* toff,
+            const float* wv, Py_ssize_t T, const float* bv, const int R, const int SX)
+    {
+        /* SX: the stride along x compiled in (1 or 2: the pixels' offsets fold into the
+           loads' displacements), 0: sx */
+        __m512 a[PYCONV_DW_R];
+        const Py_ssize_t step = (SX ? SX : sx) * 16;
+        Py_ssize_t t;
+        _Pragma("GCC unroll 8")
+        for (int r = 0; r < R; r++)
+            a[r] = _mm512_setzero_ps();
+        for (t = 0; t < T; t++) {
+            const __m512 w = _mm512_load_ps(wv + 16 * t);
+            const float* p = in + toff[t];
+            _Pragma("GCC unroll 8")
+            for (int r = 0; r < R; r++)
+                a[r] = _mm512_fmadd_ps(w, _mm512_load_ps(p + r * step), a[r]);
+        }
+        _Pragma("GCC unroll 8")
+        for (int r = 0; r < R; r++) {
+            if (bv)
+                a[r] = _mm512_add_ps(a[r], _mm512_load_ps(bv));
+            _mm512_store_ps(orow + 16 * r, a[r]);
+        }
+    }
+    /* pyconv_dwcv_g for stride SX (1 or 2) and dilation 1 along x and a kernel row of KW
+       taps: per kernel row the SX (R - 1) + KW input pixels are loaded once and each feeds
+       the sums whose windows hold it (the same multiply-adds in the same order) */
+    static inline __attribute__((always_inline)) void pyconv_dwcv_gk(
+            float* orow, const float* in, const Py_ssize_t* toff, const float* wv,
+            Py_ssize_t kh, const float* bv, const int R, const int KW, const int SX)
+    {
+        __m512 a[PYCONV_DW_R], P[2 * PYCONV_DW_R + 6];
+        Py_ssize_t ky;
+        _Pragma("GCC unroll 8")
+        for (int r = 0; r < R; r++)
+            a[r] = _mm512_setzero_ps();
+        for (ky = 0; ky < kh; ky++) {
+            const float* p = in + toff[ky * KW];
+            const float* wk = wv + 16 * ky * KW;
+            _Pragma("GCC unroll 24")
+            for (int i = 0; i < SX * (R - 1) + KW; i++)
+                P[i] = _mm512_load_ps(p + 16 * i);
+            _Pragma("GCC unroll 8")
+            for (int kx = 0; kx < KW; kx++) {
+                const __m512 w = _mm512_load_ps(wk + 16 * kx);
+                _Pragma("GCC unroll 8")
+                for (int r = 0; r < R; r++)
+                    a[r] = _mm512_fmadd_ps(w, P[SX * r + kx], a[r]);
+            }
+        }
+        _Pragma("GCC unroll 8")
+        for (int r = 0; r < R; r++) {
+            if (bv)
+                a[r] = _mm512_add_ps(a[r], _mm512_load_ps(bv));
+            _mm512_store_ps(orow + 16 * r, a[r]);
+        }
+    }
+    static inline __attribute__((always_inline)) void pyconv_dwcv_rowk(
+            float* orow, const float* in, Py_ssize_t Wo, const Py_ssize_t* toff,
+            const float* wv, Py_ssize_t kh, const float* bv, const int KW, const int SX)
+    {
+        Py_ssize_t ox;
+        for (ox = 0; ox + PYCONV_DW_R <= Wo; ox += PYCONV_DW_R)
+            pyconv_dwcv_gk(orow + 16 * ox, in + SX * ox * 16, toff, wv, kh, bv, PYCONV_DW_R,
+                           KW, SX);
+        switch (Wo - ox) {
+    #define PYCONV_DW_CASE(R) \
+        case R: \
+            pyconv_dwcv_gk(orow + 16 * ox, in + SX * ox * 16, toff, wv, kh, bv, R, KW, SX); \
+            break;
+        PYCONV_DW_CASE(1) PYCONV_DW_CASE(2) PYCONV_DW_CASE(3) PYCONV_DW_CASE(4)
+        PYCONV_DW_CASE(5) PYCONV_DW_CASE(6) PYCONV_DW_CASE(7)
+    #undef PYCONV_DW_CASE
+        default:
+            break;
+        }
+    }
+    /* one output row of pyconv_dwcv_f, PYCONV_DW_R pixels at a time, then the rest */
+    static inline __attribute__((always_inline)) void pyconv_dwcv_row(
+            float* orow, const float* in, Py_ssize_t Wo, Py_ssize_t sx,
+            const Py_ssize_t* toff, const float* wv, Py_ssize_t T, const float* bv,
+            const int SX)
+    {
+        Py_ssize_t ox;
+        for (ox = 0; ox + PYCONV_DW_R <= Wo; ox += PYCONV_DW_R)
+            pyconv_dwcv_g(orow + 16 * ox, in + ox * sx * 16, sx, toff, wv, T, bv,
+                          PYCONV_DW_R, SX);
+        switch (Wo - ox) {
+    #define PYCONV_DW_CASE(R) \
+        case R: \
+            pyconv_dwcv_g(orow + 16 * ox, in + ox * sx * 16, sx, toff, wv, T, bv, R, SX); \
+            break;
+        PYCONV_DW_CASE(1) PYCONV_DW_CASE(2) PYCONV_DW_CASE(3) PYCONV_DW_CASE(4)
+        PYCONV_DW_CASE(5) PYCONV_DW_CASE(6) PYCONV_DW_CASE(7)
+    #undef PYCONV_DW_CASE
+        default:
+            break;
+        }
+    }
+    /* the weights of pyconv_dwcv_f's sixteen channels: w (nc rows of T taps, rows T apart)
+       into wv, T vectors of 16 (lane l: channel l; zero past nc), sixteen taps of the rows
+       at a time turned in registers; the biases b (NULL: none) into bv likewise.  wv has
+       room for T rounded up to 16 vectors.  Returns 1 (0: no such path in this module). */
+    static int pyconv_dwcv_pack_f(const float* w, Py_ssize_t T, Py_ssize_t nc,
+                                  const float* b, float* wv, float* bv)
+    {
+        __m512 r[16];
+        Py_ssize_t k, l, m;
+        for (k = 0; k < T; k += 16) {
+            const Py_ssize_t cnt = T - k < 16 ? T - k : 16;
+            const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
+            for (l = 0; l < 16; l++)
+                r[l] = l < nc ? _mm512_maskz_loadu_ps(mk, w + l * T + k) : _mm512_setzero_ps();
+            pyconv_transpose16_ps(r);
+            _Pragma("GCC unroll 16")
+            for (m = 0; m < 16; m++)    /* whole blocks (a copy of cnt vectors had compiled
+                                           to a rep movsq from the stack) */
+                _mm512_store_ps(wv + 16 * (k + m), r[m]);
+        }
+        if (b)
+            _mm512_store_ps(bv, _mm512_maskz_loadu_ps((__mmask16)((1u << nc) - 1u), b));
+        return 1;
+    }
+    static int pyconv_dwcv_f(float* o, Py_ssize_t so_c, Py_ssize_t so_y, const float* x,
+                             const Py_ssize_t* xoff, Py_ssize_t sx_y, Py_ssize_t H,
+                             Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t pt,
+                             Py_ssize_t pl, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t dy,
+                             Py_ssize_t dx, Py_ssize_t kh, Py_ssize_t kw, const float* wv,
+                             const float* bv, Py_ssize_t nc, Py_ssize_t* toff, float* buf,
+                             float* ost)
+    {
+        const Py_ssize_t Hp = (Ho - 1) * sy + (kh - 1) * dy + 1;
+        const Py_ssize_t Wp = (Wo - 1) * sx + (kw - 1) * dx + 1;
+        const Py_ssize_t T = kh * kw;
+        /* the input rows [0, hb) and columns [0, xb) the padded pixels hold */
+        const Py_ssize_t xb = W < Wp - pl ? W : Wp - pl;
+        const Py_ssize_t hb = H < Hp - pt ? H : Hp - pt;
+        /* whole planes of outputs, contiguous: turned back 16 at a time along the plane */
+        const int oflat = so_y == Wo;
+        __m512 r[16];
+        Py_ssize_t py, iy, ix, ix0, q0, l, m, oy, ox, ky, kx;
+        for (ky = 0; ky < kh; ky++)
+            for (kx = 0; kx < kw; kx++)
+                toff[ky * kw + kx] = (ky * dy * Wp + kx * dx) * 16;
+        /* the inputs' pixels: buf came zeroed and only these pixels are written (and, past
+           a row's inputs, zeros), so its padding stays zero from task to task */
+        if (sx_y == W && xb == W) {
+            /* whole contiguous rows: sixteen samples of the plane at a time, across rows */
+            const Py_ssize_t nq = hb * W;
+            for (q0 = 0; q0 < nq; q0 += 16) {
+                const Py_ssize_t cnt = nq - q0 < 16 ? nq - q0 : 16;
+                const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
+                for (l = 0; l < 16; l++)
+                    r[l] = l < nc ? _mm512_maskz_loadu_ps(mk, x + xoff[l] + q0)
+                                  : _mm512_setzero_ps();
+                pyconv_transpose16_ps(r);
+                iy = q0 / W;
+                ix = q0 - iy * W;
+                for (m = 0; m < cnt; m++) {
+                    _mm512_store_ps(buf + ((pt + iy) * Wp + pl + ix) * 16, r[m]);
+                    if (++ix == W) {
+                        ix = 0;
+                        iy++;
+                    }
+                }
+            }
+        } else {
+            for (iy = 0; iy < hb; iy++) {
+                float* row = buf + ((pt + iy) * Wp + pl) * 16;
+                for (ix0 = 0; ix0 < xb; ix0 += 16) {
+                    const Py_ssize_t cnt = xb - ix0 < 16 ? xb - ix0 : 16;
+                    const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
+                    for (l = 0; l < 16; l++)
+                        r[l] = l < nc ? _mm512_maskz_loadu_ps(mk, x + xoff[l] + iy * sx_y + ix0)
+                                      : _mm512_setzero_ps();
+                    pyconv_transpose16_ps(r);
+                    /* sixteen pixels, past the row's inputs too: the columns past cnt were
+                       not loaded, so those pixels are zeros (padding, or pixels of the next
+                       row, written after); buf has 16 pixels of room past the last row */
+                    _Pragma("GCC unroll 16")
+                    for (m = 0; m < 16; m++)
+                        _mm512_store_ps(row + 16 * (ix0 + m), r[m]);
+                }
+            }
+        }
+        (void)py;
+        for (oy = 0; oy < Ho; oy++) {
+            const float* in = buf + oy * sy * Wp * 16;
+            float* orow = ost + (oflat ? oy * Wo * 16 : 0);
+            /* the common rows compiled with their width and stride */
+            if (dx == 1 && sx == 1 && kw == 3)
+                pyconv_dwcv_rowk(orow, in, Wo, toff, wv, kh, bv, 3, 1);
+            else if (dx == 1 && sx == 1 && kw == 5)
+                pyconv_dwcv_rowk(orow, in, Wo, toff, wv, kh, bv, 5, 1);
+            else if (dx == 1 && sx == 1 && kw == 7)
+                pyconv_dwcv_rowk(orow, in, Wo, toff, wv, kh, bv, 7, 1);
+            else if (dx == 1 && sx == 2 && kw == 3)
+                pyconv_dwcv_rowk(orow, in, Wo, toff, wv, kh, bv, 3, 2);
+            else if (dx == 1 && sx == 2 && kw == 5)
+                pyconv_dwcv_rowk(orow, in, Wo, toff, wv, kh, bv, 5, 2);
+            else if (dx == 1 && sx == 2 && kw == 7)
+                pyconv_dwcv_rowk(orow, in, Wo, toff, wv, kh, bv, 7, 2);
+            else if (sx == 1)
+                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, bv, 1);
+            else if (sx == 2)
+                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, bv, 2);
+            else
+                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, bv, 0);
+            if (oflat)
+                continue;
+            for (ox = 0; ox < Wo; ox += 16) {
+                const Py_ssize_t cnt = Wo - ox < 16 ? Wo - ox : 16;
+                const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
+                for (m = 0; m < 16; m++)
+                    r[m] = m < cnt ? _mm512_load_ps(orow + 16 * (ox + m)) : _mm512_setzero_ps();
+                pyconv_transpose16_ps(r);
+                for (l = 0; l < nc; l++)
+                    _mm512_mask_storeu_ps(o + l * so_c + oy * so_y + ox, mk, r[l]);
+            }
+        }
+        if (oflat) {
+            const Py_ssize_t nq = Ho * Wo;
+            for (q0 = 0; q0 < nq; q0 += 16) {
+                const Py_ssize_t cnt = nq - q0 < 16 ? nq - q0 : 16;
+                const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
+                for (m = 0; m < 16; m++)
+                    r[m] = m < cnt ? _mm512_load_ps(ost + 16 * (q0 + m)) : _mm512_setzero_ps();
+                pyconv_transpose16_ps(r);
+                for (l = 0; l < nc; l++)
+                    _mm512_mask_storeu_ps(o + l * so_c + q0, mk, r[l]);
+            }
+        }
+        return 1;
+    }
     #else
+    static int pyconv_dwcv_pack_f(const float* w, Py_ssize_t T, Py_ssize_t nc,
+                                  const float* b, float* wv, float* bv)
+    {
+        (void)w; (void)T; (void)nc; (void)b; (void)wv; (void)bv;
+        return 0;
+    }
+    static int pyconv_dwcv_f(float* o, Py_ssize_t so_c, Py_ssize_t so_y, const float* x,
+                             const Py_ssize_t* xoff, Py_ssize_t sx_y, Py_ssize_t H,
+                             Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t pt,
+                             Py_ssize_t pl, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t dy,
+                             Py_ssize_t dx, Py_ssize_t kh, Py_ssize_t kw, const float* wv,
+                             const float* bv, Py_ssize_t nc, Py_ssize_t* toff, float* buf,
+                             float* ost)
+    {
+        (void)o; (void)so_c; (void)so_y; (void)x; (void)xoff; (void)sx_y; (void)H; (void)W;
+        (void)Ho; (void)Wo; (void)pt; (void)pl; (void)sy; (void)sx; (void)dy; (void)dx;
+        (void)kh; (void)kw; (void)wv; (void)bv; (void)nc; (void)toff; (void)buf; (void)ost;
+        return 0;
+    }
+    #define PYCONV_DWCV 0
     static int pyconv_pack_tile_f(const float* w, Py_ssize_t pitch, Py_ssize_t K,
                                   Py_ssize_t mv, int pair, float* dst)
     {
@@ -712,6 +989,16 @@ cdef extern from *:
                                           Py_ssize_t mv, const float* bias) noexcept nogil
     int _pack_tile_f "pyconv_pack_tile_f"(const float* w, Py_ssize_t pitch, Py_ssize_t K,
                                           Py_ssize_t mv, int pair, float* dst) noexcept nogil
+    enum: PYCONV_DWCV       # 1 in the AVX-512 module: pyconv_dwcv_f does its work
+    int _dwcv_pack_f "pyconv_dwcv_pack_f"(const float* w, Py_ssize_t T, Py_ssize_t nc,
+                                          const float* b, float* wv, float* bv) noexcept nogil
+    int _dwcv_f "pyconv_dwcv_f"(float* o, Py_ssize_t so_c, Py_ssize_t so_y, const float* x,
+                                const Py_ssize_t* xoff, Py_ssize_t sx_y, Py_ssize_t H,
+                                Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t pt,
+                                Py_ssize_t pl, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t dy,
+                                Py_ssize_t dx, Py_ssize_t kh, Py_ssize_t kw, const float* wv,
+                                const float* bv, Py_ssize_t nc, Py_ssize_t* toff, float* buf,
+                                float* ost) noexcept nogil
     int _mkc_fl "pyconv_mkc_fl"(float* part, const float* xb, const Py_ssize_t* lane,
                                 const Py_ssize_t* offs, const float* wp, Py_ssize_t K,
                                 int first) noexcept nogil
@@ -1694,3 +1981,97 @@ def conv_place_f64(const double[:, :, :, :, ::1] x, double[:, :, :, :, :] dst,
     overlapping x."""
     _conv_place(x, dst, wpack, bias, offs, tabz, taby, tabx, geom, num_threads, windows, ph,
                 sz, sy, sx, phase_major)
+
+
+def dw_channels_on():
+    """Whether :func:`dw_channels_f32` runs here (the AVX-512 module)."""
+    return bool(PYCONV_DWCV)
+
+
+def dw_channels_f32(const float[:, :, :, :] x, float[:, :, :, :] out, const float[:, ::1] w,
+                    const float[::1] bias, Py_ssize_t m, Py_ssize_t kh, Py_ssize_t kw,
+                    Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t sy, Py_ssize_t sx,
+                    Py_ssize_t dy, Py_ssize_t dx, int num_threads):
+    """A 2-D depthwise layer, float32: out[n, o] (N, O, Ho, Wo) = the correlation of input
+    channel o // m of x[n] (N, C, H, W; O = C m), zero-padded by pt rows and pl columns
+    before (and as many after as the outputs read), with w[o] (O, kh kw: the kernel's taps
+    in C order), strides sy, sx and dilations dy, dx, plus bias[o] (an empty bias: none).
+    Both arrays' rows contiguous.  Sixteen output channels of one image per task, the
+    channels in the lanes (pyconv_dwcv_f); the AVX-512 module only (dw_channels_on)."""
+    cdef Py_ssize_t N = out.shape[0], O = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
+    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t T = kh * kw, Tr = (kh * kw + 15) // 16 * 16, nb, ntasks, task, Hp, Wp
+    cdef Py_ssize_t per, tid, n, ob, c0, nc, l
+    cdef Py_ssize_t sxn, sxc, sxy, son, soc, soy
+    cdef char* block = NULL
+    cdef float* wpk = NULL
+    cdef float* sc
+    cdef float* buf
+    cdef float* ost
+    cdef Py_ssize_t* xoff
+    cdef Py_ssize_t* toff
+    cdef bint hasb = bias.shape[0] > 0
+    if not PYCONV_DWCV:
+        raise RuntimeError("pyconv: this kernel module has no channel-vector depthwise path")
+    if x.strides[3] != 4 or out.strides[3] != 4:
+        raise ValueError("rows must be contiguous")
+    if m < 1 or O != C * m or x.shape[0] != N or w.shape[0] != O or w.shape[1] != T \
+            or kh < 1 or kw < 1 or sy < 1 or sx < 1 or dy < 1 or dx < 1 or pt < 0 or pl < 0 \
+            or (hasb and bias.shape[0] != O) or Ho < 1 or Wo < 1 or H < 1 or W < 1:
+        raise ValueError("dw_channels: arguments out of range")
+    Hp = (Ho - 1) * sy + (kh - 1) * dy + 1
+    Wp = (Wo - 1) * sx + (kw - 1) * dx + 1
+    if N == 0 or O == 0:
+        return out
+    nb = (O + 15) // 16
+    ntasks = N * nb
+    if num_threads > ntasks:
+        num_threads = <int>ntasks
+    if num_threads < 1:
+        num_threads = 1
+    # the packed weights and biases of every block of sixteen channels, then per thread the
+    # padded pixels, the outputs, the lanes' plane offsets and the taps' offsets (each part
+    # 64-byte aligned), zeroed: the padding of each thread's pixels stays zero (see
+    # pyconv_dwcv_f)
+    per = ((Hp * Wp + 16) * 16 + (Ho * Wo + 16) * 16) * 4 + (16 + T) * 8
+    per = (per + 63) // 64 * 64
+    block = <char*>calloc(nb * (Tr + 1) * 64 + per * num_threads + 64, 1)
+    if block == NULL:
+        raise MemoryError()
+    wpk = <float*>(block + (64 - <size_t>block % 64))
+    sxn = x.strides[0] // 4
+    sxc = x.strides[1] // 4
+    sxy = x.strides[2] // 4
+    son = out.strides[0] // 4
+    soc = out.strides[1] // 4
+    soy = out.strides[2] // 4
+    try:
+        with nogil:
+            for ob in prange(nb, schedule='static', num_threads=num_threads,
+                             use_threads_if=num_threads > 1 and nb > 1):
+                c0 = ob * 16
+                nc = O - c0 if O - c0 < 16 else 16
+                _dwcv_pack_f(&w[c0, 0], T, nc, &bias[c0] if hasb else NULL,
+                             wpk + ob * (Tr + 1) * 16, wpk + ob * (Tr + 1) * 16 + Tr * 16)
+            for task in prange(ntasks, schedule='dynamic', chunksize=1,
+                               num_threads=num_threads, use_threads_if=num_threads > 1):
+                tid = omp_get_thread_num()
+                sc = <float*>(<char*>wpk + nb * (Tr + 1) * 64 + tid * per)
+                buf = sc
+                ost = sc + (Hp * Wp + 16) * 16
+                xoff = <Py_ssize_t*>(ost + (Ho * Wo + 16) * 16)
+                toff = xoff + 16
+                n = task // nb
+                ob = task % nb
+                c0 = ob * 16
+                nc = O - c0 if O - c0 < 16 else 16
+                for l in range(16):
+                    xoff[l] = n * sxn + ((c0 + l) // m) * sxc if l < nc else 0
+                _dwcv_f(&out[0, 0, 0, 0] + n * son + c0 * soc, soc, soy, &x[0, 0, 0, 0], xoff,
+                        sxy, H, W, Ho, Wo, pt, pl, sy, sx, dy, dx, kh, kw,
+                        wpk + ob * (Tr + 1) * 16,
+                        wpk + ob * (Tr + 1) * 16 + Tr * 16 if hasb else NULL, nc, toff, buf,
+                        ost)
+    finally:
+        free(block)
+    return out

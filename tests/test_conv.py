@@ -1834,6 +1834,7 @@ def plane_spy(monkeypatch):
 
     monkeypatch.setattr(nn, "PLANE_MIN_OUTPUTS", 0)
     monkeypatch.setattr(nn, "_plane_conv", spy)
+    monkeypatch.setattr(nn, "_channel_path", lambda *a: False)    # see test_channel_path_*
     return calls
 
 
@@ -1927,6 +1928,7 @@ def test_strided_planes_for_small_zero_padded_planes(dtype, rng, monkeypatch):
     taken = []
     real = nn._plane_conv_strided
     monkeypatch.setattr(nn, "_plane_conv_strided", lambda *a: taken.append(1) or real(*a))
+    monkeypatch.setattr(nn, "_channel_path", lambda *a: False)    # see test_channel_path_*
     # (input size, kernel, padding): 14x14 -> 7x7; columns that need a second vector (f32);
     # one pixel; even kernels and kh != kw; a kernel taller than the input; 1 output row
     for size, k, pad in [((14, 14), (3, 3), 1), ((9, 20), (5, 3), (2, 1)), ((1, 1), (3, 3), 1),
@@ -1955,10 +1957,11 @@ def test_strided_planes_for_small_zero_padded_planes(dtype, rng, monkeypatch):
             np.testing.assert_array_equal(out, got)
 
 
-def test_plane_path_for_small_zero_padded_planes(dtype, rng):
+def test_plane_path_for_small_zero_padded_planes(dtype, rng, monkeypatch):
     # zero padding with a kernel the grid sweep takes: planes of any size run as whole
     # planes (read in place, the padding masked out), the same numbers as the references
     import pyconv.nn as nn
+    monkeypatch.setattr(nn, "_channel_path", lambda *a: False)    # see test_channel_path_*
     sweeps = _engine.grid_sweeps((3, 3), (1, 1))
     assert nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 3), (1, 1), True, 4) == sweeps
     assert not nn._plane_path(4, 4, 4, [1, 1], (7, 7), (3, 3), (1, 1), False, 4)
@@ -1973,3 +1976,133 @@ def test_plane_path_for_small_zero_padded_planes(dtype, rng):
         for n in (2, 3):
             np.testing.assert_array_equal(
                 pyconv.conv2d(x, w, b, groups=4, padding=pad, num_threads=n), got)
+
+
+# ------------------------------------------------------------------ depthwise, channels in lanes
+
+@pytest.fixture
+def channel_spy(monkeypatch):
+    """Records each call of the channel-vector depthwise kernel (nn._channel_conv)."""
+    import pyconv.nn as nn
+    calls = []
+    real = nn._channel_conv
+
+    def spy(*a, **k):
+        calls.append(a[0].shape)
+        return real(*a, **k)
+
+    monkeypatch.setattr(nn, "_channel_conv", spy)
+    return calls
+
+
+CHANNELS_ON = _engine.kernels.dw_channels_on()
+
+
+def test_channel_path_decision():
+    # 2-D depthwise float32 layers with zero padding (the AVX-512 module); not large
+    # stride-1 planes of a grid-sweep kernel (read in place by the plane path), not past
+    # the scratch bound
+    import pyconv.nn as nn
+    f4, f8 = np.float32, np.float64
+    on = CHANNELS_ON
+    assert nn._channel_path(8, 8, 8, [1, 1], (7, 7), (3, 3), (1, 1), True, f4) == on
+    assert nn._channel_path(8, 16, 8, [1, 1], (14, 14), (7, 7), (1, 1), True, f4) == on
+    assert nn._channel_path(8, 8, 8, [2, 2], (56, 56), (3, 3), (1, 1), True, f4) == on
+    assert nn._channel_path(8, 8, 8, [1, 1], (56, 56), (7, 7), (1, 1), True, f4) == on
+    assert nn._channel_path(8, 8, 8, [1, 1], (32, 32), (3, 3), (1, 1), True, f4) == on
+    assert not nn._channel_path(8, 8, 8, [1, 1], (33, 32), (3, 3), (1, 1), True, f4)
+    assert not nn._channel_path(8, 8, 8, [1, 1], (7, 7), (3, 3), (1, 1), True, f8)
+    assert not nn._channel_path(8, 8, 8, [1, 1], (7, 7), (3, 3), (1, 1), False, f4)
+    assert not nn._channel_path(8, 8, 4, [1, 1], (7, 7), (3, 3), (1, 1), True, f4)
+    assert not nn._channel_path(8, 12, 8, [1, 1], (7, 7), (3, 3), (1, 1), True, f4)
+    assert not nn._channel_path(8, 8, 8, [1], (7,), (3,), (1,), True, f4)
+    assert not nn._channel_path(8, 8, 8, [1, 1, 1], (7, 7, 7), (3, 3, 3), (1, 1, 1), True, f4)
+    # the scratch bound: (padded pixels + outputs + 32) x 64 bytes
+    side = math.isqrt(nn.CHANNEL_MAX_SCRATCH // 128)
+    assert nn._channel_path(8, 8, 8, [2, 2], (side // 2 - 8,) * 2, (3, 3), (1, 1), True,
+                            f4) == on
+    assert not nn._channel_path(8, 8, 8, [2, 2], (side,) * 2, (3, 3), (1, 1), True, f4)
+
+
+@pytest.mark.parametrize("chunk", range(3))
+def test_channel_path_matches_references(chunk, rng, channel_spy):
+    # random depthwise layers with zero padding, float32: channels not a multiple of 16,
+    # channel multipliers, odd and even kernels, kh != kw, kernels larger than the image,
+    # 1-pixel images, strides and dilations 1-3, 'same' (asymmetric for even extents),
+    # with and without bias; bit for bit the same for 1, 2 and 3 threads
+    for _ in range(12):
+        C = int(rng.choice([1, 3, 16, 17, 33]))
+        m = int(rng.integers(1, 4))
+        N = int(rng.integers(1, 3))
+        H, W = (int(v) for v in rng.integers(1, 16, 2))
+        kh, kw = (int(v) for v in rng.integers(1, 8, 2))
+        s = [int(v) for v in rng.integers(1, 4, 2)]
+        d = [int(v) for v in rng.integers(1, 4, 2)]
+        if rng.random() < 0.3:
+            s, pad = [1, 1], "same"
+        else:
+            pad = [int(d[0] * (kh - 1) // 2 + rng.integers(0, 2)),
+                   int(d[1] * (kw - 1) // 2 + rng.integers(0, 2))]
+            pad = [max(p, 0) for p in pad]
+            # keep at least one output along each axis
+            if H + 2 * pad[0] < d[0] * (kh - 1) + 1:
+                pad[0] = (d[0] * (kh - 1) + 1 - H + 1) // 2
+            if W + 2 * pad[1] < d[1] * (kw - 1) + 1:
+                pad[1] = (d[1] * (kw - 1) + 1 - W + 1) // 2
+        x = rng.uniform(-1, 1, (N, C, H, W)).astype(np.float32)
+        w = rng.standard_normal((C * m, 1, kh, kw)).astype(np.float32)
+        b = rng.standard_normal(C * m).astype(np.float32) if rng.random() < 0.7 else None
+        kwargs = dict(groups=C, stride=s, padding=pad, dilation=d)
+        before = len(channel_spy)
+        got = check_conv(2, x, w, b, **kwargs)
+        import pyconv.nn as nn
+        expect = nn._channel_path(C, C * m, C, s, got.shape[2:], (kh, kw), d, True,
+                                  np.float32)
+        assert len(channel_spy) == before + expect
+        for n in (2, 3):
+            np.testing.assert_array_equal(pyconv.conv2d(x, w, b, num_threads=n, **kwargs), got)
+        np.testing.assert_array_equal(pyconv.conv2d(x[0], w, b, **kwargs), got[0])
+    if CHANNELS_ON:
+        assert channel_spy
+
+
+def test_channel_path_layouts_and_out(rng, channel_spy):
+    # a strided, read-only input; out= of the result's layout (written in place), of other
+    # layouts, and sharing memory with the input; the input never modified
+    base = rng.uniform(-1, 1, (2, 40, 2 * 9, 11)).astype(np.float32)
+    x = base[:, ::2, ::2]
+    x.setflags(write=False)
+    keep = x.copy()
+    w = rng.standard_normal((40, 1, 5, 5)).astype(np.float32)
+    b = rng.standard_normal(40).astype(np.float32)
+    got = check_conv(2, x, w, b, groups=20, padding=2)
+    assert channel_spy or not CHANNELS_ON
+    for out in (np.empty(got.shape, np.float32),
+                np.empty((2, 40, 11, 9), np.float32).transpose(0, 1, 3, 2),
+                np.empty((40, 2, 9, 11), np.float32).transpose(1, 0, 2, 3),
+                np.empty((2, 40, 9, 12), np.float32)[..., :11]):
+        assert pyconv.depthwise_conv2d(x, w, b, padding=2, out=out) is out
+        np.testing.assert_array_equal(out, got)
+    np.testing.assert_array_equal(x, keep)
+    # out= aliasing the input: the result as if computed into a fresh array
+    y = rng.uniform(-1, 1, (1, 16, 7, 7)).astype(np.float32)
+    w1 = rng.standard_normal((16, 1, 3, 3)).astype(np.float32)
+    expect = pyconv.conv2d(y, w1, groups=16, padding=1)
+    assert pyconv.conv2d(y, w1, groups=16, padding=1, out=y) is y
+    np.testing.assert_array_equal(y, expect)
+
+
+def test_channel_path_nonfinite(rng, channel_spy):
+    # a NaN or an infinity reaches exactly the outputs whose windows hold it (the padding is
+    # zeros, whose products with finite weights add nothing), as in the float64 loops
+    x = rng.uniform(-1, 1, (1, 17, 7, 7)).astype(np.float32)
+    x[0, 3, 2, 5] = np.nan
+    x[0, 16, 0, 0] = np.inf
+    w = rng.uniform(0.5, 1, (17, 1, 3, 3)).astype(np.float32)
+    got = pyconv.conv2d(x, w, groups=17, padding=1)
+    ref = CR.conv(x.astype(np.float64), w.astype(np.float64), groups=17, padding=1)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(np.isposinf(got), np.isposinf(ref))
+    fin = np.isfinite(ref)
+    assert_close(got[fin], ref[fin], F32, 9)
+    assert channel_spy or not CHANNELS_ON

@@ -416,6 +416,23 @@ def test_depthwise_strided_planes_in_small_chunks(dtype, rng):
 
 
 @needs_conv
+def test_depthwise_channel_path_in_small_chunks(rng):
+    # the channel-vector depthwise kernel (float32, zero padding): decided by the whole
+    # array, its chunks (spatial and batch) give the in-memory bits
+    import pyconv.nn as nn
+    x = image(rng, (3, 20, 14, 13), np.float32)
+    w = rng.standard_normal((40, 1, 7, 7)).astype(np.float32)
+    b = rng.standard_normal(40).astype(np.float32)
+    assert nn._channel_path(20, 40, 20, [1, 1], (14, 13), (7, 7), (1, 1), True,
+                            np.float32) == nn._engine.kernels.dw_channels_on()
+    for kw in [dict(padding=3), dict(padding=2, stride=2, dilation=(1, 2))]:
+        expected = pyconv.conv2d(x, w, b, groups=20, **kw)
+        for ch in [(1, 20, 5, 4), (2, 20, (6, 8), 13)]:
+            res = pdask.conv2d(da.from_array(x, chunks=ch), w, b, groups=20, **kw)
+            check(res, expected)
+
+
+@needs_conv
 def test_conv3d_conv1d_unbatched(rng):
     x = image(rng, (2, 3, 6, 7, 5), np.float32)
     w = rng.standard_normal((2, 3, 3, 2, 3)).astype(np.float32)

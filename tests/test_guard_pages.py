@@ -149,6 +149,26 @@ CHILD = textwrap.dedent(r"""
                     nn.conv2d(xp, wt, stride=s, padding=pad, groups=3,
                               out=guarded(shape, dtype, not at_end))
                 checked += 1
+        # depthwise layers (float32: the channel-vector kernel, sixteen channels of an
+        # image in the lanes; the last block of 17 channels holds one): images, weights,
+        # biases and results against the guards, kernels of 9 to 49 taps, strides 1 and 2
+        for C, hw, ks, s in ((17, (7, 7), (3, 3), 1), (17, (5, 9), (7, 7), 1),
+                             (3, (1, 1), (5, 5), 1), (17, (14, 13), (5, 3), 2),
+                             (33, (3, 20), (3, 7), 1)):
+            xg = guarded((2, C) + hw, dtype, at_end)
+            xg[...] = rng.uniform(-1, 1, xg.shape)
+            wg = guarded((C, 1) + ks, dtype, at_end)
+            wg[...] = rng.standard_normal(wg.shape)
+            bg = guarded((C,), dtype, not at_end)
+            bg[...] = rng.standard_normal(C)
+            pad = (ks[0] // 2, ks[1] // 2)
+            wd = np.zeros((C, C) + ks, dtype)
+            wd[np.arange(C), np.arange(C)] = wg[:, 0]
+            ref = layer_ref(xg, wd, pad)[:, :, ::s, ::s] + bg[:, None, None]
+            res = guarded(ref.shape, dtype, not at_end)
+            got = nn.conv2d(xg, wg, bg, stride=s, padding=pad, groups=C, out=res)
+            assert np.allclose(got, ref, rtol=tol, atol=tol * wg.size), (C, hw, ks, s)
+            checked += 1
         # a 3-channel channel-last image (channels interleaved in each row)
         xc = guarded((11, 37, 3), dtype, at_end)
         xc[...] = rng.uniform(-1, 1, xc.shape)
