@@ -188,12 +188,18 @@ def _plane_path(C, O, groups, stride, osize, ksize, dilation, zeros, itemsize):
 
 
 #: the channel-vector depthwise kernel (_channel_conv) is not taken for stride-1 layers
-#: whose planes have more outputs than this and whose kernel the grid sweep takes: there the
-#: plane path reads the planes in place and wins (one thread, N=8, 3x3: 56x56 planes 1.5 ms
-#: against 2.1; 112x112 and 28x28 within 7%).  Its scratch (the padded input and the
-#: outputs of one image's sixteen channels, 64 bytes a pixel, per thread) stays within
+#: whose kernel the grid sweep takes and whose planes have more outputs than
+#: CHANNEL_MAX_PLANE, or, for kernels of at most CHANNEL_FEW_TAPS taps, rows of more than
+#: CHANNEL_NARROW outputs: there the plane path reads the planes in place, its rows filling
+#: most of a vector, and the channel kernel's two transposes cost as much as a 3x3 kernel's
+#: multiply-adds.  Measured, one thread, N=8, time of the channel kernel over the plane
+#: path's: 3x3 on 56x56 planes 1.4, 28x28 0.96-1.04, 14x14 0.97-1.14, 7x7 0.58; 5x5 on
+#: 28x28 0.87, 14x14 0.63, 7x7 0.37.  Its scratch (the padded input and the outputs of one
+#: image's sixteen channels, 64 bytes a pixel, per thread) stays within
 #: CHANNEL_MAX_SCRATCH.
 CHANNEL_MAX_PLANE = 32 * 32
+CHANNEL_FEW_TAPS = 9
+CHANNEL_NARROW = 8
 CHANNEL_MAX_SCRATCH = 2 << 20
 _NO_BIAS_F32 = np.zeros(0, dtype=np.float32)
 
@@ -208,7 +214,8 @@ def _channel_path(C, O, groups, stride, osize, ksize, dilation, zeros, dtype):
             or not _engine.kernels.dw_channels_on()):
         return False
     if (all(s == 1 for s in stride) and _engine.grid_sweeps(ksize, dilation)
-            and math.prod(osize) > CHANNEL_MAX_PLANE):
+            and (math.prod(osize) > CHANNEL_MAX_PLANE
+                 or (math.prod(ksize) <= CHANNEL_FEW_TAPS and osize[1] > CHANNEL_NARROW))):
         return False
     padded = math.prod((o - 1) * s + d * (k - 1) + 1
                        for o, s, k, d in zip(osize, stride, ksize, dilation))

@@ -2009,8 +2009,13 @@ def test_channel_path_decision():
     assert nn._channel_path(8, 16, 8, [1, 1], (14, 14), (7, 7), (1, 1), True, f4) == on
     assert nn._channel_path(8, 8, 8, [2, 2], (56, 56), (3, 3), (1, 1), True, f4) == on
     assert nn._channel_path(8, 8, 8, [1, 1], (56, 56), (7, 7), (1, 1), True, f4) == on
-    assert nn._channel_path(8, 8, 8, [1, 1], (32, 32), (3, 3), (1, 1), True, f4) == on
-    assert not nn._channel_path(8, 8, 8, [1, 1], (33, 32), (3, 3), (1, 1), True, f4)
+    assert nn._channel_path(8, 8, 8, [1, 1], (32, 32), (5, 5), (1, 1), True, f4) == on
+    assert not nn._channel_path(8, 8, 8, [1, 1], (33, 32), (5, 5), (1, 1), True, f4)
+    # 3x3 (few taps) on rows of more than 8 outputs: the plane path
+    assert nn._channel_path(8, 8, 8, [1, 1], (20, 8), (3, 3), (1, 1), True, f4) == on
+    assert not nn._channel_path(8, 8, 8, [1, 1], (7, 9), (3, 3), (1, 1), True, f4)
+    assert not nn._channel_path(8, 8, 8, [1, 1], (14, 14), (2, 4), (1, 1), True, f4)
+    assert nn._channel_path(8, 8, 8, [2, 2], (14, 14), (3, 3), (1, 1), True, f4) == on
     assert not nn._channel_path(8, 8, 8, [1, 1], (7, 7), (3, 3), (1, 1), True, f8)
     assert not nn._channel_path(8, 8, 8, [1, 1], (7, 7), (3, 3), (1, 1), False, f4)
     assert not nn._channel_path(8, 8, 4, [1, 1], (7, 7), (3, 3), (1, 1), True, f4)
