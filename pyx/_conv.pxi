@@ -1988,6 +1988,52 @@ def dw_channels_on():
     return bool(PYCONV_DWCV)
 
 
+cdef int _dw_channels_run(const float* x, float* out, const float* wpk, char* scratch,
+                          Py_ssize_t per, Py_ssize_t N, Py_ssize_t O, Py_ssize_t m,
+                          Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
+                          Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t pt, Py_ssize_t pl,
+                          Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t dy, Py_ssize_t dx,
+                          const Py_ssize_t* xs, const Py_ssize_t* ost, bint hasb,
+                          int num_threads) except -1:
+    # the tasks of dw_channels_f32 (one image's sixteen channels each), in rounds with a
+    # check for signals between them (see _round_tasks)
+    cdef Py_ssize_t T = kh * kw, Tr = (kh * kw + 15) // 16 * 16, nb = (O + 15) // 16
+    cdef Py_ssize_t Hp = (Ho - 1) * sy + (kh - 1) * dy + 1, Wp = (Wo - 1) * sx + (kw - 1) * dx + 1
+    cdef Py_ssize_t ntasks = N * nb, per_round, chunk, t0, t1, task, tid, n, ob, c0, nc, l
+    cdef float* sc
+    cdef float* obuf
+    cdef Py_ssize_t* xoff
+    cdef Py_ssize_t* toff
+    per_round = _round_tasks(ntasks, 16 * Ho * Wo * T, num_threads, &chunk)
+    t0 = 0
+    while t0 < ntasks:
+        t1 = t0 + per_round
+        if t1 > ntasks:
+            t1 = ntasks
+        with nogil:
+            for task in prange(t0, t1, schedule='dynamic', chunksize=chunk,
+                               num_threads=num_threads, use_threads_if=num_threads > 1):
+                tid = omp_get_thread_num()
+                sc = <float*>(scratch + tid * per)
+                obuf = sc + (Hp * Wp + 16) * 16
+                xoff = <Py_ssize_t*>(obuf + (Ho * Wo + 16) * 16)
+                toff = xoff + 16
+                n = task // nb
+                ob = task % nb
+                c0 = ob * 16
+                nc = O - c0 if O - c0 < 16 else 16
+                for l in range(16):
+                    xoff[l] = n * xs[0] + ((c0 + l) // m) * xs[1] if l < nc else 0
+                _dwcv_f(out + n * ost[0] + c0 * ost[1], ost[1], ost[2], x, xoff, xs[2], H, W,
+                        Ho, Wo, pt, pl, sy, sx, dy, dx, kh, kw, wpk + ob * (Tr + 1) * 16,
+                        wpk + ob * (Tr + 1) * 16 + Tr * 16 if hasb else NULL, nc, toff, sc,
+                        obuf)
+        t0 = t1
+        if t0 < ntasks and PyErr_CheckSignals() != 0:
+            return -1
+    return 0
+
+
 def dw_channels_f32(const float[:, :, :, :] x, float[:, :, :, :] out, const float[:, ::1] w,
                     const float[::1] bias, Py_ssize_t m, Py_ssize_t kh, Py_ssize_t kw,
                     Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t sy, Py_ssize_t sx,
@@ -2000,16 +2046,11 @@ def dw_channels_f32(const float[:, :, :, :] x, float[:, :, :, :] out, const floa
     channels in the lanes (pyconv_dwcv_f); the AVX-512 module only (dw_channels_on)."""
     cdef Py_ssize_t N = out.shape[0], O = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
     cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t T = kh * kw, Tr = (kh * kw + 15) // 16 * 16, nb, ntasks, task, Hp, Wp
-    cdef Py_ssize_t per, tid, n, ob, c0, nc, l
-    cdef Py_ssize_t sxn, sxc, sxy, son, soc, soy
+    cdef Py_ssize_t T = kh * kw, Tr = (kh * kw + 15) // 16 * 16, nb, Hp, Wp, per, ob, c0, nc
+    cdef Py_ssize_t xs[3]
+    cdef Py_ssize_t ost[3]
     cdef char* block = NULL
     cdef float* wpk = NULL
-    cdef float* sc
-    cdef float* buf
-    cdef float* ost
-    cdef Py_ssize_t* xoff
-    cdef Py_ssize_t* toff
     cdef bint hasb = bias.shape[0] > 0
     if not PYCONV_DWCV:
         raise RuntimeError("pyconv: this kernel module has no channel-vector depthwise path")
@@ -2024,9 +2065,8 @@ def dw_channels_f32(const float[:, :, :, :] x, float[:, :, :, :] out, const floa
     if N == 0 or O == 0:
         return out
     nb = (O + 15) // 16
-    ntasks = N * nb
-    if num_threads > ntasks:
-        num_threads = <int>ntasks
+    if num_threads > N * nb:
+        num_threads = <int>(N * nb)
     if num_threads < 1:
         num_threads = 1
     # the packed weights and biases of every block of sixteen channels, then per thread the
@@ -2039,12 +2079,9 @@ def dw_channels_f32(const float[:, :, :, :] x, float[:, :, :, :] out, const floa
     if block == NULL:
         raise MemoryError()
     wpk = <float*>(block + (64 - <size_t>block % 64))
-    sxn = x.strides[0] // 4
-    sxc = x.strides[1] // 4
-    sxy = x.strides[2] // 4
-    son = out.strides[0] // 4
-    soc = out.strides[1] // 4
-    soy = out.strides[2] // 4
+    for ob in range(3):
+        xs[ob] = x.strides[ob] // 4
+        ost[ob] = out.strides[ob] // 4
     try:
         with nogil:
             for ob in prange(nb, schedule='static', num_threads=num_threads,
@@ -2053,25 +2090,9 @@ def dw_channels_f32(const float[:, :, :, :] x, float[:, :, :, :] out, const floa
                 nc = O - c0 if O - c0 < 16 else 16
                 _dwcv_pack_f(&w[c0, 0], T, nc, &bias[c0] if hasb else NULL,
                              wpk + ob * (Tr + 1) * 16, wpk + ob * (Tr + 1) * 16 + Tr * 16)
-            for task in prange(ntasks, schedule='dynamic', chunksize=1,
-                               num_threads=num_threads, use_threads_if=num_threads > 1):
-                tid = omp_get_thread_num()
-                sc = <float*>(<char*>wpk + nb * (Tr + 1) * 64 + tid * per)
-                buf = sc
-                ost = sc + (Hp * Wp + 16) * 16
-                xoff = <Py_ssize_t*>(ost + (Ho * Wo + 16) * 16)
-                toff = xoff + 16
-                n = task // nb
-                ob = task % nb
-                c0 = ob * 16
-                nc = O - c0 if O - c0 < 16 else 16
-                for l in range(16):
-                    xoff[l] = n * sxn + ((c0 + l) // m) * sxc if l < nc else 0
-                _dwcv_f(&out[0, 0, 0, 0] + n * son + c0 * soc, soc, soy, &x[0, 0, 0, 0], xoff,
-                        sxy, H, W, Ho, Wo, pt, pl, sy, sx, dy, dx, kh, kw,
-                        wpk + ob * (Tr + 1) * 16,
-                        wpk + ob * (Tr + 1) * 16 + Tr * 16 if hasb else NULL, nc, toff, buf,
-                        ost)
+        _dw_channels_run(&x[0, 0, 0, 0], &out[0, 0, 0, 0], wpk,
+                         <char*>wpk + nb * (Tr + 1) * 64, per, N, O, m, H, W, Ho, Wo, kh, kw,
+                         pt, pl, sy, sx, dy, dx, xs, ost, hasb, num_threads)
     finally:
         free(block)
     return out

@@ -41,6 +41,10 @@ elif which == "conv2d":         # the convolution (GEMM-like) kernel
     x = rng.random((1, 64, 320, 320))
     w = rng.random((64, 64, 21, 21))     # 185 G multiply-adds: 3 s even with AVX-512
     call = lambda: pyconv.conv2d(x, w, padding=10, num_threads=2)
+elif which == "depthwise":      # the channel-vector depthwise kernel (float32)
+    x = rng.random((100, 160, 48, 48), dtype=np.float32)
+    w = rng.random((160, 1, 95, 95), dtype=np.float32)   # 330 G multiply-adds
+    call = lambda: pyconv.conv2d(x, w, padding=47, groups=160, num_threads=2)
 elif which == "conv_transpose2d":
     x = rng.random((1, 64, 256, 256))
     w = rng.random((64, 64, 25, 25))
@@ -92,7 +96,7 @@ print(json.dumps(dict(outcome="interrupted", latencies=latencies, grown=grown,
 
 
 @pytest.mark.parametrize("which", ["correlate", "correlate-ca", "gaussian", "conv2d",
-                                   "conv_transpose2d"])
+                                   "depthwise", "conv_transpose2d"])
 def test_ctrl_c_interrupts_a_long_call(which):
     r = subprocess.run([sys.executable, "-c", SCRIPT, which], capture_output=True, text=True,
                        timeout=600)
