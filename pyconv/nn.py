@@ -193,7 +193,7 @@ def _plane_path(C, O, groups, stride, osize, ksize, dilation, zeros, itemsize):
 #: CHANNEL_NARROW outputs: there the plane path reads the planes in place, its rows filling
 #: most of a vector, and the channel kernel's two transposes cost as much as a 3x3 kernel's
 #: multiply-adds.  Measured, one thread, N=8, time of the channel kernel over the plane
-#: path's: 3x3 on 56x56 planes 1.4, 28x28 0.96-1.04, 14x14 0.97-1.14, 7x7 0.58; 5x5 on
+#: path's: 3x3 on 56x56 planes 1.4, 28x28 0.96-1.07, 14x14 0.97-1.14, 7x7 0.58; 5x5 on
 #: 28x28 0.87, 14x14 0.63, 7x7 0.37.  Its scratch (the padded input and the outputs of one
 #: image's sixteen channels, 64 bytes a pixel, per thread) stays within
 #: CHANNEL_MAX_SCRATCH.
