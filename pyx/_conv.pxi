@@ -647,19 +647,20 @@ cdef extern from *:
        weights and the pixel's sixteen inputs, every lane used whatever the plane's width
        (a 7 x 7 plane fills 7 of 16 lanes in a row-vector form) and no shuffle per tap.
          The inputs: lane l's plane at x + xoff[l] (rows sx_y apart, columns contiguous,
-       H x W), padded with zeros (pt rows above, pl columns left) into buf: Hp x Wp pixels
-       of 16 floats, Hp = (Ho - 1) sy + (kh - 1) dy + 1, Wp likewise, 16 columns of 16
-       lanes' rows at a time turned in registers (pyconv_transpose16_ps); buf's padding
-       must be zero (a zeroed buf stays so: this writes only zeros there).  The outputs:
-       per output row, PYCONV_DW_R pixels at a time in registers, each from zero, the taps'
-       multiply-adds in C order (ky, kx) (the dense tiles' order; a zero start and one
-       multiply-add per tap), + bv (NULL: none); then the row's pixels turned back, 16 at a
-       time, and stored to lane l's channel at o + l so_c (rows so_y apart).  w: the nc
-       channels' kh kw taps (rows kh kw apart), packed here into wv, kh kw vectors of 16
-       weights (lane l: channel c0 + l; zero past nc); bv: 16 biases (zero past nc) or NULL;
-       toff: kh kw offsets (filled here).  wv and buf 64-byte aligned; wv: room for kh kw
-       rounded up to 16 vectors; buf: (Hp Wp + 16 + Wo) 16 floats.  Returns 1 (0:
-       no such path in this module). */
+       H x W), zero-padded (pt rows above, pl columns left) in buf: Hp x Wp pixels of 16
+       floats, Hp = (Ho - 1) sy + (kh - 1) dy + 1, Wp likewise.  Sixteen samples of the
+       sixteen lanes' planes at a time are turned in registers (pyconv_transpose16_ps):
+       along the whole plane where its rows are contiguous and all read, else row by row.
+       buf's padding must be zero: a zeroed buf stays so, as only the inputs' pixels (and,
+       past a row's inputs, zeros) are written.
+         The outputs: per output row PYCONV_DW_R pixels at a time in registers, each from
+       zero, one multiply-add per tap in C order (ky, kx) (the dense tiles' order), + bv
+       (NULL: none), into ost (pixels of 16 floats); then turned back sixteen at a time and
+       stored to lane l's channel at o + l so_c (rows so_y apart): along the whole plane
+       where its rows are contiguous (so_y == Wo), else row by row.
+         wv: kh kw vectors of 16 weights (pyconv_dwcv_pack_f); bv: 16 biases or NULL; toff:
+       kh kw offsets (filled here); buf: (Hp Wp + 16) 16 floats, ost: (Ho Wo + 16) 16
+       floats, both 64-byte aligned.  Returns 1 (0: no such path in this module). */
     #define PYCONV_DW_R 8
     #define PYCONV_DWCV 1
     static inline __attribute__((always_inline)) void pyconv_dwcv_g(
@@ -804,7 +805,7 @@ cdef extern from *:
         /* whole planes of outputs, contiguous: turned back 16 at a time along the plane */
         const int oflat = so_y == Wo;
         __m512 r[16];
-        Py_ssize_t py, iy, ix, ix0, q0, l, m, oy, ox, ky, kx;
+        Py_ssize_t iy, ix, ix0, q0, l, m, oy, ox, ky, kx;
         for (ky = 0; ky < kh; ky++)
             for (kx = 0; kx < kw; kx++)
                 toff[ky * kw + kx] = (ky * dy * Wp + kx * dx) * 16;
@@ -849,7 +850,6 @@ cdef extern from *:
                 }
             }
         }
-        (void)py;
         for (oy = 0; oy < Ho; oy++) {
             const float* in = buf + oy * sy * Wp * 16;
             float* orow = ost + (oflat ? oy * Wo * 16 : 0);
