@@ -205,15 +205,16 @@ _NO_BIAS_F32 = np.zeros(0, dtype=np.float32)
 
 
 def _channel_path(C, O, groups, stride, osize, ksize, dilation, zeros, dtype):
-    """Whether a 2-D depthwise layer (groups == C, O = C * m) with zero padding runs through
-    the channel-vector kernel (float32, the AVX-512 module: sixteen channels of an image in
-    the lanes of a vector, see _channel_conv); where it does, _plane_path's answer is not
-    used.  Decided from the whole layer's shapes; like _plane_path, pyconv.dask passes the
-    decision to every block."""
-    if (len(ksize) != 2 or groups != C or O % C or not zeros or np.dtype(dtype) != np.float32
+    """Whether a 2-D depthwise layer (groups == C, O = C * m) runs through the
+    channel-vector kernel (float32, the AVX-512 module: sixteen channels of an image in the
+    lanes of a vector, see _channel_conv); where it does, _plane_path's answer is not used.
+    zeros: zero padding (the plane path reads such planes in place, see below).  Decided
+    from the whole layer's shapes; like _plane_path, pyconv.dask passes the decision to
+    every block."""
+    if (len(ksize) != 2 or groups != C or O % C or np.dtype(dtype) != np.float32
             or not _engine.kernels.dw_channels_on()):
         return False
-    if (all(s == 1 for s in stride) and _engine.grid_sweeps(ksize, dilation)
+    if (zeros and all(s == 1 for s in stride) and _engine.grid_sweeps(ksize, dilation)
             and (math.prod(osize) > CHANNEL_MAX_PLANE
                  or (math.prod(ksize) <= CHANNEL_FEW_TAPS and osize[1] > CHANNEL_NARROW))):
         return False
@@ -222,16 +223,24 @@ def _channel_path(C, O, groups, stride, osize, ksize, dilation, zeros, dtype):
     return (padded + math.prod(osize) + 32) * 64 <= CHANNEL_MAX_SCRATCH
 
 
-def _channel_conv(x5, w5, b, stride, dil3, pads3, osize, dest, num_threads):
+def _channel_conv(x5, w5, b, stride, dil3, pads3, mode, osize, dest, num_threads):
     """A 2-D depthwise layer (see _channel_path) by the channel-vector kernel: each task
-    gathers sixteen channels of one image into a zero-padded block of pixels (a channel per
-    lane), sums every output pixel's taps with vectors of sixteen weights, from zero in tap
-    order, and turns the results back into the output planes.  Returns (result (N, O, 1,
-    Ho, Wo), whether it was written into dest)."""
+    gathers sixteen channels of one image into a padded block of pixels (a channel per
+    lane; padding ``mode``), sums every output pixel's taps with vectors of sixteen
+    weights, from zero in tap order, and turns the results back into the output planes.
+    Returns (result (N, O, 1, Ho, Wo), whether it was written into dest)."""
     N, C = x5.shape[:2]
     O = w5.shape[0]
     kh, kw = w5.shape[3:]
     Ho, Wo = osize
+    tables = {}
+    if mode != CONSTANT:
+        H, W = x5.shape[3:]
+        tables = dict(
+            taby=_engine.index_table(-pads3[1][0], (Ho - 1) * stride[0] + dil3[1] * (kh - 1)
+                                     + 1, H, mode),
+            tabx=_engine.index_table(-pads3[2][0], (Wo - 1) * stride[1] + dil3[2] * (kw - 1)
+                                     + 1, W, mode))
     if dest is not None and dest.strides[-1] == dest.itemsize:
         res, written = dest, True
     else:
@@ -240,7 +249,7 @@ def _channel_conv(x5, w5, b, stride, dil3, pads3, osize, dest, num_threads):
         x5[:, :, 0], res[:, :, 0], w5.reshape(O, kh * kw),
         _NO_BIAS_F32 if b is None else np.ascontiguousarray(b, np.float32), O // C,
         kh, kw, pads3[1][0], pads3[2][0], stride[0], stride[1], dil3[1], dil3[2],
-        effective_num_threads(num_threads, work=N * O * Ho * Wo * kh * kw))
+        effective_num_threads(num_threads, work=N * O * Ho * Wo * kh * kw), **tables)
     return res, written
 
 
@@ -381,7 +390,8 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, padding_mode, ou
     dil3 = [1] * (3 - nd) + dilation
     dest = _dest5(out, (xa, w, b, bias), batched, nd)
     if channel:
-        res, written = _channel_conv(x5, w5, b, stride, dil3, pads3, osize, dest, num_threads)
+        res, written = _channel_conv(x5, w5, b, stride, dil3, pads3, mode, osize, dest,
+                                     num_threads)
         return _finish(res, out, oshape, written)
     if strided:
         res, written = _plane_conv_strided(x5, w5, b, pads3, osize, dest, num_threads)

@@ -652,7 +652,10 @@ cdef extern from *:
        sixteen lanes' planes at a time are turned in registers (pyconv_transpose16_ps):
        along the whole plane where its rows are contiguous and all read, else row by row.
        buf's padding must be zero: a zeroed buf stays so, as only the inputs' pixels (and,
-       past a row's inputs, zeros) are written.
+       past a row's inputs, zeros) are written.  With tables (taby, Hp source rows, and
+       tabx, Wp source columns; < 0: zero) every padded pixel is written instead, from its
+       source pixel (reflect, replicate, circular padding), each source row turned into
+       tmp (W + 16 pixels) first.
          The outputs: per output row PYCONV_DW_R pixels at a time in registers, each from
        zero, one multiply-add per tap in C order (ky, kx) (the dense tiles' order), + bv
        (NULL: none), into ost (pixels of 16 floats); then turned back sixteen at a time and
@@ -794,7 +797,8 @@ cdef extern from *:
                              Py_ssize_t pl, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t dy,
                              Py_ssize_t dx, Py_ssize_t kh, Py_ssize_t kw, const float* wv,
                              const float* bv, Py_ssize_t nc, Py_ssize_t* toff, float* buf,
-                             float* ost)
+                             float* ost, const Py_ssize_t* taby, const Py_ssize_t* tabx,
+                             float* tmp)
     {
         const Py_ssize_t Hp = (Ho - 1) * sy + (kh - 1) * dy + 1;
         const Py_ssize_t Wp = (Wo - 1) * sx + (kw - 1) * dx + 1;
@@ -811,7 +815,34 @@ cdef extern from *:
                 toff[ky * kw + kx] = (ky * dy * Wp + kx * dx) * 16;
         /* the inputs' pixels: buf came zeroed and only these pixels are written (and, past
            a row's inputs, zeros), so its padding stays zero from task to task */
-        if (sx_y == W && xb == W) {
+        if (taby) {
+            /* padding through the tables (reflect, replicate, circular): each padded row's
+               source row (taby; < 0: zeros) turned into tmp, W pixels, then each padded
+               pixel copied from its source column (tabx; < 0: zeros); buf rewritten whole */
+            for (iy = 0; iy < Hp; iy++) {
+                float* row = buf + iy * Wp * 16;
+                const Py_ssize_t sr = taby[iy];
+                if (sr < 0) {
+                    for (ix = 0; ix < Wp; ix++)
+                        _mm512_store_ps(row + 16 * ix, _mm512_setzero_ps());
+                    continue;
+                }
+                for (ix0 = 0; ix0 < W; ix0 += 16) {
+                    const Py_ssize_t cnt = W - ix0 < 16 ? W - ix0 : 16;
+                    const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
+                    for (l = 0; l < 16; l++)
+                        r[l] = l < nc ? _mm512_maskz_loadu_ps(mk, x + xoff[l] + sr * sx_y + ix0)
+                                      : _mm512_setzero_ps();
+                    pyconv_transpose16_ps(r);
+                    _Pragma("GCC unroll 16")
+                    for (m = 0; m < 16; m++)    /* tmp has 16 pixels of room */
+                        _mm512_store_ps(tmp + 16 * (ix0 + m), r[m]);
+                }
+                for (ix = 0; ix < Wp; ix++)
+                    _mm512_store_ps(row + 16 * ix, tabx[ix] < 0 ? _mm512_setzero_ps()
+                                                               : _mm512_load_ps(tmp + 16 * tabx[ix]));
+            }
+        } else if (sx_y == W && xb == W) {
             /* whole contiguous rows: sixteen samples of the plane at a time, across rows */
             const Py_ssize_t nq = hb * W;
             for (q0 = 0; q0 < nq; q0 += 16) {
@@ -911,9 +942,10 @@ cdef extern from *:
                              Py_ssize_t pl, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t dy,
                              Py_ssize_t dx, Py_ssize_t kh, Py_ssize_t kw, const float* wv,
                              const float* bv, Py_ssize_t nc, Py_ssize_t* toff, float* buf,
-                             float* ost)
+                             float* ost, const Py_ssize_t* taby, const Py_ssize_t* tabx,
+                             float* tmp)
     {
-        (void)o; (void)so_c; (void)so_y; (void)x; (void)xoff; (void)sx_y; (void)H; (void)W;
+        (void)taby; (void)tabx; (void)tmp; (void)o; (void)so_c; (void)so_y; (void)x; (void)xoff; (void)sx_y; (void)H; (void)W;
         (void)Ho; (void)Wo; (void)pt; (void)pl; (void)sy; (void)sx; (void)dy; (void)dx;
         (void)kh; (void)kw; (void)wv; (void)bv; (void)nc; (void)toff; (void)buf; (void)ost;
         return 0;
@@ -998,7 +1030,8 @@ cdef extern from *:
                                 Py_ssize_t pl, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t dy,
                                 Py_ssize_t dx, Py_ssize_t kh, Py_ssize_t kw, const float* wv,
                                 const float* bv, Py_ssize_t nc, Py_ssize_t* toff, float* buf,
-                                float* ost) noexcept nogil
+                                float* ost, const Py_ssize_t* taby, const Py_ssize_t* tabx,
+                                float* tmp) noexcept nogil
     int _mkc_fl "pyconv_mkc_fl"(float* part, const float* xb, const Py_ssize_t* lane,
                                 const Py_ssize_t* offs, const float* wp, Py_ssize_t K,
                                 int first) noexcept nogil
@@ -1994,6 +2027,7 @@ cdef int _dw_channels_run(const float* x, float* out, const float* wpk, char* sc
                           Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t pt, Py_ssize_t pl,
                           Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t dy, Py_ssize_t dx,
                           const Py_ssize_t* xs, const Py_ssize_t* ost, bint hasb,
+                          const Py_ssize_t* taby, const Py_ssize_t* tabx,
                           int num_threads) except -1:
     # the tasks of dw_channels_f32 (one image's sixteen channels each), in rounds with a
     # check for signals between them (see _round_tasks)
@@ -2002,6 +2036,7 @@ cdef int _dw_channels_run(const float* x, float* out, const float* wpk, char* sc
     cdef Py_ssize_t ntasks = N * nb, per_round, chunk, t0, t1, task, tid, n, ob, c0, nc, l
     cdef float* sc
     cdef float* obuf
+    cdef float* tmp
     cdef Py_ssize_t* xoff
     cdef Py_ssize_t* toff
     per_round = _round_tasks(ntasks, 16 * Ho * Wo * T, num_threads, &chunk)
@@ -2016,7 +2051,8 @@ cdef int _dw_channels_run(const float* x, float* out, const float* wpk, char* sc
                 tid = omp_get_thread_num()
                 sc = <float*>(scratch + tid * per)
                 obuf = sc + (Hp * Wp + 16) * 16
-                xoff = <Py_ssize_t*>(obuf + (Ho * Wo + 16) * 16)
+                tmp = obuf + (Ho * Wo + 16) * 16
+                xoff = <Py_ssize_t*>(tmp + ((W + 16) * 16 if taby != NULL else 0))
                 toff = xoff + 16
                 n = task // nb
                 ob = task % nb
@@ -2027,7 +2063,7 @@ cdef int _dw_channels_run(const float* x, float* out, const float* wpk, char* sc
                 _dwcv_f(out + n * ost[0] + c0 * ost[1], ost[1], ost[2], x, xoff, xs[2], H, W,
                         Ho, Wo, pt, pl, sy, sx, dy, dx, kh, kw, wpk + ob * (Tr + 1) * 16,
                         wpk + ob * (Tr + 1) * 16 + Tr * 16 if hasb else NULL, nc, toff, sc,
-                        obuf)
+                        obuf, taby, tabx, tmp)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             return -1
@@ -2037,11 +2073,14 @@ cdef int _dw_channels_run(const float* x, float* out, const float* wpk, char* sc
 def dw_channels_f32(const float[:, :, :, :] x, float[:, :, :, :] out, const float[:, ::1] w,
                     const float[::1] bias, Py_ssize_t m, Py_ssize_t kh, Py_ssize_t kw,
                     Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t sy, Py_ssize_t sx,
-                    Py_ssize_t dy, Py_ssize_t dx, int num_threads):
+                    Py_ssize_t dy, Py_ssize_t dx, int num_threads,
+                    const Py_ssize_t[::1] taby=None, const Py_ssize_t[::1] tabx=None):
     """A 2-D depthwise layer, float32: out[n, o] (N, O, Ho, Wo) = the correlation of input
     channel o // m of x[n] (N, C, H, W; O = C m), zero-padded by pt rows and pl columns
     before (and as many after as the outputs read), with w[o] (O, kh kw: the kernel's taps
     in C order), strides sy, sx and dilations dy, dx, plus bias[o] (an empty bias: none).
+    With taby and tabx, padded row i (column j) is source row taby[i] (column tabx[j]), or
+    zeros where negative, instead (Hp = (Ho - 1) sy + (kh - 1) dy + 1 rows, Wp likewise).
     Both arrays' rows contiguous.  Sixteen output channels of one image per task, the
     channels in the lanes (pyconv_dwcv_f); the AVX-512 module only (dw_channels_on)."""
     cdef Py_ssize_t N = out.shape[0], O = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
@@ -2062,6 +2101,16 @@ def dw_channels_f32(const float[:, :, :, :] x, float[:, :, :, :] out, const floa
         raise ValueError("dw_channels: arguments out of range")
     Hp = (Ho - 1) * sy + (kh - 1) * dy + 1
     Wp = (Wo - 1) * sx + (kw - 1) * dx + 1
+    if (taby is None) != (tabx is None) or (taby is not None and (
+            taby.shape[0] != Hp or tabx.shape[0] != Wp)):
+        raise ValueError("dw_channels: tables out of range")
+    if taby is not None:
+        for ob in range(Hp):
+            if taby[ob] >= H:
+                raise ValueError("dw_channels: taby out of range")
+        for ob in range(Wp):
+            if tabx[ob] >= W:
+                raise ValueError("dw_channels: tabx out of range")
     if N == 0 or O == 0:
         return out
     nb = (O + 15) // 16
@@ -2073,7 +2122,8 @@ def dw_channels_f32(const float[:, :, :, :] x, float[:, :, :, :] out, const floa
     # padded pixels, the outputs, the lanes' plane offsets and the taps' offsets (each part
     # 64-byte aligned), zeroed: the padding of each thread's pixels stays zero (see
     # pyconv_dwcv_f)
-    per = ((Hp * Wp + 16) * 16 + (Ho * Wo + 16) * 16) * 4 + (16 + T) * 8
+    per = ((Hp * Wp + 16) * 16 + (Ho * Wo + 16) * 16
+           + ((W + 16) * 16 if taby is not None else 0)) * 4 + (16 + T) * 8
     per = (per + 63) // 64 * 64
     block = <char*>calloc(nb * (Tr + 1) * 64 + per * num_threads + 64, 1)
     if block == NULL:
@@ -2092,7 +2142,9 @@ def dw_channels_f32(const float[:, :, :, :] x, float[:, :, :, :] out, const floa
                              wpk + ob * (Tr + 1) * 16, wpk + ob * (Tr + 1) * 16 + Tr * 16)
         _dw_channels_run(&x[0, 0, 0, 0], &out[0, 0, 0, 0], wpk,
                          <char*>wpk + nb * (Tr + 1) * 64, per, N, O, m, H, W, Ho, Wo, kh, kw,
-                         pt, pl, sy, sx, dy, dx, xs, ost, hasb, num_threads)
+                         pt, pl, sy, sx, dy, dx, xs, ost, hasb,
+                         &taby[0] if taby is not None else NULL,
+                         &tabx[0] if tabx is not None else NULL, num_threads)
     finally:
         free(block)
     return out

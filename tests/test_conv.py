@@ -2017,7 +2017,11 @@ def test_channel_path_decision():
     assert not nn._channel_path(8, 8, 8, [1, 1], (14, 14), (2, 4), (1, 1), True, f4)
     assert nn._channel_path(8, 8, 8, [2, 2], (14, 14), (3, 3), (1, 1), True, f4) == on
     assert not nn._channel_path(8, 8, 8, [1, 1], (7, 7), (3, 3), (1, 1), True, f8)
-    assert not nn._channel_path(8, 8, 8, [1, 1], (7, 7), (3, 3), (1, 1), False, f4)
+    # other padding modes (zeros False): the plane path gathers their planes, so the
+    # channel kernel takes wide planes too
+    assert nn._channel_path(8, 8, 8, [1, 1], (7, 7), (3, 3), (1, 1), False, f4) == on
+    assert nn._channel_path(8, 8, 8, [1, 1], (56, 56), (3, 3), (1, 1), False, f4) == on
+    assert not nn._channel_path(8, 8, 8, [1, 1], (56, 56), (3, 3), (1, 1), True, f4)
     assert not nn._channel_path(8, 8, 4, [1, 1], (7, 7), (3, 3), (1, 1), True, f4)
     assert not nn._channel_path(8, 12, 8, [1, 1], (7, 7), (3, 3), (1, 1), True, f4)
     assert not nn._channel_path(8, 8, 8, [1], (7,), (3,), (1,), True, f4)
@@ -2031,11 +2035,12 @@ def test_channel_path_decision():
 
 @pytest.mark.parametrize("chunk", range(3))
 def test_channel_path_matches_references(chunk, rng, channel_spy):
-    # random depthwise layers with zero padding, float32: channels not a multiple of 16,
+    # random depthwise layers, float32: every padding mode, channels not a multiple of 16,
     # channel multipliers, odd and even kernels, kh != kw, kernels larger than the image,
     # 1-pixel images, strides and dilations 1-3, 'same' (asymmetric for even extents),
     # with and without bias; bit for bit the same for 1, 2 and 3 threads
-    for _ in range(12):
+    for _ in range(16):
+        mode = str(rng.choice(PADDING_MODES))
         C = int(rng.choice([1, 3, 16, 17, 33]))
         m = int(rng.integers(1, 4))
         N = int(rng.integers(1, 3))
@@ -2054,15 +2059,22 @@ def test_channel_path_matches_references(chunk, rng, channel_spy):
                 pad[0] = (d[0] * (kh - 1) + 1 - H + 1) // 2
             if W + 2 * pad[1] < d[1] * (kw - 1) + 1:
                 pad[1] = (d[1] * (kw - 1) + 1 - W + 1) // 2
+        # reflect needs padding < size, circular padding <= size: grow the image
+        if mode in ("reflect", "circular"):
+            pads = (pad if pad != "same" else
+                    [(d[0] * (kh - 1) + 1) // 2, (d[1] * (kw - 1) + 1) // 2])
+            H = max(H, pads[0] + 1)
+            W = max(W, pads[1] + 1)
         x = rng.uniform(-1, 1, (N, C, H, W)).astype(np.float32)
         w = rng.standard_normal((C * m, 1, kh, kw)).astype(np.float32)
         b = rng.standard_normal(C * m).astype(np.float32) if rng.random() < 0.7 else None
-        kwargs = dict(groups=C, stride=s, padding=pad, dilation=d)
+        kwargs = dict(groups=C, stride=s, padding=pad, dilation=d, padding_mode=mode)
         before = len(channel_spy)
         got = check_conv(2, x, w, b, **kwargs)
         import pyconv.nn as nn
-        expect = nn._channel_path(C, C * m, C, s, got.shape[2:], (kh, kw), d, True,
-                                  np.float32)
+        d_taken = [di if k > 1 else 1 for k, di in zip((kh, kw), d)]   # as pyconv takes it
+        expect = nn._channel_path(C, C * m, C, s, got.shape[2:], (kh, kw), d_taken,
+                                  mode == "zeros", np.float32)
         assert len(channel_spy) == before + expect
         for n in (2, 3):
             np.testing.assert_array_equal(pyconv.conv2d(x, w, b, num_threads=n, **kwargs), got)

@@ -425,7 +425,8 @@ def test_depthwise_channel_path_in_small_chunks(rng):
     b = rng.standard_normal(40).astype(np.float32)
     assert nn._channel_path(20, 40, 20, [1, 1], (14, 13), (7, 7), (1, 1), True,
                             np.float32) == nn._engine.kernels.dw_channels_on()
-    for kw in [dict(padding=3), dict(padding=2, stride=2, dilation=(1, 2))]:
+    for kw in [dict(padding=3), dict(padding=2, stride=2, dilation=(1, 2)),
+               dict(padding=3, padding_mode="reflect"), dict(padding=(3, 1), padding_mode="circular")]:
         expected = pyconv.conv2d(x, w, b, groups=20, **kw)
         for ch in [(1, 20, 5, 4), (2, 20, (6, 8), 13)]:
             res = pdask.conv2d(da.from_array(x, chunks=ch), w, b, groups=20, **kw)

@@ -152,9 +152,14 @@ CHILD = textwrap.dedent(r"""
         # depthwise layers (float32: the channel-vector kernel, sixteen channels of an
         # image in the lanes; the last block of 17 channels holds one): images, weights,
         # biases and results against the guards, kernels of 9 to 49 taps, strides 1 and 2
-        for C, hw, ks, s in ((17, (7, 7), (3, 3), 1), (17, (5, 9), (7, 7), 1),
-                             (3, (1, 1), (5, 5), 1), (17, (14, 13), (5, 3), 2),
-                             (33, (3, 20), (3, 7), 1)):
+        for C, hw, ks, s, mode in ((17, (7, 7), (3, 3), 1, "zeros"),
+                                   (17, (5, 9), (7, 7), 1, "zeros"),
+                                   (3, (1, 1), (5, 5), 1, "zeros"),
+                                   (17, (14, 13), (5, 3), 2, "zeros"),
+                                   (33, (3, 20), (3, 7), 1, "zeros"),
+                                   (17, (7, 7), (5, 5), 1, "reflect"),
+                                   (17, (9, 20), (3, 7), 2, "circular"),
+                                   (5, (4, 3), (3, 3), 1, "replicate")):
             xg = guarded((2, C) + hw, dtype, at_end)
             xg[...] = rng.uniform(-1, 1, xg.shape)
             wg = guarded((C, 1) + ks, dtype, at_end)
@@ -164,10 +169,15 @@ CHILD = textwrap.dedent(r"""
             pad = (ks[0] // 2, ks[1] // 2)
             wd = np.zeros((C, C) + ks, dtype)
             wd[np.arange(C), np.arange(C)] = wg[:, 0]
-            ref = layer_ref(xg, wd, pad)[:, :, ::s, ::s] + bg[:, None, None]
+            xr = xg if mode == "zeros" else np.pad(
+                xg, ((0, 0), (0, 0), (pad[0],) * 2, (pad[1],) * 2),
+                mode={"reflect": "reflect", "circular": "wrap", "replicate": "edge"}[mode])
+            ref = layer_ref(xr, wd, pad if mode == "zeros" else (0, 0))[:, :, ::s, ::s]
+            ref += bg[:, None, None]
             res = guarded(ref.shape, dtype, not at_end)
-            got = nn.conv2d(xg, wg, bg, stride=s, padding=pad, groups=C, out=res)
-            assert np.allclose(got, ref, rtol=tol, atol=tol * wg.size), (C, hw, ks, s)
+            got = nn.conv2d(xg, wg, bg, stride=s, padding=pad, groups=C, padding_mode=mode,
+                            out=res)
+            assert np.allclose(got, ref, rtol=tol, atol=tol * wg.size), (C, hw, ks, s, mode)
             checked += 1
         # a 3-channel channel-last image (channels interleaved in each row)
         xc = guarded((11, 37, 3), dtype, at_end)
