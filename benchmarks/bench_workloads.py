@@ -516,29 +516,34 @@ dl_conv_workload("dl_conv2d_1x1_256c_28_n8", "conv2d 1x1, N=8, 256->256, 28x28",
                  (8, 256, 28, 28), (256, 256, 1, 1))
 dl_conv_workload("dl_conv2d_grouped_g8_128c_56_n8", "conv2d 3x3 groups=8, N=8, 128->128, 56x56",
                  (8, 128, 56, 56), (128, 16, 3, 3), padding=1, groups=8)
-dl_conv_workload("dl_depthwise_3x3_256c_56_n8", "depthwise_conv2d 3x3, N=8, 256 channels, 56x56",
-                 (8, 256, 56, 56), (256, 1, 3, 3), padding=1, groups=256,
-                 pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
-dl_conv_workload("dl_depthwise_3x3_512c_14_n8", "depthwise_conv2d 3x3, N=8, 512 channels, 14x14 "
-                 "(a late MobileNet layer: small planes)",
-                 (8, 512, 14, 14), (512, 1, 3, 3), padding=1, groups=512,
-                 pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
-dl_conv_workload("dl_depthwise_3x3s2_512c_14_n8", "depthwise_conv2d 3x3 stride 2, N=8, 512 channels, "
-                 "14x14 -> 7x7 (a late MobileNet layer's downsampling)",
-                 (8, 512, 14, 14), (512, 1, 3, 3), stride=2, padding=1, groups=512,
-                 pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
-dl_conv_workload("dl_depthwise_5x5_512c_7_n8", "depthwise_conv2d 5x5, N=8, 512 channels, 7x7 "
-                 "(a late EfficientNet / MobileNetV3 layer)",
-                 (8, 512, 7, 7), (512, 1, 5, 5), padding=2, groups=512,
-                 pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
-dl_conv_workload("dl_depthwise_7x7_384c_14_n8", "depthwise_conv2d 7x7, N=8, 384 channels, 14x14 "
-                 "(a ConvNeXt block's depthwise layer)",
-                 (8, 384, 14, 14), (384, 1, 7, 7), padding=3, groups=384,
-                 pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
-dl_conv_workload("dl_depthwise_3x3s2_144c_56_n8", "depthwise_conv2d 3x3 stride 2, N=8, 144 channels, "
-                 "56x56 -> 28x28 (an early MobileNetV2 downsampling)",
-                 (8, 144, 56, 56), (144, 1, 3, 3), stride=2, padding=1, groups=144,
-                 pyconv_fn="pyconv.depthwise_conv2d", pyconv_kwargs={})
+def dl_depthwise_workload(name, description, n, c, size, k, stride=1):
+    """A depthwise_conv2d layer: N=n images of c channels, size x size, a k x k kernel,
+    padding k // 2."""
+    dl_conv_workload(name, description, (n, c, size, size), (c, 1, k, k), stride=stride,
+                     padding=k // 2, groups=c, pyconv_fn="pyconv.depthwise_conv2d",
+                     pyconv_kwargs={})
+
+
+# (name, what it stands for, N, channels, size, kernel, stride)
+for _dw in (("dl_depthwise_3x3_256c_56_n8", "", 8, 256, 56, 3, 1),
+            ("dl_depthwise_3x3_512c_14_n8", " (a late MobileNet layer: small planes)",
+             8, 512, 14, 3, 1),
+            ("dl_depthwise_3x3s2_512c_14_n8", " (a late MobileNet layer's downsampling)",
+             8, 512, 14, 3, 2),
+            ("dl_depthwise_5x5_512c_7_n8", " (a late EfficientNet / MobileNetV3 layer)",
+             8, 512, 7, 5, 1),
+            ("dl_depthwise_7x7_384c_14_n8", " (a ConvNeXt block's depthwise layer)",
+             8, 384, 14, 7, 1),
+            ("dl_depthwise_3x3s2_144c_56_n8", " (an early MobileNetV2 downsampling)",
+             8, 144, 56, 3, 2)):
+    _name, _what, _n, _c, _size, _k, _s = _dw
+    _out = (_size + 2 * (_k // 2) - _k) // _s + 1
+    dl_depthwise_workload(
+        _name, f"depthwise_conv2d {_k}x{_k}" + (f" stride {_s}" if _s > 1 else "")
+        + f", N={_n}, {_c} channels, {_size}x{_size}"
+        + (f" -> {_out}x{_out}" if _s > 1 else "") + _what, _n, _c, _size, _k, stride=_s)
+
+
 dl_conv_workload("dl_conv3d_3x3x3_16c_32_n2", "conv3d 3x3x3, N=2, 16->16, 32^3, padding 1",
                  (2, 16, 32, 32, 32), (16, 16, 3, 3, 3), padding=1, pyconv_fn="pyconv.conv3d")
 dl_conv_workload("dl_conv2d_1ch_3x3_2048", "conv2d 3x3, one channel, 2048x2048, padding 1",
