@@ -725,18 +725,27 @@ cdef extern from *:
             _mm512_store_ps(orow + 16 * r, a[r]);
         }
     }
-    static inline __attribute__((always_inline)) void pyconv_dwcv_rowk(
-            float* orow, const float* in, Py_ssize_t Wo, const Py_ssize_t* toff,
-            const float* wv, Py_ssize_t kh, const float* bv, const int KW, const int SX)
+    /* one output row of pyconv_dwcv_f, PYCONV_DW_R pixels at a time, then the rest:
+       pyconv_dwcv_gk for rows compiled with their width KW (and stride SX), else
+       pyconv_dwcv_g */
+    #define PYCONV_DW_GROUP(R) \
+        if (KW) \
+            pyconv_dwcv_gk(orow + 16 * ox, in + ox * sx * 16, toff, wv, kh, bv, R, KW, SX); \
+        else \
+            pyconv_dwcv_g(orow + 16 * ox, in + ox * sx * 16, sx, toff, wv, T, bv, R, SX);
+    static inline __attribute__((always_inline)) void pyconv_dwcv_row(
+            float* orow, const float* in, Py_ssize_t Wo, Py_ssize_t sx,
+            const Py_ssize_t* toff, const float* wv, Py_ssize_t T, Py_ssize_t kh,
+            const float* bv, const int KW, const int SX)
     {
         Py_ssize_t ox;
-        for (ox = 0; ox + PYCONV_DW_R <= Wo; ox += PYCONV_DW_R)
-            pyconv_dwcv_gk(orow + 16 * ox, in + SX * ox * 16, toff, wv, kh, bv, PYCONV_DW_R,
-                           KW, SX);
+        for (ox = 0; ox + PYCONV_DW_R <= Wo; ox += PYCONV_DW_R) {
+            PYCONV_DW_GROUP(PYCONV_DW_R)
+        }
         switch (Wo - ox) {
     #define PYCONV_DW_CASE(R) \
         case R: \
-            pyconv_dwcv_gk(orow + 16 * ox, in + SX * ox * 16, toff, wv, kh, bv, R, KW, SX); \
+            PYCONV_DW_GROUP(R) \
             break;
         PYCONV_DW_CASE(1) PYCONV_DW_CASE(2) PYCONV_DW_CASE(3) PYCONV_DW_CASE(4)
         PYCONV_DW_CASE(5) PYCONV_DW_CASE(6) PYCONV_DW_CASE(7)
@@ -745,27 +754,33 @@ cdef extern from *:
             break;
         }
     }
-    /* one output row of pyconv_dwcv_f, PYCONV_DW_R pixels at a time, then the rest */
-    static inline __attribute__((always_inline)) void pyconv_dwcv_row(
-            float* orow, const float* in, Py_ssize_t Wo, Py_ssize_t sx,
-            const Py_ssize_t* toff, const float* wv, Py_ssize_t T, const float* bv,
-            const int SX)
+    #undef PYCONV_DW_GROUP
+    /* r[m] = sample m of lane l's run at p + off[l] (off NULL: p + l pitch), for lanes
+       l < n and samples m < cnt (zero elsewhere): the runs of sixteen lanes loaded with
+       masks and turned in registers (pyconv_transpose16_ps) */
+    static inline void pyconv_lanes16_ps(__m512* r, const float* p, const Py_ssize_t* off,
+                                         Py_ssize_t pitch, Py_ssize_t n, Py_ssize_t cnt)
     {
-        Py_ssize_t ox;
-        for (ox = 0; ox + PYCONV_DW_R <= Wo; ox += PYCONV_DW_R)
-            pyconv_dwcv_g(orow + 16 * ox, in + ox * sx * 16, sx, toff, wv, T, bv,
-                          PYCONV_DW_R, SX);
-        switch (Wo - ox) {
-    #define PYCONV_DW_CASE(R) \
-        case R: \
-            pyconv_dwcv_g(orow + 16 * ox, in + ox * sx * 16, sx, toff, wv, T, bv, R, SX); \
-            break;
-        PYCONV_DW_CASE(1) PYCONV_DW_CASE(2) PYCONV_DW_CASE(3) PYCONV_DW_CASE(4)
-        PYCONV_DW_CASE(5) PYCONV_DW_CASE(6) PYCONV_DW_CASE(7)
-    #undef PYCONV_DW_CASE
-        default:
-            break;
-        }
+        const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
+        Py_ssize_t l;
+        for (l = 0; l < 16; l++)
+            r[l] = l < n ? _mm512_maskz_loadu_ps(mk, p + (off ? off[l] : l * pitch))
+                         : _mm512_setzero_ps();
+        pyconv_transpose16_ps(r);
+    }
+    /* the reverse: cnt vectors of 16 lanes at v (one a pixel) turned, and lane l's cnt
+       samples stored at o + l so_c, for lanes l < n */
+    static inline void pyconv_unlanes16_ps(const float* v, Py_ssize_t cnt, float* o,
+                                           Py_ssize_t so_c, Py_ssize_t n)
+    {
+        const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
+        __m512 r[16];
+        Py_ssize_t m, l;
+        for (m = 0; m < 16; m++)
+            r[m] = m < cnt ? _mm512_load_ps(v + 16 * m) : _mm512_setzero_ps();
+        pyconv_transpose16_ps(r);
+        for (l = 0; l < n; l++)
+            _mm512_mask_storeu_ps(o + l * so_c, mk, r[l]);
     }
     /* the weights of pyconv_dwcv_f's sixteen channels: w (nc rows of T taps, rows T apart)
        into wv, T vectors of 16 (lane l: channel l; zero past nc), sixteen taps of the rows
@@ -775,13 +790,9 @@ cdef extern from *:
                                   const float* b, float* wv, float* bv)
     {
         __m512 r[16];
-        Py_ssize_t k, l, m;
+        Py_ssize_t k, m;
         for (k = 0; k < T; k += 16) {
-            const Py_ssize_t cnt = T - k < 16 ? T - k : 16;
-            const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
-            for (l = 0; l < 16; l++)
-                r[l] = l < nc ? _mm512_maskz_loadu_ps(mk, w + l * T + k) : _mm512_setzero_ps();
-            pyconv_transpose16_ps(r);
+            pyconv_lanes16_ps(r, w + k, NULL, T, nc, T - k < 16 ? T - k : 16);
             _Pragma("GCC unroll 16")
             for (m = 0; m < 16; m++)    /* whole blocks (a copy of cnt vectors had compiled
                                            to a rep movsq from the stack) */
@@ -809,7 +820,7 @@ cdef extern from *:
         /* whole planes of outputs, contiguous: turned back 16 at a time along the plane */
         const int oflat = so_y == Wo;
         __m512 r[16];
-        Py_ssize_t iy, ix, ix0, q0, l, m, oy, ox, ky, kx;
+        Py_ssize_t iy, ix, ix0, q0, m, oy, ox, ky, kx;
         for (ky = 0; ky < kh; ky++)
             for (kx = 0; kx < kw; kx++)
                 toff[ky * kw + kx] = (ky * dy * Wp + kx * dx) * 16;
@@ -828,12 +839,8 @@ cdef extern from *:
                     continue;
                 }
                 for (ix0 = 0; ix0 < W; ix0 += 16) {
-                    const Py_ssize_t cnt = W - ix0 < 16 ? W - ix0 : 16;
-                    const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
-                    for (l = 0; l < 16; l++)
-                        r[l] = l < nc ? _mm512_maskz_loadu_ps(mk, x + xoff[l] + sr * sx_y + ix0)
-                                      : _mm512_setzero_ps();
-                    pyconv_transpose16_ps(r);
+                    pyconv_lanes16_ps(r, x + sr * sx_y + ix0, xoff, 0, nc,
+                                      W - ix0 < 16 ? W - ix0 : 16);
                     _Pragma("GCC unroll 16")
                     for (m = 0; m < 16; m++)    /* tmp has 16 pixels of room */
                         _mm512_store_ps(tmp + 16 * (ix0 + m), r[m]);
@@ -847,11 +854,7 @@ cdef extern from *:
             const Py_ssize_t nq = hb * W;
             for (q0 = 0; q0 < nq; q0 += 16) {
                 const Py_ssize_t cnt = nq - q0 < 16 ? nq - q0 : 16;
-                const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
-                for (l = 0; l < 16; l++)
-                    r[l] = l < nc ? _mm512_maskz_loadu_ps(mk, x + xoff[l] + q0)
-                                  : _mm512_setzero_ps();
-                pyconv_transpose16_ps(r);
+                pyconv_lanes16_ps(r, x + q0, xoff, 0, nc, cnt);
                 iy = q0 / W;
                 ix = q0 - iy * W;
                 for (m = 0; m < cnt; m++) {
@@ -866,12 +869,8 @@ cdef extern from *:
             for (iy = 0; iy < hb; iy++) {
                 float* row = buf + ((pt + iy) * Wp + pl) * 16;
                 for (ix0 = 0; ix0 < xb; ix0 += 16) {
-                    const Py_ssize_t cnt = xb - ix0 < 16 ? xb - ix0 : 16;
-                    const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
-                    for (l = 0; l < 16; l++)
-                        r[l] = l < nc ? _mm512_maskz_loadu_ps(mk, x + xoff[l] + iy * sx_y + ix0)
-                                      : _mm512_setzero_ps();
-                    pyconv_transpose16_ps(r);
+                    pyconv_lanes16_ps(r, x + iy * sx_y + ix0, xoff, 0, nc,
+                                      xb - ix0 < 16 ? xb - ix0 : 16);
                     /* sixteen pixels, past the row's inputs too: the columns past cnt were
                        not loaded, so those pixels are zeros (padding, or pixels of the next
                        row, written after); buf has 16 pixels of room past the last row */
@@ -886,46 +885,34 @@ cdef extern from *:
             float* orow = ost + (oflat ? oy * Wo * 16 : 0);
             /* the common rows compiled with their width and stride */
             if (dx == 1 && sx == 1 && kw == 3)
-                pyconv_dwcv_rowk(orow, in, Wo, toff, wv, kh, bv, 3, 1);
+                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, kh, bv, 3, 1);
             else if (dx == 1 && sx == 1 && kw == 5)
-                pyconv_dwcv_rowk(orow, in, Wo, toff, wv, kh, bv, 5, 1);
+                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, kh, bv, 5, 1);
             else if (dx == 1 && sx == 1 && kw == 7)
-                pyconv_dwcv_rowk(orow, in, Wo, toff, wv, kh, bv, 7, 1);
+                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, kh, bv, 7, 1);
             else if (dx == 1 && sx == 2 && kw == 3)
-                pyconv_dwcv_rowk(orow, in, Wo, toff, wv, kh, bv, 3, 2);
+                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, kh, bv, 3, 2);
             else if (dx == 1 && sx == 2 && kw == 5)
-                pyconv_dwcv_rowk(orow, in, Wo, toff, wv, kh, bv, 5, 2);
+                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, kh, bv, 5, 2);
             else if (dx == 1 && sx == 2 && kw == 7)
-                pyconv_dwcv_rowk(orow, in, Wo, toff, wv, kh, bv, 7, 2);
+                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, kh, bv, 7, 2);
             else if (sx == 1)
-                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, bv, 1);
+                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, kh, bv, 0, 1);
             else if (sx == 2)
-                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, bv, 2);
+                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, kh, bv, 0, 2);
             else
-                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, bv, 0);
+                pyconv_dwcv_row(orow, in, Wo, sx, toff, wv, T, kh, bv, 0, 0);
             if (oflat)
                 continue;
-            for (ox = 0; ox < Wo; ox += 16) {
-                const Py_ssize_t cnt = Wo - ox < 16 ? Wo - ox : 16;
-                const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
-                for (m = 0; m < 16; m++)
-                    r[m] = m < cnt ? _mm512_load_ps(orow + 16 * (ox + m)) : _mm512_setzero_ps();
-                pyconv_transpose16_ps(r);
-                for (l = 0; l < nc; l++)
-                    _mm512_mask_storeu_ps(o + l * so_c + oy * so_y + ox, mk, r[l]);
-            }
+            for (ox = 0; ox < Wo; ox += 16)
+                pyconv_unlanes16_ps(orow + 16 * ox, Wo - ox < 16 ? Wo - ox : 16,
+                                    o + oy * so_y + ox, so_c, nc);
         }
         if (oflat) {
             const Py_ssize_t nq = Ho * Wo;
-            for (q0 = 0; q0 < nq; q0 += 16) {
-                const Py_ssize_t cnt = nq - q0 < 16 ? nq - q0 : 16;
-                const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
-                for (m = 0; m < 16; m++)
-                    r[m] = m < cnt ? _mm512_load_ps(ost + 16 * (q0 + m)) : _mm512_setzero_ps();
-                pyconv_transpose16_ps(r);
-                for (l = 0; l < nc; l++)
-                    _mm512_mask_storeu_ps(o + l * so_c + q0, mk, r[l]);
-            }
+            for (q0 = 0; q0 < nq; q0 += 16)
+                pyconv_unlanes16_ps(ost + 16 * q0, nq - q0 < 16 ? nq - q0 : 16, o + q0, so_c,
+                                    nc);
         }
         return 1;
     }
