@@ -509,6 +509,19 @@ cdef extern from *:
             r[12 + m] = _mm512_shuffle_f32x4(c1, d1, 0xDD);
         }
     }
+    /* r[m] = sample m of lane l's run at p + off[l] (off NULL: p + l pitch), for lanes
+       l < n and samples m < cnt (zero elsewhere): the runs of sixteen lanes loaded with
+       masks and turned in registers (pyconv_transpose16_ps) */
+    static inline void pyconv_lanes16_ps(__m512* r, const float* p, const Py_ssize_t* off,
+                                         Py_ssize_t pitch, Py_ssize_t n, Py_ssize_t cnt)
+    {
+        const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
+        Py_ssize_t l;
+        for (l = 0; l < 16; l++)
+            r[l] = l < n ? _mm512_maskz_loadu_ps(mk, p + (off ? off[l] : l * pitch))
+                         : _mm512_setzero_ps();
+        pyconv_transpose16_ps(r);
+    }
     /* o[i * so_c + j] = part[j * 32 + i] + bias[i] (bias may be NULL) for the tile's
        channels i < mv and its 12 lanes j: per 16 channels one 16 x 16 transpose in
        registers (the lanes 12-15 zero), the lanes of a channel one masked store; 1 is
@@ -607,8 +620,9 @@ cdef extern from *:
     /* One tile of packed float32 weights (see _pack_tiles): from w (mv rows of K taps, rows
        pitch apart) to dst, tap by tap: the 32-channel tile's 32 weights (channels >= mv zero),
        or (pair = 1) the pair tile's 16, each twice.  Sixteen taps of sixteen rows at a time:
-       each source line read once, whole, and turned in registers (a scalar copy reads the
-       rows K apart one weight at a time, and rows 4-18 KB apart share a few L1 sets).
+       each source line read once, whole, and turned in registers (pyconv_lanes16_ps; a
+       scalar copy reads the rows K apart one weight at a time, and rows 4-18 KB apart
+       share a few L1 sets).
        Returns 1 (0: no such path in this module) */
     static int pyconv_pack_tile_f(const float* w, Py_ssize_t pitch, Py_ssize_t K,
                                   Py_ssize_t mv, int pair, float* dst)
@@ -617,16 +631,11 @@ cdef extern from *:
         const __m512i dup_lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
         const __m512i dup_hi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10,
                                                 9, 9, 8, 8);
-        Py_ssize_t k0, n, h, j, m, rows = pair ? 16 : 32;
-        __mmask16 mask;
+        Py_ssize_t k0, n, h, m, rows = pair ? 16 : 32;
         for (k0 = 0; k0 < K; k0 += 16) {
             n = K - k0 < 16 ? K - k0 : 16;
-            mask = (__mmask16)((1u << n) - 1u);
             for (h = 0; h < rows; h += 16) {
-                for (j = 0; j < 16; j++)
-                    r[j] = h + j < mv ? _mm512_maskz_loadu_ps(mask, w + (h + j) * pitch + k0)
-                                      : _mm512_setzero_ps();
-                pyconv_transpose16_ps(r);
+                pyconv_lanes16_ps(r, h < mv ? w + h * pitch + k0 : w, NULL, pitch, mv - h, n);
                 for (m = 0; m < n; m++) {
                     if (pair) {
                         _mm512_storeu_ps(dst + (k0 + m) * 32,
@@ -755,19 +764,6 @@ cdef extern from *:
         }
     }
     #undef PYCONV_DW_GROUP
-    /* r[m] = sample m of lane l's run at p + off[l] (off NULL: p + l pitch), for lanes
-       l < n and samples m < cnt (zero elsewhere): the runs of sixteen lanes loaded with
-       masks and turned in registers (pyconv_transpose16_ps) */
-    static inline void pyconv_lanes16_ps(__m512* r, const float* p, const Py_ssize_t* off,
-                                         Py_ssize_t pitch, Py_ssize_t n, Py_ssize_t cnt)
-    {
-        const __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
-        Py_ssize_t l;
-        for (l = 0; l < 16; l++)
-            r[l] = l < n ? _mm512_maskz_loadu_ps(mk, p + (off ? off[l] : l * pitch))
-                         : _mm512_setzero_ps();
-        pyconv_transpose16_ps(r);
-    }
     /* the reverse: cnt vectors of 16 lanes at v (one a pixel) turned, and lane l's cnt
        samples stored at o + l so_c, for lanes l < n */
     static inline void pyconv_unlanes16_ps(const float* v, Py_ssize_t cnt, float* o,
