@@ -7,7 +7,10 @@ scipy).  Unlike scipy.signal, integer inputs compute and return float64 (see the
 :mod:`pyconv`), every call releases the GIL, and the cost is the output size times the kernel
 size whatever the shapes (no pathological loop orders).  In ``'full'`` mode with zero fill the
 smaller operand serves as the kernel (the two are interchangeable there), so a 10**6-sample
-``in2`` over a 10-sample ``in1`` costs 10**7 multiply-adds, not 10**12.
+``in2`` over a 10-sample ``in1`` costs 10**7 multiply-adds, not 10**12.  That holds for finite
+operands: with NaN or Inf in either, the roles stay scipy's, and NaN and Inf reach the outputs
+they reach in scipy.signal (in 1-D 'full' and 'same', scipy's NumPy sums over the overlapping
+samples only: an infinite tap never meets the zeros beyond ``in1``'s ends).
 """
 import numpy as np
 
@@ -102,9 +105,12 @@ def _signal2d(in1, in2, mode, boundary, fillvalue, flip, num_threads):
     fill = real_scalar(fillvalue, "fillvalue")
     swapped = mode == "valid" and _valid_swap(a.shape, b.shape)
     # 'full' with zero fill is symmetric in its operands: the smaller one is the kernel
-    # (cost: output size x kernel size), so a long kernel over a short signal is cheap
+    # (cost: output size x kernel size), so a long kernel over a short signal is cheap.  Not
+    # with NaN or Inf in either: scipy multiplies every tap of in2 by in1 or the fill, so a
+    # NaN in in2 reaches every output and one in in1 only those whose window holds it
     swapped = swapped or (mode == "full" and code == mode_code("constant") and fill == 0
-                          and b.size > a.size)
+                          and b.size > a.size and _engine.all_finite(a)
+                          and _engine.all_finite(b))
     if swapped:
         a, b = b, a
     kern = _flip(b) if flip else b
@@ -160,6 +166,18 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, num_thre
     return _signal2d(in1, in2, mode, boundary, fillvalue, flip=False, num_threads=num_threads)
 
 
+def _overlap_edges(res, a, kern):
+    """Put into ``res``, the 'full' 1-D correlation of ``a`` (n samples) with ``kern`` (k <= n
+    taps), the outputs whose windows reach past either end of ``a`` as sums over the
+    overlapping samples alone, as NumPy's correlate forms them: the padded sum adds
+    0 * kern[j] there, which is NaN where kern[j] is NaN or infinite."""
+    n, k = a.shape[0], kern.shape[0]
+    if k > 1:
+        a64, k64 = a.astype(np.float64), kern.astype(np.float64)
+        res[:k - 1] = np.correlate(a64[:k - 1], k64, "full")[:k - 1]
+        res[n:] = np.correlate(a64[n - k + 1:], k64, "full")[k - 1:]
+
+
 def _signal_nd(in1, in2, mode, flip, num_threads):
     a, b, dt = _inputs(in1, in2, None, "convolve" if flip else "correlate")
     mode = _check_mode(mode)
@@ -169,7 +187,17 @@ def _signal_nd(in1, in2, mode, flip, num_threads):
         a, b = b, a
     kern = _flip(b) if flip else b
     offs = [(k - 1) // 2 for k in b.shape]
-    res = _run(a, kern, dt, mode, mode_code("constant"), 0.0, offs, num_threads)
+    # 1-D 'full', and 'same' with in1 at least as long as in2, are scipy's calls of
+    # NumPy's convolve / correlate: sums over the overlapping samples only, so a NaN or Inf
+    # in the taps reaches no output through the zeros beyond in1's ends
+    overlap = (a.ndim == 1 and mode != "valid" and b.size <= a.size
+               and not _engine.all_finite(kern))
+    res = _run(a, kern, dt, "full" if overlap else mode, mode_code("constant"), 0.0, offs,
+               num_threads)
+    if overlap:
+        _overlap_edges(res, a, kern)
+        if mode == "same":
+            res = np.ascontiguousarray(res[offs[0]:offs[0] + a.shape[0]])
     if swapped and not flip:
         res = np.ascontiguousarray(_flip(res))
     return res

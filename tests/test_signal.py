@@ -243,3 +243,81 @@ def test_nan_inf_in_second_operand(bad, rng):
             assert_close(ours(a, b, boundary=boundary), theirs(a, b, boundary=boundary), np.float64, 6)
     for name, (ours, theirs) in FUNCSND.items():
         assert_close(ours(a, b, mode="same"), theirs(a, b, "same"), np.float64, 6)
+
+
+def _poison(x, rng, values):
+    """x with a few samples set to values (NaN, +-Inf, 0) at random places."""
+    x = x.copy()
+    for v in values:
+        x.flat[rng.integers(x.size)] = v
+    return x
+
+
+@pytest.mark.parametrize("name", sorted(FUNCSND))
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("sizes", [(20, 5), (5, 20), (9, 9), (1, 4), (4, 1), (30, 29)])
+@pytest.mark.parametrize("where", ["in1", "in2", "both"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_1d_nonfinite_reaches_the_outputs_numpy_gives(name, mode, sizes, where, dtype, rng):
+    """scipy.signal's direct 1-D 'full' (and 'same' with in1 at least as long as in2) is
+    NumPy's convolve / correlate, which sums the overlapping samples only: a NaN or Inf in
+    either operand reaches exactly the outputs whose windows hold it, and the zeros beyond
+    in1's ends never meet an infinite tap (0 * Inf would be NaN)."""
+    ours, theirs = FUNCSND[name]
+    for trial in range(4):
+        a = rng.standard_normal(sizes[0])
+        b = rng.standard_normal(sizes[1])
+        bad = [(np.nan,), (np.inf,), (-np.inf, 0.0), (np.inf, -np.inf)][trial]
+        if where in ("in1", "both"):
+            a = _poison(a, rng, bad)
+        if where in ("in2", "both"):
+            b = _poison(b, rng, bad)
+        try:
+            ref = theirs(a, b, mode)
+        except ValueError:
+            continue
+        assert_close(ours(a.astype(dtype), b.astype(dtype), mode=mode), ref, dtype,
+                     min(a.size, b.size), what=f"{sizes} {where} {bad}")
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS2D))
+@pytest.mark.parametrize("where", ["in1", "in2"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_2d_nonfinite_with_the_larger_second_operand(name, where, bad, rng):
+    """In 'full' mode with zero fill a larger in2 would serve as the image (the operands are
+    interchangeable for finite values), but scipy multiplies every tap of in2 by in1 or the
+    fill: a NaN or Inf in in2 reaches every output, one in in1 only the outputs whose
+    windows hold it.  With NaN or Inf in either operand the roles stay scipy's."""
+    ours, theirs = FUNCS2D[name]
+    a = rng.standard_normal((3, 4))
+    b = rng.standard_normal((6, 7))
+    if where == "in1":
+        a = _poison(a, rng, (bad,))
+    else:
+        b = _poison(b, rng, (bad,))
+    for mode in MODES:
+        try:
+            ref = theirs(a, b, mode=mode)
+        except ValueError:
+            continue
+        assert_close(ours(a, b, mode=mode), ref, np.float64, a.size, what=mode)
+
+
+def test_full_mode_swaps_finite_operands_only(monkeypatch):
+    """The smaller operand is the kernel of a 'full' convolution (the cost is the output
+    size times the kernel size) when both are finite; with a NaN the roles stay as given."""
+    import pyconv.signal as mod
+    seen = []
+    real_run = mod._run
+
+    def spy(a, kern, *args):
+        seen.append(kern.shape)
+        return real_run(a, kern, *args)
+
+    monkeypatch.setattr(mod, "_run", spy)
+    a, b = np.ones((2, 3)), np.ones((9, 8))
+    psig.convolve2d(a, b)
+    psig.convolve(a, b)
+    b[4, 4] = np.nan
+    psig.convolve2d(a, b)
+    assert seen == [(2, 3), (2, 3), (9, 8)]
