@@ -254,20 +254,32 @@ def _tap_offsets_cached(tz, ty, tx, kshape, trows, tw):
     return offs, _grid_step(tz, ty, tx, kshape)
 
 
+# the most samples of a strided array that all_finite tests with one NumPy call
+FINITE_BLOCK = 1 << 16
+
+
 def all_finite(arr, num_threads=None):
     """Whether a real array holds no NaN and no Inf.  float32/float64 in native byte order
     and one contiguous block (either order) are read once by a threaded kernel, without the
-    boolean temporary of ``np.isfinite(arr).all()``; other arrays go through NumPy."""
+    boolean temporary of ``np.isfinite(arr).all()``; other arrays go through NumPy, in blocks
+    of FINITE_BLOCK samples (no temporary of the array's size).  Broadcast axes (stride 0)
+    repeat their samples and are read once."""
     arr = np.asarray(arr)
     if arr.dtype.kind != "f":
         return True
+    if any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape)):
+        arr = arr[tuple(slice(0, 1) if st == 0 else slice(None) for st in arr.strides)]
     if arr.dtype in (np.float32, np.float64) and arr.dtype.isnative and \
             (arr.flags.c_contiguous or arr.flags.f_contiguous):
         flat = arr.ravel(order="K")     # a view: one contiguous block
         n = effective_num_threads(num_threads, work=flat.size)
         run = kernels.any_nonfinite_f32 if arr.dtype == np.float32 else kernels.any_nonfinite_f64
         return not run(flat, n)
-    return bool(np.isfinite(arr).all())
+    if arr.size <= FINITE_BLOCK:
+        return bool(np.isfinite(arr).all())
+    it = np.nditer(arr, flags=["external_loop", "buffered", "zerosize_ok"], order="K",
+                   buffersize=FINITE_BLOCK)
+    return all(bool(np.isfinite(block).all()) for block in it)
 
 
 def deliver(result, out):

@@ -170,3 +170,26 @@ def test_all_finite_scan_matches_numpy(rng):
                         assert not _engine.all_finite(y, threads)
                         assert _engine.all_finite(y[::-1], threads) is False
     assert _engine.all_finite(np.arange(5))
+
+
+def test_all_finite_of_broadcast_and_strided_arrays(rng, monkeypatch):
+    """Broadcast axes are read once (a 10**12-sample view of one value is answered at once,
+    not by a boolean temporary of its size), and other strided arrays in blocks, so a NaN or
+    Inf anywhere, the last block's last sample included, is found."""
+    from pyconv import _engine
+    assert _engine.all_finite(np.broadcast_to(np.float32(1.0), (10**6, 10**6)))
+    assert not _engine.all_finite(np.broadcast_to(np.float64(np.nan), (10**6, 10**6)))
+    row = rng.uniform(-1, 1, 7)
+    row[3] = -np.inf
+    assert not _engine.all_finite(np.broadcast_to(row, (10**5, 7)))
+    monkeypatch.setattr(_engine, "FINITE_BLOCK", 1000)
+    base = rng.uniform(-1, 1, (301, 67)).astype(">f8")      # byte-swapped: the NumPy path
+    for make in (lambda a: a, lambda a: a[::2, ::3], lambda a: a.T[::-1]):
+        assert _engine.all_finite(make(base))
+        for bad in (np.nan, np.inf):
+            for where in ("first", "middle", "last"):
+                view = make(base.copy())
+                idx = {"first": (0, 0), "middle": (view.shape[0] // 2, 1),
+                       "last": (-1, -1)}[where]
+                view[idx] = bad
+                assert not _engine.all_finite(view), (where, view.strides)
