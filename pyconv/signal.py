@@ -173,9 +173,9 @@ def _overlap_edges(res, a, kern):
     0 * kern[j] there, which is NaN where kern[j] is NaN or infinite."""
     n, k = a.shape[0], kern.shape[0]
     if k > 1:
-        a64, k64 = a.astype(np.float64), kern.astype(np.float64)
-        res[:k - 1] = np.correlate(a64[:k - 1], k64, "full")[:k - 1]
-        res[n:] = np.correlate(a64[n - k + 1:], k64, "full")[k - 1:]
+        k64 = kern.astype(np.float64)
+        res[:k - 1] = np.correlate(a[:k - 1].astype(np.float64), k64, "full")[:k - 1]
+        res[n:] = np.correlate(a[n - k + 1:].astype(np.float64), k64, "full")[k - 1:]
 
 
 def _signal_nd(in1, in2, mode, flip, num_threads):
