@@ -107,20 +107,24 @@ class _Pass:
         self.weights, self.origin = weights, origin
 
 
-def _run(img, dt, passes, out, num_threads, halo=None, finite=False, stream=False):
+def _run(img, dt, passes, out, num_threads, halo=None, finite=False, stream=False, divide=1):
     """Apply ``passes`` in order to ``img`` in dtype ``dt``; the last one may write ``out``.
     stream: the result goes back to the caller as it is, so a fresh one may be written with
     streaming stores (see _fused_pair).
+    divide: the result divided by this count (uniform's box sums, see box_mean): by the
+    fused kernel as it writes each row where that pair is the last and the count is exact
+    in ``dt``, else afterwards.
     halo: the columns beyond the last axis' edges for a single fused pair (_fused_pair).
     finite: return None instead when the image holds a NaN or an infinity (found while
     filtering a single fused pair, whose intermediate rows are scanned in cache; else by
     reading the image first); ``out`` may then have been written."""
     # inf - inf and overflow give NaN/Inf silently, as in the compiled kernels and in scipy
     with np.errstate(invalid="ignore", over="ignore"):
-        return _run_passes(img, dt, passes, out, num_threads, halo, finite, stream)
+        return _run_passes(img, dt, passes, out, num_threads, halo, finite, stream, divide)
 
 
-def _run_passes(img, dt, passes, out, num_threads, halo=None, finite=False, stream=False):
+def _run_passes(img, dt, passes, out, num_threads, halo=None, finite=False, stream=False,
+                divide=1):
     if out is not None:
         check_out(out, img.shape, dt)
     # one fused pair finds a NaN or an infinity itself; anything else reads the image first
@@ -130,13 +134,18 @@ def _run_passes(img, dt, passes, out, num_threads, halo=None, finite=False, stre
     if not passes and halo is None:
         return _engine.deliver(np.array(img, dtype=dt, order="C"), out)
     x = img if float_dtype(img.dtype, "image") == dt else img.astype(dt)
+    # the count the fused kernel may divide by (0: none, or not exact in dt)
+    div = divide if divide != 1 and float(dt.type(divide)) == divide else 0
     if checked:
-        return _fused_pair(x, passes[0], passes[1], dt, out, num_threads, check=True,
-                           stream_fresh=stream)
+        res = _fused_pair(x, passes[0], passes[1], dt, out, num_threads, check=True,
+                          stream_fresh=stream, div=div)
+        return res if res is None or div else box_mean(res, divide)
     if halo is not None:
         if len(passes) != 2 or not _fusable(x, passes[0], passes[1]):
             raise ValueError("a halo needs one fused pair of passes")
-        return _fused_pair(x, passes[0], passes[1], dt, out, num_threads, halo)
+        return box_mean(_fused_pair(x, passes[0], passes[1], dt, out, num_threads, halo),
+                        divide)
+    divided = False
     i = 0
     while i < len(passes):
         p = passes[i]
@@ -144,7 +153,8 @@ def _run_passes(img, dt, passes, out, num_threads, halo=None, finite=False, stre
         if _fusable(x, p, q):
             last = i + 2 == len(passes)
             x = _fused_pair(x, p, q, dt, out if last else None, num_threads,
-                            stream_fresh=stream and last)
+                            stream_fresh=stream and last, div=div if last else 0)
+            divided = last and div != 0
             i += 2
             continue
         dest = out if i == len(passes) - 1 else None
@@ -160,7 +170,7 @@ def _run_passes(img, dt, passes, out, num_threads, halo=None, finite=False, stre
         if mask is not None:
             y[mask] = np.nan
         x = y
-    return x
+    return x if divided else box_mean(x, divide)
 
 
 #: bytes of the input rows one task of the strip kernels reads (half of a 2 MB L2)
@@ -239,7 +249,8 @@ def _halo_rows(h, lead, H, dt):
     return v
 
 
-def _fused_pair(x, py, px, dt, out, num_threads, halo=None, check=False, stream_fresh=False):
+def _fused_pair(x, py, px, dt, out, num_threads, halo=None, check=False, stream_fresh=False,
+                div=0):
     """The passes py (along rows) and px (along columns) in one sweep: each strip of rows is
     filtered vertically into a per-thread row and horizontally from there, so the
     intermediate image never goes to memory.  Same taps, order, boundary rules and cvals as
@@ -311,7 +322,7 @@ def _fused_pair(x, py, px, dt, out, num_threads, halo=None, check=False, stream_
     else:
         stream = False
     if not run(src, res, taby, tabx, bx, wy, ty, kv, wx, tx, kh, float(py.cval),
-               float(px.cval), strip, nthreads, left, right, check, stream):
+               float(px.cval), strip, nthreads, left, right, check, stream, float(div)):
         return None
     res = res.reshape(x.shape)
     return _engine.deliver(res, out) if dest is None else out
@@ -1121,12 +1132,13 @@ def uniform(image, size=3, mode="reflect", cval=0.0, origin=0, *, channel_axis=N
         # a finite image: the running means' NaN rule has nothing to do, and the sums are
         # one fused sweep (a NaN or Inf is found while filtering; then the passes below)
         if out is None or not np.may_share_memory(out, img):
-            res = _run(img, dt, sums, out, num_threads, finite=True)
+            res = _run(img, dt, sums, out, num_threads, finite=True, stream=True,
+                       divide=count)
         elif _engine.all_finite(img, num_threads):
-            res = _run(img, dt, sums, out, num_threads)
+            res = _run(img, dt, sums, out, num_threads, stream=True, divide=count)
     if res is None:
-        res = _run(img, dt, passes, out, num_threads)
-    return box_mean(res, count)
+        res = _run(img, dt, passes, out, num_threads, divide=count)
+    return res
 
 
 def _box_passes(axes, sizes, modes, cval, origins):

@@ -181,6 +181,7 @@ cdef extern from *:
     #define PYCONV_ALIGNR(B, A, j) \
         _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(B), _mm512_castps_si512(A), (j)))
     #define PYCONV_SUB _mm512_sub_ps
+    #define PYCONV_DIV _mm512_div_ps
     #define PYCONV_ADD _mm512_add_ps
     #define PYCONV_SQRT _mm512_sqrt_ps
     #define PYCONV_STREAM _mm512_stream_ps
@@ -207,6 +208,7 @@ cdef extern from *:
     #define PYCONV_ALIGNR(B, A, j) \
         _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(B), _mm512_castpd_si512(A), (j)))
     #define PYCONV_SUB _mm512_sub_pd
+    #define PYCONV_DIV _mm512_div_pd
     #define PYCONV_ADD _mm512_add_pd
     #define PYCONV_SQRT _mm512_sqrt_pd
     #define PYCONV_STREAM _mm512_stream_pd
@@ -219,13 +221,13 @@ cdef extern from *:
     enum: PYCONV_SIMD_ROWS      # 1 in the AVX-512 module: the functions below do their work
     int _taps_consec_f "pyconv_taps_consec_f"(float* o, const float* s, const float* w,
                                                Py_ssize_t k, Py_ssize_t n,
-                                               int init) noexcept nogil
+                                               int init, float dv) noexcept nogil
     int _vrows4_f "pyconv_vrows4_f"(float* o, Py_ssize_t opitch, const float** rows,
                                      const float* w, Py_ssize_t ntaps,
                                      Py_ssize_t n, const float** pf) noexcept nogil
     int _taps_consec_d "pyconv_taps_consec_d"(double* o, const double* s, const double* w,
                                                Py_ssize_t k, Py_ssize_t n,
-                                               int init) noexcept nogil
+                                               int init, double dv) noexcept nogil
     int _vrows4_d "pyconv_vrows4_d"(double* o, Py_ssize_t opitch, const double** rows,
                                      const double* w, Py_ssize_t ntaps,
                                      Py_ssize_t n, const double** pf) noexcept nogil
@@ -272,11 +274,13 @@ cdef extern from *:
 
 
 cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, const real* w,
-                              Py_ssize_t k, Py_ssize_t n, int init) noexcept nogil:
+                              Py_ssize_t k, Py_ssize_t n, int init,
+                              real div=0) noexcept nogil:
     # the sums of _taps_upto4 / _taps8 / _row_taps_block (a whole sum of up to 17 taps) by
     # the AVX-512 module's one-pass sums when the k taps are at consecutive offsets (init: 0
-    # onto o, 1 a whole sum, 2 a whole sum streamed, see pyconv_taps_consec); True when
-    # done (never in the other modules)
+    # onto o, 1 a whole sum, 2 a whole sum streamed, see pyconv_taps_consec; div != 0: whole
+    # sums divided by div before they are stored); True when done (never in the other
+    # modules)
     cdef Py_ssize_t j
     if not PYCONV_SIMD_ROWS:
         return False
@@ -284,9 +288,9 @@ cdef inline bint _consec_taps(real* o, const real* base, const Py_ssize_t* off, 
         if off[j] != off[0] + j:
             return False
     if real is float:
-        return _taps_consec_f(o, base + off[0], w, k, n, init) != 0
+        return _taps_consec_f(o, base + off[0], w, k, n, init, div) != 0
     else:
-        return _taps_consec_d(o, base + off[0], w, k, n, init) != 0
+        return _taps_consec_d(o, base + off[0], w, k, n, init, div) != 0
 
 
 cdef inline void _grid_run(real* o, Py_ssize_t opitch, const real** ptrs, const real* w,
@@ -577,17 +581,21 @@ cdef inline void _row_taps(real* o, const real* base, const Py_ssize_t* off, con
         x0 = x0 + block
 
 
-cdef inline void _row_taps_streamed(real* o, const real* base, const Py_ssize_t* off,
-                                    const real* w, Py_ssize_t ntaps,
-                                    Py_ssize_t n) noexcept nogil:
-    # _row_taps, from the first 64-byte boundary of o on written with streaming stores by
-    # the AVX-512 one-pass sums where they take the taps (see _consec_taps; the same sums:
-    # each output is formed alone); otherwise _row_taps
-    cdef Py_ssize_t a = _to_line(o, sizeof(real))
-    if a < n and _consec_taps(o + a, base + a, off, w, ntaps, n - a, 2):
-        _row_taps(o, base, off, w, ntaps, a)
-    else:
-        _row_taps(o, base, off, w, ntaps, n)
+cdef inline void _row_taps_out(real* o, const real* base, const Py_ssize_t* off,
+                               const real* w, Py_ssize_t ntaps, Py_ssize_t n, bint stream,
+                               real div) noexcept nogil:
+    # _row_taps into a final result row; stream: from the first 64-byte boundary of o on
+    # written with streaming stores by the AVX-512 one-pass sums where they take the taps
+    # (see _consec_taps; the same sums: each output is formed alone); div != 0: every sum
+    # divided by div (in registers where streamed, else in the row just written, in L1):
+    # one correctly rounded division of the same sum either way
+    cdef Py_ssize_t i, a = _to_line(o, sizeof(real)) if stream else n
+    if a < n and _consec_taps(o + a, base + a, off, w, ntaps, n - a, 2, div):
+        n = a
+    _row_taps(o, base, off, w, ntaps, n)
+    if div != 0:
+        for i in range(n):
+            o[i] = o[i] / div
 
 
 cdef inline bint _inside_rows(const Py_ssize_t* taby, Py_ssize_t rows, Py_ssize_t kh,
@@ -1533,7 +1541,7 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
                            real cval2, const real* hl, Py_ssize_t nl, Py_ssize_t lb,
                            Py_ssize_t lr, const real* hr, Py_ssize_t nr, Py_ssize_t rb,
                            Py_ssize_t rr_, int* nonfinite, real* ring, Py_ssize_t rpitch,
-                           Py_ssize_t* tags, bint stream) noexcept nogil:
+                           Py_ssize_t* tags, bint stream, real div) noexcept nogil:
     # One task = (image b, strip of output rows).  Each output row is the vertical pass over
     # its input rows y + ty[t] (read in place through per-row offsets, see _sep_vpass) into a
     # line at offset ox, padded by tabx with cval2, then the horizontal pass (taps at columns
@@ -1583,12 +1591,8 @@ cdef inline void _sep_task(Py_ssize_t task, const real* src, real* out, real* ti
                     nonfinite[0] |= _nonfinite_run(line + k * lpitch + ox, W)
         for k in range(g):
             _sep_pad_line(line + k * lpitch, ox, W, kh, tabx, cval2, nl != 0, nr != 0)
-            if stream:
-                _row_taps_streamed(out + b * ob + (y0 + r + k) * orow, line + k * lpitch,
-                                   offh, wx, nh, W)
-            else:
-                _row_taps(out + b * ob + (y0 + r + k) * orow, line + k * lpitch, offh, wx, nh,
-                          W)
+            _row_taps_out(out + b * ob + (y0 + r + k) * orow, line + k * lpitch, offh, wx, nh,
+                          W, stream, div)
         r = r + g
     if stream:
         _sfence()   # the streamed stores are ordered before the task's end
@@ -1627,8 +1631,9 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                 const Py_ssize_t[::1] ty, Py_ssize_t kv, const real[::1] wx,
                 const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
                 Py_ssize_t strip, int num_threads, const real[:, :, :] left,
-                const real[:, :, :] right, bint check, bint stream) except -1:
-    # 1 when check is on and a vertically filtered sample was NaN or infinite, else 0
+                const real[:, :, :] right, bint check, bint stream, double div) except -1:
+    # 1 when check is on and a vertically filtered sample was NaN or infinite, else 0;
+    # div != 0: every output divided by it (see _row_taps_out)
     cdef Py_ssize_t B = src.shape[0], H = src.shape[1], W = src.shape[2]
     cdef Py_ssize_t nl = left.shape[2], nr = right.shape[2]
     cdef const real* hl = NULL
@@ -1729,7 +1734,7 @@ cdef int _sep2d(const real[:, :, :] src, real[:, :, :] out, const Py_ssize_t[::1
                           scratch + omp_get_thread_num() * per + kv * W + 4 * lpitch
                           if nring else NULL, rpitch,
                           offs + nh + nv + num_threads * nv + omp_get_thread_num() * nring,
-                          stream)
+                          stream, <real>div)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(sblock)
@@ -1751,10 +1756,11 @@ def sep2d_f32(const float[:, :, :] src, float[:, :, :] out, const Py_ssize_t[::1
               const Py_ssize_t[::1] ty, Py_ssize_t kv, const float[::1] wx,
               const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
               Py_ssize_t strip, int num_threads, const float[:, :, :] left,
-              const float[:, :, :] right, bint check=False, bint stream=False):
+              const float[:, :, :] right, bint check=False, bint stream=False,
+              double div=0):
     """float32 version of :func:`sep2d_f64`."""
     return _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip,
-                  num_threads, left, right, check, stream) == 0
+                  num_threads, left, right, check, stream, div) == 0
 
 
 def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[::1] taby,
@@ -1762,7 +1768,8 @@ def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[:
               const Py_ssize_t[::1] ty, Py_ssize_t kv, const double[::1] wx,
               const Py_ssize_t[::1] tx, Py_ssize_t kh, double cval, double cval2,
               Py_ssize_t strip, int num_threads, const double[:, :, :] left,
-              const double[:, :, :] right, bint check=False, bint stream=False):
+              const double[:, :, :] right, bint check=False, bint stream=False,
+              double div=0):
     """out[b] = (taps wx at columns tx) along rows of ((taps wy at rows ty) along columns of
     src[b]), one strip of rows at a time; kv, kh are the kernels' extents (max tap + 1).
 
@@ -1781,11 +1788,14 @@ def sep2d_f64(const double[:, :, :] src, double[:, :, :] out, const Py_ssize_t[:
     stream: output rows written with streaming stores where the AVX-512 one-pass sums write
     them (from each row's first 64-byte boundary; an out the caller allocated).
 
+    div: when not 0, every output is its sum divided by div (uniform's means), the bits of
+    dividing the sums afterwards.
+
     Returns True, or, with check, False when a vertically filtered sample of src's own
     columns was NaN or infinite (each line scanned while in cache).
     """
     return _sep2d(src, out, taby, tabx, ox, wy, ty, kv, wx, tx, kh, cval, cval2, strip,
-                  num_threads, left, right, check, stream) == 0
+                  num_threads, left, right, check, stream, div) == 0
 
 
 # ---- edge magnitude: sqrt(g0^2 + g1^2 [+ g2^2]) / norm in one threaded pass ---------------

@@ -257,9 +257,9 @@ static inline __attribute__((always_inline)) PYCONV_V PYCONV_FN(pyconv_shift)(
 
 static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
         PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w, Py_ssize_t n, const int K,
-        const int INIT)
+        const int INIT, PYCONV_T dv)
 {
-    PYCONV_V wv[PYCONV_KMAX], a, A, B = PYCONV_ZERO();
+    PYCONV_V wv[PYCONV_KMAX], a, A, B = PYCONV_ZERO(), dvv = PYCONV_SET1(dv);
     PYCONV_M m;
     Py_ssize_t i = 0;
     int g0 = K % 8;
@@ -280,6 +280,8 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
             if (!INIT)
                 a = PYCONV_LOADU(o + i);
             PYCONV_ROW_SUM(a, PYCONV_ROW_V)
+            if (INIT && dv != 0)
+                a = PYCONV_DIV(a, dvv);
             if (INIT == 2)
                 PYCONV_FN(pyconv_stream_v)(o + i, a);
             else
@@ -292,6 +294,8 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
         if (!INIT)
             a = PYCONV_MLOADU(m, o + i);
         PYCONV_ROW_SUM(a, PYCONV_ROW_M)
+        if (INIT && dv != 0)
+            a = PYCONV_DIV(a, dvv);
         PYCONV_MSTOREU(o + i, m, a);
     }
 }
@@ -300,17 +304,19 @@ static inline __attribute__((always_inline)) void PYCONV_FN(pyconv_row_k)(
    in one pass over the row with the sums in registers.  A whole sum (init) is the plain
    loops' (_row_taps_block), which take two or three passes for K > 4, each loading and
    storing the partial sums.  init 2: a whole sum, its whole vectors at 64-byte boundaries
-   of o written with streaming stores.  1 when done, 0 when declined. */
+   of o written with streaming stores.  dv != 0 (whole sums only): each sum divided by dv
+   before it is stored (uniform's means: one correctly rounded division of the sum, the
+   bits of dividing the stored sums afterwards).  1 when done, 0 when declined. */
 static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
-                                         Py_ssize_t K, Py_ssize_t n, int init)
+                                         Py_ssize_t K, Py_ssize_t n, int init, PYCONV_T dv)
 {
 #define PYCONV_ROW_CASE(k) case k: \
     if (init == 2) \
-        PYCONV_FN(pyconv_row_k)(o, s, w, n, k, 2); \
+        PYCONV_FN(pyconv_row_k)(o, s, w, n, k, 2, dv); \
     else if (init) \
-        PYCONV_FN(pyconv_row_k)(o, s, w, n, k, 1); \
+        PYCONV_FN(pyconv_row_k)(o, s, w, n, k, 1, dv); \
     else \
-        PYCONV_FN(pyconv_row_k)(o, s, w, n, k, 0); \
+        PYCONV_FN(pyconv_row_k)(o, s, w, n, k, 0, 0); \
     return 1;
     switch (K) {
     PYCONV_ROW_CASE(1) PYCONV_ROW_CASE(2) PYCONV_ROW_CASE(3) PYCONV_ROW_CASE(4)
@@ -892,9 +898,9 @@ static int PYCONV_FN(pyconv_dense3)(PYCONV_T* o, Py_ssize_t opitch, Py_ssize_t g
 }
 
 static int PYCONV_FN(pyconv_taps_consec)(PYCONV_T* o, const PYCONV_T* s, const PYCONV_T* w,
-                                         Py_ssize_t k, Py_ssize_t n, int init)
+                                         Py_ssize_t k, Py_ssize_t n, int init, PYCONV_T dv)
 {
-    (void)o; (void)s; (void)w; (void)k; (void)n; (void)init;
+    (void)o; (void)s; (void)w; (void)k; (void)n; (void)init; (void)dv;
     return 0;
 }
 
@@ -947,6 +953,7 @@ static int PYCONV_FN(pyconv_planes)(PYCONV_T* o, Py_ssize_t opitch, const PYCONV
 #undef PYCONV_ALIGNR
 #undef PYCONV_KMAX
 #undef PYCONV_SUB
+#undef PYCONV_DIV
 #undef PYCONV_ADD
 #undef PYCONV_SQRT
 #undef PYCONV_PERMX2

@@ -462,8 +462,9 @@ def test_streaming_stores_only_for_wide_rows(monkeypatch):
     from pyconv import _kernels
     seen = []
     real = _kernels.kernels.sep2d_f32
+    # (stream, div): the kernel's last two arguments
     monkeypatch.setattr(_kernels.kernels, "sep2d_f32",
-                        lambda *a: seen.append(a[-1]) or real(*a))
+                        lambda *a: seen.append(a[-2]) or real(*a))
     k = [np.ones(3, np.float32)] * 2
     wide = _separable.SEP_STREAM_MIN_ROW_BYTES // 4
     for shape in ((_engine.STREAM_MIN_BYTES // 128, 32),
@@ -472,12 +473,12 @@ def test_streaming_stores_only_for_wide_rows(monkeypatch):
         filters.sepfilter(x, k, out=np.empty_like(x))
     assert seen == [False, True]
     # fresh results below FRESH_STREAM_MAX_BYTES too (malloc's heap, not in cache), when
-    # they are the final result: not uniform's box sums (divided afterwards), not a result
-    # of FRESH_STREAM_MAX_BYTES (new pages from the OS, in cache)
+    # they are the final result (uniform's too: its box sums are divided as they are
+    # written), not a result of FRESH_STREAM_MAX_BYTES (new pages from the OS, in cache)
     seen.clear()
     filters.sepfilter(x, k)
     filters.gaussian(x, 1.0)
     filters.uniform(x, 3)
     big = np.zeros((_engine.FRESH_STREAM_MAX_BYTES // (4 * wide), wide), np.float32)
     filters.sepfilter(big, k)
-    assert seen == [True, True, False, False]
+    assert seen == [True, True, True, False]

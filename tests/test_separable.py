@@ -636,6 +636,36 @@ def test_uniform_means_of_integers_are_correctly_rounded(mode, dtype, rng):
     assert got.tobytes() == (sums / 12.0).astype(dtype).tobytes()
 
 
+@pytest.mark.parametrize("dt", [F32, F64])
+def test_uniform_divides_each_row_as_it_is_written(dt, rng, monkeypatch):
+    """The fused sweep divides each box sum by the box's count as it writes the row (in
+    registers where the row is streamed, in the row just written otherwise): the bits of
+    the same sums divided afterwards (sepfilter with unit weights, then NumPy), fresh or
+    into out=, wide rows or narrow, with no division pass over the result.  An image with
+    a NaN takes the passes alone and is divided afterwards."""
+    import pyconv._separable as sep
+    counts = []
+    real = sep.box_mean
+    monkeypatch.setattr(sep, "box_mean", lambda s, c: counts.append(c) or real(s, c))
+    for shape, size, mode in (((40, 2100), (3, 5), "reflect"), ((37, 41), (4, 2), "wrap"),
+                              ((9, 4100), (5, 5), "nearest"), ((3, 50, 70), (1, 3, 3), "mirror")):
+        x = rng.standard_normal(shape).astype(dt)
+        ks = [None if s == 1 else np.ones(s, dt) for s in size]
+        want = filters.sepfilter(x, ks, mode=mode) / dt.type(np.prod(size))
+        counts.clear()
+        assert uniform(x, size, mode=mode).tobytes() == want.tobytes(), shape
+        with streaming_stores():
+            assert uniform(x, size, mode=mode).tobytes() == want.tobytes(), shape
+            o = np.full(shape, np.nan, dt)
+            uniform(x, size, mode=mode, out=o, num_threads=2)
+            assert o.tobytes() == want.tobytes(), shape
+        assert all(c == 1 for c in counts), (shape, counts)
+    x[1, 2, 3] = np.nan
+    counts.clear()
+    got = uniform(x, (1, 3, 3), mode="mirror")
+    assert counts == [9] and np.isnan(got[1, 1:4, 2:5]).all()
+
+
 def test_uniform_box_count_past_float32s_integers():
     """A box of more than 2**24 samples (not a float32) divides float32 sums in float64."""
     from pyconv._separable import box_mean
