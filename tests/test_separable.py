@@ -639,19 +639,22 @@ def test_uniform_means_of_integers_are_correctly_rounded(mode, dtype, rng):
 @pytest.mark.parametrize("dt", [F32, F64])
 def test_uniform_divides_each_row_as_it_is_written(dt, rng, monkeypatch):
     """The fused sweep divides each box sum by the box's count as it writes the row (in
-    registers where the row is streamed, in the row just written otherwise): the bits of
-    the same sums divided afterwards (sepfilter with unit weights, then NumPy), fresh or
-    into out=, wide rows or narrow, with no division pass over the result.  An image with
-    a NaN takes the passes alone and is divided afterwards."""
+    registers where the row is streamed, in the row just written otherwise), with no
+    division pass over the result: for integer-valued samples (exact sums) that is the
+    correctly rounded mean of scipy.ndimage's int64 box sums, fresh or into out=, wide rows
+    (streamed) or narrow.  An image with a NaN takes the passes alone and is divided
+    afterwards."""
     import pyconv._separable as sep
     counts = []
     real = sep.box_mean
     monkeypatch.setattr(sep, "box_mean", lambda s, c: counts.append(c) or real(s, c))
     for shape, size, mode in (((40, 2100), (3, 5), "reflect"), ((37, 41), (4, 2), "wrap"),
-                              ((9, 4100), (5, 5), "nearest"), ((3, 50, 70), (1, 3, 3), "mirror")):
-        x = rng.standard_normal(shape).astype(dt)
-        ks = [None if s == 1 else np.ones(s, dt) for s in size]
-        want = filters.sepfilter(x, ks, mode=mode) / dt.type(np.prod(size))
+                              ((9, 4100), (5, 5), "nearest"),
+                              ((3, 50, 70), (1, 3, 3), "mirror")):
+        xi = rng.integers(-300, 300, shape)
+        sums = ndi.correlate(xi, np.ones(size, np.int64), mode=mode)
+        want = (sums / float(np.prod(size))).astype(dt)
+        x = xi.astype(dt)
         counts.clear()
         assert uniform(x, size, mode=mode).tobytes() == want.tobytes(), shape
         with streaming_stores():
