@@ -204,6 +204,12 @@ CHANNEL_MAX_SCRATCH = 2 << 20
 _NO_BIAS_F32 = np.zeros(0, dtype=np.float32)
 
 
+def _padded_extents(osize, stride, ksize, dilation):
+    """The padded input each axis of a layer's outputs reads: (o - 1) s + d (k - 1) + 1."""
+    return [(o - 1) * s + d * (k - 1) + 1
+            for o, s, k, d in zip(osize, stride, ksize, dilation)]
+
+
 def _channel_path(C, O, groups, stride, osize, ksize, dilation, zeros, dtype):
     """Whether a 2-D depthwise layer (groups == C, O = C * m) runs through the
     channel-vector kernel (float32, the AVX-512 module: sixteen channels of an image in the
@@ -218,8 +224,7 @@ def _channel_path(C, O, groups, stride, osize, ksize, dilation, zeros, dtype):
             and (math.prod(osize) > CHANNEL_MAX_PLANE
                  or (math.prod(ksize) <= CHANNEL_FEW_TAPS and osize[1] > CHANNEL_NARROW))):
         return False
-    padded = math.prod((o - 1) * s + d * (k - 1) + 1
-                       for o, s, k, d in zip(osize, stride, ksize, dilation))
+    padded = math.prod(_padded_extents(osize, stride, ksize, dilation))
     return (padded + math.prod(osize) + 32) * 64 <= CHANNEL_MAX_SCRATCH
 
 
@@ -235,12 +240,9 @@ def _channel_conv(x5, w5, b, stride, dil3, pads3, mode, osize, dest, num_threads
     Ho, Wo = osize
     tables = {}
     if mode != CONSTANT:
-        H, W = x5.shape[3:]
-        tables = dict(
-            taby=_engine.index_table(-pads3[1][0], (Ho - 1) * stride[0] + dil3[1] * (kh - 1)
-                                     + 1, H, mode),
-            tabx=_engine.index_table(-pads3[2][0], (Wo - 1) * stride[1] + dil3[2] * (kw - 1)
-                                     + 1, W, mode))
+        spans = _padded_extents(osize, stride, (kh, kw), dil3[1:])
+        tables = {name: _engine.index_table(-lo, e, n, mode) for name, (lo, _), e, n
+                  in zip(("taby", "tabx"), pads3[1:], spans, x5.shape[3:])}
     if dest is not None and dest.strides[-1] == dest.itemsize:
         res, written = dest, True
     else:
