@@ -1094,11 +1094,12 @@ def uniform(image, size=3, mode="reflect", cval=0.0, origin=0, *, channel_axis=N
     ``i - size//2 - origin + size - 1``, so an even box reaches one further back than
     forward (scipy's centring).  The box is summed with unit weights axis by axis (for a
     finite image in one fused sweep over the last two axes, which divides each row as it
-    writes it) and divided once by its number of samples, so means of integer-valued data are correctly rounded while their sums are
-    exact (below 2**24 in float32, 2**53 in float64; scipy divides after every axis).  The
-    sums are formed in the result's dtype: float32 samples whose box sums pass 3.4e38
-    overflow to Inf.  NaN and Inf spread as in scipy's running mean: once a NaN enters a
-    line's window, or a NaN/Inf leaves it, every later output of that line is NaN.
+    writes it) and divided once by its number of samples, so means of integer-valued data
+    are correctly rounded while their sums are exact (below 2**24 in float32, 2**53 in
+    float64; scipy divides after every axis).  The sums are formed in the result's dtype:
+    float32 samples whose box sums pass 3.4e38 overflow to Inf.  NaN and Inf spread as in
+    scipy's running mean: once a NaN enters a line's window, or a NaN/Inf leaves it, every
+    later output of that line is NaN.
 
     Examples
     --------
