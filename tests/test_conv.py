@@ -690,11 +690,14 @@ def test_pack_weights_layout_and_alignment(tile, rng):
     (1, 8, 64, 1, (60, 60), dict(padding=1), 0),        # several row blocks
 ])
 def test_weights_packed_by_tasks(N, C, O, groups, hw, kw, inpack, tile_kernel, dtype, rng,
-                                 plans):
+                                 plans, monkeypatch):
     """Layers whose channel-vector tiles are each used by one task (one small image) have
     their float32 weights packed by the tasks, chunk by chunk (the plan's inpack; never
     for float64, several images or several row blocks); against the references, 1 vs 2
     threads bit for bit, the weights untouched."""
+    from pyconv import _conv
+    monkeypatch.setattr(_conv, "BUF_BYTES", 512 * 1024)     # the rows per task: any L2
+    plans.clear()
     seen = plans.seen                               # (threads, geom)
     x = rng.uniform(-1, 1, (N, C) + hw).astype(dtype)
     w = rng.standard_normal((O, C // groups, 3, 3)).astype(dtype)
@@ -714,6 +717,37 @@ def test_weights_packed_by_tasks(N, C, O, groups, hw, kw, inpack, tile_kernel, d
     # two threads: by channel tiles where there are enough, else by rows (then packed
     # first: each tile is used by several tasks)
     assert all(g[-3] == (expect and g[25] == 1) for _, g in seen), seen
+
+
+@pytest.mark.parametrize("O, hw, kw, whole", [
+    (64, (24, 24), dict(padding=1), (1, 1)),    # 2 tiles: one per thread
+    (96, (24, 24), dict(padding=1), (1, 0)),    # 3 tiles: two threads split the rows
+    (144, (16, 16), dict(padding=2, dilation=2), (1, 1)),   # 9 pair tiles, dilated
+    (64, (56, 56), dict(padding=1), (0, 0)),    # rows larger than the whole L2
+])
+def test_one_image_one_block_of_rows(O, hw, kw, whole, rng, plans, monkeypatch):
+    """One float32 image of a dense layer whose gathered rows and partial sums fit twice
+    the buffer (the whole L2), and whose channel tiles share out evenly over the threads,
+    is planned as one block of rows whose tasks pack their weights (inpack): every row
+    block read all the weights again before.  Against the references, 1 vs 2 threads bit
+    for bit."""
+    from pyconv import _conv
+    from pyconv._kernels import kernels
+    monkeypatch.setattr(_conv, "BUF_BYTES", 256 * 1024)
+    monkeypatch.setattr(_conv, "MC", kernels.conv_mc()[0])
+    monkeypatch.setattr(_conv, "MP", kernels.conv_mc()[3])
+    plans.clear()
+    x = rng.uniform(-1, 1, (1, 64) + hw).astype(np.float32)
+    w = rng.standard_normal((O, 64, 3, 3)).astype(np.float32)
+    got = check_conv(2, x, w, None, **kw)
+    for nthreads in (1, 2):
+        np.testing.assert_array_equal(got, pyconv.conv2d(x, w, num_threads=nthreads, **kw))
+    ho = got.shape[2]
+    for nthreads, expect in zip((1, 2), whole):
+        (geom,) = {g for t, g in plans.seen if t == nthreads}
+        R, nrb, inpack = geom[24], geom[25], geom[-3]
+        assert (R == ho and nrb == 1) == bool(expect), (nthreads, geom)
+        assert inpack == expect, (nthreads, geom)
 
 
 @pytest.mark.parametrize("N, C, O, groups, hw, kw, taken", [
