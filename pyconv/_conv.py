@@ -102,6 +102,7 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     vec = bool(fits)
     if vec:
         mr = min(fits, key=lambda m: (-(-Og // m) * m, -m))
+    ntiles = -(-Og // mr)
     CW = Wo if Wo <= MAX_CW else COL_BLOCK
     ncb = -(-Wo // CW)
     reach = ((KW - 1) * dw) // sw
@@ -130,7 +131,7 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     Kc = cc * KD * KH * KW
     # packed panels (see PANEL_TILES) for 1x1 layers only: a larger kernel's taps share the
     # lines of a plane, and its panels would copy each input KH x KW times
-    panel = vec and KD * KH * KW == 1 and -(-Og // mr) >= PANEL_TILES
+    panel = vec and KD * KH * KW == 1 and ntiles >= PANEL_TILES
     # rows per task: as many as fit the buffer (for the channel-vector tile, the buffer and
     # the partial sums of every output channel, which it keeps between chunks of taps; when
     # placed, the buffer and the task's block of outputs), or down to half as many where
@@ -146,14 +147,13 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     # tiles on two threads) was 18% slower
     row_bytes = planes * Wph * itemsize
     if vec or placed:
-        row_bytes += -(-Og // mr) * mr * Wph * itemsize
+        row_bytes += ntiles * mr * Wph * itemsize
     if panel:
         row_bytes += Kc * Wph * itemsize
     halo = (KH - 1) * dh // sh
     R = max(1, min(Ho, BUF_BYTES // max(1, row_bytes) - halo))
     step = (NP_LANES if vec and mr == mp else NL_BYTES // itemsize if vec
             else nr if mr == MR else 2 * nr)
-    ntiles = -(-Og // mr)
     if (vec and itemsize == 4 and not placed and not panel and N * G * Do * ncb == 1
             and (Ho + halo) * row_bytes <= 2 * BUF_BYTES
             and 8 * nthreads * -(-ntiles // nthreads) <= 9 * ntiles):
