@@ -248,6 +248,38 @@ def test_nan_and_inf_spread_as_in_memory(mode, rng):
           filters.uniform(x, 4, mode="constant", cval=np.nan))
 
 
+@pytest.mark.parametrize("size", [3, 4])
+@pytest.mark.parametrize("mode", ["reflect", "constant"])
+def test_running_mean_nan_at_every_position(size, mode, rng):
+    """uniform's NaN rule (scipy's running mean: once a NaN enters a line's window, or a
+    NaN/Inf leaves it, the rest of the line is NaN) across chunk borders: one NaN, +Inf or
+    -Inf at every position of a line cut into chunks of 5, and in a 2-D image at positions
+    around the borders of 4 x 5 chunks, against scipy.ndimage.uniform_filter (the same
+    non-finite outputs; the finite ones to rounding: scipy divides after every axis)."""
+    ndi = pytest.importorskip("scipy.ndimage")
+
+    def against_scipy(x, chunks):
+        got = pdask.uniform(da.from_array(x, chunks=chunks), size, mode=mode).compute()
+        want = ndi.uniform_filter(x, size, mode=mode)
+        for test in (np.isnan, np.isposinf, np.isneginf):
+            np.testing.assert_array_equal(test(got), test(want), err_msg=str(x.shape))
+        fin = np.isfinite(want)
+        np.testing.assert_allclose(got[fin], want[fin], rtol=1e-12, atol=1e-12)
+
+    line = rng.uniform(-1, 1, 20)
+    for pos in range(line.size):
+        for bad in (np.nan, np.inf, -np.inf):
+            x = line.copy()
+            x[pos] = bad
+            against_scipy(x, 5)
+    img = rng.uniform(-1, 1, (12, 15))
+    for pos in [(3, 4), (4, 5), (7, 3), (8, 9), (2, 14), (11, 0)]:
+        for bad in (np.nan, np.inf):
+            x = img.copy()
+            x[pos] = bad
+            against_scipy(x, (4, 5))
+
+
 @pytest.mark.parametrize("in_dtype", [np.float16, np.float32, np.float64, np.int16, np.uint8,
                                       bool])
 def test_dtype_policy(in_dtype, rng):
