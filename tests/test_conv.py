@@ -690,7 +690,7 @@ def test_pack_weights_layout_and_alignment(tile, rng):
     (1, 8, 64, 1, (60, 60), dict(padding=1), 0),        # several row blocks
 ])
 def test_weights_packed_by_tasks(N, C, O, groups, hw, kw, inpack, tile_kernel, dtype, rng,
-                                 plans, monkeypatch):
+                                 plans, monkeypatch, request):
     """Layers whose channel-vector tiles are each used by one task (one small image) have
     their float32 weights packed by the tasks, chunk by chunk (the plan's inpack; never
     for float64, several images or several row blocks); against the references, 1 vs 2
@@ -698,6 +698,7 @@ def test_weights_packed_by_tasks(N, C, O, groups, hw, kw, inpack, tile_kernel, d
     from pyconv import _conv
     monkeypatch.setattr(_conv, "BUF_BYTES", 512 * 1024)     # the rows per task: any L2
     plans.clear()
+    request.addfinalizer(plans.clear)       # no plan of this buffer size left for others
     seen = plans.seen                               # (threads, geom)
     x = rng.uniform(-1, 1, (N, C) + hw).astype(dtype)
     w = rng.standard_normal((O, C // groups, 3, 3)).astype(dtype)
@@ -725,7 +726,7 @@ def test_weights_packed_by_tasks(N, C, O, groups, hw, kw, inpack, tile_kernel, d
     (144, (16, 16), dict(padding=2, dilation=2), (1, 1)),   # 9 pair tiles, dilated
     (64, (56, 56), dict(padding=1), (0, 0)),    # rows larger than the whole L2
 ])
-def test_one_image_one_block_of_rows(O, hw, kw, whole, rng, plans, monkeypatch):
+def test_one_image_one_block_of_rows(O, hw, kw, whole, rng, plans, monkeypatch, request):
     """One float32 image of a dense layer whose gathered rows and partial sums fit twice
     the buffer (the whole L2), and whose channel tiles share out evenly over the threads,
     is planned as one block of rows whose tasks pack their weights (inpack): every row
@@ -737,6 +738,7 @@ def test_one_image_one_block_of_rows(O, hw, kw, whole, rng, plans, monkeypatch):
     monkeypatch.setattr(_conv, "MC", kernels.conv_mc()[0])
     monkeypatch.setattr(_conv, "MP", kernels.conv_mc()[3])
     plans.clear()
+    request.addfinalizer(plans.clear)
     x = rng.uniform(-1, 1, (1, 64) + hw).astype(np.float32)
     w = rng.standard_normal((O, 64, 3, 3)).astype(np.float32)
     got = check_conv(2, x, w, None, **kw)
