@@ -553,6 +553,9 @@ dl_conv_workload("dl_conv2d_3x3_256c_14", "conv2d 3x3, N=1, 256->256, 14x14, pad
 dl_conv_workload("dl_conv2d_3x3_512c_14", "conv2d 3x3, N=1, 512->512, 14x14, padding 1 "
                  "(9.4 MB of weights: more than the L2)",
                  (1, 512, 14, 14), (512, 512, 3, 3), padding=1)
+dl_conv_workload("dl_conv2d_3x3_512c_7_n8", "conv2d 3x3, N=8, 512->512, 7x7, padding 1 "
+                 "(a ResNet's last stage: 49 outputs per image)",
+                 (8, 512, 7, 7), (512, 512, 3, 3), padding=1)
 dl_conv_workload("dl_conv2d_stem_7x7s2", "conv2d 7x7 stride 2, 3->64, 224x224, padding 3",
                  (1, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3)
 dl_conv_workload("dl_conv_transpose2d_4x4s2_64to32_28_n8",
