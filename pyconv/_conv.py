@@ -49,7 +49,8 @@ def _l2_bytes(default=512 * 1024):
 
 
 #: target size of one task's gathered input rows: half the L2 (the other half holds the
-#: weights and the output), between 128 KB and 1 MB
+#: weights and the output), between 128 KB and 1 MB; one image of a dense layer that fits
+#: twice this is gathered whole (see plan)
 BUF_BYTES = min(1 << 20, max(128 * 1024, _l2_bytes() // 2))
 #: outputs wider than this are cut into column blocks of COL_BLOCK
 MAX_CW = 1024
