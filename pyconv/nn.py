@@ -316,8 +316,9 @@ def _plane_conv(x5, w5, b, dil3, pads3, mode, osize3, dest, num_threads):
     m = O // C
     ksize = w5.shape[2:]
     ext = tuple(d * (k - 1) + 1 for k, d in zip(ksize, dil3))
-    tables = tuple(_engine.index_table(-lo, o + e - 1, n, mode)
-                   for (lo, _), o, e, n in zip(pads3, osize3, ext, x5.shape[2:]))
+    spans = _padded_extents(osize3, (1, 1, 1), ksize, dil3)
+    tables = tuple(_engine.index_table(-lo, e, n, mode)
+                   for (lo, _), e, n in zip(pads3, spans, x5.shape[2:]))
     taps = _grid_taps(tuple(ksize), tuple(dil3))
     src = x5.reshape((N * C,) + x5.shape[2:])
     dest, written = _plane_dest(dest, N, C, m, (N, O) + tuple(osize3), x5.dtype)
