@@ -80,12 +80,13 @@ def _plan_bytes(shape5, oshape5, G, kshape, *rest):
 
 @_engine.bounded_cache(256, _plan_bytes)
 def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, mc=0, mp=0,
-         placed=False, xshare=0):
+         placed=False, xshare=0, windowed=False):
     """(geom tuple for the kernel, tap offsets) for one problem; cached per shape.  mc, mp:
     the channel-vector tiles it may use (MC, MP), or 0; placed: the outputs go through a
     block of each thread's scratch (run_placed), which the rows per task must leave room
     for; xshare: how many zero columns a gathered row may share with the next (see
-    _shared_zeros)."""
+    _shared_zeros); windowed: the kernel gets per-tile windows (run_phase), which tasks of
+    several images do not take."""
     N, C, D, H, W = shape5
     _, O, Do, Ho, Wo = oshape5
     KD, KH, KW = kshape
@@ -155,14 +156,19 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     R = max(1, min(Ho, BUF_BYTES // max(1, row_bytes) - halo))
     step = (NP_LANES if vec and mr == mp else NL_BYTES // itemsize if vec
             else nr if mr == MR else 2 * nr)
-    if (vec and itemsize == 4 and not placed and not panel and N * G * Do * ncb == 1
-            and (Ho + halo) * row_bytes <= 2 * BUF_BYTES
-            and 8 * nthreads * -(-ntiles // nthreads) <= 9 * ntiles):
+    whole = (vec and itemsize == 4 and not placed and not panel and G * Do * ncb == 1
+             and (Ho + halo) * row_bytes <= 2 * BUF_BYTES)
+    NI = 1
+    if whole and N > 1 and VALID_LANES and mr == mc and not windowed:
+        NI = _images_per_task(N, ntiles, (Ho + halo) * row_bytes,
+                              cc * KD * sh * sw * nyp_of(Ho) * Wph * itemsize, nthreads,
+                              Ho * Wo, step, Og * K * itemsize)
+    if whole and (NI > 1 or (N == 1 and _even_share(1, 1, ntiles, nthreads, 8))):
         R = Ho
     else:
         R = min(range(R, (R - 1) // 2, -1),
                 key=lambda r: _lane_blocks(r, Ho, Wph, CW, step))
-    base = N * G * Do * ncb
+    base = -(-N // NI) * G * Do * ncb
     want = 4 * nthreads if nthreads > 1 else 1
     noc, OCT = 1, ntiles
     tasks = base * -(-Ho // R)
@@ -182,7 +188,7 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
         noc = min(ntiles, -(-wtile // (base * nrb)))
     OCT = -(-ntiles // noc)
     noc = -(-ntiles // OCT)
-    nyp = nyp_of(R)
+    nyp = NI * nyp_of(R)
     buf_len = planes * nyp * Wph + Wph + 2 * nr + 16
     line_len = (CW - 1) * sw + (KW - 1) * dw + 1 if sw > 2 else 0
     c, kz, ky, kx = np.meshgrid(np.arange(Cg), np.arange(KD), np.arange(KH), np.arange(KW),
@@ -210,17 +216,70 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     # from where they are, and never written out whole and read back (a 512->512 3x3
     # layer's 9.4 MB)
     inpack = int(vec and itemsize == 4 and not placed and wouter == 1
-                 and N * Do * nrb * ncb == 1)
+                 and -(-N // NI) * Do * nrb * ncb == 1)
     # blocks of valid lanes (vlanes): the 32-channel tile's 12 lanes taken from the task's
     # outputs only, across rows, each broadcast from its own offset, where that saves
     # micro-tiles (padding lanes: a row's shared zero columns, or the last block's rest)
     vlanes = int(VALID_LANES and vec and mr == mc and itemsize == 4 and not placed
                  and wouter == 1
-                 and _lane_blocks(R, Ho, CW, CW, step) < _lane_blocks(R, Ho, Wph, CW, step))
+                 and (NI > 1 or _lane_blocks(R, Ho, CW, CW, step)
+                      < _lane_blocks(R, Ho, Wph, CW, step)))
     geom = (N, C, D, H, W, O, Do, Ho, Wo, G, Cg, Og, K, Kc, KD, KH, KW, sd, sh, sw, dd, dh, dw,
-            ox, R, nrb, CW, ncb, OCT, noc, nyp, Wph, buf_len, line_len, vlanes, inpack, mr,
+            ox, R, nrb, CW, ncb, OCT, noc, nyp, Wph, buf_len, line_len, NI, vlanes, inpack, mr,
             wouter)
     return geom, offs
+
+
+#: images per task of a batch of small planes (see _images_per_task); 0: the planner's choice
+IMAGES_PER_TASK = 0
+
+
+def _even_share(N, NI, ntiles, nthreads, tol):
+    """Whether tasks of NI of the N images (the last group may have fewer), split by channel
+    tiles as plan() splits them when the groups are fewer than the threads, share out over
+    the threads with the busiest at most 1/tol above the mean (largest task first, each to
+    the least loaded thread)."""
+    groups = -(-N // NI)
+    noc = max(1, min(ntiles, -(-nthreads // groups)))
+    OCT = -(-ntiles // noc)
+    tiles = [min(OCT, ntiles - i) for i in range(0, ntiles, OCT)]
+    works = sorted((min(NI, N - g) * t for g in range(0, N, NI) for t in tiles), reverse=True)
+    load = [0] * nthreads
+    for w in works:
+        load[load.index(min(load))] += w
+    return tol * nthreads * max(load) <= (tol + 1) * N * ntiles
+
+
+def _images_per_task(N, ntiles, image_bytes, chunk_bytes, nthreads, outputs, step,
+                     wbytes):
+    """How many images of a batch of small planes one task gathers and computes (1: each
+    image its own task).  An image of a float32 dense layer whose rows fit the whole L2 is
+    one block of rows (see plan); several such images in one task put their outputs in the
+    same blocks of lanes (no padding lanes but the task's last block's: the 49 outputs of a
+    7x7 plane took five blocks of 12 lanes; eight planes take 33, not 40) and read each
+    chunk of weights once for all of them (wbytes: an image's task read them all).
+    Where either pays: a sixteenth of the blocks of step lanes saved, or weights larger
+    than eight buffers (they come from L3 or memory again for every image).  As many images
+    as a chunk of taps' input rows of all of them fit the buffer (chunk_bytes an image;
+    every channel tile reads them again) and their rows and partial sums together eight
+    buffers (image_bytes an image), in groups as even as can be, as few groups as share out
+    evenly over the threads (the busiest at most 1/16 above the mean), down to two images.
+    Measured (benchmarks/RESULTS.md): 3x3 512->512 on 7x7, N=8, 15-20% faster; 256->256 on
+    14x14 (2% of the lanes saved, 2.4 MB of weights) not faster, and 4-10% slower where
+    the groups did not share out within 1/8."""
+    if IMAGES_PER_TASK:
+        return min(N, IMAGES_PER_TASK)
+    if (16 * N * -(-outputs // step) < 17 * -(-N * outputs // step)
+            and wbytes <= 8 * BUF_BYTES):
+        return 1
+    most = min(N, BUF_BYTES // max(1, chunk_bytes), 8 * BUF_BYTES // max(1, image_bytes))
+    for groups in range(-(-N // max(1, most)), N):
+        NI = -(-N // groups)
+        if NI < 2:
+            break
+        if -(-N // NI) == groups and _even_share(N, NI, ntiles, nthreads, 16):
+            return NI
+    return 1
 
 
 def _lane_blocks(R, Ho, Wph, cw, step):
@@ -480,7 +539,7 @@ def _launch(x5, w5, bias, groups, tables, steps, dils, ox, dest, nthreads, windo
     if steps[2] == 1:
         xshare = _shared_zeros(tables[2], (w5.shape[4] - 1) * dils[2])
     geom, offs = plan(x5.shape, dest.shape, groups, tuple(w5.shape[2:]), steps, dils, ox,
-                      x5.dtype.itemsize, nthreads, MC, MP, False, xshare)
+                      x5.dtype.itemsize, nthreads, MC, MP, False, xshare, windows is not None)
     if geom[-3]:
         wpack = np.ascontiguousarray(w5).reshape(-1)    # packed by the tasks (inpack)
     else:

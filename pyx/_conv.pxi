@@ -106,6 +106,10 @@ ctypedef struct ConvPlan:
     Py_ssize_t OCT, noc               # output-channel tiles per task, tile chunks
     Py_ssize_t nyp, Wph               # gathered rows per phase plane, lane pitch of a row
     Py_ssize_t buf_len, line_len      # per-thread scratch (elements)
+    Py_ssize_t NI                     # images per task (> 1 with vlanes only): their rows
+                                      # gathered one image below the other in each phase
+                                      # plane (nyp / NI rows each), their outputs one block
+                                      # of valid lanes after another across the images
     int vlanes                        # 1: the 32-channel tiles' blocks of lanes are the
                                       # task's valid outputs only (12 at a time, across
                                       # rows; each lane's input offset given): no padding
@@ -145,6 +149,9 @@ cdef struct Lanes:
     # lane pitch, output strides; and, set once per block, its first lane's row and column and
     # whether the block's lanes are consecutive valid outputs of one row stored contiguously
     Py_ssize_t rows, cw, Wph, so_y, so_x
+    # rows of one image and the output's image stride: row r is row r % rpi of image
+    # r // rpi (a task of several images, see ConvPlan.NI; else rpi >= rows)
+    Py_ssize_t rpi, so_n
     Py_ssize_t r0, x0
     bint contiguous
     # spill: the output is a thread's block of placed phases (conv_place), pitch Wph with
@@ -174,16 +181,26 @@ cdef inline Py_ssize_t _digit(Py_ssize_t* rest, Py_ssize_t n) noexcept nogil:
     return d
 
 
+cdef inline Py_ssize_t _row_off(const Lanes* ln, Py_ssize_t r) noexcept nogil:
+    # where the block's row r starts in the output (row r % rpi of image r // rpi)
+    if r < ln.rpi:
+        return r * ln.so_y
+    return (r // ln.rpi) * ln.so_n + (r % ln.rpi) * ln.so_y
+
+
 cdef inline void _lanes_at(Lanes* ln, Py_ssize_t r, Py_ssize_t x, Py_ssize_t n) noexcept nogil:
     # the block of n lanes starting at row r, column x < Wph; contiguous: its n lanes are n
-    # valid outputs stored one after another (within a row, or across whole rows when the
-    # rows have no padding lanes and follow each other in the output: a 1x1 layer; or
-    # anywhere in a spill block)
+    # valid outputs stored one after another (within a row, or across whole rows of one
+    # image when the rows have no padding lanes and follow each other in the output: a 1x1
+    # layer; or anywhere in a spill block)
+    cdef Py_ssize_t end = ln.rows
+    if ln.rpi < end:
+        end = (r // ln.rpi + 1) * ln.rpi
     ln.r0 = r
     ln.x0 = x
     ln.contiguous = ln.so_x == 1 and r < ln.rows and (
         x + n <= ln.cw or ln.spill or (ln.Wph == ln.cw and ln.so_y == ln.cw
-                                       and r * ln.Wph + x + n <= ln.rows * ln.Wph))
+                                       and r * ln.Wph + x + n <= end * ln.Wph))
 
 
 cdef inline void _load_lanes(real* acc, const real* o, const Lanes* ln,
@@ -200,7 +217,7 @@ cdef inline void _load_lanes(real* acc, const real* o, const Lanes* ln,
             m = seg
         if m < 0:
             m = 0
-        src = o + r * ln.so_y + x * ln.so_x
+        src = o + _row_off(ln, r) + x * ln.so_x
         if ln.so_x == 1:
             for i in range(m):
                 acc[j + i] = src[i]
@@ -229,7 +246,7 @@ cdef inline void _store_lanes(real* o, const Lanes* ln, Py_ssize_t j0, Py_ssize_
         m = ln.cw - x
         if m > seg:
             m = seg
-        dst = o + r * ln.so_y + x * ln.so_x
+        dst = o + _row_off(ln, r) + x * ln.so_x
         if ln.so_x == 1:
             for i in range(m):
                 dst[i] = acc[j + i] + b
@@ -293,7 +310,7 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
             src = part
         elif full:
             for i in range(CONV_MR):
-                op = o + i * so_c + ln.r0 * ln.so_y + ln.x0
+                op = o + i * so_c + _row_off(ln, ln.r0) + ln.x0
                 for j in range(NR_F if real is float else NR_D):
                     c[i * nr + j] = op[j]
             src = c
@@ -357,7 +374,7 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
             a4[j] = a4[j] + w4
             a5[j] = a5[j] + w5
     if full:
-        op = o + ln.r0 * ln.so_y + ln.x0
+        op = o + _row_off(ln, ln.r0) + ln.x0
         for j in range(NR_F if real is float else NR_D):
             op[j] = a0[j]
             op[so_c + j] = a1[j]
@@ -1071,7 +1088,7 @@ cdef inline void _mkv(real* o, Py_ssize_t so_c, Py_ssize_t mv, Py_ssize_t mr,
     # transposed into tr, then row by row through the lanes)
     if real is float:
         if ln.contiguous:
-            if _vec_store(mr, part, o + ln.r0 * ln.so_y + ln.x0, so_c, mv, bias):
+            if _vec_store(mr, part, o + _row_off(ln, ln.r0) + ln.x0, so_c, mv, bias):
                 return
         elif _vec_store(mr, part, tr, nl, mv, bias):
             for i in range(mv):
@@ -1080,7 +1097,7 @@ cdef inline void _mkv(real* o, Py_ssize_t so_c, Py_ssize_t mv, Py_ssize_t mr,
     for i in range(mv):
         b = bias[i] if bias != NULL else 0
         if ln.contiguous:
-            op = o + i * so_c + ln.r0 * ln.so_y + ln.x0
+            op = o + i * so_c + _row_off(ln, ln.r0) + ln.x0
             for j in range(nl):
                 op[j] = part[_vec_at(mr, i, j)] + b
         else:
@@ -1125,7 +1142,7 @@ cdef inline void _mk1(real* o, const Lanes* ln, const real* xb,
                 a1[j] = a1[j] + w0 * xp[j + NR_D]
     b = bias[0] if bias != NULL else 0
     if ln.contiguous:
-        op = o + ln.r0 * ln.so_y + ln.x0
+        op = o + _row_off(ln, ln.r0) + ln.x0
         for j in range(NR_F if real is float else NR_D):
             op[j] = a0[j] + b
             op[j + nr] = a1[j] + b
@@ -1217,7 +1234,10 @@ cdef inline Py_ssize_t _lanes_per_tile(Py_ssize_t mr, Py_ssize_t itemsize) noexc
 
 
 cdef inline Py_ssize_t _task_blocks(const ConvPlan* p, Py_ssize_t nr) noexcept nogil:
-    # blocks of nr lanes that cover the largest task's rows (R rows, CW columns)
+    # blocks of nr lanes that cover the largest task's rows (R rows, CW columns; of NI
+    # images: their valid outputs only, see vlanes)
+    if p.NI > 1:
+        return (p.NI * p.R * p.CW + nr - 1) // nr
     return ((p.R - 1) * p.Wph + p.CW + nr - 1) // nr
 
 
@@ -1362,7 +1382,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                             real* part, real* loc, real* wbuf) noexcept nogil:
     cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile, obc
     cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx, nblk, blk, nb
-    cdef Py_ssize_t la, lb, ya, yb, nval, j, lrow, lcol
+    cdef Py_ssize_t la, lb, ya, yb, nval, j, lrow, lcol, nimg, im, ipitch
     cdef Py_ssize_t lane[NL_F]
     cdef bint vl
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
@@ -1382,7 +1402,11 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     rb = _digit(&rest, p.nrb)
     z = _digit(&rest, p.Do)
     g = _digit(&rest, p.G)
-    n = rest
+    # images n .. n + nimg - 1 (one unless the plan's NI > 1)
+    n = rest * p.NI
+    nimg = p.N - n
+    if nimg > p.NI:
+        nimg = p.NI
     y0 = rb * p.R
     rows = p.Ho - y0
     if rows > p.R:
@@ -1391,15 +1415,22 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     cw = p.Wo - x0
     if cw > p.CW:
         cw = p.CW
+    ipitch = 0
     if p.wouter == 3:
         # a 1x1 layer over one row, no padding: the input's row is the gathered row (the
         # planes W apart, see plan() in pyconv/_conv.py)
         src = x + (n * p.C + g * p.Cg) * p.W + x0
     else:
-        _conv_gather(p, x + (n * p.C + g * p.Cg) * p.D * p.H * p.W, buf, line, tabz, taby,
-                     tabx, z, y0, rows, x0, cw)
+        # each image's rows below the previous image's in every phase plane (ipitch lanes
+        # apart: nyp / NI gathered rows)
+        ipitch = (p.nyp // p.NI) * p.Wph
+        for im in range(nimg):
+            _conv_gather(p, x + ((n + im) * p.C + g * p.Cg) * p.D * p.H * p.W,
+                         buf + im * ipitch, line, tabz, taby, tabx, z, y0, rows, x0, cw)
         src = buf
-    ln.rows = rows
+    ln.rows = rows * nimg
+    ln.rpi = rows
+    ln.so_n = p.so_n
     ln.cw = cw
     ln.Wph = p.Wph
     ln.so_y = p.so_y
@@ -1408,9 +1439,10 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     nlanes = (rows - 1) * p.Wph + cw
     # blocks of valid lanes (vlanes: the 32-channel tile, channel-tiles-outside order, not
     # placed, as _plan_from and conv_place check): the output side walks the task's
-    # outputs row after row (pitch cw), the input side takes each lane's offset
+    # outputs row after row (pitch cw) and image after image, the input side takes each
+    # lane's offset
     vl = p.vlanes and p.win == NULL
-    nval = rows * cw
+    nval = nimg * rows * cw
     if vl:
         ln.Wph = cw
     step = nr if p.mr == CONV_MR else 2 * nr
@@ -1463,7 +1495,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                 bp = NULL if bias == NULL else bias + g * p.Og + oc
                 # the tile's window (all lanes without one): the lanes of its rows
                 la = 0
-                lb = nlanes
+                lb = nval if vl else nlanes
                 if p.win != NULL:
                     if z < p.win[4 * tile] or z >= p.win[4 * tile + 1]:
                         continue
@@ -1503,17 +1535,23 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                                  pan + (blk - (tile - t0) * nblk) * kn * nb, lin,
                                  wt, kn, k0 == 0, k0 + kn == p.K, bp, pt)
                         elif vl:
-                            # each lane's offset in the gathered rows; past the task's last
-                            # output, its last output again (computed, not stored)
-                            lrow = lr
+                            # each lane's offset in the gathered rows (lrow: the row in
+                            # them, image im's rows ipitch lanes after image im - 1's);
+                            # past the task's last output, its last output again
+                            # (computed, not stored)
+                            im = lr // rows if nimg > 1 else 0
+                            lrow = lr - im * rows
                             lcol = lx
                             for j in range(nb):
                                 if l0 + j < nval:
-                                    lane[j] = lrow * p.Wph + lcol
+                                    lane[j] = im * ipitch + lrow * p.Wph + lcol
                                     lcol = lcol + 1
                                     if lcol == cw:
                                         lcol = 0
                                         lrow = lrow + 1
+                                        if lrow == rows:
+                                            lrow = 0
+                                            im = im + 1
                                 else:
                                     lane[j] = lane[j - 1]
                             _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf,
@@ -1580,7 +1618,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
     cdef void* sblock = NULL
     cdef char* zeroed = NULL
     cdef int tid
-    ntasks = p.N * p.G * p.Do * p.nrb * p.ncb * p.noc
+    ntasks = ((p.N + p.NI - 1) // p.NI) * p.G * p.Do * p.nrb * p.ncb * p.noc
     if ntasks <= 0:
         return 0
     if num_threads > ntasks:
@@ -1620,7 +1658,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
         raise MemoryError("pyconv: cannot allocate the convolution scratch space")
     # rounds with a signal check between them, as in _correlate_tiled; a task computes
     # R rows x CW columns of Og / noc output channels, K multiply-adds each
-    task_work = p.R * p.CW * p.K * ((p.Og + p.noc - 1) // p.noc)
+    task_work = p.NI * p.R * p.CW * p.K * ((p.Og + p.noc - 1) // p.noc)
     per_round = _round_tasks(ntasks, task_work, num_threads, &chunk)
     t0 = 0
     while t0 < ntasks:
@@ -1654,7 +1692,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
 cdef int _plan_from(ConvPlan* p, tuple geom, const Py_ssize_t[::1] windows) except -1:
     (p.N, p.C, p.D, p.H, p.W, p.O, p.Do, p.Ho, p.Wo, p.G, p.Cg, p.Og, p.K, p.Kc,
      p.KD, p.KH, p.KW, p.sd, p.sh, p.sw, p.dd, p.dh, p.dw, p.ox, p.R, p.nrb, p.CW, p.ncb,
-     p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.vlanes, p.inpack, p.mr,
+     p.OCT, p.noc, p.nyp, p.Wph, p.buf_len, p.line_len, p.NI, p.vlanes, p.inpack, p.mr,
      p.wouter) = geom
     p.win = NULL
     p.ph = NULL
@@ -1666,6 +1704,10 @@ cdef int _plan_from(ConvPlan* p, tuple geom, const Py_ssize_t[::1] windows) exce
     if p.vlanes and (not CONV_MC_ON or p.mr != CONV_MC or p.wouter != 1):
         raise ValueError("conv: blocks of valid lanes need the 32-channel tile of the "
                          "AVX-512 module, in the channel-tiles-outside order")
+    if p.NI < 1 or (p.NI > 1 and (not p.vlanes or windows is not None
+                                  or p.nyp % p.NI != 0)):
+        raise ValueError("conv: tasks of several images need blocks of valid lanes, no "
+                         "windows, and whole images' rows in the phase planes")
     if windows is not None:
         if p.mr < 1 or windows.shape[0] != 4 * ((p.Og + p.mr - 1) // p.mr):
             raise ValueError("conv: windows must hold 4 numbers per channel tile of a group")

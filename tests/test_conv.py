@@ -686,15 +686,16 @@ def test_pack_weights_layout_and_alignment(tile, rng):
     (1, 24, 40, 1, (5, 9), dict(padding=1), 1),         # 40 channels: a short tile
     (1, 32, 96, 2, (6, 6), dict(padding=1, stride=2), 1),   # groups, stride
     (1, 16, 48, 1, (9, 4), dict(padding=2, dilation=2), 1),  # the pair tile (float32)
-    (2, 24, 64, 1, (7, 7), dict(padding=1), 0),         # two images: packed first
+    (2, 24, 64, 1, (7, 7), dict(padding=1), 1),         # two 7x7 images: one task
+    (2, 24, 64, 1, (12, 12), dict(padding=1), 0),       # two tasks of images: packed first
     (1, 8, 64, 1, (60, 60), dict(padding=1), 0),        # several row blocks
 ])
 def test_weights_packed_by_tasks(N, C, O, groups, hw, kw, inpack, tile_kernel, dtype, rng,
                                  plans, monkeypatch, request):
     """Layers whose channel-vector tiles are each used by one task (one small image) have
     their float32 weights packed by the tasks, chunk by chunk (the plan's inpack; never
-    for float64, several images or several row blocks); against the references, 1 vs 2
-    threads bit for bit, the weights untouched."""
+    for float64, several tasks of images or several row blocks); against the references,
+    1 vs 2 threads bit for bit, the weights untouched."""
     from pyconv import _conv
     monkeypatch.setattr(_conv, "BUF_BYTES", 512 * 1024)     # the rows per task: any L2
     plans.clear()
@@ -752,6 +753,51 @@ def test_one_image_one_block_of_rows(O, hw, kw, whole, rng, plans, monkeypatch, 
         assert inpack == expect, (nthreads, geom)
 
 
+@pytest.mark.parametrize("N, C, O, hw, kw, forced, images", [
+    (8, 64, 64, (7, 7), dict(padding=1), 0, 8),     # 49 outputs: 33 blocks, not 40
+    (8, 64, 64, (7, 7), dict(padding=1), 3, 3),     # groups of 3, 3 and 2 images
+    (5, 32, 96, (3, 5), dict(padding=1, padding_mode="reflect"), 2, 2),
+    (4, 32, 64, (9, 9), dict(padding=1, stride=2), 0, 4),   # phase planes of 5 rows
+    (3, 16, 32, (4, 4), dict(padding=2, dilation=2), 0, 3),
+    (6, 8, 32, (5, 6), dict(padding="same"), 4, 4),  # even kernel, 'same'
+    (7, 32, 32, (1, 1), dict(padding=1), 0, 7),     # one-pixel images
+    (4, 32, 64, (12, 12), dict(padding=1), 0, 1),   # 144 outputs: no lanes to save
+])
+def test_images_per_task(N, C, O, hw, kw, forced, images, rng, plans, monkeypatch,
+                         request):
+    """Tasks of several images of small planes (float32, the 32-channel tile): their rows
+    gathered one image below the other, their outputs in the same blocks of valid lanes,
+    stored image by image.  Against the references, with bias, into an ``out=`` view with
+    strides, 1 vs 2 threads bit for bit, and bit for bit the sums of one image a task."""
+    from pyconv import _conv
+    from pyconv._kernels import kernels
+    monkeypatch.setattr(_conv, "BUF_BYTES", 256 * 1024)
+    monkeypatch.setattr(_conv, "MC", kernels.conv_mc()[0])
+    monkeypatch.setattr(_conv, "MP", kernels.conv_mc()[3])
+    monkeypatch.setattr(_conv, "IMAGES_PER_TASK", forced)
+    plans.clear()
+    request.addfinalizer(plans.clear)
+    x = rng.uniform(-1, 1, (N, C) + hw).astype(np.float32)
+    k = (4, 4) if kw.get("padding") == "same" else (3, 3)
+    w = rng.standard_normal((O, C) + k).astype(np.float32)
+    b = rng.standard_normal(O).astype(np.float32)
+    got = check_conv(2, x, w, b, **kw)
+    for nthreads in (1, 2):
+        np.testing.assert_array_equal(got, pyconv.conv2d(x, w, b, num_threads=nthreads, **kw))
+    (geom,) = {g for t, g in plans.seen if t == 1}
+    assert geom[34] == images and geom[24] == got.shape[2], geom    # whole images
+    assert geom[-4] == 1 or images == 1, geom       # valid lanes
+    big = np.full((N, 2 * O) + got.shape[2:3] + (2 * got.shape[3],), np.nan, np.float32)
+    view = big[:, ::2, :, 1::2]
+    pyconv.conv2d(x, w, b, out=view, **kw)
+    np.testing.assert_array_equal(view, got)
+    assert np.isnan(big[:, 1::2]).all() and np.isnan(big[:, :, :, ::2]).all()
+    monkeypatch.setattr(_conv, "IMAGES_PER_TASK", 1)
+    plans.clear()
+    np.testing.assert_array_equal(got, pyconv.conv2d(x, w, b, **kw))
+    assert plans.seen[-1][1][34] == 1
+
+
 @pytest.mark.parametrize("N, C, O, groups, hw, kw, taken", [
     (2, 5, 64, 1, (9, 13), dict(padding=1), 1),         # 14-lane rows, blocks across rows
     (1, 160, 32, 1, (6, 14), dict(padding=1), 1),       # 1440 taps: chunks, partial sums
@@ -780,7 +826,7 @@ def test_valid_lanes(N, C, O, groups, hw, kw, taken, tile_kernel, dtype, rng, mo
     for _, g in seen:                               # where it saves micro-tiles
         R, Ho, CW, Wph, mr = g[24], g[7], g[26], g[31], g[-2]
         fewer = _conv._lane_blocks(R, Ho, CW, CW, 12) < _conv._lane_blocks(R, Ho, Wph, CW, 12)
-        assert g[-4] == int(on and mr == 32 and fewer), g
+        assert g[-4] == int(on and mr == 32 and (fewer or g[34] > 1)), g
     assert {g[-4] for t, g in seen if t == 1} == {int(on and taken)}, seen
     big = np.full((N, 2 * O) + got.shape[2:3] + (2 * got.shape[3],), np.nan, dtype)
     view = big[:, ::2, :, 1::2]
