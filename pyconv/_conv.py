@@ -50,7 +50,8 @@ def _l2_bytes(default=512 * 1024):
 
 #: target size of one task's gathered input rows: half the L2 (the other half holds the
 #: weights and the output), between 128 KB and 1 MB; one image of a dense layer that fits
-#: twice this is gathered whole (see plan)
+#: twice this is gathered whole, and a task of several such images up to eight times this
+#: (see plan and _images_per_task)
 BUF_BYTES = min(1 << 20, max(128 * 1024, _l2_bytes() // 2))
 #: outputs wider than this are cut into column blocks of COL_BLOCK
 MAX_CW = 1024
@@ -146,7 +147,8 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     # read them (inpack, below), each weight read once, where every block of rows had read
     # them all again from the packed copy.  512->512 14x14 (three blocks of 6 rows before):
     # 15% faster at one thread, 17% at two; without the even share, 96->96 35x35 (three
-    # tiles on two threads) was 18% slower
+    # tiles on two threads) was 18% slower.  Such images of a batch: NI of them a task
+    # where that pays (see _images_per_task), each still one block of rows
     row_bytes = planes * Wph * itemsize
     if vec or placed:
         row_bytes += ntiles * mr * Wph * itemsize
