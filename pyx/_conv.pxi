@@ -142,6 +142,8 @@ ctypedef struct ConvPlan:
     Py_ssize_t psz, psy, psx          # the phases' output strides per axis
     Py_ssize_t dn, dc, dz, dy, dx     # the destination's strides (elements)
     Py_ssize_t loc_len
+    # the packed weights hold no Inf or NaN (set by _conv_run for blocks of valid lanes)
+    bint wfin
 
 
 cdef struct Lanes:
@@ -149,9 +151,6 @@ cdef struct Lanes:
     # lane pitch, output strides; and, set once per block, its first lane's row and column and
     # whether the block's lanes are consecutive valid outputs of one row stored contiguously
     Py_ssize_t rows, cw, Wph, so_y, so_x
-    # rows of one image and the output's image stride: row r is row r % rpi of image
-    # r // rpi (a task of several images, see ConvPlan.NI; else rpi >= rows)
-    Py_ssize_t rpi, so_n
     Py_ssize_t r0, x0
     bint contiguous
     # spill: the output is a thread's block of placed phases (conv_place), pitch Wph with
@@ -181,26 +180,16 @@ cdef inline Py_ssize_t _digit(Py_ssize_t* rest, Py_ssize_t n) noexcept nogil:
     return d
 
 
-cdef inline Py_ssize_t _row_off(const Lanes* ln, Py_ssize_t r) noexcept nogil:
-    # where the block's row r starts in the output (row r % rpi of image r // rpi)
-    if r < ln.rpi:
-        return r * ln.so_y
-    return (r // ln.rpi) * ln.so_n + (r % ln.rpi) * ln.so_y
-
-
 cdef inline void _lanes_at(Lanes* ln, Py_ssize_t r, Py_ssize_t x, Py_ssize_t n) noexcept nogil:
     # the block of n lanes starting at row r, column x < Wph; contiguous: its n lanes are n
-    # valid outputs stored one after another (within a row, or across whole rows of one
-    # image when the rows have no padding lanes and follow each other in the output: a 1x1
-    # layer; or anywhere in a spill block)
-    cdef Py_ssize_t end = ln.rows
-    if ln.rpi < end:
-        end = (r // ln.rpi + 1) * ln.rpi
+    # valid outputs stored one after another (within a row, or across whole rows when the
+    # rows have no padding lanes and follow each other in the output: a 1x1 layer; or
+    # anywhere in a spill block)
     ln.r0 = r
     ln.x0 = x
     ln.contiguous = ln.so_x == 1 and r < ln.rows and (
         x + n <= ln.cw or ln.spill or (ln.Wph == ln.cw and ln.so_y == ln.cw
-                                       and r * ln.Wph + x + n <= end * ln.Wph))
+                                       and r * ln.Wph + x + n <= ln.rows * ln.Wph))
 
 
 cdef inline void _load_lanes(real* acc, const real* o, const Lanes* ln,
@@ -217,7 +206,7 @@ cdef inline void _load_lanes(real* acc, const real* o, const Lanes* ln,
             m = seg
         if m < 0:
             m = 0
-        src = o + _row_off(ln, r) + x * ln.so_x
+        src = o + r * ln.so_y + x * ln.so_x
         if ln.so_x == 1:
             for i in range(m):
                 acc[j + i] = src[i]
@@ -246,7 +235,7 @@ cdef inline void _store_lanes(real* o, const Lanes* ln, Py_ssize_t j0, Py_ssize_
         m = ln.cw - x
         if m > seg:
             m = seg
-        dst = o + _row_off(ln, r) + x * ln.so_x
+        dst = o + r * ln.so_y + x * ln.so_x
         if ln.so_x == 1:
             for i in range(m):
                 dst[i] = acc[j + i] + b
@@ -310,7 +299,7 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
             src = part
         elif full:
             for i in range(CONV_MR):
-                op = o + i * so_c + _row_off(ln, ln.r0) + ln.x0
+                op = o + i * so_c + ln.r0 * ln.so_y + ln.x0
                 for j in range(NR_F if real is float else NR_D):
                     c[i * nr + j] = op[j]
             src = c
@@ -374,7 +363,7 @@ cdef inline void _mk3(real* o, Py_ssize_t so_c, Py_ssize_t mv, const Lanes* ln,
             a4[j] = a4[j] + w4
             a5[j] = a5[j] + w5
     if full:
-        op = o + _row_off(ln, ln.r0) + ln.x0
+        op = o + ln.r0 * ln.so_y + ln.x0
         for j in range(NR_F if real is float else NR_D):
             op[j] = a0[j]
             op[so_c + j] = a1[j]
@@ -406,13 +395,15 @@ cdef extern from *:
        order, K >= 1.  Written in C: for the same loop in Cython GCC hoisted the twelve
        broadcasts ahead of the multiply-adds and kept two of the 24 accumulators in memory
        (a load and a store each per tap); this form compiles to one broadcast feeding its two
-       multiply-adds, no spills (checked in the disassembly). */
+       multiply-adds, no spills (checked in the disassembly).  Every sum starts from +0 (the
+       first product + 0): a sum of products is then never -0, so a product of 0 left out
+       (the taps pyconv_mkc_fls skips, zeros of the padding) cannot change a bit of it. */
     #define PYCONV_MC 32
     #define PYCONV_LANES12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
     #define PYCONV_LANES6(X) X(0) X(1) X(2) X(3) X(4) X(5)
     #define PYCONV_MKC_DECL(j) pyconv_mkc_t a##j[PYCONV_MC]; pyconv_mkc_t x##j;
     #define PYCONV_MKC_LOADX(j) x##j = xp[j];
-    #define PYCONV_MKC_FIRST(j) a##j[i] = x##j * wi;
+    #define PYCONV_MKC_FIRST(j) a##j[i] = x##j * wi + (pyconv_mkc_t)0;
     #define PYCONV_MKC_CONT(j) a##j[i] = part[j * PYCONV_MC + i] + x##j * wi;
     #define PYCONV_MKC_STEP(j) a##j[i] = a##j[i] + x##j * wi;
     #define PYCONV_MKC_SAVE(j) part[j * PYCONV_MC + i] = a##j[i];
@@ -444,7 +435,8 @@ cdef extern from *:
     #include <immintrin.h>
     #define PYCONV_MKC_F_DECL(j) __m512 a##j##l, a##j##h;
     #define PYCONV_MKC_F_FIRST(j) PYCONV_F_X(j) \
-        a##j##l = _mm512_mul_ps(x, wl); a##j##h = _mm512_mul_ps(x, wh);
+        a##j##l = _mm512_fmadd_ps(x, wl, _mm512_setzero_ps()); \
+        a##j##h = _mm512_fmadd_ps(x, wh, _mm512_setzero_ps());
     #define PYCONV_MKC_F_CONT(j) PYCONV_F_X(j) \
         a##j##l = _mm512_fmadd_ps(x, wl, _mm512_loadu_ps(part + j * 32)); \
         a##j##h = _mm512_fmadd_ps(x, wh, _mm512_loadu_ps(part + j * 32 + 16));
@@ -489,6 +481,38 @@ cdef extern from *:
             l4 = lane[4], l5 = lane[5], l6 = lane[6], l7 = lane[7], l8 = lane[8],
             l9 = lane[9], l10 = lane[10], l11 = lane[11];
         PYCONV_F_TILE_BODY
+        return 1;
+    }
+    /* the same for the taps sel[0 .. K - 1] only (tap indices, increasing): the input at
+       xb + offs[sel[t]] + lane[j], the weights at wp + 32 sel[t].  The block's other taps
+       read zeros of the padding for every lane (see _conv_task): their products, 0, are
+       left out, and the sums keep their bits (they start from +0).  Returns 1 */
+    static int pyconv_mkc_fls(float* restrict part, const float* restrict xb,
+                              const Py_ssize_t* restrict lane,
+                              const Py_ssize_t* restrict offs, const int* restrict sel,
+                              const float* restrict wp, Py_ssize_t K, int first)
+    {
+        const Py_ssize_t l0 = lane[0], l1 = lane[1], l2 = lane[2], l3 = lane[3],
+            l4 = lane[4], l5 = lane[5], l6 = lane[6], l7 = lane[7], l8 = lane[8],
+            l9 = lane[9], l10 = lane[10], l11 = lane[11];
+        PYCONV_LANES12(PYCONV_MKC_F_DECL)
+        __m512 wl = _mm512_loadu_ps(wp + 32 * (Py_ssize_t)sel[0]);
+        __m512 wh = _mm512_loadu_ps(wp + 32 * (Py_ssize_t)sel[0] + 16), x;
+        const float* xp = xb + offs[sel[0]];
+        Py_ssize_t t, s_;
+        if (first) {
+            PYCONV_LANES12(PYCONV_MKC_F_FIRST)
+        } else {
+            PYCONV_LANES12(PYCONV_MKC_F_CONT)
+        }
+        for (t = 1; t < K; t++) {
+            s_ = sel[t];
+            xp = xb + offs[s_];
+            wl = _mm512_loadu_ps(wp + 32 * s_);
+            wh = _mm512_loadu_ps(wp + 32 * s_ + 16);
+            PYCONV_LANES12(PYCONV_MKC_F_STEP)
+        }
+        PYCONV_LANES12(PYCONV_MKC_F_SAVE)
         return 1;
     }
     #undef PYCONV_F_X
@@ -965,6 +989,15 @@ cdef extern from *:
         (void)part; (void)xb; (void)lane; (void)offs; (void)wp; (void)K; (void)first;
         return 0;
     }
+    static int pyconv_mkc_fls(float* restrict part, const float* restrict xb,
+                              const Py_ssize_t* restrict lane,
+                              const Py_ssize_t* restrict offs, const int* restrict sel,
+                              const float* restrict wp, Py_ssize_t K, int first)
+    {
+        (void)part; (void)xb; (void)lane; (void)offs; (void)sel; (void)wp; (void)K;
+        (void)first;
+        return 0;
+    }
     static int pyconv_mkp_store_f(const float* part, float* o, Py_ssize_t so_c,
                                   Py_ssize_t mv, const float* bias)
     {
@@ -985,7 +1018,7 @@ cdef extern from *:
             for (p = 0; p < 12; p++)
                 for (i = 0; i < 32; i++) {
                     float v = xp[2 * p + (i & 1)] * w[i];
-                    part[p * 32 + i] = (t == 0 && first) ? v : part[p * 32 + i] + v;
+                    part[p * 32 + i] = (t == 0 && first) ? v + 0.0f : part[p * 32 + i] + v;
                 }
         }
     }
@@ -1002,6 +1035,17 @@ cdef extern from *:
         return 0;
     }
     #endif
+    /* 1 if none of w[0 .. n - 1] is Inf or NaN (their exponent bits all ones) */
+    static int pyconv_finite_f(const float* w, Py_ssize_t n)
+    {
+        unsigned int b, acc = 0;
+        Py_ssize_t i;
+        for (i = 0; i < n; i++) {
+            memcpy(&b, w + i, sizeof b);
+            acc |= (b & 0x7f800000u) == 0x7f800000u;
+        }
+        return !acc;
+    }
     #define pyconv_mkc_t double
     static void pyconv_mkc_d(double* restrict part, const double* restrict xb,
                              const Py_ssize_t* restrict offs, const double* restrict wp,
@@ -1035,6 +1079,10 @@ cdef extern from *:
     int _mkc_fl "pyconv_mkc_fl"(float* part, const float* xb, const Py_ssize_t* lane,
                                 const Py_ssize_t* offs, const float* wp, Py_ssize_t K,
                                 int first) noexcept nogil
+    int _mkc_fls "pyconv_mkc_fls"(float* part, const float* xb, const Py_ssize_t* lane,
+                                  const Py_ssize_t* offs, const int* sel, const float* wp,
+                                  Py_ssize_t K, int first) noexcept nogil
+    int _finite_f "pyconv_finite_f"(const float* w, Py_ssize_t n) noexcept nogil
 
 
 cdef inline Py_ssize_t _vec_at(Py_ssize_t mr, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
@@ -1057,7 +1105,8 @@ cdef inline int _vec_store(Py_ssize_t mr, const float* part, float* o, Py_ssize_
 cdef inline void _mkv(real* o, Py_ssize_t so_c, Py_ssize_t mv, Py_ssize_t mr,
                       const Lanes* ln, const real* xb, const Py_ssize_t* offs, const real* wp,
                       Py_ssize_t K, bint first, bint last, const real* bias,
-                      real* part, const Py_ssize_t* lane=NULL) noexcept nogil:
+                      real* part, const Py_ssize_t* lane=NULL, const int* sel=NULL,
+                      const Py_ssize_t* lout=NULL, Py_ssize_t nvalid=0) noexcept nogil:
     # A channel-vector tile (mr: CONV_MC, or the float32 pair tile CONV_MP): the block's nl
     # lanes (_lanes_per_tile; inputs broadcast: one lane each for _mkc, two for _mkp) x the
     # tile's channels (vectors of packed weights, CONV_MC per tap; the weights of channels
@@ -1065,7 +1114,10 @@ cdef inline void _mkv(real* o, Py_ssize_t so_c, Py_ssize_t mv, Py_ssize_t mr,
     # weight x input, in tap order as _mk3 sums (see pyconv_mkc_f, pyconv_mkp_f); K >= 1.
     # Last: + bias[i], and each channel's nl lanes to the output o + i * so_c.  Per tap the
     # loads are two (float64: four) weight vectors and 12 (float64: 6) broadcasts, none
-    # crossing a cache line, for 24 multiply-adds
+    # crossing a cache line, for 24 multiply-adds.
+    #   Blocks of valid lanes (float32 _mkc): lane[j] each lane's input offset, sel NULL or
+    # the taps to sum (K of them, see pyconv_mkc_fls), lout[j] each lane's output offset
+    # from o, for its nvalid valid lanes (the stores then go by lout, not ln)
     cdef real tmp[NP_F]
     cdef real tr[CONV_MC * NL_F]
     cdef real b
@@ -1076,7 +1128,9 @@ cdef inline void _mkv(real* o, Py_ssize_t so_c, Py_ssize_t mv, Py_ssize_t mr,
         if real is float:
             _mkp_f(part, xb, offs, wp, K, first)
     elif real is float:
-        if lane != NULL:
+        if sel != NULL:
+            _mkc_fls(part, xb, lane, offs, sel, wp, K, first)
+        elif lane != NULL:
             _mkc_fl(part, xb, lane, offs, wp, K, first)
         else:
             _mkc_f(part, xb, offs, wp, K, first)
@@ -1084,11 +1138,33 @@ cdef inline void _mkv(real* o, Py_ssize_t so_c, Py_ssize_t mv, Py_ssize_t mr,
         _mkc_d(part, xb, offs, wp, K, first)
     if not last:
         return
+    if lout != NULL:
+        # by the lanes' output offsets: one run of outputs as vectors, else transposed
+        # into tr and stored lane by lane
+        if real is float:
+            j = 1
+            while j < nvalid and lout[j] == lout[0] + j:
+                j = j + 1
+            if ln.so_x == 1 and nvalid == nl and j == nl:
+                if _vec_store(mr, part, o + lout[0], so_c, mv, bias):
+                    return
+            elif _vec_store(mr, part, tr, nl, mv, bias):
+                for i in range(mv):
+                    op = o + i * so_c
+                    for j in range(nvalid):
+                        op[lout[j]] = tr[i * nl + j]
+                return
+        for i in range(mv):
+            b = bias[i] if bias != NULL else 0
+            op = o + i * so_c
+            for j in range(nvalid):
+                op[lout[j]] = part[_vec_at(mr, i, j)] + b
+        return
     # + bias, transposed: channel i's nl lanes (a block that is not one run of outputs:
     # transposed into tr, then row by row through the lanes)
     if real is float:
         if ln.contiguous:
-            if _vec_store(mr, part, o + _row_off(ln, ln.r0) + ln.x0, so_c, mv, bias):
+            if _vec_store(mr, part, o + ln.r0 * ln.so_y + ln.x0, so_c, mv, bias):
                 return
         elif _vec_store(mr, part, tr, nl, mv, bias):
             for i in range(mv):
@@ -1097,7 +1173,7 @@ cdef inline void _mkv(real* o, Py_ssize_t so_c, Py_ssize_t mv, Py_ssize_t mr,
     for i in range(mv):
         b = bias[i] if bias != NULL else 0
         if ln.contiguous:
-            op = o + i * so_c + _row_off(ln, ln.r0) + ln.x0
+            op = o + i * so_c + ln.r0 * ln.so_y + ln.x0
             for j in range(nl):
                 op[j] = part[_vec_at(mr, i, j)] + b
         else:
@@ -1142,7 +1218,7 @@ cdef inline void _mk1(real* o, const Lanes* ln, const real* xb,
                 a1[j] = a1[j] + w0 * xp[j + NR_D]
     b = bias[0] if bias != NULL else 0
     if ln.contiguous:
-        op = o + _row_off(ln, ln.r0) + ln.x0
+        op = o + ln.r0 * ln.so_y + ln.x0
         for j in range(NR_F if real is float else NR_D):
             op[j] = a0[j] + b
             op[j + nr] = a1[j] + b
@@ -1375,16 +1451,178 @@ cdef inline void _place_task(const ConvPlan* p, Py_ssize_t n, Py_ssize_t g, Py_s
                 dr[i * p.psx * p.dx] = s[i]
 
 
+cdef enum:
+    # distinct rectangles of taps a task's blocks of valid lanes may skip to (see _vl_lanes)
+    VL_RECTS = 16
+
+
+cdef inline Py_ssize_t _vl_bytes(const ConvPlan* p, Py_ssize_t nb) noexcept nogil:
+    # a thread's tables for the blocks of valid lanes (see _vl_lanes), in bytes (64s)
+    cdef Py_ssize_t nblk = _task_blocks(p, nb)
+    return (2 * nblk * nb * <Py_ssize_t>sizeof(Py_ssize_t)
+            + (5 * nblk + 2 * p.R + 2 * p.CW + VL_RECTS * (7 + p.Kc))
+            * <Py_ssize_t>sizeof(int) + 63) // 64 * 64
+
+
+cdef inline int _vl_lanes(const ConvPlan* p, char* sk, Py_ssize_t nb, Py_ssize_t nblk,
+                          Py_ssize_t z, Py_ssize_t y0, Py_ssize_t rows, Py_ssize_t x0,
+                          Py_ssize_t cw, Py_ssize_t nimg, Py_ssize_t ipitch,
+                          const Py_ssize_t* tabz, const Py_ssize_t* taby,
+                          const Py_ssize_t* tabx) noexcept nogil:
+    # The task's valid outputs as lanes, in the order its blocks of nb take them, into the
+    # thread's tables at sk: lin[l] (the lane's offset in the gathered rows) and lout[l]
+    # (its output's offset from the task's first output).  An output reads zeros of the
+    # padding outside a rectangle of taps (planes, rows and columns of the kernel whose
+    # index tables give -1 there, at either end).  The outputs are taken by runs of rows,
+    # then runs of columns, whose rectangles are the same (3x3, padding 1: the top row, the
+    # middle rows, the bottom row; likewise the columns), image after image, row by row:
+    # most blocks then share one rectangle.  A block's rectangle holds its lanes'
+    # (brid[b]: its index among the task's distinct ones, rect[6 q ..], or -1: every tap);
+    # the blocks past VL_RECTS distinct ones read every tap.  Returns how many there are
+    cdef Py_ssize_t nmax = nblk * nb
+    cdef Py_ssize_t* lin = <Py_ssize_t*>sk
+    cdef Py_ssize_t* lout = lin + nmax
+    cdef int* brid = <int*>(lout + nmax)
+    cdef int* brect = brid + nblk
+    cdef int* ylo = brect + 4 * nblk
+    cdef int* yhi = ylo + p.R
+    cdef int* xlo = yhi + p.R
+    cdef int* xhi = xlo + p.CW
+    cdef int* rect = xhi + p.CW
+    cdef int zlo = <int>p.KD, zhi = -1, lo, hi, q, nrect = 0
+    cdef Py_ssize_t k, r, c, ra, rb, ca, cb, im, b, l = 0
+    cdef int* br
+    for k in range(p.KD):
+        if tabz[z * p.sd + k * p.dd] >= 0:
+            if zlo > k:
+                zlo = <int>k
+            zhi = <int>k
+    if zhi < 0:
+        zlo = 0
+        zhi = 0
+    for r in range(rows):
+        lo = <int>p.KH
+        hi = -1
+        for k in range(p.KH):
+            if taby[(y0 + r) * p.sh + k * p.dh] >= 0:
+                if lo > k:
+                    lo = <int>k
+                hi = <int>k
+        if hi < 0:
+            lo = 0
+            hi = 0
+        ylo[r] = lo
+        yhi[r] = hi
+    for c in range(cw):
+        lo = <int>p.KW
+        hi = -1
+        for k in range(p.KW):
+            if tabx[(x0 + c) * p.sw + k * p.dw] >= 0:
+                if lo > k:
+                    lo = <int>k
+                hi = <int>k
+        if hi < 0:
+            lo = 0
+            hi = 0
+        xlo[c] = lo
+        xhi[c] = hi
+    for b in range(nblk):
+        brect[4 * b] = <int>p.KH
+        brect[4 * b + 1] = -1
+        brect[4 * b + 2] = <int>p.KW
+        brect[4 * b + 3] = -1
+    ra = 0
+    while ra < rows:
+        rb = ra + 1
+        while rb < rows and ylo[rb] == ylo[ra] and yhi[rb] == yhi[ra]:
+            rb = rb + 1
+        ca = 0
+        while ca < cw:
+            cb = ca + 1
+            while cb < cw and xlo[cb] == xlo[ca] and xhi[cb] == xhi[ca]:
+                cb = cb + 1
+            for im in range(nimg):
+                for r in range(ra, rb):
+                    for c in range(ca, cb):
+                        lin[l] = im * ipitch + r * p.Wph + c
+                        lout[l] = im * p.so_n + r * p.so_y + c * p.so_x
+                        br = brect + 4 * (l // nb)
+                        if br[0] > ylo[ra]:
+                            br[0] = ylo[ra]
+                        if br[1] < yhi[ra]:
+                            br[1] = yhi[ra]
+                        if br[2] > xlo[ca]:
+                            br[2] = xlo[ca]
+                        if br[3] < xhi[ca]:
+                            br[3] = xhi[ca]
+                        l = l + 1
+            ca = cb
+        ra = rb
+    for b in range((l + nb - 1) // nb):
+        br = brect + 4 * b
+        brid[b] = -1
+        if (zlo == 0 and zhi == p.KD - 1 and br[0] == 0 and br[1] == p.KH - 1
+                and br[2] == 0 and br[3] == p.KW - 1):
+            continue
+        for q in range(nrect):
+            if (rect[6 * q] == zlo and rect[6 * q + 1] == zhi and rect[6 * q + 2] == br[0]
+                    and rect[6 * q + 3] == br[1] and rect[6 * q + 4] == br[2]
+                    and rect[6 * q + 5] == br[3]):
+                brid[b] = q
+                break
+        if brid[b] < 0 and nrect < VL_RECTS:
+            q = nrect
+            rect[6 * q] = zlo
+            rect[6 * q + 1] = zhi
+            rect[6 * q + 2] = br[0]
+            rect[6 * q + 3] = br[1]
+            rect[6 * q + 4] = br[2]
+            rect[6 * q + 5] = br[3]
+            brid[b] = q
+            nrect = nrect + 1
+    return nrect
+
+
+cdef inline void _vl_sel(const ConvPlan* p, char* sk, Py_ssize_t nb, Py_ssize_t nblk,
+                         int nrect, Py_ssize_t kn) noexcept nogil:
+    # for each of the task's rectangles (see _vl_lanes) the taps of a chunk of kn (whole
+    # input channels) inside it, as indices from the chunk's first, in tap order (channel,
+    # plane, row, column): sel[q Kc ..], seln[q] of them
+    cdef Py_ssize_t nmax = nblk * nb
+    cdef int* rect = <int*>(<Py_ssize_t*>sk + 2 * nmax) + 5 * nblk + 2 * p.R + 2 * p.CW
+    cdef int* seln = rect + 6 * VL_RECTS
+    cdef int* sel = seln + VL_RECTS
+    cdef int q, kz, ky, kx
+    cdef Py_ssize_t c, m
+    cdef int* rq
+    for q in range(nrect):
+        rq = rect + 6 * q
+        m = 0
+        for c in range(kn // (p.KD * p.KH * p.KW)):
+            for kz in range(rq[0], rq[1] + 1):
+                for ky in range(rq[2], rq[3] + 1):
+                    for kx in range(rq[4], rq[5] + 1):
+                        sel[q * p.Kc + m] = <int>(((c * p.KD + kz) * p.KH + ky) * p.KW + kx)
+                        m = m + 1
+        seln[q] = <int>m
+
+
 cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, real* out,
                             const real* wpack, const real* bias, const Py_ssize_t* offs,
                             const Py_ssize_t* tabz, const Py_ssize_t* taby,
                             const Py_ssize_t* tabx, real* buf, real* line,
-                            real* part, real* loc, real* wbuf) noexcept nogil:
+                            real* part, real* loc, real* wbuf, char* sk) noexcept nogil:
     cdef Py_ssize_t rest, ci, cb, rb, z, g, n, y0, x0, rows, cw, t0, t1, tile, obc
     cdef Py_ssize_t oc, mv, k0, kn, wtile, l0, nlanes, step, lr, lx, nblk, blk, nb
-    cdef Py_ssize_t la, lb, ya, yb, nval, j, lrow, lcol, nimg, im, ipitch
+    cdef Py_ssize_t la, lb, ya, yb, nval, j, nimg, im, ipitch, nv
     cdef Py_ssize_t lane[NL_F]
-    cdef bint vl
+    cdef int nrect = 0, q
+    cdef bint vl, fin = False
+    cdef Py_ssize_t* vlin = NULL
+    cdef Py_ssize_t* vlout = NULL
+    cdef int* brid = NULL
+    cdef int* seln = NULL
+    cdef int* sel = NULL
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
     cdef real* pt
     cdef const real* src
@@ -1428,9 +1666,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
             _conv_gather(p, x + ((n + im) * p.C + g * p.Cg) * p.D * p.H * p.W,
                          buf + im * ipitch, line, tabz, taby, tabx, z, y0, rows, x0, cw)
         src = buf
-    ln.rows = rows * nimg
-    ln.rpi = rows
-    ln.so_n = p.so_n
+    ln.rows = rows
     ln.cw = cw
     ln.Wph = p.Wph
     ln.so_y = p.so_y
@@ -1438,9 +1674,9 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     ln.spill = loc != NULL
     nlanes = (rows - 1) * p.Wph + cw
     # blocks of valid lanes (vlanes: the 32-channel tile, channel-tiles-outside order, not
-    # placed, as _plan_from and conv_place check): the output side walks the task's
-    # outputs row after row (pitch cw) and image after image, the input side takes each
-    # lane's offset
+    # placed, as _plan_from and conv_place check): the task's outputs taken nb at a time
+    # in the order of _vl_lanes' tables (each lane's input and output offset), each block
+    # reading only the taps of its rectangle (the rest are zeros of the padding)
     vl = p.vlanes and p.win == NULL
     nval = nimg * rows * cw
     if vl:
@@ -1470,6 +1706,14 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
         # planner's blocks fit; see _conv_run), else (_mk3 only) in the output
         nb = _lanes_per_tile(p.mr, sizeof(real))
         nblk = _task_blocks(p, nb)
+        if vl:
+            nrect = _vl_lanes(p, sk, nb, nblk, z, y0, rows, x0, cw, nimg, ipitch, tabz,
+                              taby, tabx)
+            vlin = <Py_ssize_t*>sk
+            vlout = vlin + nblk * nb
+            brid = <int*>(vlout + nblk * nb)
+            seln = brid + 5 * nblk + 2 * p.R + 2 * p.CW + 6 * VL_RECTS
+            sel = seln + VL_RECTS
         if p.wouter >= 2:
             # packed panels (1x1 layers, see PANEL_TILES in pyconv/_conv.py): each chunk of
             # taps of every block of lanes copied into one run before the tiles read it,
@@ -1487,6 +1731,8 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                 # (from the input: its valid lanes only, the rest zeros)
                 _pack_panels(src, offs + k0, kn, nb, nblk,
                              nlanes if p.wouter == 3 else nblk * nb, pan)
+            if nrect > 0:
+                _vl_sel(p, sk, nb, nblk, nrect, kn)
             for tile in range(t0, t1):
                 oc = tile * p.mr
                 mv = p.Og - oc
@@ -1520,6 +1766,14 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                         wt = wg + tile * wtile + k0 * CONV_MC
                 else:
                     wt = wg + tile * wtile + k0 * CONV_MC
+                # taps left out only where the weights are finite (Inf x 0 is NaN): the
+                # chunk just packed, or all the packed weights (p.wfin, see _conv_run)
+                fin = False
+                if real is float and nrect > 0:
+                    if p.inpack:
+                        fin = _finite_f(wt, kn * CONV_MC) != 0
+                    else:
+                        fin = p.wfin
                 l0 = 0
                 lr = 0
                 lx = 0
@@ -1535,27 +1789,22 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                                  pan + (blk - (tile - t0) * nblk) * kn * nb, lin,
                                  wt, kn, k0 == 0, k0 + kn == p.K, bp, pt)
                         elif vl:
-                            # each lane's offset in the gathered rows (lrow: the row in
-                            # them, image im's rows ipitch lanes after image im - 1's);
-                            # past the task's last output, its last output again
-                            # (computed, not stored)
-                            im = lr // rows if nimg > 1 else 0
-                            lrow = lr - im * rows
-                            lcol = lx
+                            # the lanes' offsets (past the task's last output, its last
+                            # output again: computed, not stored), and the block's taps
+                            nv = nval - l0
+                            if nv > nb:
+                                nv = nb
                             for j in range(nb):
-                                if l0 + j < nval:
-                                    lane[j] = im * ipitch + lrow * p.Wph + lcol
-                                    lcol = lcol + 1
-                                    if lcol == cw:
-                                        lcol = 0
-                                        lrow = lrow + 1
-                                        if lrow == rows:
-                                            lrow = 0
-                                            im = im + 1
-                                else:
-                                    lane[j] = lane[j - 1]
-                            _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf,
-                                 offs + k0, wt, kn, k0 == 0, k0 + kn == p.K, bp, pt, lane)
+                                lane[j] = vlin[l0 + j] if j < nv else lane[j - 1]
+                            q = brid[l0 // nb] if fin else -1
+                            if q >= 0:
+                                _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf,
+                                     offs + k0, wt, seln[q], k0 == 0, k0 + kn == p.K, bp,
+                                     pt, lane, sel + q * p.Kc, vlout + l0, nv)
+                            else:
+                                _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf,
+                                     offs + k0, wt, kn, k0 == 0, k0 + kn == p.K, bp, pt,
+                                     lane, NULL, vlout + l0, nv)
                         elif p.mr == CONV_MC or p.mr == CONV_MP:
                             _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf + l0,
                                  offs + k0, wt, kn, k0 == 0, k0 + kn == p.K, bp, pt)
@@ -1613,7 +1862,7 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
                    const real* bias, const Py_ssize_t* offs, const Py_ssize_t* tabz,
                    const Py_ssize_t* taby, const Py_ssize_t* tabx, int num_threads) except -1:
     cdef Py_ssize_t ntasks, task, per, t0, t1, per_round, task_work, chunk, part_at, part_len
-    cdef Py_ssize_t nb, loc_at, wbuf_at
+    cdef Py_ssize_t nb, loc_at, wbuf_at, vl_at
     cdef real* scratch = NULL
     cdef void* sblock = NULL
     cdef char* zeroed = NULL
@@ -1649,7 +1898,10 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
     # then the tile's chunk of weights a task packs (inpack), on a 64-byte line
     wbuf_at = ((loc_at + p.loc_len) * <Py_ssize_t>sizeof(real) + 63) // 64 * 64 \
         // sizeof(real)
-    per = wbuf_at + (p.Kc * CONV_MC if p.inpack else 0)
+    # then the tables of the blocks of valid lanes (vlanes), on a 64-byte line
+    vl_at = ((wbuf_at + (p.Kc * CONV_MC if p.inpack else 0)) * <Py_ssize_t>sizeof(real)
+             + 63) // 64 * 64 // sizeof(real)
+    per = vl_at + (_vl_bytes(p, nb) // <Py_ssize_t>sizeof(real) if p.vlanes else 0)
     scratch = <real*>_alloc_lines(<size_t>(num_threads * per) * sizeof(real), False, &sblock)
     zeroed = <char*>calloc(num_threads, 1)
     if scratch == NULL or zeroed == NULL:
@@ -1678,7 +1930,8 @@ cdef int _conv_run(const ConvPlan* p, const real* x, real* out, const real* wpac
                            scratch + tid * per, scratch + tid * per + p.buf_len,
                            scratch + tid * per + part_at if part_len > 0 else NULL,
                            scratch + tid * per + loc_at if p.ph != NULL else NULL,
-                           scratch + tid * per + wbuf_at)
+                           scratch + tid * per + wbuf_at,
+                           <char*>(scratch + tid * per + vl_at) if p.vlanes else NULL)
         t0 = t1
         if t0 < ntasks and PyErr_CheckSignals() != 0:
             free(sblock)
@@ -1697,6 +1950,7 @@ cdef int _plan_from(ConvPlan* p, tuple geom, const Py_ssize_t[::1] windows) exce
     p.win = NULL
     p.ph = NULL
     p.loc_len = 0
+    p.wfin = False
     if p.inpack and (not CONV_MC_ON or (p.mr != CONV_MC and p.mr != CONV_MP)
                      or p.wouter != 1):
         raise ValueError("conv: weights packed by the tasks need the channel-vector tiles "
@@ -1902,6 +2156,11 @@ def conv_f32(const float[:, :, :, :, ::1] x, float[:, :, :, :, :] out,
     """float32 version of :func:`conv_f64`."""
     cdef ConvPlan p
     _plan_from(&p, geom, windows)
+    if p.vlanes and not p.inpack and wpack.shape[0] > 0:
+        # whether the packed weights are finite, once a call: the blocks of valid lanes
+        # leave out taps only then (see _conv_task; the tasks that pack their weights
+        # check each chunk they pack)
+        p.wfin = _finite_f(&wpack[0], wpack.shape[0])
     p.so_n = out.strides[0] // 4
     p.so_c = out.strides[1] // 4
     p.so_z = out.strides[2] // 4

@@ -798,6 +798,55 @@ def test_images_per_task(N, C, O, hw, kw, forced, images, rng, plans, monkeypatc
     assert plans.seen[-1][1][34] == 1
 
 
+@pytest.mark.parametrize("N, C, O, hw, kw", [
+    (8, 32, 64, (7, 7), dict(padding=1)),           # several images a task
+    (1, 40, 64, (14, 14), dict(padding=1)),         # one image, short channel tile
+    (3, 16, 32, (9, 10), dict(padding=1, stride=2)),
+    (2, 16, 32, (8, 8), dict(padding=2, dilation=2)),
+    (4, 16, 32, (5, 6), dict(padding="same")),      # even kernel: one column left, two right
+    (3, 16, 32, (3, 4), dict(padding=3)),           # outputs wholly in the padding
+    (3, 16, 32, (3, 5, 7), dict(padding=1)),        # conv3d: planes of the padding too
+    (4, 16, 32, (6, 6), dict(padding=1, padding_mode="reflect")),   # no zeros to skip
+])
+def test_padding_taps_left_out(N, C, O, hw, kw, rng, plans, monkeypatch, request):
+    """Blocks of valid lanes leave out the taps that read zeros of the padding for all
+    their lanes (float32, the 32-channel tile): the sums keep their bits, signed zeros
+    included (every sum starts from +0), against the same layer with every tap read (no
+    blocks of valid lanes), and an Inf weight gives the NaNs it gives there."""
+    from pyconv import _conv
+    from pyconv._kernels import kernels
+    monkeypatch.setattr(_conv, "MC", kernels.conv_mc()[0])
+    monkeypatch.setattr(_conv, "MP", kernels.conv_mc()[3])
+    plans.clear()
+    request.addfinalizer(plans.clear)
+    nd = len(hw)
+    conv = pyconv.conv2d if nd == 2 else pyconv.conv3d
+    k = (4,) * nd if kw.get("padding") == "same" else (3,) * nd
+    x = np.maximum(rng.uniform(-1, 1, (N, C) + hw), 0).astype(np.float32)   # many zeros
+    w = rng.standard_normal((O, C) + k).astype(np.float32)
+    b = rng.standard_normal(O).astype(np.float32)
+    # zeros: the taps of the first kernel row positive, the others negative, so that an
+    # output whose first row of taps reads the padding sums -0s and +0s
+    zx = np.zeros_like(x)
+    zw = -np.abs(w) - 0.5
+    zw[:, :, 0] = np.abs(w[:, :, 0]) + 0.5
+    winf = w.copy()
+    winf[O // 2, C // 3, (0,) * nd] = np.inf
+    cases = [(x, w, b), (x, w, None), (zx, zw, None), (x, winf, b)]
+    got = [[conv(xx, ww, bb, num_threads=t, **kw) for xx, ww, bb in cases] for t in (1, 2)]
+    check_conv(nd, x, w, b, **kw)
+    assert any(g[-4] for _, g in plans.seen), plans.seen      # blocks of valid lanes
+    assert not np.signbit(got[0][2]).any()          # the zeros are +0
+    monkeypatch.setattr(_conv, "VALID_LANES", False)
+    plans.clear()
+    every = [conv(xx, ww, bb, **kw) for xx, ww, bb in cases]
+    assert not any(g[-4] for _, g in plans.seen[-4:])
+    for one in got:
+        for a, e in zip(one, every):
+            np.testing.assert_array_equal(a.view(np.uint32), e.view(np.uint32))
+    assert np.isnan(every[3]).any() and not np.isnan(every[0]).any()
+
+
 @pytest.mark.parametrize("N, C, O, groups, hw, kw, taken", [
     (2, 5, 64, 1, (9, 13), dict(padding=1), 1),         # 14-lane rows, blocks across rows
     (1, 160, 32, 1, (6, 14), dict(padding=1), 1),       # 1440 taps: chunks, partial sums
