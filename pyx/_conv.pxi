@@ -108,12 +108,14 @@ ctypedef struct ConvPlan:
     Py_ssize_t buf_len, line_len      # per-thread scratch (elements)
     Py_ssize_t NI                     # images per task (> 1 with vlanes only): their rows
                                       # gathered one image below the other in each phase
-                                      # plane (nyp / NI rows each), their outputs one block
-                                      # of valid lanes after another across the images
+                                      # plane (nyp / NI rows each), their outputs sharing
+                                      # the blocks of valid lanes (see _vl_lanes)
     int vlanes                        # 1: the 32-channel tiles' blocks of lanes are the
-                                      # task's valid outputs only (12 at a time, across
-                                      # rows; each lane's input offset given): no padding
-                                      # lanes (float32, see plan())
+                                      # task's valid outputs only (12 at a time, in the
+                                      # order of _vl_lanes; each lane's input and output
+                                      # offset given): no padding lanes, and each block
+                                      # reads only the taps its outputs read inside the
+                                      # padding's zeros (float32, see plan())
     int inpack                        # 1: wpack is the weights as given, (O, K); each task
                                       # packs its channel-vector tiles' chunks of taps into
                                       # its thread's scratch as it reaches them (float32
