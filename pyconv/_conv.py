@@ -164,7 +164,7 @@ def plan(shape5, oshape5, G, kshape, stride, dilation, ox, itemsize, nthreads, m
     if whole and N > 1 and VALID_LANES and mr == mc and not windowed:
         NI = _images_per_task(N, ntiles, (Ho + halo) * row_bytes,
                               cc * KD * sh * sw * nyp_of(Ho) * Wph * itemsize, nthreads,
-                              Ho * Wo, step, Og * K * itemsize)
+                              Ho * Wo, step, Og * K * itemsize, xshare > 0)
     if whole and (NI > 1 or (N == 1 and _even_share(1, 1, ntiles, nthreads, 8))):
         R = Ho
     else:
@@ -253,33 +253,37 @@ def _even_share(N, NI, ntiles, nthreads, tol):
 
 
 def _images_per_task(N, ntiles, image_bytes, chunk_bytes, nthreads, outputs, step,
-                     wbytes):
+                     wbytes, zeros):
     """How many images of a batch of small planes one task gathers and computes (1: each
     image its own task).  An image of a float32 dense layer whose rows fit the whole L2 is
     one block of rows (see plan); several such images in one task put their outputs in the
     same blocks of lanes (no padding lanes but the task's last block's: the 49 outputs of a
     7x7 plane took five blocks of 12 lanes; eight planes take 33, not 40) and read each
     chunk of weights once for all of them (wbytes: an image's task read them all).
-    Where either pays: a sixteenth of the blocks of step lanes saved, or weights larger
-    than eight buffers (they come from L3 or memory again for every image).  As many images
+    Where that pays: a sixteenth of the blocks of step lanes saved, or weights larger than
+    eight buffers (they come from L3 or memory again for every image), or planes of at
+    most 256 outputs padded with zeros (``zeros``: the rows share zero columns), whose
+    border outputs then fill whole blocks that leave out the padding's taps (256->256
+    14x14, N=8: 3-6% faster; 28x28 planes 1-6% slower, so not there; N=32 at two threads
+    in groups of 5, 5, 5, 5, 5, 5 and 2 images 3% slower, hence the share).  As many images
     as a chunk of taps' input rows of all of them fit the buffer (chunk_bytes an image;
     every channel tile reads them again) and their rows and partial sums together eight
     buffers (image_bytes an image), in groups as even as can be, as few groups as share out
-    evenly over the threads (the busiest at most 1/16 above the mean), down to two images.
+    evenly over the threads (the busiest at most 1/24 above the mean), down to two images.
     Measured (benchmarks/RESULTS.md): 3x3 512->512 on 7x7, N=8, 15-20% faster; 256->256 on
     14x14 (2% of the lanes saved, 2.4 MB of weights) not faster, and 4-10% slower where
     the groups did not share out within 1/8."""
     if IMAGES_PER_TASK:
         return min(N, IMAGES_PER_TASK)
     if (16 * N * -(-outputs // step) < 17 * -(-N * outputs // step)
-            and wbytes <= 8 * BUF_BYTES):
+            and wbytes <= 8 * BUF_BYTES and not (zeros and outputs <= 256)):
         return 1
     most = min(N, BUF_BYTES // max(1, chunk_bytes), 8 * BUF_BYTES // max(1, image_bytes))
     for groups in range(-(-N // max(1, most)), N):
         NI = -(-N // groups)
         if NI < 2:
             break
-        if -(-N // NI) == groups and _even_share(N, NI, ntiles, nthreads, 16):
+        if -(-N // NI) == groups and _even_share(N, NI, ntiles, nthreads, 24):
             return NI
     return 1
 

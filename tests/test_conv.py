@@ -687,7 +687,7 @@ def test_pack_weights_layout_and_alignment(tile, rng):
     (1, 32, 96, 2, (6, 6), dict(padding=1, stride=2), 1),   # groups, stride
     (1, 16, 48, 1, (9, 4), dict(padding=2, dilation=2), 1),  # the pair tile (float32)
     (2, 24, 64, 1, (7, 7), dict(padding=1), 1),         # two 7x7 images: one task
-    (2, 24, 64, 1, (12, 12), dict(padding=1), 0),       # two tasks of images: packed first
+    (2, 24, 64, 1, (18, 18), dict(padding=1), 0),       # two tasks of images: packed first
     (1, 8, 64, 1, (60, 60), dict(padding=1), 0),        # several row blocks
 ])
 def test_weights_packed_by_tasks(N, C, O, groups, hw, kw, inpack, tile_kernel, dtype, rng,
@@ -761,7 +761,9 @@ def test_one_image_one_block_of_rows(O, hw, kw, whole, rng, plans, monkeypatch, 
     (3, 16, 32, (4, 4), dict(padding=2, dilation=2), 0, 3),
     (6, 8, 32, (5, 6), dict(padding="same"), 4, 4),  # even kernel, 'same'
     (7, 32, 32, (1, 1), dict(padding=1), 0, 7),     # one-pixel images
-    (4, 32, 64, (12, 12), dict(padding=1), 0, 1),   # 144 outputs: no lanes to save
+    (4, 32, 64, (12, 12), dict(padding=1, padding_mode="reflect"), 0, 1),   # nothing saved
+    (4, 32, 64, (12, 12), dict(padding=1), 0, 4),   # the padding's taps in whole blocks
+    (4, 32, 64, (18, 18), dict(padding=1), 0, 1),   # 324 outputs: each image a task
 ])
 def test_images_per_task(N, C, O, hw, kw, forced, images, rng, plans, monkeypatch,
                          request):
