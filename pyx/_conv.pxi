@@ -144,7 +144,7 @@ ctypedef struct ConvPlan:
     Py_ssize_t psz, psy, psx          # the phases' output strides per axis
     Py_ssize_t dn, dc, dz, dy, dx     # the destination's strides (elements)
     Py_ssize_t loc_len
-    # the packed weights hold no Inf or NaN (set by _conv_run for blocks of valid lanes)
+    # the packed weights hold no Inf or NaN (set by conv_f32 for blocks of valid lanes)
     bint wfin
 
 
@@ -446,24 +446,29 @@ cdef extern from *:
         a##j##l = _mm512_fmadd_ps(x, wl, a##j##l); a##j##h = _mm512_fmadd_ps(x, wh, a##j##h);
     #define PYCONV_MKC_F_SAVE(j) _mm512_storeu_ps(part + j * 32, a##j##l); \
         _mm512_storeu_ps(part + j * 32 + 16, a##j##h);
-    #define PYCONV_F_TILE_BODY { \
+    /* TAP(t): the index of the t-th tap summed (t itself, or sel[t] in pyconv_mkc_fls) */
+    #define PYCONV_F_TILE_BODY_OF(TAP) { \
         PYCONV_LANES12(PYCONV_MKC_F_DECL) \
-        __m512 wl = _mm512_loadu_ps(wp), wh = _mm512_loadu_ps(wp + 16), x; \
-        const float* xp = xb + offs[0]; \
-        Py_ssize_t t; \
+        Py_ssize_t t, s_ = TAP(0); \
+        __m512 wl = _mm512_loadu_ps(wp + 32 * s_), wh = _mm512_loadu_ps(wp + 32 * s_ + 16), x; \
+        const float* xp = xb + offs[s_]; \
         if (first) { \
             PYCONV_LANES12(PYCONV_MKC_F_FIRST) \
         } else { \
             PYCONV_LANES12(PYCONV_MKC_F_CONT) \
         } \
         for (t = 1; t < K; t++) { \
-            xp = xb + offs[t]; \
-            wl = _mm512_loadu_ps(wp + 32 * t); \
-            wh = _mm512_loadu_ps(wp + 32 * t + 16); \
+            s_ = TAP(t); \
+            xp = xb + offs[s_]; \
+            wl = _mm512_loadu_ps(wp + 32 * s_); \
+            wh = _mm512_loadu_ps(wp + 32 * s_ + 16); \
             PYCONV_LANES12(PYCONV_MKC_F_STEP) \
         } \
         PYCONV_LANES12(PYCONV_MKC_F_SAVE) \
     }
+    #define PYCONV_F_EVERY_TAP(t) (t)
+    #define PYCONV_F_SEL_TAP(t) ((Py_ssize_t)sel[t])
+    #define PYCONV_F_TILE_BODY PYCONV_F_TILE_BODY_OF(PYCONV_F_EVERY_TAP)
     #define PYCONV_F_X(j) x = _mm512_set1_ps(xp[j]);
     static void pyconv_mkc_f(float* restrict part, const float* restrict xb,
                              const Py_ssize_t* restrict offs, const float* restrict wp,
@@ -497,24 +502,7 @@ cdef extern from *:
         const Py_ssize_t l0 = lane[0], l1 = lane[1], l2 = lane[2], l3 = lane[3],
             l4 = lane[4], l5 = lane[5], l6 = lane[6], l7 = lane[7], l8 = lane[8],
             l9 = lane[9], l10 = lane[10], l11 = lane[11];
-        PYCONV_LANES12(PYCONV_MKC_F_DECL)
-        __m512 wl = _mm512_loadu_ps(wp + 32 * (Py_ssize_t)sel[0]);
-        __m512 wh = _mm512_loadu_ps(wp + 32 * (Py_ssize_t)sel[0] + 16), x;
-        const float* xp = xb + offs[sel[0]];
-        Py_ssize_t t, s_;
-        if (first) {
-            PYCONV_LANES12(PYCONV_MKC_F_FIRST)
-        } else {
-            PYCONV_LANES12(PYCONV_MKC_F_CONT)
-        }
-        for (t = 1; t < K; t++) {
-            s_ = sel[t];
-            xp = xb + offs[s_];
-            wl = _mm512_loadu_ps(wp + 32 * s_);
-            wh = _mm512_loadu_ps(wp + 32 * s_ + 16);
-            PYCONV_LANES12(PYCONV_MKC_F_STEP)
-        }
-        PYCONV_LANES12(PYCONV_MKC_F_SAVE)
+        PYCONV_F_TILE_BODY_OF(PYCONV_F_SEL_TAP)
         return 1;
     }
     #undef PYCONV_F_X
@@ -1458,21 +1446,70 @@ cdef enum:
     VL_RECTS = 16
 
 
+cdef struct VLTables:
+    # a thread's tables for the blocks of valid lanes (see _vl_lanes), laid out by _vl_at
+    Py_ssize_t* lin                   # per lane: its input's offset in the gathered rows
+    Py_ssize_t* lout                  # per lane: its output's offset from the task's first
+    int* brid                         # per block: its rectangle (rect), or -1: every tap
+    int* brect                        # per block: its lanes' bounding ky, kx ranges (4)
+    int* ylo                          # per output row, column: the taps inside (ranges)
+    int* yhi
+    int* xlo
+    int* xhi
+    int* rect                         # VL_RECTS x (kz, ky, kx ranges: 6)
+    int* seln                         # per rectangle: its taps in the chunk,
+    int* sel                          # ... listed (VL_RECTS x Kc)
+
+
 cdef inline Py_ssize_t _vl_bytes(const ConvPlan* p, Py_ssize_t nb) noexcept nogil:
-    # a thread's tables for the blocks of valid lanes (see _vl_lanes), in bytes (64s)
+    # the bytes of the tables _vl_at lays out (in 64s)
     cdef Py_ssize_t nblk = _task_blocks(p, nb)
     return (2 * nblk * nb * <Py_ssize_t>sizeof(Py_ssize_t)
             + (5 * nblk + 2 * p.R + 2 * p.CW + VL_RECTS * (7 + p.Kc))
             * <Py_ssize_t>sizeof(int) + 63) // 64 * 64
 
 
-cdef inline int _vl_lanes(const ConvPlan* p, char* sk, Py_ssize_t nb, Py_ssize_t nblk,
+cdef inline void _vl_at(const ConvPlan* p, char* sk, Py_ssize_t nb,
+                        VLTables* t) noexcept nogil:
+    # the tables in a thread's scratch at sk (_vl_bytes of them): blocks of nb lanes
+    cdef Py_ssize_t nblk = _task_blocks(p, nb)
+    t.lin = <Py_ssize_t*>sk
+    t.lout = t.lin + nblk * nb
+    t.brid = <int*>(t.lout + nblk * nb)
+    t.brect = t.brid + nblk
+    t.ylo = t.brect + 4 * nblk
+    t.yhi = t.ylo + p.R
+    t.xlo = t.yhi + p.R
+    t.xhi = t.xlo + p.CW
+    t.rect = t.xhi + p.CW
+    t.seln = t.rect + 6 * VL_RECTS
+    t.sel = t.seln + VL_RECTS
+
+
+cdef inline void _taps_inside(const Py_ssize_t* tab, Py_ssize_t base, Py_ssize_t step,
+                              Py_ssize_t k, int* lo, int* hi) noexcept nogil:
+    # the first and last of the taps 0 .. k - 1 whose padded position base + t step the
+    # index table maps inside the input (>= 0); 0 and 0 where none does (one tap of zeros)
+    cdef Py_ssize_t t
+    lo[0] = <int>k
+    hi[0] = -1
+    for t in range(k):
+        if tab[base + t * step] >= 0:
+            if lo[0] > t:
+                lo[0] = <int>t
+            hi[0] = <int>t
+    if hi[0] < 0:
+        lo[0] = 0
+        hi[0] = 0
+
+
+cdef inline int _vl_lanes(const ConvPlan* p, VLTables* vt, Py_ssize_t nb, Py_ssize_t nblk,
                           Py_ssize_t z, Py_ssize_t y0, Py_ssize_t rows, Py_ssize_t x0,
                           Py_ssize_t cw, Py_ssize_t nimg, Py_ssize_t ipitch,
                           const Py_ssize_t* tabz, const Py_ssize_t* taby,
                           const Py_ssize_t* tabx) noexcept nogil:
     # The task's valid outputs as lanes, in the order its blocks of nb take them, into the
-    # thread's tables at sk: lin[l] (the lane's offset in the gathered rows) and lout[l]
+    # thread's tables vt: lin[l] (the lane's offset in the gathered rows) and lout[l]
     # (its output's offset from the task's first output).  An output reads zeros of the
     # padding outside a rectangle of taps (planes, rows and columns of the kernel whose
     # index tables give -1 there, at either end).  The outputs are taken by runs of rows,
@@ -1481,58 +1518,24 @@ cdef inline int _vl_lanes(const ConvPlan* p, char* sk, Py_ssize_t nb, Py_ssize_t
     # most blocks then share one rectangle.  A block's rectangle holds its lanes'
     # (brid[b]: its index among the task's distinct ones, rect[6 q ..], or -1: every tap);
     # the blocks past VL_RECTS distinct ones read every tap.  Returns how many there are
-    cdef Py_ssize_t nmax = nblk * nb
-    cdef Py_ssize_t* lin = <Py_ssize_t*>sk
-    cdef Py_ssize_t* lout = lin + nmax
-    cdef int* brid = <int*>(lout + nmax)
-    cdef int* brect = brid + nblk
-    cdef int* ylo = brect + 4 * nblk
-    cdef int* yhi = ylo + p.R
-    cdef int* xlo = yhi + p.R
-    cdef int* xhi = xlo + p.CW
-    cdef int* rect = xhi + p.CW
-    cdef int zlo = <int>p.KD, zhi = -1, lo, hi, q, nrect = 0
-    cdef Py_ssize_t k, r, c, ra, rb, ca, cb, im, b, l = 0
+    cdef int* ylo = vt.ylo
+    cdef int* yhi = vt.yhi
+    cdef int* xlo = vt.xlo
+    cdef int* xhi = vt.xhi
+    cdef int* rect = vt.rect
+    cdef int zlo, zhi, q, nrect = 0
+    cdef Py_ssize_t r, c, ra, rb, ca, cb, im, b, l = 0
     cdef int* br
-    for k in range(p.KD):
-        if tabz[z * p.sd + k * p.dd] >= 0:
-            if zlo > k:
-                zlo = <int>k
-            zhi = <int>k
-    if zhi < 0:
-        zlo = 0
-        zhi = 0
+    _taps_inside(tabz, z * p.sd, p.dd, p.KD, &zlo, &zhi)
     for r in range(rows):
-        lo = <int>p.KH
-        hi = -1
-        for k in range(p.KH):
-            if taby[(y0 + r) * p.sh + k * p.dh] >= 0:
-                if lo > k:
-                    lo = <int>k
-                hi = <int>k
-        if hi < 0:
-            lo = 0
-            hi = 0
-        ylo[r] = lo
-        yhi[r] = hi
+        _taps_inside(taby, (y0 + r) * p.sh, p.dh, p.KH, ylo + r, yhi + r)
     for c in range(cw):
-        lo = <int>p.KW
-        hi = -1
-        for k in range(p.KW):
-            if tabx[(x0 + c) * p.sw + k * p.dw] >= 0:
-                if lo > k:
-                    lo = <int>k
-                hi = <int>k
-        if hi < 0:
-            lo = 0
-            hi = 0
-        xlo[c] = lo
-        xhi[c] = hi
+        _taps_inside(tabx, (x0 + c) * p.sw, p.dw, p.KW, xlo + c, xhi + c)
     for b in range(nblk):
-        brect[4 * b] = <int>p.KH
-        brect[4 * b + 1] = -1
-        brect[4 * b + 2] = <int>p.KW
-        brect[4 * b + 3] = -1
+        vt.brect[4 * b] = <int>p.KH
+        vt.brect[4 * b + 1] = -1
+        vt.brect[4 * b + 2] = <int>p.KW
+        vt.brect[4 * b + 3] = -1
     ra = 0
     while ra < rows:
         rb = ra + 1
@@ -1546,9 +1549,9 @@ cdef inline int _vl_lanes(const ConvPlan* p, char* sk, Py_ssize_t nb, Py_ssize_t
             for im in range(nimg):
                 for r in range(ra, rb):
                     for c in range(ca, cb):
-                        lin[l] = im * ipitch + r * p.Wph + c
-                        lout[l] = im * p.so_n + r * p.so_y + c * p.so_x
-                        br = brect + 4 * (l // nb)
+                        vt.lin[l] = im * ipitch + r * p.Wph + c
+                        vt.lout[l] = im * p.so_n + r * p.so_y + c * p.so_x
+                        br = vt.brect + 4 * (l // nb)
                         if br[0] > ylo[ra]:
                             br[0] = ylo[ra]
                         if br[1] < yhi[ra]:
@@ -1561,8 +1564,8 @@ cdef inline int _vl_lanes(const ConvPlan* p, char* sk, Py_ssize_t nb, Py_ssize_t
             ca = cb
         ra = rb
     for b in range((l + nb - 1) // nb):
-        br = brect + 4 * b
-        brid[b] = -1
+        br = vt.brect + 4 * b
+        vt.brid[b] = -1
         if (zlo == 0 and zhi == p.KD - 1 and br[0] == 0 and br[1] == p.KH - 1
                 and br[2] == 0 and br[3] == p.KW - 1):
             continue
@@ -1570,9 +1573,9 @@ cdef inline int _vl_lanes(const ConvPlan* p, char* sk, Py_ssize_t nb, Py_ssize_t
             if (rect[6 * q] == zlo and rect[6 * q + 1] == zhi and rect[6 * q + 2] == br[0]
                     and rect[6 * q + 3] == br[1] and rect[6 * q + 4] == br[2]
                     and rect[6 * q + 5] == br[3]):
-                brid[b] = q
+                vt.brid[b] = q
                 break
-        if brid[b] < 0 and nrect < VL_RECTS:
+        if vt.brid[b] < 0 and nrect < VL_RECTS:
             q = nrect
             rect[6 * q] = zlo
             rect[6 * q + 1] = zhi
@@ -1580,33 +1583,30 @@ cdef inline int _vl_lanes(const ConvPlan* p, char* sk, Py_ssize_t nb, Py_ssize_t
             rect[6 * q + 3] = br[1]
             rect[6 * q + 4] = br[2]
             rect[6 * q + 5] = br[3]
-            brid[b] = q
+            vt.brid[b] = q
             nrect = nrect + 1
     return nrect
 
 
-cdef inline void _vl_sel(const ConvPlan* p, char* sk, Py_ssize_t nb, Py_ssize_t nblk,
-                         int nrect, Py_ssize_t kn) noexcept nogil:
+cdef inline void _vl_sel(const ConvPlan* p, VLTables* vt, int nrect,
+                         Py_ssize_t kn) noexcept nogil:
     # for each of the task's rectangles (see _vl_lanes) the taps of a chunk of kn (whole
     # input channels) inside it, as indices from the chunk's first, in tap order (channel,
     # plane, row, column): sel[q Kc ..], seln[q] of them
-    cdef Py_ssize_t nmax = nblk * nb
-    cdef int* rect = <int*>(<Py_ssize_t*>sk + 2 * nmax) + 5 * nblk + 2 * p.R + 2 * p.CW
-    cdef int* seln = rect + 6 * VL_RECTS
-    cdef int* sel = seln + VL_RECTS
     cdef int q, kz, ky, kx
     cdef Py_ssize_t c, m
     cdef int* rq
     for q in range(nrect):
-        rq = rect + 6 * q
+        rq = vt.rect + 6 * q
         m = 0
         for c in range(kn // (p.KD * p.KH * p.KW)):
             for kz in range(rq[0], rq[1] + 1):
                 for ky in range(rq[2], rq[3] + 1):
                     for kx in range(rq[4], rq[5] + 1):
-                        sel[q * p.Kc + m] = <int>(((c * p.KD + kz) * p.KH + ky) * p.KW + kx)
+                        vt.sel[q * p.Kc + m] = <int>(((c * p.KD + kz) * p.KH + ky) * p.KW
+                                                     + kx)
                         m = m + 1
-        seln[q] = <int>m
+        vt.seln[q] = <int>m
 
 
 cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, real* out,
@@ -1620,11 +1620,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
     cdef Py_ssize_t lane[NL_F]
     cdef int nrect = 0, q
     cdef bint vl, fin = False
-    cdef Py_ssize_t* vlin = NULL
-    cdef Py_ssize_t* vlout = NULL
-    cdef int* brid = NULL
-    cdef int* seln = NULL
-    cdef int* sel = NULL
+    cdef VLTables vt
     cdef Py_ssize_t nr = CONV_VEC_BYTES // sizeof(real)
     cdef real* pt
     cdef const real* src
@@ -1709,13 +1705,9 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
         nb = _lanes_per_tile(p.mr, sizeof(real))
         nblk = _task_blocks(p, nb)
         if vl:
-            nrect = _vl_lanes(p, sk, nb, nblk, z, y0, rows, x0, cw, nimg, ipitch, tabz,
+            _vl_at(p, sk, nb, &vt)
+            nrect = _vl_lanes(p, &vt, nb, nblk, z, y0, rows, x0, cw, nimg, ipitch, tabz,
                               taby, tabx)
-            vlin = <Py_ssize_t*>sk
-            vlout = vlin + nblk * nb
-            brid = <int*>(vlout + nblk * nb)
-            seln = brid + 5 * nblk + 2 * p.R + 2 * p.CW + 6 * VL_RECTS
-            sel = seln + VL_RECTS
         if p.wouter >= 2:
             # packed panels (1x1 layers, see PANEL_TILES in pyconv/_conv.py): each chunk of
             # taps of every block of lanes copied into one run before the tiles read it,
@@ -1734,7 +1726,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                 _pack_panels(src, offs + k0, kn, nb, nblk,
                              nlanes if p.wouter == 3 else nblk * nb, pan)
             if nrect > 0:
-                _vl_sel(p, sk, nb, nblk, nrect, kn)
+                _vl_sel(p, &vt, nrect, kn)
             for tile in range(t0, t1):
                 oc = tile * p.mr
                 mv = p.Og - oc
@@ -1769,7 +1761,7 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                 else:
                     wt = wg + tile * wtile + k0 * CONV_MC
                 # taps left out only where the weights are finite (Inf x 0 is NaN): the
-                # chunk just packed, or all the packed weights (p.wfin, see _conv_run)
+                # chunk just packed, or all the packed weights (p.wfin, see conv_f32)
                 fin = False
                 if real is float and nrect > 0:
                     if p.inpack:
@@ -1797,16 +1789,16 @@ cdef inline void _conv_task(const ConvPlan* p, Py_ssize_t task, const real* x, r
                             if nv > nb:
                                 nv = nb
                             for j in range(nb):
-                                lane[j] = vlin[l0 + j] if j < nv else lane[j - 1]
-                            q = brid[l0 // nb] if fin else -1
+                                lane[j] = vt.lin[l0 + j] if j < nv else lane[j - 1]
+                            q = vt.brid[l0 // nb] if fin else -1
                             if q >= 0:
                                 _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf,
-                                     offs + k0, wt, seln[q], k0 == 0, k0 + kn == p.K, bp,
-                                     pt, lane, sel + q * p.Kc, vlout + l0, nv)
+                                     offs + k0, wt, vt.seln[q], k0 == 0, k0 + kn == p.K, bp,
+                                     pt, lane, vt.sel + q * p.Kc, vt.lout + l0, nv)
                             else:
                                 _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf,
                                      offs + k0, wt, kn, k0 == 0, k0 + kn == p.K, bp, pt,
-                                     lane, NULL, vlout + l0, nv)
+                                     lane, NULL, vt.lout + l0, nv)
                         elif p.mr == CONV_MC or p.mr == CONV_MP:
                             _mkv(ob + (oc - obc) * p.so_c, p.so_c, mv, p.mr, &ln, buf + l0,
                                  offs + k0, wt, kn, k0 == 0, k0 + kn == p.K, bp, pt)
